@@ -1,0 +1,65 @@
+"""The processing-unit interface shared by Dump, Load and Sync (DM's ``unit.Unit``).
+
+A subtask runs its units in order (``all``: Dump → Load → Sync; ``full``: Dump → Load;
+``incremental``: Sync). Pausing a unit means stopping it cleanly at a consistent point; resuming
+means running it again, and it continues from its own checkpoint. So every unit must be safe to
+stop at any moment (including kill -9 of the whole process) and to run again.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+from dmshell.engine.config import SourceConfig, SubTaskConfig
+from dmshell.proto import dmworker_pb2 as pb
+
+
+@dataclass(slots=True)
+class UnitContext:
+    """Everything a unit needs to run one subtask on one source."""
+
+    cfg: SubTaskConfig
+    source: SourceConfig
+    #: the subtask's private directory on the worker (dump files live under ``dump_dir``)
+    work_dir: Path
+    worker_name: str
+
+    @property
+    def dump_dir(self) -> Path:
+        return self.work_dir / "dump"
+
+
+class Unit(ABC):
+    """One stage of a subtask's pipeline."""
+
+    unit_type: int  # a pb.UnitType value
+
+    def __init__(self, ctx: UnitContext) -> None:
+        self.ctx = ctx
+
+    @abstractmethod
+    def completed(self) -> bool:
+        """True when this unit's work is already done (read from durable state, before ``process``).
+
+        Used after a restart to decide which unit to resume at: the subtask starts at the unit
+        after the last completed one.
+        """
+
+    @abstractmethod
+    def process(self, stop: threading.Event) -> None:
+        """Do the unit's work until it is finished or ``stop`` is set.
+
+        Returns normally when finished (Dump, Load) or when stopped (all units). Raises
+        :class:`dmshell.engine.errors.DMError` on failure; the subtask then pauses (or auto-resumes
+        resumable errors). Must leave durable state consistent when it returns or raises.
+        """
+
+    @abstractmethod
+    def status(self) -> pb.DumpStatus | pb.LoadStatus | pb.SyncStatus:
+        """A snapshot of progress for ``query-status``; cheap and thread-safe."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections and threads. Called once, after the last ``process``."""

@@ -1,0 +1,259 @@
+"""Private, throw-away MariaDB servers for tests and the playground.
+
+Each server gets its own data directory, unix socket and a free loopback TCP port. One system
+database is initialised once (``mariadb-install-db``) into a template that every server copies, so
+starting three servers takes a few seconds. Servers are stopped and their files removed by
+:meth:`Sandbox.close` (also registered with ``atexit`` and on SIGTERM by the callers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pymysql
+
+from dmshell.engine.config import DBConfig
+
+ROOT_PASSWORD = "dmshell-sandbox"
+
+
+@dataclass(slots=True)
+class ServerSpec:
+    """How one sandbox server is configured."""
+
+    name: str
+    server_id: int
+    log_bin: bool = True
+    #: MariaDB's default is NO_LOG (no column names in row events); FULL logs names and types.
+    binlog_row_metadata: str | None = None
+    gtid_domain_id: int = 0
+    extra_options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class MariaDBServer:
+    spec: ServerSpec
+    base_dir: Path
+    port: int
+    process: subprocess.Popen | None = None
+    host: str = "127.0.0.1"
+    user: str = "root"
+    password: str = ROOT_PASSWORD
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def datadir(self) -> Path:
+        return self.base_dir / "data"
+
+    @property
+    def socket_path(self) -> Path:
+        return self.base_dir / "mysqld.sock"
+
+    def dbconfig(self) -> DBConfig:
+        return DBConfig(host=self.host, port=self.port, user=self.user, password=self.password)
+
+    def connect(self, database: str | None = None, **kwargs) -> pymysql.connections.Connection:
+        return pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
+                               database=database, autocommit=True, charset="utf8mb4", **kwargs)
+
+    def execute(self, *statements: str) -> None:
+        """Run statements on their own short-lived connection."""
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                for sql in statements:
+                    cur.execute(sql)
+        finally:
+            conn.close()
+
+    def query(self, sql: str, args: Iterable | None = None) -> list[tuple]:
+        conn = self.connect()
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        finally:
+            conn.close()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self, timeout: float = 60) -> None:
+        """Start mariadbd (again) on the same port and data directory; wait until it answers."""
+        if self.process and self.process.poll() is None:
+            return
+        log = open(self.base_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
+        self.process = subprocess.Popen(
+            [mariadbd_path(), f"--defaults-file={self.base_dir / 'my.cnf'}"],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd {self.name} exited with {self.process.returncode}; "
+                                   f"see {self.base_dir / 'error.log'}")
+            try:
+                self.connect(connect_timeout=1).close()
+                return
+            except pymysql.err.MySQLError:
+                time.sleep(0.05)
+        raise TimeoutError(f"mariadbd {self.name} did not answer on port {self.port} within {timeout}s")
+
+    def stop(self, kill: bool = False) -> None:
+        """Stop the server (SIGTERM, clean shutdown; ``kill=True`` for SIGKILL)."""
+        proc = self.process
+        if not proc or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+class Sandbox:
+    """A set of private MariaDB servers under one directory."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._own_root = root is None
+        self.root = Path(tempfile.mkdtemp(prefix="dmshell-sandbox-")) if root is None else root
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.servers: dict[str, MariaDBServer] = {}
+
+    def start(self, specs: list[ServerSpec]) -> list[MariaDBServer]:
+        """Create and start servers in parallel; returns them in ``specs`` order."""
+        template = self._template()
+        servers = []
+        for spec in specs:
+            base = self.root / spec.name
+            if base.exists():
+                shutil.rmtree(base)
+            base.mkdir(parents=True)
+            shutil.copytree(template, base / "data", symlinks=True)
+            server = MariaDBServer(spec=spec, base_dir=base, port=free_port())
+            _write_cnf(server, self.root / "init.sql")
+            servers.append(server)
+            self.servers[spec.name] = server
+        with ThreadPoolExecutor(max_workers=len(servers) or 1) as pool:
+            list(pool.map(lambda s: s.start(), servers))
+        return servers
+
+    def close(self) -> None:
+        for server in self.servers.values():
+            with contextlib.suppress(Exception):
+                server.stop(kill=True)
+        self.servers.clear()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _template(self) -> Path:
+        template = self.root / "_template"
+        if (template / "mysql").is_dir() and (self.root / "init.sql").exists():
+            return template
+        template.mkdir(parents=True, exist_ok=True)
+        init_sql = (
+            "CREATE USER IF NOT EXISTS 'root'@'127.0.0.1';\n"
+            f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{ROOT_PASSWORD}';\n"
+            f"ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '{ROOT_PASSWORD}';\n"
+            "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
+            "FLUSH PRIVILEGES;\n"
+        )
+        cmd = [install_db_path(), f"--datadir={template}", "--auth-root-authentication-method=normal",
+               "--skip-test-db", "--skip-name-resolve"]
+        if os.geteuid() == 0:
+            cmd.append("--user=root")
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise RuntimeError(f"mariadb-install-db failed: {result.stderr or result.stdout}")
+        # Runs at every start (idempotent): root gets a password and may log in over TCP.
+        (self.root / "init.sql").write_text(init_sql)
+        return template
+
+
+def _write_cnf(server: MariaDBServer, init_file: Path) -> None:
+    spec = server.spec
+    opts: dict[str, str] = {
+        "datadir": str(server.datadir),
+        "socket": str(server.socket_path),
+        "pid-file": str(server.base_dir / "mysqld.pid"),
+        "port": str(server.port),
+        "bind-address": "127.0.0.1",
+        "server-id": str(spec.server_id),
+        "skip-name-resolve": "1",
+        "innodb-buffer-pool-size": "64M",
+        "innodb-log-file-size": "48M",
+        "innodb-flush-log-at-trx-commit": "2",
+        "sync-binlog": "0",
+        "log-error": str(server.base_dir / "error.log"),
+        "character-set-server": "utf8mb4",
+        "collation-server": "utf8mb4_general_ci",
+        "max-connections": "300",
+        "performance-schema": "0",
+        "gtid-domain-id": str(spec.gtid_domain_id),
+        "init-file": str(init_file),
+    }
+    if spec.log_bin:
+        opts.update({
+            "log-bin": str(server.base_dir / "binlog" / "mysql-bin"),
+            "binlog-format": "ROW",
+            "binlog-row-image": "FULL",
+            "log-slave-updates": "1",
+        })
+        (server.base_dir / "binlog").mkdir(exist_ok=True)
+        if spec.binlog_row_metadata:
+            opts["binlog-row-metadata"] = spec.binlog_row_metadata
+    opts.update(spec.extra_options)
+    lines = ["[mariadbd]"] + [f"{k}={v}" for k, v in opts.items()]
+    if os.geteuid() == 0:
+        lines.append("user=root")
+    (server.base_dir / "my.cnf").write_text("\n".join(lines) + "\n")
+
+
+def free_port() -> int:
+    """A TCP port that is free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _find(*names: str) -> str:
+    for name in names:
+        path = shutil.which(name) or next(
+            (str(p) for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin") if (p := Path(d) / name).exists()), None)
+        if path:
+            return path
+    raise FileNotFoundError(
+        f"{names[0]} not found: install MariaDB with `scripts/ensure-mariadb` (apt-get install mariadb-server)")
+
+
+def mariadbd_path() -> str:
+    return _find("mariadbd", "mysqld")
+
+
+def install_db_path() -> str:
+    return _find("mariadb-install-db", "mysql_install_db")
+
+
+#: The standard test/playground topology (DESIGN.md): two upstreams and one target.
+UPSTREAM1 = ServerSpec("upstream1", server_id=101, gtid_domain_id=1)
+UPSTREAM2 = ServerSpec("upstream2", server_id=102, gtid_domain_id=2, binlog_row_metadata="FULL")
+TARGET = ServerSpec("target", server_id=201, log_bin=False)
