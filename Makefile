@@ -1,0 +1,37 @@
+# dmshell — the two entry points a newcomer needs:
+#   make demo   set everything up and open the playground (dmshell playground)
+#   make test   set everything up and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint proto bench clean mariadb
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+mariadb:
+	scripts/ensure-mariadb
+
+demo: $(STAMP) mariadb
+	$(VENV)/bin/dmshell playground
+
+test: $(STAMP) mariadb
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+proto: $(STAMP)
+	PYTHON=$(PY) scripts/gen-proto
+
+bench: $(STAMP) mariadb
+	$(PY) -m bench.budget
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
