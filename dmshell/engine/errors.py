@@ -153,6 +153,11 @@ ErrDBQueryFailed = _e(10005, C.DATABASE, _N, _HIGH, "query statement failed: %s"
 ErrDBExecuteFailed = _e(10006, C.DATABASE, _N, _HIGH, "execute statement failed: %s")
 ErrParseMydumperMeta = _e(11001, C.FUNCTIONAL, _I, _HIGH, "parse mydumper metadata error: %s, metadata: %s")
 ErrNotMySQLGTID = _e(11011, C.FUNCTIONAL, _I, _HIGH, "%s is not mysql GTID set")
+ErrNotMariaDBGTID = _e(11012, C.FUNCTIONAL, _I, _HIGH, "%s is not mariadb GTID set")
+ErrCiphertextLenNotValid = _e(11047, C.FUNCTIONAL, _I, _HIGH, "ciphertext's length should be greater than %d, but got %d not valid")
+ErrCiphertextContextNotValid = _e(11048, C.FUNCTIONAL, _I, _HIGH, "ciphertext's content not valid")
+ErrEncCipherTextBase64Decode = _e(11050, C.FUNCTIONAL, _I, _HIGH, "decode base64 encoded password %s")
+ErrVerifyHandleErrorArgs = _e(11118, C.FUNCTIONAL, _I, _LOW, "", "Please make sure the args are correct.")
 ErrConfigCheckItemNotSupport = _e(
     20001,
     C.CONFIG,
@@ -239,13 +244,19 @@ ErrConfigExprFilterEmptyName = _e(20042, C.CONFIG, _I, _HIGH, "expression-filter
 ErrConfigInvalidBackoff = _e(20043, C.CONFIG, _I, _HIGH, "`backoff-max` value %v is less than `backoff-min` value %v", "Please increase `backoff-max` config in task configuration file.")
 ErrConfigGenBAList = _e(20044, C.CONFIG, _I, _HIGH, "generate block allow list error", "Please check the `block-allow-list` config in task configuration file.")
 ErrConfigGenTableRouter = _e(20045, C.CONFIG, _I, _HIGH, "generate table router error", "Please check the `routes` config in task configuration file.")
+ErrConfigCollationCompatibleNotSupport = _e(20052, C.CONFIG, _I, _MED, "collation compatible %s not supported", "Please check the `collation_compatible` config in task configuration file, which can be set to `loose`/`strict`.")
 ErrConfigInvalidChunkFileSize = _e(20047, C.CONFIG, _I, _HIGH, "invalid `chunk-filesize` %v", "Please check the `chunk-filesize` config in task configuration file.")
 ErrConfigOnlineDDLInvalidRegex = _e(20048, C.CONFIG, _I, _HIGH, "config '%s' regex pattern '%s' invalid, reason: %s", "Please check if params is correctly in the configuration file.")
 ErrConfigInvalidLoadMode = _e(20053, C.CONFIG, _I, _MED, "invalid load mode '%s'", "Please choose a valid value in ['logical', 'physical', 'import-into']")
+ErrConfigInvalidDuplicateResolution = _e(20054, C.CONFIG, _I, _MED, "invalid load on-duplicate-logical or on-duplicate option '%s'", "Please choose a valid value in ['replace', 'error', 'ignore'] or leave it empty.")
+ErrConfigValidationMode = _e(20055, C.CONFIG, _I, _HIGH, "invalid validation mode", "Please check `validation-mode` config in task configuration file.")
+ErrContinuousValidatorCfgNotFound = _e(20056, C.CONFIG, _I, _MED, "mysql-instance(%d)'s continuous validator config %s not exist", "Please check the `validator-config-name` config in task configuration file.")
 ErrConfigStartTimeTooLate = _e(20057, C.CONFIG, _I, _HIGH, "start-time %s is too late, no binlog location matches it", "Please check the `--start-time` is expected or try again later.")
 ErrConfigLoaderDirInvalid = _e(20058, C.CONFIG, _I, _HIGH, "loader's dir %s is invalid", "Please check the `dir` config in task configuration file.")
 ErrConfigInvalidSafeModeDuration = _e(20060, C.CONFIG, _I, _MED, "safe-mode-duration '%s' parsed failed: %v", "Please check the `safe-mode-duration` is correct.")
 ErrConfigConflictSafeModeDuration = _e(20061, C.CONFIG, _I, _LOW, "safe-mode(true) conflicts with safe-mode-duration(0s)", "Please set safe-mode to false or safe-mode-duration to non-zero.")
+ErrConfigInvalidPhysicalDuplicateResolution = _e(20062, C.CONFIG, _I, _MED, "invalid load on-duplicate-physical option '%s'", "Please choose a valid value in ['none', 'manual'] or leave it empty.")
+ErrConfigInvalidPhysicalChecksum = _e(20063, C.CONFIG, _I, _MED, "invalid load checksum-physical option '%s'", "Please choose a valid value in ['required', 'optional', 'off'] or leave it empty.")
 ErrConfigColumnMappingDeprecated = _e(
     20064,
     C.CONFIG,
@@ -254,6 +265,7 @@ ErrConfigColumnMappingDeprecated = _e(
     "column-mapping is not supported since v6.6.0",
     "Please use extract-table/extract-schema/extract-source to handle data conflict when merge tables. See https://docs.pingcap.com/tidb/v6.4/task-configuration-file-full#task-configuration-file-template-advanced",
 )
+ErrConfigInvalidLoadAnalyze = _e(20065, C.CONFIG, _I, _MED, "invalid load analyze option '%s'", "Please choose a valid value in ['required', 'optional', 'off'] or leave it empty.")
 ErrConfigStrictOptimisticShardMode = _e(
     20066,
     C.CONFIG,
@@ -265,6 +277,9 @@ ErrConfigStrictOptimisticShardMode = _e(
 ErrConfigSecretKeyPath = _e(
     20067, C.CONFIG, _I, _HIGH, "invalid secret key path or content: %v", "Please check whether the path is valid, and has required permission to read the file, and the key is correct."
 )
+ErrConfigImportIntoShardingNotSupport = _e(20068, C.CONFIG, _I, _HIGH, "import-into mode does not support sharding (multi-source) scenario", "Please use 'physical' or 'logical' mode for sharding scenarios, or disable sharding mode to use 'import-into'.")
+ErrConfigUnsupportedForeignKeyChecksOption = _e(20070, C.CONFIG, _I, _MED, "`%s` is not supported when foreign_key_checks=1", "Please disable `foreign_key_checks`, or disable this syncer option in task configuration file.")
+ErrBinlogParsePosFromStr = _e(22003, C.BINLOG_OP, _I, _HIGH, "")
 ErrCheckpointInvalidTaskMode = _e(24001, C.CHECKPOINT, _I, _MED, "invalid task mode: %s")
 ErrCheckpointDBNotExistInFile = _e(24004, C.CHECKPOINT, _I, _MED, "db (%s) not exist in data files, but in checkpoint")
 ErrCheckpointTableNotExistInFile = _e(24005, C.CHECKPOINT, _I, _MED, "table (%s) not exist in db (%s) data files, but in checkpoint")
@@ -291,11 +306,15 @@ ErrLoadUnitNoTableFile = _e(34013, C.LOAD_UNIT, _I, _HIGH, "invalid data sql fil
 ErrLoadUnitDumpDirNotFound = _e(34014, C.LOAD_UNIT, _I, _HIGH, "%s does not exist or it's not a dir")
 ErrLoadUnitDuplicateTableFile = _e(34015, C.LOAD_UNIT, _I, _HIGH, "invalid table schema file, duplicated item - %s")
 ErrLoadUnitGenBAList = _e(34016, C.LOAD_UNIT, _I, _HIGH, "generate block allow list", "Please check the `block-allow-list` config in task configuration file.")
+ErrLoadTaskCheckPointNotMatch = _e(34018, C.FUNCTIONAL, _I, _HIGH, "inconsistent checkpoints between loader and target database", "If you want to redo the whole task, please check that you have not forgotten to add -remove-meta flag for start-task command.")
+ErrLoadLightningRuntime = _e(34019, C.LOAD_UNIT, _I, _HIGH, "")
 ErrSyncerUnitPanic = _e(36001, C.SYNC_UNIT, _I, _HIGH, "panic error: %v")
 ErrSyncUnitInvalidTableName = _e(36002, C.SYNC_UNIT, _I, _HIGH, "extract table name for DML error: %s")
 ErrSyncUnitTableNameQuery = _e(36003, C.SYNC_UNIT, _I, _HIGH, "table name parse error: %s")
 ErrSyncUnitNotSupportedDML = _e(36004, C.SYNC_UNIT, _I, _HIGH, "DMLNode %v not supported")
 ErrSyncerUnitDMLStatementFound = _e(36014, C.SYNC_UNIT, _I, _HIGH, "only support ROW format binlog, unexpected DML statement found in query event")
+ErrSyncerUnitDMLColumnNotMatch = _e(36027, C.SYNC_UNIT, _I, _HIGH, "Column count doesn't match value count: %d (columns) vs %d (values)", "Please check the log files to see if a related DDL has been skipped, and you could use `operate-schema` to get and set the table structure.")
+ErrSyncerUnitBinlogEventFilter = _e(36015, C.SYNC_UNIT, _I, _HIGH, "")
 ErrSyncerUnitInvalidReplicaEvent = _e(36016, C.SYNC_UNIT, _I, _HIGH, "invalid replication event type %v")
 ErrSyncerUnitGenBAList = _e(36060, C.SYNC_UNIT, _I, _HIGH, "generate block allow list", "Please check the `block-allow-list` config in task configuration file.")
 ErrSyncerUnitHandleDDLFailed = _e(36061, C.SYNC_UNIT, _I, _HIGH, "fail to handle ddl job for %s")
@@ -318,18 +337,26 @@ ErrSyncerReprocessWithSafeModeFail = _e(
     "Please stop and re-start this task. If you want to start task successfully, you need set `safe-mode-duration` greater than `0s`.",
 )
 ErrMasterParseArgs = _e(38001, C.DM_MASTER, _I, _MED, "nil request not valid")
+ErrMasterSQLOpNotSupport = _e(38002, C.DM_MASTER, _I, _MED, "op %s not supported")
 ErrMasterGRPCRequestError = _e(38008, C.DM_MASTER, _I, _HIGH, "grpc request error")
 ErrMasterHostPortNotValid = _e(38035, C.DM_MASTER, _I, _HIGH, "host:port '%s' not valid", "Please check the `master-addr` config in master configuration file.")
+ErrMasterInvalidOperateOp = _e(38041, C.DM_MASTER, _I, _MED, "invalid op %s on %s")
 ErrMasterOperRespNotSuccess = _e(38032, C.DM_MASTER, _I, _HIGH, "some error occurs in dm-worker: %s", "Please execute `query-status` to check status.")
+ErrMasterWorkerArgsExtractor = _e(38029, C.DM_MASTER, _I, _HIGH, "", "Please use list-member command to see if the some workers are offline.")
 ErrMasterRequestIsNotAsync = _e(38044, C.DM_MASTER, _I, _MED, "request %s is not an async one, needn't wait for ok")
 ErrMasterFailToGetExpectResult = _e(38045, C.DM_MASTER, _I, _MED, "fail to get expected result")
 ErrMasterStartTask = _e(38058, C.DM_MASTER, _I, _HIGH, "can not start task: %s reason: %s")
 ErrWorkerUpdateSourceIDNotAllowed = _e(40059, C.DM_WORKER, _I, _HIGH, "update source ID is not allowed")
+ErrWorkerNoAvailUnits = _e(40060, C.DM_WORKER, _I, _HIGH, "subtask %s has no dm units for mode %s")
+ErrWorkerNeedSourceID = _e(40005, C.DM_WORKER, _I, _MED, "dm-worker should bind a non-empty source ID which represents a MySQL/MariaDB instance or a replica group. \n notice: if you use old version dm-ansible, please update to newest version.")
+ErrWorkerTooLongSourceID = _e(40006, C.DM_WORKER, _I, _MED, "the length of source ID %s is more than max allowed value %d")
+ErrWorkerRelayBinlogName = _e(40007, C.DM_WORKER, _I, _MED, "relay-binlog-name %s not valid")
 ErrWorkerSubTaskNotFound = _e(40054, C.DM_WORKER, _I, _HIGH, "sub task with name %s not found")
 ErrWorkerSubTaskExists = _e(40055, C.DM_WORKER, _I, _HIGH, "sub task %s already exists")
 ErrWorkerNoStart = _e(40070, C.DM_WORKER, _I, _HIGH, "no mysql source is being handled in the worker")
 ErrWorkerHostPortNotValid = _e(40069, C.DM_WORKER, _I, _HIGH, "host:port '%s' not valid", "Please check configs in worker configuration file.")
 ErrWorkerJoinMaster = _e(40077, C.DM_WORKER, _I, _HIGH, "cannot join with master endpoints: %v, error: %v", "Please check network connection of worker and check worker name is unique.")
+ErrWorkerRouteTableDupMatch = _e(40080, C.DM_WORKER, _I, _HIGH, "table %s.%s matches more than one rule", "please check the route rules in the task config")
 ErrSchemaTrackerInvalidJSON = _e(44001, C.SCHEMA_TRACKER, _D, _HIGH, "saved schema of `%s`.`%s` is not proper JSON")
 ErrSchemaTrackerCannotCreateSchema = _e(44002, C.SCHEMA_TRACKER, _I, _HIGH, "failed to create database for `%s` in schema tracker")
 ErrSchemaTrackerCannotCreateTable = _e(44003, C.SCHEMA_TRACKER, _I, _HIGH, "failed to create table for %v in schema tracker")
@@ -349,6 +376,7 @@ ErrSchedulerSourcesUnbound = _e(46009, C.DM_MASTER, _I, _MED, "sources %v have n
 ErrSchedulerSourceOpTaskExist = _e(46010, C.DM_MASTER, _I, _MED, "source with name %s need to operate has existing tasks %v", "Please `stop-task` first.")
 ErrSchedulerSubTaskExist = _e(46014, C.SCHEDULER, _I, _MED, "subtasks with name %s for sources %v already exist", "Please use `query-status` command to see tasks.")
 ErrSchedulerSubTaskOpTaskNotExist = _e(46016, C.DM_MASTER, _I, _MED, "subtasks with name %s need to be operate not exist", "Please use `query-status` command to see tasks.")
+ErrSchedulerSubTaskOpSourceNotExist = _e(46017, C.DM_MASTER, _I, _MED, "sources %v need to be operate not exist")
 ErrSchedulerTaskNotExist = _e(46018, C.SCHEDULER, _I, _MED, "task with name %s not exist", "Please use `query-status` command to see tasks.")
 ErrSchedulerWorkersBoundForOtherSources = _e(46021, C.SCHEDULER, _I, _HIGH, "these workers %s have bound for another sources %s respectively", "Please `start-relay` on free or same source workers.")
 ErrSchedulerWorkerNotFree = _e(46033, C.SCHEDULER, _I, _LOW, "dm-worker with name %s not free")
