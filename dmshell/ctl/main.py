@@ -1,0 +1,148 @@
+"""``dmctl``: DM's command-line client (console entry ``dmshell.ctl.main:main``).
+
+``dmctl [global flags] <command> [args]`` runs one command (command mode). Without a command it
+reads commands: from a prompt-toolkit REPL when stdin is a terminal, otherwise one command per line
+from stdin (DM's test harness pipes ``echo "query-status" | dmctl --master-addr=...``).
+
+This module must stay light: it never imports Textual, and gRPC is imported only when a command
+talks to the master.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+from dmshell.ctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CtlError, Done, UsageError
+from dmshell.ctl.runner import Invocation, Session
+
+#: DM's ``AdjustArgumentsForPflags``: single-dash long flags accepted for compatibility
+_LEGACY_FLAGS = (
+    "-version",
+    "-config",
+    "-master-addr",
+    "-rpc-timeout",
+    "-ssl-ca",
+    "-ssl-cert",
+    "-ssl-key",
+    "-encrypt",
+    "-decrypt",
+)
+
+
+def adjust_legacy_args(args: Sequence[str]) -> list[str]:
+    """Rewrite ``-master-addr x`` / ``-master-addr=x`` (and the other process flags) to ``--...``."""
+    out = []
+    for arg in args:
+        stripped = arg.strip()
+        if any(stripped == f or stripped.startswith(f + "=") for f in _LEGACY_FLAGS):
+            arg = "-" + stripped
+        out.append(arg)
+    return out
+
+
+def version_text() -> str:
+    """What ``dmctl -V`` prints (DM's field names; Python instead of Go)."""
+    from importlib import metadata
+
+    try:
+        release = metadata.version("dmshell")
+    except metadata.PackageNotFoundError:
+        release = "None"
+    return (
+        f"Release Version: v{release}\nGit Commit Hash: None\nGit Branch: None\nUTC Build Time: None\n"
+        f"Python Version: {sys.version.split()[0]}\n"
+    )
+
+
+def _prerun(inv: Invocation) -> None:
+    """DM's ``PersistentPreRunE``: ``-V``, then the settings (master address required)."""
+    from dmshell.ctl.settings import load_config
+
+    flags = inv.flags
+    if flags.bool("version"):
+        inv.write_err(version_text() + "\n")
+        raise Done(EXIT_OK)
+    for name in ("encrypt", "decrypt"):
+        if flags.changed(name):
+            from dmshell.engine import encrypt as cipher
+
+            inv.println(getattr(cipher, name)(flags.str(name)))
+            raise Done(EXIT_OK)
+    session = inv.session
+    if flags.str("output"):
+        session.output = flags.str("output")
+    if inv.cmd.offline:
+        return
+
+    def given(name: str) -> str | None:
+        return flags.str(name) if flags.changed(name) else None
+
+    try:
+        session.config = load_config(
+            config_file=flags.str("config"),
+            master_addr=given("master-addr"),
+            rpc_timeout=given("rpc-timeout"),
+            ssl_ca=given("ssl-ca"),
+            ssl_cert=given("ssl-cert"),
+            ssl_key=given("ssl-key"),
+        )
+    except CtlError as exc:  # a missing or malformed process flag is a usage error
+        raise UsageError(str(exc)) from None
+
+
+def _loop(inv: Invocation) -> int:
+    session = inv.session
+    session.client.connect()  # like DM, fail at once when no master answers
+    stdin = session.stdin or sys.stdin
+    if stdin.isatty() and session.out.isatty():
+        from dmshell.ctl.repl import run_repl
+
+        return run_repl(session=session)
+    return run_piped(session, stdin)
+
+
+def run_piped(session: Session, stdin: TextIO) -> int:
+    """DM's loop over non-interactive input: one command per line, ``exit`` stops.
+
+    Returns 0 when every command succeeded, else the exit status of the last one that failed.
+    """
+    status = EXIT_OK
+    for raw in stdin:
+        line = raw.strip()
+        if line == "exit":
+            break
+        rc = session.run_line(line)
+        session.out.flush()
+        if rc != EXIT_OK:
+            status = rc
+    return status
+
+
+def run_command(
+    argv: Sequence[str], *, out: TextIO | None = None, err: TextIO | None = None, stdin: TextIO | None = None
+) -> int:
+    """Run one ``dmctl`` invocation (``argv`` without the program name); returns the exit status."""
+    session = Session(mode="command", out=out, err=err)
+    session.stdin = stdin
+    session.prerun = _prerun
+    session.loop_handler = _loop
+    return session.run(adjust_legacy_args(argv), mode="command")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry: run dmctl with ``argv`` (default ``sys.argv[1:]``); returns the exit status."""
+    try:
+        return run_command(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:
+        sys.stdout.write("\nGot signal [interrupt] to exit.\n")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # the reader went away (`dmctl ... | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""dmctl's process-level settings: master address, RPC timeout, TLS files (DM's ``common.Config``).
+
+Sources, lowest priority first: the ``--config`` TOML file (``master-addr``, ``rpc-timeout``,
+``ssl-ca``, ``ssl-cert``, ``ssl-key``), the ``DM_MASTER_ADDR`` environment variable (only for the
+master address), and flags given on the command line. (DM re-reads every flag after the file, so its
+defaults overwrite the file's values; dmshell lets only flags that were actually given override.)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+from dmshell.ctl.errors import CtlError
+
+DEFAULT_RPC_TIMEOUT = "10m"
+MASTER_ADDR_MISSING = (
+    "--master-addr not provided, this parameter is required when interacting with the dm-master, "
+    "you can also use environment variable 'DM_MASTER_ADDR' to specify the value. "
+    "Use `dmctl --help` to see more help messages"
+)
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "μs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION_PART = re.compile(r"(\d*)(\.\d*)?([^\d.]*)")
+
+
+@dataclass
+class CtlConfig:
+    """Resolved settings (``master_addr`` as given: a comma-separated list)."""
+
+    master_addr: str = ""
+    rpc_timeout: float = 600.0
+    rpc_timeout_str: str = DEFAULT_RPC_TIMEOUT
+    ssl_ca: str = ""
+    ssl_cert: str = ""
+    ssl_key: str = ""
+    cert_allowed_cn: tuple[str, ...] = ()
+
+    def endpoints(self) -> list[str]:
+        """The master addresses as given (scheme kept, for messages)."""
+        return self.master_addr.split(",")
+
+
+def parse_duration(text: str) -> float:
+    """Go's ``time.ParseDuration`` in seconds (``10m``, ``1h30m``, ``1.5s``, ``300ms``)."""
+    orig = text
+    if text in ("0", "+0", "-0"):
+        return 0.0
+    if not text:
+        raise CtlError(f'time: invalid duration "{orig}"')
+    sign = 1.0
+    if text[0] in "+-":
+        sign = -1.0 if text[0] == "-" else 1.0
+        text = text[1:]
+    total = 0.0
+    while text:
+        m = _DURATION_PART.match(text)
+        whole, frac, unit = m.group(1), m.group(2) or "", m.group(3)
+        if not whole and frac in ("", "."):
+            raise CtlError(f'time: invalid duration "{orig}"')
+        if not unit:
+            raise CtlError(f'time: missing unit in duration "{orig}"')
+        unit_end = len(unit)
+        if unit not in _UNITS:
+            # the unit runs until the next digit or dot; anything unknown is an error
+            raise CtlError(f'time: unknown unit "{unit}" in duration "{orig}"')
+        total += float((whole or "0") + frac) * _UNITS[unit]
+        text = text[len(whole) + len(frac) + unit_end :]
+    return sign * total
+
+
+def unwrap_scheme(addr: str) -> str:
+    """DM's ``utils.UnwrapScheme``: strip a leading ``http://`` or ``https://``."""
+    for scheme in ("http://", "https://"):
+        if addr.startswith(scheme):
+            return addr[len(scheme) :]
+    return addr
+
+
+def split_host_port(hostport: str) -> tuple[str, str]:
+    """Go's ``net.SplitHostPort`` with its error texts."""
+
+    def fail(why: str) -> CtlError:
+        return CtlError(f"address {hostport}: {why}" if hostport else why)
+
+    i = hostport.rfind(":")
+    if i < 0:
+        raise fail("missing port in address")
+    j = k = 0
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise fail("missing ']' in address")
+        if end + 1 == len(hostport):
+            raise fail("missing port in address")
+        if end + 1 != i:
+            raise fail(
+                "too many colons in address" if hostport[end + 1] == ":" else "missing port in address"
+            )
+        host = hostport[1:end]
+        j, k = 1, end + 1
+    else:
+        host = hostport[:i]
+        if ":" in host:
+            raise fail("too many colons in address")
+    if "[" in hostport[j:]:
+        raise fail("unexpected '[' in address")
+    if "]" in hostport[k:]:
+        raise fail("unexpected ']' in address")
+    return host, hostport[i + 1 :]
+
+
+def validate_master_addr(addr: str) -> None:
+    """DM's ``Config.Validate``: every comma-separated item must be ``host:port``."""
+    for endpoint in addr.split(","):
+        try:
+            split_host_port(unwrap_scheme(endpoint))
+        except CtlError as exc:
+            raise CtlError(f"specify master addr {addr}: {exc}") from None
+
+
+def load_config(
+    *,
+    config_file: str = "",
+    master_addr: str | None = None,
+    rpc_timeout: str | None = None,
+    ssl_ca: str | None = None,
+    ssl_cert: str | None = None,
+    ssl_key: str | None = None,
+    env: dict[str, str] | None = None,
+) -> CtlConfig:
+    """Resolve settings; ``None`` means "flag not given". Raises :class:`CtlError` with DM's texts."""
+    env = os.environ if env is None else env
+    cfg = CtlConfig()
+    if config_file:
+        _apply_file(cfg, config_file)
+    for attr, value in (
+        ("master_addr", master_addr),
+        ("rpc_timeout_str", rpc_timeout),
+        ("ssl_ca", ssl_ca),
+        ("ssl_cert", ssl_cert),
+        ("ssl_key", ssl_key),
+    ):
+        if value is not None:
+            setattr(cfg, attr, value)
+    if not cfg.master_addr:
+        cfg.master_addr = env.get("DM_MASTER_ADDR", "")
+    if not cfg.master_addr:
+        raise CtlError(MASTER_ADDR_MISSING)
+    if not cfg.rpc_timeout_str:
+        cfg.rpc_timeout_str = DEFAULT_RPC_TIMEOUT
+    cfg.rpc_timeout = parse_duration(cfg.rpc_timeout_str)
+    if cfg.rpc_timeout <= 0:
+        raise CtlError(f"invalid time duration: {cfg.rpc_timeout_str}")
+    validate_master_addr(cfg.master_addr)
+    return cfg
+
+
+def _apply_file(cfg: CtlConfig, path: str) -> None:
+    import tomllib
+
+    prefix = "the current command parameter: --config is invalid or used incorrectly"
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise CtlError(f"{prefix}: open {path}: {_os_error_text(exc)}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CtlError(f"{prefix}: {exc}") from None
+    keys = {
+        "master-addr": "master_addr",
+        "rpc-timeout": "rpc_timeout_str",
+        "ssl-ca": "ssl_ca",
+        "ssl-cert": "ssl_cert",
+        "ssl-key": "ssl_key",
+    }
+    for key, attr in keys.items():
+        if key in data:
+            if not isinstance(data[key], str):
+                raise CtlError(
+                    f"{prefix}: toml: cannot load {type(data[key]).__name__} into string field {key!r}"
+                )
+            setattr(cfg, attr, data[key])
+    cn = data.get("cert-allowed-cn")
+    if isinstance(cn, list):
+        cfg.cert_allowed_cn = tuple(str(x) for x in cn)
+
+
+def _os_error_text(exc: OSError) -> str:
+    """Go's lower-case syscall error text (``no such file or directory``)."""
+    text = os.strerror(exc.errno) if exc.errno else str(exc)
+    return text[:1].lower() + text[1:]
