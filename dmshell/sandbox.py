@@ -148,7 +148,7 @@ class Sandbox:
             servers.append(server)
             self.servers[spec.name] = server
         with ThreadPoolExecutor(max_workers=len(servers) or 1) as pool:
-            list(pool.map(lambda s: s.start(), servers))
+            list(pool.map(_start_with_fresh_port_on_clash, servers))
         return servers
 
     def close(self) -> None:
@@ -187,6 +187,20 @@ class Sandbox:
         # Runs at every start (idempotent): root gets a password and may log in over TCP.
         (self.root / "init.sql").write_text(init_sql)
         return template
+
+
+def _start_with_fresh_port_on_clash(server: MariaDBServer, attempts: int = 3) -> None:
+    """Start a server; if it dies at start-up (typically: another process took the free port
+    between ``free_port()`` and the bind), retry on a new port."""
+    for attempt in range(attempts):
+        try:
+            server.start()
+            return
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+            server.port = free_port()
+            _write_cnf(server, server.base_dir.parent / "init.sql")
 
 
 def _write_cnf(server: MariaDBServer, init_file: Path) -> None:
@@ -237,12 +251,13 @@ def free_port() -> int:
 
 def _find(*names: str) -> str:
     for name in names:
-        path = shutil.which(name) or next(
-            (str(p) for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin") if (p := Path(d) / name).exists()), None)
+        candidates = (Path(d) / name for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin"))
+        path = shutil.which(name) or next((str(p) for p in candidates if p.exists()), None)
         if path:
             return path
     raise FileNotFoundError(
-        f"{names[0]} not found: install MariaDB with `scripts/ensure-mariadb` (apt-get install mariadb-server)")
+        f"{names[0]} not found: install MariaDB with `scripts/ensure-mariadb` "
+        "(apt-get install mariadb-server)")
 
 
 def mariadbd_path() -> str:
