@@ -1,0 +1,1 @@
+"""Textual screens of the dmshell TUI (one screen per module)."""

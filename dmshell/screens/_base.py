@@ -1,0 +1,61 @@
+"""Common frame of the data screens: cluster bar and stale-data banner on top, footer below."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import Footer
+
+from dmshell.screens._data import Snapshot
+from dmshell.widgets.banner import StaleBanner
+from dmshell.widgets.cluster_bar import ClusterBar
+from dmshell.widgets.format import Palette
+
+if TYPE_CHECKING:
+    from dmshell.app import DMShellApp
+
+
+class StatusScreen(Screen):
+    """A screen fed by the app's status snapshot. Subclasses implement :meth:`compose_body` and
+    :meth:`show_snapshot` (called on every change and when the theme changes)."""
+
+    @property
+    def shell(self) -> DMShellApp:
+        return cast("DMShellApp", self.app)
+
+    @property
+    def palette(self) -> Palette:
+        return Palette.from_theme(self.app.current_theme)
+
+    def compose(self) -> ComposeResult:
+        yield ClusterBar(self.shell.master_addr, read_only=self.shell.read_only)
+        yield StaleBanner()
+        yield from self.compose_body()
+        yield Footer()
+
+    def compose_body(self) -> ComposeResult:
+        yield from ()
+
+    def on_mount(self) -> None:
+        self.watch(self.app, "snapshot", self._snapshot_changed)
+        self.watch(self.app, "cluster_info", self._cluster_changed)
+        self.watch(self.app, "connected", self._cluster_changed)
+        self.watch(self.app, "banner", self._banner_changed)
+        self.watch(self.app, "theme", self._theme_changed, init=False)
+
+    def _snapshot_changed(self, snapshot: Snapshot) -> None:
+        self.show_snapshot(snapshot, force=False)
+
+    def _cluster_changed(self, _value: object) -> None:
+        self.query_one(ClusterBar).set_state(self.shell.cluster_info, self.shell.connected)
+
+    def _banner_changed(self, message: str) -> None:
+        self.query_one(StaleBanner).show_message(message)
+
+    def _theme_changed(self, _theme: str) -> None:
+        self.show_snapshot(self.shell.snapshot, force=True)
+
+    def show_snapshot(self, snapshot: Snapshot, *, force: bool) -> None:
+        raise NotImplementedError

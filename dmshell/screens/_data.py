@@ -1,0 +1,258 @@
+"""View model: turns a ``QueryStatusListResponse`` into plain, comparable rows for the screens.
+
+Pure functions and frozen dataclasses only (no Textual, no gRPC calls), so the screens can
+compare snapshots cheaply and update only what changed. The task status follows dmctl's
+simplified ``query-status`` rules (``dm/ctl/master/query_status.go``: any paused subtask with
+errors makes the task ``Error``; a paused one makes it ``Paused``; mixed stages are ``Running``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+from dmshell.proto import dmmaster_pb2
+from dmshell.proto import dmworker_pb2 as pb
+
+#: Unit order in the subtask pipeline (the relay unit is per source, not per subtask).
+UNIT_ORDER = ("Check", "Dump", "Load", "Sync")
+MODE_UNITS = {"full": ("Dump", "Load"), "incremental": ("Sync",), "all": ("Dump", "Load", "Sync")}
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorView:
+    """One DM ``ProcessError``."""
+
+    code: int
+    cls: str
+    scope: str
+    level: str
+    message: str
+    raw_cause: str
+    workaround: str
+
+    @property
+    def header(self) -> str:
+        """DM's ``[code=..:class=..:scope=..:level=..]`` prefix."""
+        return f"[code={self.code}:class={self.cls}:scope={self.scope}:level={self.level}]"
+
+
+@dataclass(frozen=True, slots=True)
+class SubtaskView:
+    """One subtask (a task on one source)."""
+
+    task: str
+    source: str
+    worker: str
+    stage: str
+    unit: str
+    #: Dump/load completion in [0, 1], None when unknown or not applicable.
+    fraction: float | None = None
+    progress_text: str = ""
+    rows_per_sec: int | None = None
+    total_rows: int | None = None
+    lag: int | None = None
+    synced: bool = False
+    master_binlog: str = ""
+    master_gtid: str = ""
+    syncer_binlog: str = ""
+    syncer_gtid: str = ""
+    blocking_ddls: tuple[str, ...] = ()
+    unresolved_lock: str = ""
+    msg: str = ""
+    errors: tuple[ErrorView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskView:
+    """A task across its sources (one dashboard row)."""
+
+    name: str
+    mode: str
+    status: str
+    unit: str
+    progress: str
+    rows_per_sec: int | None
+    lag: int | None
+    error_count: int
+    subtasks: tuple[SubtaskView, ...]
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(st.source for st in self.subtasks)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    """A source and its worker (one dashboard row)."""
+
+    source: str
+    worker: str
+    master_binlog: str
+    tasks: tuple[str, ...]
+    relay: str
+    error_count: int
+    msg: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything the screens show about tasks and sources at one moment."""
+
+    tasks: tuple[TaskView, ...] = ()
+    sources: tuple[SourceView, ...] = ()
+    result: bool = True
+    msg: str = ""
+    task_index: dict[str, TaskView] = field(default_factory=dict, compare=False, repr=False)
+
+    def task(self, name: str) -> TaskView | None:
+        return self.task_index.get(name)
+
+
+def _errors(result: pb.ProcessResult | None) -> tuple[ErrorView, ...]:
+    if result is None:
+        return ()
+    return tuple(ErrorView(e.ErrCode, e.ErrClass, e.ErrScope, e.ErrLevel, e.Message, e.RawCause, e.Workaround)
+                 for e in result.errors)
+
+
+_PERCENT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%")
+
+
+def _percent(text: str) -> float | None:
+    m = _PERCENT.search(text)
+    return min(max(float(m.group(1)) / 100.0, 0.0), 1.0) if m else None
+
+
+def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
+    """Flatten one ``SubTaskStatus``."""
+    stage = pb.Stage.Name(st.stage) if st.stage else ""
+    unit = pb.UnitType.Name(st.unit) if st.unit else ""
+    kind = st.WhichOneof("status")
+    base = {
+        "task": st.name, "source": source, "worker": worker, "stage": stage, "unit": unit,
+        "unresolved_lock": st.unresolvedDDLLockID,
+        "errors": _errors(st.result if st.HasField("result") else None),
+    }
+    if kind == "sync":
+        s = st.sync
+        return SubtaskView(
+            **base, rows_per_sec=s.recentRps, total_rows=s.totalRows, lag=s.secondsBehindMaster,
+            synced=s.synced, master_binlog=s.masterBinlog, master_gtid=s.masterBinlogGtid,
+            syncer_binlog=s.syncerBinlog, syncer_gtid=s.syncerBinlogGtid,
+            blocking_ddls=tuple(s.blockingDDLs), progress_text="synced" if s.synced else "catching up")
+    if kind == "load":
+        ld = st.load
+        fraction = _percent(ld.progress)
+        if fraction is None and ld.totalBytes > 0:
+            fraction = min(ld.finishedBytes / ld.totalBytes, 1.0)
+        return SubtaskView(**base, fraction=fraction, progress_text=ld.progress,
+                           master_binlog=ld.metaBinlog, master_gtid=ld.metaBinlogGTID)
+    if kind == "dump":
+        d = st.dump
+        fraction = _percent(d.progress)
+        if fraction is None and d.totalTables > 0:
+            fraction = min(d.completedTables / d.totalTables, 1.0)
+        text = d.progress or (f"{d.completedTables:.0f}/{d.totalTables} tables" if d.totalTables else "")
+        return SubtaskView(**base, fraction=fraction, progress_text=text,
+                           total_rows=int(d.finishedRows) if d.finishedRows else None)
+    if kind == "msg":
+        return SubtaskView(**base, msg=st.msg)
+    return SubtaskView(**base)
+
+
+def task_status(subtasks: list[SubtaskView], relay_stages: dict[str, str]) -> str:
+    """dmctl's simplified task status (``Running``/``Paused``/``Error - ...``/``New``/...)."""
+    status = ""
+    for st in subtasks:
+        relay = relay_stages.get(st.source, "")
+        if status.startswith("Error"):
+            continue
+        if st.stage == "Paused" and st.errors:
+            status = "Error - Some error occurred in subtask"
+        elif st.unit == "Sync" and st.stage == "Running" and relay in ("Paused", "Stopped"):
+            status = f"Error - Relay status is {relay}"
+        elif status == "Paused":
+            continue
+        elif status == "" or st.stage == "Paused":
+            status = st.stage
+        elif status != st.stage:
+            status = "Running"
+    return status
+
+
+def _task_view(name: str, mode: str, subtasks: list[SubtaskView], relay_stages: dict[str, str]) -> TaskView:
+    units = [st.unit for st in subtasks if st.unit in UNIT_ORDER]
+    unit = min(units, key=UNIT_ORDER.index) if units else ""
+    if units and len(set(units)) > 1:
+        unit += "+"  # sources are at different units; the least advanced one is shown
+    at_unit = [st for st in subtasks if st.unit == unit.rstrip("+")]
+    if unit.startswith(("Dump", "Load")):
+        fractions = [st.fraction for st in at_unit if st.fraction is not None]
+        progress = f"{100 * sum(fractions) / len(fractions):.1f}%" if fractions else ""
+    elif unit.startswith("Sync"):
+        progress = "synced" if all(st.synced for st in at_unit) else "syncing"
+    else:
+        progress = ""
+    rates = [st.rows_per_sec for st in subtasks if st.rows_per_sec is not None]
+    # A paused or stopped syncer's lag is a stale number: only running syncers count.
+    lags = [st.lag for st in subtasks if st.lag is not None and st.unit == "Sync" and st.stage == "Running"]
+    return TaskView(
+        name=name, mode=mode, status=task_status(subtasks, relay_stages), unit=unit, progress=progress,
+        rows_per_sec=sum(rates) if rates else None, lag=max(lags) if lags else None,
+        error_count=sum(len(st.errors) for st in subtasks), subtasks=tuple(subtasks))
+
+
+def build_snapshot(resp: dmmaster_pb2.QueryStatusListResponse,
+                   modes: dict[str, str] | None = None) -> Snapshot:
+    """Group a status response by task and by source (both sorted by name)."""
+    modes = modes or {}
+    by_task: dict[str, list[SubtaskView]] = {}
+    sources: list[SourceView] = []
+    relay_stages: dict[str, str] = {}
+    for src in resp.sources:
+        ss = src.sourceStatus
+        source = ss.source
+        relay = ""
+        if ss.HasField("relayStatus"):
+            relay = pb.Stage.Name(ss.relayStatus.stage) if ss.relayStatus.stage else ""
+        relay_stages[source] = relay
+        task_names: list[str] = []
+        master_binlog = ss.relayStatus.masterBinlog if ss.HasField("relayStatus") else ""
+        errors = len(_errors(ss.result if ss.HasField("result") else None))
+        # A failed per-source answer (e.g. its worker is offline) says why in the source's msg.
+        source_msg = "" if src.result else src.msg
+        errors += bool(source_msg)
+        for st in src.subTaskStatus:
+            view = subtask_view(source, ss.worker, st)
+            if source_msg and not view.msg:
+                view = replace(view, msg=source_msg)
+            by_task.setdefault(st.name, []).append(view)
+            task_names.append(st.name)
+            if view.unit == "Sync" and view.master_binlog and not master_binlog:
+                master_binlog = view.master_binlog
+            errors += len(view.errors)
+        if source:
+            sources.append(SourceView(source=source, worker=ss.worker, master_binlog=master_binlog,
+                                      tasks=tuple(task_names), relay=relay, error_count=errors,
+                                      msg=source_msg))
+    tasks = tuple(_task_view(name, modes.get(name, ""), sorted(subs, key=lambda s: s.source), relay_stages)
+                  for name, subs in sorted(by_task.items()))
+    return Snapshot(tasks=tasks, sources=tuple(sorted(sources, key=lambda s: s.source)),
+                    result=resp.result, msg=resp.msg, task_index={t.name: t for t in tasks})
+
+
+def pipeline_units(mode: str, current: str) -> list[tuple[str, str]]:
+    """The units of a subtask's pipeline with their state: ``done``, ``current`` or ``todo``."""
+    units = MODE_UNITS.get(mode, MODE_UNITS["all"])
+    if current and current not in units:
+        units = (*units, current)
+    out: list[tuple[str, str]] = []
+    reached = False
+    for unit in units:
+        if unit == current:
+            out.append((unit, "current"))
+            reached = True
+        else:
+            out.append((unit, "todo" if reached or not current else "done"))
+    return out

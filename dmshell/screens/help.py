@@ -1,0 +1,82 @@
+"""``?`` help: the keys that work here, and the dmctl commands (from the command registry)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys for the screen underneath plus every dmctl command with its usage line."""
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > Vertical {
+        width: 100;
+        max-width: 100%;
+        height: 90%;
+        border: thick $accent;
+        background: $surface;
+    }
+    HelpScreen VerticalScroll {
+        padding: 0 1;
+    }
+    HelpScreen #help-hint {
+        height: 1;
+        padding: 0 1;
+        color: $text-muted;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "close", "Close"),
+        Binding("q", "close", "Close", show=False),
+        Binding("question_mark", "close", "Close", show=False),
+    ]
+
+    def __init__(self, keys: Sequence[tuple[str, str]], commands: Sequence[tuple[str, str, str]]) -> None:
+        """``keys``: (key, description); ``commands``: (name, usage, short help)."""
+        super().__init__()
+        self.keys = list(keys)
+        self.commands = list(commands)
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = "Help"
+            with VerticalScroll(id="help-body"):
+                yield Static(self._render_help(), id="help-text")
+            yield Static("esc close · ↑↓ scroll · ctrl+p command palette", id="help-hint")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def _render_help(self) -> Group:
+        keys = Table.grid(padding=(0, 2))
+        keys.add_column(style="bold", no_wrap=True)
+        keys.add_column()
+        for key, description in self.keys:
+            keys.add_row(Text(key), Text(description))
+        parts: list[object] = [Text("Keys", style="bold underline"), keys, Text("")]
+        if self.commands:
+            cmds = Table.grid(padding=(0, 2))
+            cmds.add_column(style="bold", no_wrap=True)
+            cmds.add_column()
+            for name, usage, short in self.commands:
+                usage_text = Text(f"\n{usage}", style="dim") if usage else Text("")
+                cmds.add_row(Text(name), Text(short) + usage_text)
+            title = Text("dmctl commands (also in the command palette, ctrl+p)", style="bold underline")
+            parts += [title, cmds]
+        return Group(*parts)
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,226 @@
+"""The TUI's link to the master: a status stream in a background thread, plus one-shot calls.
+
+:class:`StatusStream` keeps a ``Master.WatchStatus`` server stream open and hands every
+``QueryStatusListResponse`` to a callback; when the stream breaks it reports the disconnection
+and reconnects with exponential backoff. It also refreshes ``GetClusterInfo`` (at most every
+``cluster_every`` seconds, piggy-backing on the stream's ticks) and the task configs (for the
+task mode, whenever an unknown task name shows up). Nothing here imports Textual: the callbacks
+are plain functions, so the app decides how to marshal them onto its event loop.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import grpc
+import yaml
+
+from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
+from dmshell.proto import dmworker_pb2 as pb
+
+DEFAULT_MASTER_ADDR = "127.0.0.1:8261"
+
+#: Seconds to wait before reconnect attempt n (the last value repeats).
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """Connection state of the status stream."""
+
+    connected: bool
+    #: Why the stream is down (gRPC status and details), empty while connected.
+    error: str = ""
+    #: Seconds until the next reconnect attempt (0 while connected).
+    retry_in: float = 0.0
+
+
+def describe_rpc_error(exc: grpc.RpcError) -> str:
+    """A one-line, human description of a gRPC failure."""
+    code = exc.code() if hasattr(exc, "code") else None
+    details = exc.details() if hasattr(exc, "details") else str(exc)
+    name = code.name if code is not None else "ERROR"
+    if code is grpc.StatusCode.UNAVAILABLE:
+        return f"{name}: master not reachable"
+    return f"{name}: {details}" if details else name
+
+
+def first_addr(addrs: str) -> str:
+    """The first address of a comma-separated ``--master-addr`` list."""
+    return next((a.strip() for a in addrs.split(",") if a.strip()), DEFAULT_MASTER_ADDR)
+
+
+def probe_master(addrs: str, timeout: float = 2.0) -> tuple[str | None, str]:
+    """Find the first master in ``addrs`` that answers. Returns ``(addr, "")`` or ``(None, why)``."""
+    why = ""
+    for addr in (a.strip() for a in addrs.split(",")):
+        if not addr:
+            continue
+        channel = grpc.insecure_channel(addr)
+        try:
+            grpc.channel_ready_future(channel).result(timeout=timeout)
+            return addr, ""
+        except grpc.FutureTimeoutError:
+            why = f"nothing answers at {addr}"
+        finally:
+            channel.close()
+    return None, why or "no master address given"
+
+
+def parse_task_modes(configs: dict[str, str]) -> dict[str, str]:
+    """Task name → ``task-mode`` from task config YAML texts (unparsable configs are skipped)."""
+    modes: dict[str, str] = {}
+    for name, text in configs.items():
+        try:
+            doc = yaml.safe_load(text)
+        except yaml.YAMLError:
+            continue
+        if isinstance(doc, dict) and isinstance(doc.get("task-mode"), str):
+            modes[name] = doc["task-mode"]
+    return modes
+
+
+class MasterOps:
+    """One-shot calls the TUI makes (operate a task); a fresh channel per call keeps them independent."""
+
+    def __init__(self, addr: str, timeout: float = 10.0) -> None:
+        self.addr = addr
+        self.timeout = timeout
+
+    def operate_task(self, op: int, name: str,
+                     sources: Iterable[str] = ()) -> dmmaster_pb2.OperateTaskResponse:
+        """``OperateTask`` (op is a ``pb.TaskOp`` value). Raises ``grpc.RpcError`` when the call fails."""
+        with grpc.insecure_channel(self.addr) as channel:
+            stub = dmmaster_pb2_grpc.MasterStub(channel)
+            req = dmmaster_pb2.OperateTaskRequest(op=op, name=name, sources=list(sources))
+            return stub.OperateTask(req, timeout=self.timeout)
+
+
+class StatusStream:
+    """Keeps ``WatchStatus`` open in a daemon thread; reports through callbacks (called in that thread)."""
+
+    def __init__(
+        self,
+        addr: str,
+        *,
+        on_status: Callable[[dmmaster_pb2.QueryStatusListResponse], None],
+        on_state: Callable[[StreamState], None],
+        on_cluster: Callable[[dmmaster_pb2.ClusterInfo], None] = lambda _info: None,
+        on_modes: Callable[[dict[str, str]], None] = lambda _modes: None,
+        interval_ms: int = 1000,
+        cluster_every: float = 5.0,
+        backoff: tuple[float, ...] = BACKOFF,
+        connect_timeout: float = 3.0,
+    ) -> None:
+        self.addr = addr
+        self._on_status = on_status
+        self._on_state = on_state
+        self._on_cluster = on_cluster
+        self._on_modes = on_modes
+        self.interval_ms = interval_ms
+        self.cluster_every = cluster_every
+        self.backoff = backoff
+        self.connect_timeout = connect_timeout
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._call: grpc.Future | None = None
+        self._thread: threading.Thread | None = None
+        self._known_tasks: set[str] = set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="dmshell-status-stream", daemon=True)
+        self._thread.start()
+
+    def stop(self, join_timeout: float = 2.0) -> None:
+        """Cancel the stream and end the thread (idempotent)."""
+        self._stop.set()
+        with self._lock:
+            call = self._call
+        if call is not None:
+            call.cancel()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(join_timeout)
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # -- thread ------------------------------------------------------------------------------
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            received, error = self._session()
+            if self._stop.is_set():
+                return
+            if received:  # the session delivered data: start the backoff from scratch
+                attempt = 0
+            delay = self.backoff[min(attempt, len(self.backoff) - 1)]
+            attempt += 1
+            self._on_state(StreamState(connected=False, error=error, retry_in=delay))
+            self._stop.wait(delay)
+
+    def _session(self) -> tuple[bool, str]:
+        """One connection. Returns (whether any status arrived, why the session ended)."""
+        received = False
+        channel = grpc.insecure_channel(self.addr)
+        try:
+            stub = dmmaster_pb2_grpc.MasterStub(channel)
+            grpc.channel_ready_future(channel).result(timeout=self.connect_timeout)
+            self._refresh_cluster(stub)
+            self._known_tasks = set()
+            call = stub.WatchStatus(dmmaster_pb2.WatchStatusRequest(intervalMs=self.interval_ms))
+            with self._lock:
+                self._call = call
+            if self._stop.is_set():
+                call.cancel()
+                return received, "stopped"
+            last_cluster = time.monotonic()
+            for resp in call:
+                if not received:
+                    received = True
+                    self._on_state(StreamState(connected=True))
+                self._refresh_modes(stub, resp)
+                self._on_status(resp)
+                if time.monotonic() - last_cluster >= self.cluster_every:
+                    self._refresh_cluster(stub)
+                    last_cluster = time.monotonic()
+            return received, "the master closed the status stream"
+        except grpc.FutureTimeoutError:
+            return received, "no answer"
+        except grpc.RpcError as exc:
+            return received, describe_rpc_error(exc)
+        finally:
+            with self._lock:
+                self._call = None
+            channel.close()
+
+    def _refresh_cluster(self, stub: dmmaster_pb2_grpc.MasterStub) -> None:
+        try:
+            info = stub.GetClusterInfo(dmmaster_pb2.Empty(), timeout=self.connect_timeout)
+        except grpc.RpcError as exc:
+            if exc.code() is grpc.StatusCode.UNAVAILABLE:
+                raise
+            return  # an older master without cluster info: the bar shows what it knows
+        self._on_cluster(info)
+
+    def _refresh_modes(self, stub: dmmaster_pb2_grpc.MasterStub,
+                       resp: dmmaster_pb2.QueryStatusListResponse) -> None:
+        names = {st.name for src in resp.sources for st in src.subTaskStatus if st.name}
+        if names <= self._known_tasks:
+            return
+        self._known_tasks |= names
+        try:
+            configs = stub.ListTaskConfigs(dmmaster_pb2.Empty(), timeout=self.connect_timeout)
+        except grpc.RpcError as exc:
+            if exc.code() is grpc.StatusCode.UNAVAILABLE:
+                raise
+            return
+        self._on_modes(parse_task_modes(dict(configs.taskConfigs)))
+
+
+def task_op_name(op: int) -> str:
+    """DM's enum name of a TaskOp (``Pause``...)."""
+    return pb.TaskOp.Name(op)

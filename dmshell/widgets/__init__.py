@@ -1,0 +1,1 @@
+"""Widgets and cell formatting shared by the TUI screens."""

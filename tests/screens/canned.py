@@ -1,0 +1,74 @@
+"""Canned, deterministic master answers for the TUI tests, and helpers that let a Pilot wait for
+the status stream (a real gRPC stream read by a real thread)."""
+
+from __future__ import annotations
+
+from dmshell.proto import dmmaster_pb2 as m
+from dmshell.proto import dmworker_pb2 as pb
+
+CLUSTER = m.ClusterInfo(masterAddr="127.0.0.1:8261", dataDir="/var/lib/dmshell", workersUp=2, workersTotal=3,
+                        version="v0.1.0-test", pid=4242, startTime=1_700_000_000)
+
+TASK_CONFIGS = {
+    "shop-merge": "name: shop-merge\ntask-mode: all\nshard-mode: pessimistic\n",
+    "archive": "name: archive\ntask-mode: full\n",
+    "billing": "name: billing\ntask-mode: incremental\n",
+}
+
+
+def _sync(st: pb.SubTaskStatus, *, master: str, syncer: str, gtid_m: str, gtid_s: str, lag: int, rps: int,
+          rows: int, synced: bool = False) -> None:
+    st.sync.masterBinlog, st.sync.syncerBinlog = master, syncer
+    st.sync.masterBinlogGtid, st.sync.syncerBinlogGtid = gtid_m, gtid_s
+    st.sync.secondsBehindMaster, st.sync.recentRps, st.sync.totalRows = lag, rps, rows
+    st.sync.synced = synced
+    st.sync.binlogType = "remote"
+
+
+def canned_status(*, shop_lag: int = 25) -> m.QueryStatusListResponse:
+    """Three tasks on two sources: a shard merge in Sync (one source lagging), a full copy half
+    way through, and an incremental task paused on a duplicate-key error."""
+    resp = m.QueryStatusListResponse(result=True)
+
+    s1 = resp.sources.add(result=True)
+    s1.sourceStatus.source, s1.sourceStatus.worker = "mysql-01", "worker-1"
+    st = s1.subTaskStatus.add(name="shop-merge", stage=pb.Running, unit=pb.Sync)
+    _sync(st, master="(mysql-bin.000003, 48211)", syncer="(mysql-bin.000003, 47950)",
+          gtid_m="1-101-3377", gtid_s="1-101-3361", lag=3, rps=118, rows=104_220)
+    st = s1.subTaskStatus.add(name="archive", stage=pb.Running, unit=pb.Load)
+    st.load.finishedBytes, st.load.totalBytes, st.load.progress = 4_500_000, 10_000_000, "45.00 %"
+    st.load.metaBinlog, st.load.metaBinlogGTID = "(mysql-bin.000002, 1544)", "1-101-2044"
+
+    s2 = resp.sources.add(result=True)
+    s2.sourceStatus.source, s2.sourceStatus.worker = "mysql-02", "worker-2"
+    st = s2.subTaskStatus.add(name="shop-merge", stage=pb.Running, unit=pb.Sync)
+    _sync(st, master="(mysql-bin.000007, 9120)", syncer="(mysql-bin.000007, 4410)",
+          gtid_m="", gtid_s="", lag=shop_lag, rps=36, rows=88_015)
+    st = s2.subTaskStatus.add(name="archive", stage=pb.Running, unit=pb.Dump)
+    st.dump.totalTables, st.dump.completedTables, st.dump.finishedRows = 8, 3, 120_000
+    st = s2.subTaskStatus.add(name="billing", stage=pb.Paused, unit=pb.Sync)
+    _sync(st, master="(mysql-bin.000007, 9120)", syncer="(mysql-bin.000006, 77120)",
+          gtid_m="", gtid_s="", lag=0, rps=0, rows=5_002)
+    st.result.errors.add(
+        ErrCode=10006, ErrClass="database", ErrScope="downstream", ErrLevel="high",
+        Message="execute statement failed: INSERT INTO `billing`.`invoices` (`id`,`total`) VALUES (?,?)",
+        RawCause="Error 1062 (23000): Duplicate entry '17' for key 'PRIMARY'",
+        Workaround="Please check the target table, then `resume-task billing`.")
+    return resp
+
+
+async def wait_until(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:
+    """Let the app run until ``predicate()`` holds (the status stream is a real thread)."""
+    for _ in range(int(timeout / 0.02)):
+        if predicate():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def wait_for_data(pilot) -> None:
+    """Until status, cluster info and task modes have all arrived and been rendered."""
+    app = pilot.app
+    await wait_until(pilot, lambda: bool(app.snapshot.tasks) and app.cluster_info is not None
+                     and all(t.mode for t in app.snapshot.tasks), what="the first status")
+    await pilot.pause()
