@@ -127,6 +127,8 @@ class ColumnDef:
     charset: str = ""  # explicit or derived from the collation; "" = table default
     collation: str = ""
     elements: list[str] = field(default_factory=list)  # ENUM / SET members
+    default: str | None = None  # the DEFAULT expression as written (None: no DEFAULT clause)
+    auto_increment: bool = False
     primary: bool = False  # inline PRIMARY KEY (only while parsing)
     unique: bool = False  # inline UNIQUE (only while parsing)
     position: tuple[str, str] | None = None  # ("first", "") / ("after", col) (only while parsing)
@@ -152,6 +154,8 @@ class AlterAction:
     if_exists: bool = False
     start: int = -1
     end: int = -1
+    #: ``ADD (c1 ..., c2 ...)``: the span of each column definition (to split the clause)
+    spans: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -175,6 +179,8 @@ class DDL:
     as_select: bool = False
     actions: list[AlterAction] = field(default_factory=list)
     index: IndexDef | None = None  # CREATE INDEX / DROP INDEX
+    #: where ``IF [NOT] EXISTS `` goes to make the statement idempotent (-1: already there / n.a.)
+    ifx_at: int = -1
 
     @property
     def table(self) -> TableName:
@@ -187,24 +193,6 @@ class DDL:
         return errno == NO_SUCH_TABLE and (
             self.kind in ("drop table", "drop index", "rename table", "truncate table")
             or (self.kind == "alter table" and any(a.kind == "rename table" for a in self.actions)))
-
-    def event_types(self) -> list[str]:
-        """DM's binlog-event-filter names for this statement ("add column", "drop table", ...)."""
-        if self.kind != "alter table":
-            return [self.kind]
-        names = {
-            "add column": "add column", "drop column": "drop column", "modify column": "modify column",
-            "change column": "modify column", "rename column": "rename column", "drop index": "drop index",
-            "drop primary key": "drop primary key", "rename index": "rename index",
-            "rename table": "rename table",
-        }
-        out = []
-        for a in self.actions:
-            if a.kind == "add index" and a.index is not None:
-                out.append("add primary key" if a.index.kind == "primary" else "create index")
-            else:
-                out.append(names.get(a.kind, "alter table"))
-        return list(dict.fromkeys(out)) or ["alter table"]
 
 
 # -- the reader --------------------------------------------------------------------------------
@@ -359,6 +347,7 @@ class _Reader:
             ddl.if_not_exists = self.accept("IF", "NOT", "EXISTS")
             t = self.name()
             ddl.schema, ddl.schema_span = t.text, (t.start, t.end)
+            ddl.ifx_at = -1 if ddl.if_not_exists else t.start
             return ddl
         unique = False
         if self.at("UNIQUE") or self.at("FULLTEXT") or self.at("SPATIAL"):
@@ -381,6 +370,7 @@ class _Reader:
         ddl = DDL("create table", self.sql)
         ddl.if_not_exists = self.accept("IF", "NOT", "EXISTS")
         ddl.tables = [self.table_name()]
+        ddl.ifx_at = -1 if ddl.if_not_exists else ddl.tables[0].start
         if self.accept("LIKE"):
             ddl.like = self.table_name()
             ddl.refs.append(ddl.like)
@@ -516,8 +506,15 @@ class _Reader:
                 col.nullable = False
             elif u == "NULL":
                 col.nullable = True
-            elif u in ("DEFAULT", "UPDATE"):
+            elif u == "DEFAULT":
+                begin = self.peek()
                 self.skip_expr()
+                if begin is not None:
+                    col.default = self.sql[begin.start:self.toks[self.i - 1].end]
+            elif u == "UPDATE":
+                self.skip_expr()
+            elif u == "AUTO_INCREMENT":
+                col.auto_increment = True
             elif (u == "PRIMARY" and self.accept("KEY")) or u == "KEY":
                 col.primary, col.nullable = True, False
             elif u == "UNIQUE":
@@ -614,9 +611,10 @@ class _Reader:
                 kind = "add index" if idx.kind in ("primary", "unique", "index") else "other"
                 return AlterAction(kind, index=idx)
             if self.at("("):
-                inner = self.skip_group()
-                cols = [self.sub(p).column_def(ddl.refs) for p in self.split_top(inner)]
-                return AlterAction("add column", columns=cols, if_exists=if_not_exists)
+                parts = self.split_top(self.skip_group())
+                cols = [self.sub(p).column_def(ddl.refs) for p in parts]
+                return AlterAction("add column", columns=cols, if_exists=if_not_exists,
+                                   spans=[(p[0].start, p[-1].end) for p in parts])
             return AlterAction("add column", columns=[self.column_def(ddl.refs)], if_exists=if_not_exists)
         if self.accept("DROP"):
             if self.accept("PRIMARY", "KEY"):
@@ -659,6 +657,17 @@ class _Reader:
             new = self.table_name()
             ddl.refs.append(new)
             return AlterAction("rename table", new_table=new)
+        if self.accept("ALTER"):
+            self.accept("COLUMN")
+            name = self.name().text
+            if self.accept("SET", "DEFAULT"):
+                begin = self.peek()
+                self.skip_expr()
+                default = self.sql[begin.start:self.toks[self.i - 1].end] if begin is not None else None
+                return AlterAction("alter column", name=name, new_name=default or "")
+            if self.accept("DROP", "DEFAULT"):
+                return AlterAction("alter column", name=name)
+            return AlterAction("other")
         if self.accept("CONVERT", "TO"):
             self.accept("CHARACTER", "SET") or self.accept("CHARSET")
             return AlterAction("convert charset", charset=self.next().text.lower())
@@ -674,6 +683,7 @@ class _Reader:
                 ddl.tables.append(self.table_name())
                 if not self.accept(","):
                     break
+            ddl.ifx_at = -1 if ddl.if_exists else ddl.tables[0].start
             return ddl
         if self.at("DATABASE") or self.at("SCHEMA"):
             self.next()
@@ -681,11 +691,14 @@ class _Reader:
             ddl.if_exists = self.accept("IF", "EXISTS")
             t = self.name()
             ddl.schema, ddl.schema_span = t.text, (t.start, t.end)
+            ddl.ifx_at = -1 if ddl.if_exists else t.start
             return ddl
         if self.accept("INDEX") or self.accept("KEY"):
             ddl = DDL("drop index", self.sql)
             ddl.if_exists = self.accept("IF", "EXISTS")
-            name = self.name().text
+            name_tok = self.name()
+            name = name_tok.text
+            ddl.ifx_at = -1 if ddl.if_exists else name_tok.start
             self.expect("ON")
             ddl.tables = [self.table_name()]
             ddl.index = IndexDef("index", name)
@@ -726,42 +739,84 @@ Router = Callable[[str, str], tuple[str, str]]
 
 
 def route_statement(ddl: DDL, route: Router, keep: Callable[[TableName], bool]) -> list[str]:
-    """The statements to run on the target for ``ddl``: table (and database) names routed.
+    """:func:`downstream_statements` with every ALTER clause kept and nothing split."""
+    return downstream_statements(ddl, route, keep)
 
-    ``route(schema, table)`` gives the target name (``table == ""`` for a database);
-    ``keep(name)`` tells whether a table takes part in the task (block-allow list). Multi-table
-    statements are split only when some of their tables are filtered out; returns ``[]`` when
-    nothing is left to run.
+
+def downstream_statements(ddl: DDL, route: Router, keep: Callable[[TableName], bool],
+                          keep_clause: Callable[[AlterAction], bool] | None = None,
+                          split: bool = False) -> list[str]:
+    """The statements to run on the target for ``ddl``; ``[]`` when nothing is left to run.
+
+    * ``route(schema, table)`` gives the target name (``table == ""`` for a database); only the
+      names' spans in the original text are replaced.
+    * ``keep(name)`` tells whether a table (``table == ""``: a database) takes part (block-allow
+      list, binlog event filter). Multi-table DROP/RENAME statements lose the parts not kept.
+    * ``keep_clause(action)`` filters single ALTER TABLE clauses (the binlog event filter judges
+      each clause of a multi-clause ALTER on its own, as DM does after splitting it).
+    * ``split``: one statement per ALTER clause (``ADD (a, b)`` gives one per column), DROP table
+      and RENAME pair — for targets without multi-schema-change support (TiDB before 6.2).
+
+    Like DM, CREATE DATABASE/TABLE get ``IF NOT EXISTS`` and DROP DATABASE/TABLE/INDEX get
+    ``IF EXISTS``: a table another shard already created, or a replayed DDL, is not an error.
     """
     sql = ddl.sql
-    if ddl.kind in ("create database", "drop database", "alter database"):
+    kind = ddl.kind
+    ifx = "IF NOT EXISTS " if kind.startswith("create") else "IF EXISTS "
+    guard = [(ddl.ifx_at, ddl.ifx_at, ifx)] if ddl.ifx_at >= 0 else []
+    if kind in ("create database", "drop database", "alter database"):
         if not keep(TableName(ddl.schema, "")):
             return []
         if ddl.schema_span[0] < 0:
             return [sql]
         target = route(ddl.schema, "")[0]
-        return [rewrite(sql, [(ddl.schema_span[0], ddl.schema_span[1], quote_ident(target))])]
+        return [rewrite(sql, [*guard, (ddl.schema_span[0], ddl.schema_span[1], quote_ident(target))])]
 
     def routed(name: TableName) -> str:
         return quote_table(*route(name.schema, name.table))
 
-    if ddl.kind == "drop table":
+    if kind == "drop table":
         kept = [t for t in ddl.tables if keep(t)]
         if not kept:
             return []
-        if len(kept) == len(ddl.tables):
-            return [rewrite(sql, [(t.start, t.end, routed(t)) for t in ddl.tables])]
-        head = sql[:ddl.tables[0].start]
+        if len(kept) == len(ddl.tables) and not (split and len(kept) > 1):
+            return [rewrite(sql, [*guard, *((t.start, t.end, routed(t)) for t in ddl.tables)])]
+        head = sql[:ddl.tables[0].start] + (ifx if guard else "")
+        if split:
+            return [head + routed(t) for t in kept]
         return [head + ", ".join(routed(t) for t in kept)]
-    if ddl.kind == "rename table":
+    if kind == "rename table":
         pairs = [(ddl.tables[i], ddl.tables[i + 1]) for i in range(0, len(ddl.tables), 2)]
-        kept = [(a, b) for a, b in pairs if keep(a) and keep(b)]
-        if not kept:
+        kept_pairs = [(a, b) for a, b in pairs if keep(a) and keep(b)]
+        if not kept_pairs:
             return []
-        if len(kept) == len(pairs):
+        if len(kept_pairs) == len(pairs) and not (split and len(pairs) > 1):
             return [rewrite(sql, [(t.start, t.end, routed(t)) for t in ddl.tables])]
-        return [f"RENAME TABLE {routed(a)} TO {routed(b)}" for a, b in kept]
+        return [f"RENAME TABLE {routed(a)} TO {routed(b)}" for a, b in kept_pairs]
     if not ddl.tables or not keep(ddl.table):
         return []
     names = [ddl.table, *[r for r in ddl.refs if r.start >= 0]]
-    return [rewrite(sql, [(t.start, t.end, routed(t)) for t in names])]
+    actions = ddl.actions if kind == "alter table" else []
+    kept_actions = [a for a in actions if keep_clause is None or keep_clause(a)]
+    if actions and not kept_actions:
+        return []
+    if len(kept_actions) == len(actions) and not (split and len(actions) > 1):
+        return [rewrite(sql, [*guard, *((t.start, t.end, routed(t)) for t in names)])]
+
+    def clause(a: AlterAction, start: int, end: int) -> str:
+        inner = [(r.start - start, r.end - start, routed(r)) for r in names if start <= r.start < end]
+        return rewrite(sql[start:end], inner)
+
+    if not split:
+        head = rewrite(sql[:actions[0].start], [(ddl.table.start, ddl.table.end, routed(ddl.table))])
+        return [head + ", ".join(clause(a, a.start, a.end) for a in kept_actions)]
+    out = []
+    current = routed(ddl.table)
+    for a in kept_actions:
+        if a.kind == "add column" and len(a.spans) > 1:
+            out += [f"ALTER TABLE {current} ADD COLUMN {clause(a, s, e)}" for s, e in a.spans]
+        else:
+            out.append(f"ALTER TABLE {current} {clause(a, a.start, a.end)}")
+        if a.kind == "rename table" and a.new_table is not None:
+            current = routed(a.new_table)
+    return out

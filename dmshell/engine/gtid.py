@@ -233,3 +233,40 @@ def _event_gtid(ev_type: str, info: str, flavor: str) -> str | None:
             return None
         m = _MYSQL_GTID_RE.search(info)
     return m.group(1) if m else None
+
+
+def gtid_at(conn, file: str, pos: int, flavor: str) -> str:
+    """The GTID set executed up to ``file:pos`` (a transaction boundary) on the upstream.
+
+    MariaDB answers directly (``BINLOG_GTID_POS``); for MySQL it is the file's ``Previous_gtids``
+    plus the GTIDs logged in the file before ``pos``.
+    """
+    if flavor == "mariadb":
+        with conn.cursor() as cur:
+            cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))
+            row = cur.fetchone()
+        return str(row[0]) if row and row[0] is not None else ""
+    gs = _file_initial_gtids(conn, file, flavor)
+    start = 4
+    while start < pos:
+        with conn.cursor() as cur:
+            cur.execute(f"SHOW BINLOG EVENTS IN %s FROM {int(start)} LIMIT {_PAGE}", (file,))
+            rows = cur.fetchall()
+        for _log, ev_pos, ev_type, _sid, end_pos, info in rows:
+            if int(ev_pos) >= pos:
+                return str(gs)
+            gtid = _event_gtid(str(ev_type), str(info or ""), flavor)
+            if gtid is not None:
+                gs.add(gtid)
+            start = int(end_pos) if end_pos else start
+        if len(rows) < _PAGE:
+            break
+    return str(gs)
+
+
+def binlog_files(conn) -> list[tuple[str, int]]:
+    """The upstream's binary logs, oldest first: (name, size)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW BINARY LOGS")
+        rows = cur.fetchall()
+    return sorted(((str(r[0]), int(r[1])) for r in rows), key=lambda r: file_index(r[0]))

@@ -120,7 +120,7 @@ class TableInfo:
 
 
 _COLUMN_FIELDS = ("name", "type", "data_type", "unsigned", "nullable", "generated", "charset", "collation",
-                  "elements")
+                  "elements", "default", "auto_increment")
 
 
 def _column_doc(c: ColumnDef) -> dict:
@@ -339,6 +339,11 @@ class SchemaTracker:
                 info.columns[i] = copy.copy(info.columns[i])
                 info.columns[i].name = a.new_name
                 _rename_in_keys(info, a.name, a.new_name)
+        elif kind == "alter column":
+            i = info.index_of(a.name)
+            if i >= 0:
+                info.columns[i] = copy.copy(info.columns[i])
+                info.columns[i].default = a.new_name or None
         elif kind == "add index" and a.index is not None:
             _add_index(info, a.index.kind, a.index.name, a.index.columns)
         elif kind == "drop index":

@@ -163,7 +163,7 @@ class CheckStatus(_message.Message):
     def __init__(self, passed: _Optional[bool] = ..., total: _Optional[int] = ..., successful: _Optional[int] = ..., failed: _Optional[int] = ..., warning: _Optional[int] = ..., detail: _Optional[bytes] = ...) -> None: ...
 
 class DumpStatus(_message.Message):
-    __slots__ = ("totalTables", "completedTables", "finishedBytes", "finishedRows", "estimateTotalRows", "bps", "progress")
+    __slots__ = ("totalTables", "completedTables", "finishedBytes", "finishedRows", "estimateTotalRows", "bps", "progress", "consistency")
     TOTALTABLES_FIELD_NUMBER: _ClassVar[int]
     COMPLETEDTABLES_FIELD_NUMBER: _ClassVar[int]
     FINISHEDBYTES_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +171,7 @@ class DumpStatus(_message.Message):
     ESTIMATETOTALROWS_FIELD_NUMBER: _ClassVar[int]
     BPS_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     totalTables: int
     completedTables: float
     finishedBytes: float
@@ -178,7 +179,8 @@ class DumpStatus(_message.Message):
     estimateTotalRows: float
     bps: int
     progress: str
-    def __init__(self, totalTables: _Optional[int] = ..., completedTables: _Optional[float] = ..., finishedBytes: _Optional[float] = ..., finishedRows: _Optional[float] = ..., estimateTotalRows: _Optional[float] = ..., bps: _Optional[int] = ..., progress: _Optional[str] = ...) -> None: ...
+    consistency: str
+    def __init__(self, totalTables: _Optional[int] = ..., completedTables: _Optional[float] = ..., finishedBytes: _Optional[float] = ..., finishedRows: _Optional[float] = ..., estimateTotalRows: _Optional[float] = ..., bps: _Optional[int] = ..., progress: _Optional[str] = ..., consistency: _Optional[str] = ...) -> None: ...
 
 class LoadStatus(_message.Message):
     __slots__ = ("finishedBytes", "totalBytes", "progress", "metaBinlog", "metaBinlogGTID", "bps")
@@ -211,7 +213,7 @@ class ShardingGroup(_message.Message):
     def __init__(self, target: _Optional[str] = ..., DDLs: _Optional[_Iterable[str]] = ..., firstLocation: _Optional[str] = ..., synced: _Optional[_Iterable[str]] = ..., unsynced: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SyncStatus(_message.Message):
-    __slots__ = ("totalEvents", "totalTps", "recentTps", "masterBinlog", "masterBinlogGtid", "syncerBinlog", "syncerBinlogGtid", "blockingDDLs", "unresolvedGroups", "synced", "binlogType", "secondsBehindMaster", "blockDDLOwner", "conflictMsg", "totalRows", "totalRps", "recentRps", "ioTotalBytes", "dumpIOTotalBytes")
+    __slots__ = ("totalEvents", "totalTps", "recentTps", "masterBinlog", "masterBinlogGtid", "syncerBinlog", "syncerBinlogGtid", "blockingDDLs", "unresolvedGroups", "synced", "binlogType", "secondsBehindMaster", "blockDDLOwner", "conflictMsg", "totalRows", "totalRps", "recentRps", "ioTotalBytes", "dumpIOTotalBytes", "totalBinlogEvents", "recentEps", "recentBps", "queueDepths", "queueCapacity", "lastError", "lastErrorTime")
     TOTALEVENTS_FIELD_NUMBER: _ClassVar[int]
     TOTALTPS_FIELD_NUMBER: _ClassVar[int]
     RECENTTPS_FIELD_NUMBER: _ClassVar[int]
@@ -231,6 +233,13 @@ class SyncStatus(_message.Message):
     RECENTRPS_FIELD_NUMBER: _ClassVar[int]
     IOTOTALBYTES_FIELD_NUMBER: _ClassVar[int]
     DUMPIOTOTALBYTES_FIELD_NUMBER: _ClassVar[int]
+    TOTALBINLOGEVENTS_FIELD_NUMBER: _ClassVar[int]
+    RECENTEPS_FIELD_NUMBER: _ClassVar[int]
+    RECENTBPS_FIELD_NUMBER: _ClassVar[int]
+    QUEUEDEPTHS_FIELD_NUMBER: _ClassVar[int]
+    QUEUECAPACITY_FIELD_NUMBER: _ClassVar[int]
+    LASTERROR_FIELD_NUMBER: _ClassVar[int]
+    LASTERRORTIME_FIELD_NUMBER: _ClassVar[int]
     totalEvents: int
     totalTps: int
     recentTps: int
@@ -250,7 +259,14 @@ class SyncStatus(_message.Message):
     recentRps: int
     ioTotalBytes: int
     dumpIOTotalBytes: int
-    def __init__(self, totalEvents: _Optional[int] = ..., totalTps: _Optional[int] = ..., recentTps: _Optional[int] = ..., masterBinlog: _Optional[str] = ..., masterBinlogGtid: _Optional[str] = ..., syncerBinlog: _Optional[str] = ..., syncerBinlogGtid: _Optional[str] = ..., blockingDDLs: _Optional[_Iterable[str]] = ..., unresolvedGroups: _Optional[_Iterable[_Union[ShardingGroup, _Mapping]]] = ..., synced: _Optional[bool] = ..., binlogType: _Optional[str] = ..., secondsBehindMaster: _Optional[int] = ..., blockDDLOwner: _Optional[str] = ..., conflictMsg: _Optional[str] = ..., totalRows: _Optional[int] = ..., totalRps: _Optional[int] = ..., recentRps: _Optional[int] = ..., ioTotalBytes: _Optional[int] = ..., dumpIOTotalBytes: _Optional[int] = ...) -> None: ...
+    totalBinlogEvents: int
+    recentEps: int
+    recentBps: int
+    queueDepths: _containers.RepeatedScalarFieldContainer[int]
+    queueCapacity: int
+    lastError: str
+    lastErrorTime: int
+    def __init__(self, totalEvents: _Optional[int] = ..., totalTps: _Optional[int] = ..., recentTps: _Optional[int] = ..., masterBinlog: _Optional[str] = ..., masterBinlogGtid: _Optional[str] = ..., syncerBinlog: _Optional[str] = ..., syncerBinlogGtid: _Optional[str] = ..., blockingDDLs: _Optional[_Iterable[str]] = ..., unresolvedGroups: _Optional[_Iterable[_Union[ShardingGroup, _Mapping]]] = ..., synced: _Optional[bool] = ..., binlogType: _Optional[str] = ..., secondsBehindMaster: _Optional[int] = ..., blockDDLOwner: _Optional[str] = ..., conflictMsg: _Optional[str] = ..., totalRows: _Optional[int] = ..., totalRps: _Optional[int] = ..., recentRps: _Optional[int] = ..., ioTotalBytes: _Optional[int] = ..., dumpIOTotalBytes: _Optional[int] = ..., totalBinlogEvents: _Optional[int] = ..., recentEps: _Optional[int] = ..., recentBps: _Optional[int] = ..., queueDepths: _Optional[_Iterable[int]] = ..., queueCapacity: _Optional[int] = ..., lastError: _Optional[str] = ..., lastErrorTime: _Optional[int] = ...) -> None: ...
 
 class SourceStatus(_message.Message):
     __slots__ = ("source", "worker", "result", "relayStatus")

@@ -6,7 +6,14 @@ import pytest
 
 from dmshell.engine import errors
 from dmshell.engine.binlog import master_status
-from dmshell.engine.gtid import MariaDBGtidSet, MySQLGtidSet, parse_gtid_set, resolve_gtid_start
+from dmshell.engine.gtid import (
+    MariaDBGtidSet,
+    MySQLGtidSet,
+    binlog_files,
+    gtid_at,
+    parse_gtid_set,
+    resolve_gtid_start,
+)
 
 U1 = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 U2 = "05d8e2c4-9b1a-11e1-8b55-c80aa9429562"
@@ -63,3 +70,16 @@ def test_resolve_gtid_start_finds_the_first_transaction_not_in_the_set(mariadb, 
         middle.add(f"1-101-{int(before.gtid.split('-')[-1]) + 1}")
         resolved = resolve_gtid_start(conn, str(middle), "mariadb")
         assert before < resolved < now and resolved.file == now.file
+
+
+def test_gtid_at_a_position_and_the_binlog_files(mariadb, dbname):
+    up = mariadb.up1
+    up.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
+               f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)")
+    with up.connect() as conn:
+        here = master_status(conn)
+        up.execute(f"INSERT INTO {dbname}.t VALUES (1)", "FLUSH BINARY LOGS")
+        assert gtid_at(conn, here.file, here.pos, "mariadb") == here.gtid
+        files = binlog_files(conn)
+        assert [f for f, _size in files][-2:][0] == here.file and files[-1][1] > 0
+        assert files == sorted(files, key=lambda f: int(f[0].rsplit(".", 1)[1]))

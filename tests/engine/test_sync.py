@@ -5,136 +5,20 @@ replays in safe mode, DDL errors, GTID recording, lag, and the dump → load →
 from __future__ import annotations
 
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
 from dmshell.engine import errors, sync
 from dmshell.engine.binlog import Location, master_status
-from dmshell.engine.config import (
-    BAList,
-    LoaderConfig,
-    Meta,
-    MydumperConfig,
-    RouteRule,
-    SourceConfig,
-    SubTaskConfig,
-    SyncerConfig,
-)
-from dmshell.engine.sync import SyncUnit
-from dmshell.engine.unit import UnitContext
+from dmshell.engine.config import Meta, RouteRule
 from dmshell.proto import dmworker_pb2 as pb
 
-TIMEOUT = 60  # generous upper bound for convergence polls; they normally return within a second
-
-
-def make_ctx(tmp_path: Path, source, target, dbname: str, *, task: str = "tsync", meta: Meta | None = None,
-             routes: list[RouteRule] | None = None, schemas: list[str] | None = None,
-             task_mode: str = "incremental", enable_gtid: bool = False, **syncer) -> UnitContext:
-    options = {"worker_count": 4, "batch": 20, "checkpoint_flush_interval": 1, "safe_mode_duration": 0.0}
-    options.update(syncer)
-    if meta is None and task_mode == "incremental":
-        with source.connect() as conn:
-            meta = _meta(master_status(conn))
-    cfg = SubTaskConfig(
-        name=task, task_mode=task_mode, source_id="mysql-01", meta_schema=f"{dbname}_meta",
-        target=target.dbconfig(), meta=meta, block_allow_list=BAList(do_dbs=schemas or [dbname]),
-        routes=routes or [], mydumper=MydumperConfig(threads=2), loader=LoaderConfig(pool_size=2),
-        syncer=SyncerConfig(**options))
-    src = SourceConfig(source_id="mysql-01", from_db=source.dbconfig(), enable_gtid=enable_gtid)
-    return UnitContext(cfg=cfg, source=src, work_dir=tmp_path / "mysql-01", worker_name="worker1")
-
-
-def _meta(loc: Location) -> Meta:
-    return Meta(binlog_name=loc.file, binlog_pos=loc.pos)
-
-
-class Running:
-    """A SyncUnit processing in a thread until :meth:`stop`."""
-
-    def __init__(self, ctx: UnitContext) -> None:
-        self.unit = SyncUnit(ctx)
-        self.stop_event = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.unit.process(self.stop_event)
-        except BaseException as exc:  # reported by stop()/wait_error()
-            self.error = exc
-
-    def stop(self) -> None:
-        self.stop_event.set()
-        self.thread.join(TIMEOUT)
-        assert not self.thread.is_alive(), "process() did not return after stop"
-        self.unit.close()
-        if self.error is not None:
-            raise self.error
-
-    def wait_error(self) -> BaseException:
-        self.thread.join(TIMEOUT)
-        assert not self.thread.is_alive(), "process() did not fail"
-        assert self.error is not None
-        return self.error
-
-
-def rows(server, sql: str) -> list[tuple]:
-    """Rows as the server renders them (text protocol: no client-side conversion), sorted."""
-    conn = server.connect()
-    conn.decoders = {}
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SET SESSION time_zone = '+00:00'")
-            cur.execute(sql)
-            return sorted(cur.fetchall(), key=repr)
-    finally:
-        conn.close()
-
-
-def wait_until(predicate, what: str, timeout: float = TIMEOUT, running: Running | None = None) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if running is not None and running.error is not None:
-            raise running.error
-        if predicate():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def converge(src, dst, tables: list[tuple[str, str]], running: Running | None = None) -> None:
-    """Wait until every (source table, target table) pair holds the same rows."""
-    def same() -> bool:
-        try:
-            return all(rows(src, f"SELECT * FROM {a}") == rows(dst, f"SELECT * FROM {b}") for a, b in tables)
-        except Exception:  # the target table may not exist yet
-            return False
-    wait_until(same, f"convergence of {tables}", running=running)
-
-
-def synced(unit: SyncUnit, server) -> bool:
-    st = unit.status()
-    with server.connect() as conn:
-        master = master_status(conn)
-    return st.synced and st.syncerBinlog == master.position_str()
-
-
-def checkpoint_rows(target, dbname: str, task: str = "tsync") -> list[tuple]:
-    return target.query("SELECT cp_schema, cp_table, binlog_name, binlog_pos, binlog_gtid, "
-                        "exit_safe_binlog_name, exit_safe_binlog_pos, exit_safe_binlog_gtid, table_info, "
-                        "is_global "
-                        f"FROM `{dbname}_meta`.`{task}_syncer_checkpoint` ORDER BY cp_schema, cp_table")
+from .sync_helpers import Running, checkpoint_rows, converge, fresh_db, make_ctx, rows, synced, wait_until
 
 
 @pytest.fixture
 def db(mariadb, dbname):
-    for server in (mariadb.up1, mariadb.up2, mariadb.target):
-        server.execute(f"DROP DATABASE IF EXISTS `{dbname}`", f"DROP DATABASE IF EXISTS `{dbname}_meta`",
-                       f"DROP DATABASE IF EXISTS `{dbname}_t`")
-    return dbname
+    return fresh_db(mariadb, dbname)
 
 
 KEY_TABLES = {
@@ -360,10 +244,10 @@ def test_ddl_rejected_by_target_pauses_with_dm_error(mariadb, db, tmp_path):
     src.execute(alter)
     err = running.wait_error()
     assert isinstance(err, errors.DMError) and not err.resumable
-    assert (err.code, str(err.entry.cls), str(err.entry.scope)) == (10006, "database", "downstream")
+    assert (err.code, str(err.entry.cls), str(err.entry.scope)) == (36061, "sync-unit", "downstream")
     assert err.message.startswith("startLocation: [position: (mysql-bin.")
     routed = f"ALTER TABLE `{db}`.`t` ADD COLUMN c INT"
-    assert f"origin SQL: [{alter}]: execute statement failed: {routed}" in err.message
+    assert f"origin SQL: [{alter}]: fail to handle ddl job for {routed}" in err.message
     assert err.raw_cause.startswith("Error 1146") and err.message.count("1146") == 0
     # the checkpoint stays before the failed DDL: a resume tries it again
     (global_row,) = [r for r in checkpoint_rows(dst, db) if r[9]]
