@@ -292,7 +292,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
                 resp.msg += str(errors.ErrSchedulerSourcesUnbound(go_list(unbound)))
                 return resp
             try:
-                records = self._subtask_records(cfg, request.task, new, request.removeMeta)
+                records = self._subtask_records(cfg, request.task, new, request.removeMeta, request.startTime)
                 self.store.add_subtasks(records)
             except errors.DMError as exc:
                 resp.msg += str(exc)
@@ -340,7 +340,8 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             conn.close()
         log.info("remove-meta of task %s: dropped %s", cfg.name, dropped)
 
-    def _subtask_records(self, cfg, text: str, sources: list[str], remove_meta: bool) -> list[SubTaskRecord]:
+    def _subtask_records(self, cfg, text: str, sources: list[str], remove_meta: bool,
+                         start_time: str = "") -> list[SubTaskRecord]:
         start_id = uuid.uuid4().hex
         records = []
         for sid in sources:
@@ -350,7 +351,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             records.append(SubTaskRecord(
                 task=cfg.name, source=sid, task_yaml=text, expect_stage=pb.Running, start_id=start_id,
                 remove_meta=remove_meta, meta_binlog_name=meta_name, meta_binlog_pos=meta_pos,
-                meta_binlog_gtid=meta_gtid))
+                meta_binlog_gtid=meta_gtid, start_time=start_time))
         return records
 
     def OperateTask(self, request, context):

@@ -328,7 +328,7 @@ class Scheduler:
             state.subtasks.append(pb.SubTaskSpec(
                 name=r.task, task=r.task_yaml, expectStage=r.expect_stage, startId=r.start_id,
                 removeMeta=r.remove_meta, stageRevision=r.stage_revision, metaBinlogName=r.meta_binlog_name,
-                metaBinlogPos=r.meta_binlog_pos, metaBinlogGTID=r.meta_binlog_gtid))
+                metaBinlogPos=r.meta_binlog_pos, metaBinlogGTID=r.meta_binlog_gtid, startTime=r.start_time))
         return state
 
     def kick(self, worker: str | None = None) -> None:

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS subtasks (
     meta_binlog_pos  INTEGER NOT NULL DEFAULT 0,
     meta_binlog_gtid TEXT NOT NULL DEFAULT '',
     created_at       REAL NOT NULL,
+    start_time       TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (task, source_id)
 );
 CREATE TABLE IF NOT EXISTS bindings (
@@ -69,6 +70,8 @@ class SubTaskRecord:
     meta_binlog_name: str = ""
     meta_binlog_pos: int = 0
     meta_binlog_gtid: str = ""
+    #: ``start-task --start-time`` as the user typed it ("" = not given)
+    start_time: str = ""
 
 
 class StoreConflict(Exception):
@@ -202,16 +205,16 @@ class SQLiteStore(Store):
             with self._tx() as db:
                 for r in records:
                     db.execute(
-                        "INSERT INTO subtasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO subtasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         (r.task, r.source, r.task_yaml, r.expect_stage, r.stage_revision, r.start_id,
                          int(r.remove_meta), r.meta_binlog_name, r.meta_binlog_pos, r.meta_binlog_gtid,
-                         time.time()))
+                         time.time(), r.start_time))
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(str(exc)) from exc
 
     def subtasks(self, task: str | None = None, source: str | None = None) -> list[SubTaskRecord]:
         sql = ("SELECT task, source_id, task_yaml, expect_stage, start_id, remove_meta, stage_revision, "
-               "meta_binlog_name, meta_binlog_pos, meta_binlog_gtid FROM subtasks")
+               "meta_binlog_name, meta_binlog_pos, meta_binlog_gtid, start_time FROM subtasks")
         where, args = [], []
         if task is not None:
             where.append("task = ?")
@@ -222,7 +225,7 @@ class SQLiteStore(Store):
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY task, source_id"
-        return [SubTaskRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9])
+        return [SubTaskRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9], r[10])
                 for r in self._read(sql, tuple(args))]
 
     def set_expect_stage(self, task: str, sources: Iterable[str], stage: int) -> None:

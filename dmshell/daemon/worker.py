@@ -277,6 +277,8 @@ class SubTaskManager:
         work_dir = self.base_dir / f"{spec.name}.{self._source_id}"
         prepare_work_dir(work_dir, spec.startId, spec.removeMeta)
         ctx = UnitContext(cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name)
+        if spec.startTime:
+            ctx.use_start_time(spec.startTime, spec.startId)
         return SubTask(ctx, auto_resume=self.auto_resume)
 
     def _operate(self, entry: _Entry, spec: pb.SubTaskSpec) -> None:

@@ -26,10 +26,29 @@ class UnitContext:
     #: the subtask's private directory on the worker (dump files live under ``dump_dir``)
     work_dir: Path
     worker_name: str
+    #: ``start-task --start-time`` still to be applied by the sync unit ("" = none)
+    start_time: str = ""
+    _start_time_marker: Path | None = None
 
     @property
     def dump_dir(self) -> Path:
         return self.work_dir / "dump"
+
+    def use_start_time(self, start_time: str, start_id: str) -> None:
+        """Ask the sync unit to start at ``start_time`` unless this run (``start_id``) already did.
+
+        The start time overrides the checkpoint only once: after the sync unit has started from it
+        and flushed its checkpoint (:meth:`start_time_applied`), restarts resume from checkpoints.
+        """
+        self._start_time_marker = self.work_dir / f"start-time-applied.{start_id}"
+        self.start_time = "" if self._start_time_marker.exists() else start_time
+
+    def start_time_applied(self) -> None:
+        """Record durably that the start time has been honoured (see :meth:`use_start_time`)."""
+        self.start_time = ""
+        if self._start_time_marker is not None:
+            self._start_time_marker.parent.mkdir(parents=True, exist_ok=True)
+            self._start_time_marker.touch()
 
 
 class Unit(ABC):

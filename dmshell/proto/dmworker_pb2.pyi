@@ -517,7 +517,7 @@ class GetValidationErrorResponse(_message.Message):
     def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., error: _Optional[_Iterable[_Union[ValidationError, _Mapping]]] = ...) -> None: ...
 
 class SubTaskSpec(_message.Message):
-    __slots__ = ("name", "task", "expectStage", "startId", "removeMeta", "stageRevision", "metaBinlogName", "metaBinlogPos", "metaBinlogGTID")
+    __slots__ = ("name", "task", "expectStage", "startId", "removeMeta", "stageRevision", "metaBinlogName", "metaBinlogPos", "metaBinlogGTID", "startTime")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     EXPECTSTAGE_FIELD_NUMBER: _ClassVar[int]
@@ -527,6 +527,7 @@ class SubTaskSpec(_message.Message):
     METABINLOGNAME_FIELD_NUMBER: _ClassVar[int]
     METABINLOGPOS_FIELD_NUMBER: _ClassVar[int]
     METABINLOGGTID_FIELD_NUMBER: _ClassVar[int]
+    STARTTIME_FIELD_NUMBER: _ClassVar[int]
     name: str
     task: str
     expectStage: Stage
@@ -536,7 +537,8 @@ class SubTaskSpec(_message.Message):
     metaBinlogName: str
     metaBinlogPos: int
     metaBinlogGTID: str
-    def __init__(self, name: _Optional[str] = ..., task: _Optional[str] = ..., expectStage: _Optional[_Union[Stage, str]] = ..., startId: _Optional[str] = ..., removeMeta: _Optional[bool] = ..., stageRevision: _Optional[int] = ..., metaBinlogName: _Optional[str] = ..., metaBinlogPos: _Optional[int] = ..., metaBinlogGTID: _Optional[str] = ...) -> None: ...
+    startTime: str
+    def __init__(self, name: _Optional[str] = ..., task: _Optional[str] = ..., expectStage: _Optional[_Union[Stage, str]] = ..., startId: _Optional[str] = ..., removeMeta: _Optional[bool] = ..., stageRevision: _Optional[int] = ..., metaBinlogName: _Optional[str] = ..., metaBinlogPos: _Optional[int] = ..., metaBinlogGTID: _Optional[str] = ..., startTime: _Optional[str] = ...) -> None: ...
 
 class WorkerState(_message.Message):
     __slots__ = ("source", "sourceConfig", "subtasks")

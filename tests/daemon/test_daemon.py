@@ -420,3 +420,28 @@ def test_a_second_daemon_on_the_same_data_dir_is_refused(cluster):
     assert out.returncode == 1
     assert f"a dmshell daemon (pid {cluster.pid}) is already running with data dir" in out.stderr
     assert time.monotonic() > 0
+
+
+def test_start_task_start_time_reaches_the_sync_unit(cluster, mariadb, dbname):
+    """``start-task --start-time``: replication starts at the first event at or after that time."""
+    d = cluster
+    for server in (mariadb.up1, mariadb.up2, mariadb.target):
+        server.execute(
+            f"DROP DATABASE IF EXISTS {dbname}",
+            f"CREATE DATABASE {dbname}",
+            f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(20))",
+        )
+    mariadb.up1.execute(f"INSERT INTO {dbname}.t VALUES (1, 'before')")
+    time.sleep(1.1)  # binlog timestamps have one-second resolution
+    (start_time,) = mariadb.up1.query("SELECT DATE_FORMAT(NOW(), '%Y-%m-%d %H:%i:%s')")[0]
+    time.sleep(1.1)
+    mariadb.up1.execute(f"INSERT INTO {dbname}.t VALUES (2, 'after')")
+
+    task = "starttime"
+    resp = d.stub.StartTask(mpb.StartTaskRequest(task=task_yaml(task, mariadb, dbname), startTime=start_time),
+                            timeout=60)
+    assert resp.result, resp
+    check_running(d, task, S1)
+    replicated(mariadb, dbname, 2, "after")  # written after the start time, before start-task
+    assert mariadb.target.query(f"SELECT id FROM {dbname}.t ORDER BY id") == [(2,)]
+    d.stub.OperateTask(mpb.OperateTaskRequest(op=pb.Delete, name=task), timeout=60)

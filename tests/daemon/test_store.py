@@ -34,6 +34,7 @@ def test_round_trip_and_reopen(tmp_path):
         meta_binlog_name="mysql-bin.000002",
         meta_binlog_pos=1234,
         meta_binlog_gtid="1-101-7",
+        start_time="2021-10-21 00:01:00",
     )
     b = SubTaskRecord("task", "s2", "name: task\n", pb.Running, "run-1")
     store.add_subtasks([a, b])
