@@ -3,8 +3,10 @@
 :class:`StatusStream` keeps a ``Master.WatchStatus`` server stream open and hands every
 ``QueryStatusListResponse`` to a callback; when the stream breaks it reports the disconnection
 and reconnects with exponential backoff. It also refreshes ``GetClusterInfo`` (at most every
-``cluster_every`` seconds, piggy-backing on the stream's ticks) and the task configs (for the
-task mode, whenever an unknown task name shows up). Nothing here imports Textual: the callbacks
+``cluster_every`` seconds, piggy-backing on the stream's ticks), the task configs (for the
+task mode, whenever an unknown task name shows up) and the source configs (GTID/relay flags, shown
+masked, whenever an unknown source shows up or :meth:`StatusStream.refresh_configs` asks).
+Nothing here imports Textual: the callbacks
 are plain functions, so the app decides how to marshal them onto its event loop.
 """
 
@@ -16,7 +18,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import grpc
-import yaml
 
 from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
 from dmshell.proto import dmworker_pb2 as pb
@@ -72,6 +73,8 @@ def probe_master(addrs: str, timeout: float = 2.0) -> tuple[str | None, str]:
 
 def parse_task_modes(configs: dict[str, str]) -> dict[str, str]:
     """Task name → ``task-mode`` from task config YAML texts (unparsable configs are skipped)."""
+    import yaml  # only when configs arrive: keeps start-up fast
+
     modes: dict[str, str] = {}
     for name, text in configs.items():
         try:
@@ -89,6 +92,14 @@ class MasterOps:
     def __init__(self, addr: str, timeout: float = 10.0) -> None:
         self.addr = addr
         self.timeout = timeout
+
+    def operate_source(self, op: int, configs: Iterable[str] = (),
+                       source_ids: Iterable[str] = ()) -> dmmaster_pb2.OperateSourceResponse:
+        """``OperateSource`` (op is a ``dmmaster_pb2.SourceOp``). Raises ``grpc.RpcError`` on failure."""
+        with grpc.insecure_channel(self.addr) as channel:
+            stub = dmmaster_pb2_grpc.MasterStub(channel)
+            req = dmmaster_pb2.OperateSourceRequest(op=op, config=list(configs), sourceID=list(source_ids))
+            return stub.OperateSource(req, timeout=max(self.timeout, 60.0))
 
     def operate_task(self, op: int, name: str,
                      sources: Iterable[str] = ()) -> dmmaster_pb2.OperateTaskResponse:
@@ -110,6 +121,7 @@ class StatusStream:
         on_state: Callable[[StreamState], None],
         on_cluster: Callable[[dmmaster_pb2.ClusterInfo], None] = lambda _info: None,
         on_modes: Callable[[dict[str, str]], None] = lambda _modes: None,
+        on_sources: Callable[[dict[str, str]], None] = lambda _configs: None,
         interval_ms: int = 1000,
         cluster_every: float = 5.0,
         backoff: tuple[float, ...] = BACKOFF,
@@ -120,6 +132,7 @@ class StatusStream:
         self._on_state = on_state
         self._on_cluster = on_cluster
         self._on_modes = on_modes
+        self._on_sources = on_sources
         self.interval_ms = interval_ms
         self.cluster_every = cluster_every
         self.backoff = backoff
@@ -129,6 +142,12 @@ class StatusStream:
         self._call: grpc.Future | None = None
         self._thread: threading.Thread | None = None
         self._known_tasks: set[str] = set()
+        self._known_sources: set[str] = set()
+        self._refresh = threading.Event()
+
+    def refresh_configs(self) -> None:
+        """Fetch the task and source configs again with the next status (after a change)."""
+        self._refresh.set()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="dmshell-status-stream", daemon=True)
@@ -169,21 +188,27 @@ class StatusStream:
         try:
             stub = dmmaster_pb2_grpc.MasterStub(channel)
             grpc.channel_ready_future(channel).result(timeout=self.connect_timeout)
-            self._refresh_cluster(stub)
             self._known_tasks = set()
+            self._known_sources = set()
             call = stub.WatchStatus(dmmaster_pb2.WatchStatusRequest(intervalMs=self.interval_ms))
             with self._lock:
                 self._call = call
             if self._stop.is_set():
                 call.cancel()
                 return received, "stopped"
-            last_cluster = time.monotonic()
+            last_cluster = float("-inf")
             for resp in call:
                 if not received:
                     received = True
                     self._on_state(StreamState(connected=True))
-                self._refresh_modes(stub, resp)
+                # The status first (first paint), then what it needs filled in: task modes, source
+                # configs, cluster info.
                 self._on_status(resp)
+                if self._refresh.is_set():
+                    self._refresh.clear()
+                    self._known_tasks, self._known_sources = set(), set()
+                self._refresh_modes(stub, resp)
+                self._refresh_sources(stub, resp)
                 if time.monotonic() - last_cluster >= self.cluster_every:
                     self._refresh_cluster(stub)
                     last_cluster = time.monotonic()
@@ -219,6 +244,23 @@ class StatusStream:
                 raise
             return
         self._on_modes(parse_task_modes(dict(configs.taskConfigs)))
+
+
+    def _refresh_sources(self, stub: dmmaster_pb2_grpc.MasterStub,
+                         resp: dmmaster_pb2.QueryStatusListResponse) -> None:
+        ids = {src.sourceStatus.source for src in resp.sources if src.sourceStatus.source}
+        if self._known_sources and ids <= self._known_sources:
+            return
+        self._known_sources |= ids | {""}  # never empty once fetched: sources without workers exist too
+        try:
+            configs = stub.ListSourceConfigs(dmmaster_pb2.Empty(), timeout=self.connect_timeout)
+        except grpc.RpcError as exc:
+            if exc.code() is grpc.StatusCode.UNAVAILABLE:
+                raise
+            return
+        if configs.result:
+            self._known_sources |= set(configs.sourceConfigs)
+            self._on_sources(dict(configs.sourceConfigs))
 
 
 def task_op_name(op: int) -> str:

@@ -33,7 +33,7 @@ class StatusScreen(Screen):
         yield ClusterBar(self.shell.master_addr, read_only=self.shell.read_only)
         yield StaleBanner()
         yield from self.compose_body()
-        yield Footer()
+        yield Footer(compact=True)
 
     def compose_body(self) -> ComposeResult:
         yield from ()
@@ -42,6 +42,7 @@ class StatusScreen(Screen):
         self.watch(self.app, "snapshot", self._snapshot_changed)
         self.watch(self.app, "cluster_info", self._cluster_changed)
         self.watch(self.app, "connected", self._cluster_changed)
+        self.watch(self.app, "data_age", self._cluster_changed)
         self.watch(self.app, "banner", self._banner_changed)
         self.watch(self.app, "theme", self._theme_changed, init=False)
 
@@ -49,7 +50,8 @@ class StatusScreen(Screen):
         self.show_snapshot(snapshot, force=False)
 
     def _cluster_changed(self, _value: object) -> None:
-        self.query_one(ClusterBar).set_state(self.shell.cluster_info, self.shell.connected)
+        shell = self.shell
+        self.query_one(ClusterBar).set_state(shell.cluster_info, shell.connected, shell.data_age)
 
     def _banner_changed(self, message: str) -> None:
         self.query_one(StaleBanner).show_message(message)

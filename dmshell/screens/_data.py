@@ -49,6 +49,9 @@ class SubtaskView:
     #: Dump/load completion in [0, 1], None when unknown or not applicable.
     fraction: float | None = None
     progress_text: str = ""
+    #: Dump/load throughput reported by the worker (bytes/s), and the time left at that rate.
+    bytes_per_sec: int | None = None
+    eta: int | None = None
     rows_per_sec: int | None = None
     total_rows: int | None = None
     lag: int | None = None
@@ -83,6 +86,16 @@ class TaskView:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceFacts:
+    """What a source's config says (from ``ListSourceConfigs``; passwords are never kept here)."""
+
+    enable_gtid: bool | None = None
+    enable_relay: bool | None = None
+    flavor: str = ""
+    address: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class SourceView:
     """A source and its worker (one dashboard row)."""
 
@@ -93,6 +106,16 @@ class SourceView:
     relay: str
     error_count: int
     msg: str = ""
+    master_gtid: str = ""
+    #: ``on`` / ``off`` from the source config, ``?`` while it is unknown.
+    gtid: str = "?"
+    flavor: str = ""
+    address: str = ""
+
+    @property
+    def relay_text(self) -> str:
+        """The relay unit's stage, or ``off`` when the source has no relay."""
+        return self.relay or "off"
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +147,13 @@ def _percent(text: str) -> float | None:
     return min(max(float(m.group(1)) / 100.0, 0.0), 1.0) if m else None
 
 
+def _eta(remaining: float, rate: float) -> int | None:
+    """Seconds left at ``rate`` units/s (None when there is no rate to go by)."""
+    if rate <= 0 or remaining <= 0:
+        return None
+    return round(remaining / rate)
+
+
 def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
     """Flatten one ``SubTaskStatus``."""
     stage = pb.Stage.Name(st.stage) if st.stage else ""
@@ -146,7 +176,9 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
         fraction = _percent(ld.progress)
         if fraction is None and ld.totalBytes > 0:
             fraction = min(ld.finishedBytes / ld.totalBytes, 1.0)
+        eta = _eta(ld.totalBytes - ld.finishedBytes, ld.bps)
         return SubtaskView(**base, fraction=fraction, progress_text=ld.progress,
+                           bytes_per_sec=ld.bps or None, eta=eta,
                            master_binlog=ld.metaBinlog, master_gtid=ld.metaBinlogGTID)
     if kind == "dump":
         d = st.dump
@@ -154,7 +186,12 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
         if fraction is None and d.totalTables > 0:
             fraction = min(d.completedTables / d.totalTables, 1.0)
         text = d.progress or (f"{d.completedTables:.0f}/{d.totalTables} tables" if d.totalTables else "")
-        return SubtaskView(**base, fraction=fraction, progress_text=text,
+        eta = None
+        if d.finishedRows > 0 and d.estimateTotalRows > d.finishedRows and d.finishedBytes > 0:
+            # rows left times bytes per row so far, at the current byte rate
+            eta = _eta((d.estimateTotalRows - d.finishedRows) * d.finishedBytes / d.finishedRows, d.bps)
+        return SubtaskView(**base, fraction=fraction, progress_text=text, bytes_per_sec=d.bps or None,
+                           eta=eta,
                            total_rows=int(d.finishedRows) if d.finishedRows else None)
     if kind == "msg":
         return SubtaskView(**base, msg=st.msg)
@@ -204,9 +241,12 @@ def _task_view(name: str, mode: str, subtasks: list[SubtaskView], relay_stages: 
 
 
 def build_snapshot(resp: dmmaster_pb2.QueryStatusListResponse,
-                   modes: dict[str, str] | None = None) -> Snapshot:
-    """Group a status response by task and by source (both sorted by name)."""
+                   modes: dict[str, str] | None = None,
+                   facts: dict[str, SourceFacts] | None = None) -> Snapshot:
+    """Group a status response by task and by source (both sorted by name); ``modes`` (task →
+    task-mode) and ``facts`` (source → config facts) fill in what the status does not say."""
     modes = modes or {}
+    facts = facts or {}
     by_task: dict[str, list[SubtaskView]] = {}
     sources: list[SourceView] = []
     relay_stages: dict[str, str] = {}
@@ -219,6 +259,7 @@ def build_snapshot(resp: dmmaster_pb2.QueryStatusListResponse,
         relay_stages[source] = relay
         task_names: list[str] = []
         master_binlog = ss.relayStatus.masterBinlog if ss.HasField("relayStatus") else ""
+        master_gtid = ss.relayStatus.masterBinlogGtid if ss.HasField("relayStatus") else ""
         errors = len(_errors(ss.result if ss.HasField("result") else None))
         # A failed per-source answer (e.g. its worker is offline) says why in the source's msg.
         source_msg = "" if src.result else src.msg
@@ -230,12 +271,22 @@ def build_snapshot(resp: dmmaster_pb2.QueryStatusListResponse,
             by_task.setdefault(st.name, []).append(view)
             task_names.append(st.name)
             if view.unit == "Sync" and view.master_binlog and not master_binlog:
-                master_binlog = view.master_binlog
+                master_binlog, master_gtid = view.master_binlog, view.master_gtid
             errors += len(view.errors)
         if source:
+            fact = facts.get(source, SourceFacts())
+            gtid = "?" if fact.enable_gtid is None else ("on" if fact.enable_gtid else "off")
             sources.append(SourceView(source=source, worker=ss.worker, master_binlog=master_binlog,
                                       tasks=tuple(task_names), relay=relay, error_count=errors,
-                                      msg=source_msg))
+                                      msg=source_msg, master_gtid=master_gtid, gtid=gtid,
+                                      flavor=fact.flavor, address=fact.address))
+    seen = {s.source for s in sources}
+    for source, fact in facts.items():  # configured, but no live worker reports it
+        if source not in seen:
+            gtid = "?" if fact.enable_gtid is None else ("on" if fact.enable_gtid else "off")
+            sources.append(SourceView(source=source, worker="", master_binlog="", tasks=(), relay="",
+                                      error_count=0, msg="not bound to a live worker", gtid=gtid,
+                                      flavor=fact.flavor, address=fact.address))
     tasks = tuple(_task_view(name, modes.get(name, ""), sorted(subs, key=lambda s: s.source), relay_stages)
                   for name, subs in sorted(by_task.items()))
     return Snapshot(tasks=tasks, sources=tuple(sorted(sources, key=lambda s: s.source)),
@@ -256,3 +307,33 @@ def pipeline_units(mode: str, current: str) -> list[tuple[str, str]]:
         else:
             out.append((unit, "todo" if reached or not current else "done"))
     return out
+
+
+_SECRET_LINE = re.compile(r"^(\s*[\w-]*password[\w-]*\s*:\s*)(\S.*)$", re.IGNORECASE | re.MULTILINE)
+
+
+def mask_secrets(yaml_text: str) -> str:
+    """The config with every ``*password*: value`` shown as ``'******'`` (the master already masks
+    them; this is the TUI's own guarantee that no password reaches the screen)."""
+    def hide(m: re.Match[str]) -> str:
+        return m.group(1) + ("''" if m.group(2).strip() in ("''", '""') else "'******'")
+
+    return _SECRET_LINE.sub(hide, yaml_text)
+
+
+def source_facts(yaml_text: str) -> SourceFacts:
+    """GTID/relay flags, flavor and upstream address from a source config (unparsable → unknown)."""
+    import yaml
+
+    try:
+        doc = yaml.safe_load(yaml_text)
+    except yaml.YAMLError:
+        return SourceFacts()
+    if not isinstance(doc, dict):
+        return SourceFacts()
+    db = doc.get("from") if isinstance(doc.get("from"), dict) else {}
+    address = f"{db.get('host', '')}:{db.get('port', '')}" if db.get("host") else ""
+    gtid, relay = doc.get("enable-gtid"), doc.get("enable-relay")
+    return SourceFacts(enable_gtid=bool(gtid) if gtid is not None else False,
+                       enable_relay=bool(relay) if relay is not None else False,
+                       flavor=str(doc.get("flavor") or ""), address=address)

@@ -1,15 +1,50 @@
-"""The dashboard: sources and tasks at a glance, updated live from the status stream."""
+"""The dashboard: sources and tasks at a glance, updated live from the status stream.
+
+``/`` filters the tasks (substring or regex over name, mode, stage and unit; a leading ``!``
+inverts). At 160+ columns the task under the cursor is previewed on the right; on short
+terminals the sources table shrinks to a few rows.
+"""
 
 from __future__ import annotations
 
+import re
+
+from rich.console import Group
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import DataTable, Static
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import DataTable, Input, Static
 
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot
-from dmshell.widgets.tables import SourceTable, TaskTable
+from dmshell.screens._data import Snapshot, TaskView
+from dmshell.widgets.format import LAG_SLOW, error_badge, stage_text, text_sparkline
+from dmshell.widgets.subtask_panel import render_subtask
+from dmshell.widgets.tables import SourceTable, TaskTable, width_class
+
+
+def task_filter(pattern: str):
+    """A predicate on tasks for the ``/`` filter (case-insensitive; regex when it compiles)."""
+    pattern = pattern.strip()
+    invert = pattern.startswith("!")
+    pattern = pattern[1:].strip() if invert else pattern
+    if not pattern:
+        return lambda _task: True
+    try:
+        rx = re.compile(pattern, re.IGNORECASE)
+        match = rx.search
+    except re.error:
+        needle = pattern.lower()
+
+        def match(text: str) -> bool:
+            return needle in text.lower()
+
+    def pred(task: TaskView) -> bool:
+        found = bool(match(" ".join((task.name, task.mode, task.status, task.unit))))
+        return found != invert
+
+    return pred
 
 
 class DashboardScreen(StatusScreen):
@@ -25,8 +60,34 @@ class DashboardScreen(StatusScreen):
         height: auto;
         max-height: 8;
     }
+    DashboardScreen.-short #sources {
+        max-height: 4;
+    }
+    DashboardScreen #main {
+        height: 1fr;
+    }
+    DashboardScreen #task-pane {
+        width: 1fr;
+    }
     DashboardScreen #tasks {
         height: 1fr;
+    }
+    DashboardScreen #preview {
+        display: none;
+        width: 72;
+        border-left: solid $primary;
+        padding: 0 1;
+    }
+    DashboardScreen.-wide #preview {
+        display: block;
+    }
+    DashboardScreen #filter {
+        display: none;
+        height: 1;
+        margin: 0 1;
+    }
+    DashboardScreen #filter.-shown {
+        display: block;
     }
     DashboardScreen #empty {
         padding: 0 1;
@@ -39,41 +100,135 @@ class DashboardScreen(StatusScreen):
 
     BINDINGS = [
         Binding("enter", "open_task", "Open", show=True),
+        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the tasks (regex, ! inverts)"),
         Binding("p", "task_op('Pause')", "Pause", tooltip="Pause the selected task (asks first)"),
         Binding("r", "task_op('Resume')", "Resume", tooltip="Resume the selected task (asks first)"),
         Binding("s", "task_op('Stop')", "Stop", tooltip="Stop the selected task (asks first)"),
         Binding("tab", "focus_next_table", "Switch table", show=False),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-normal"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
 
     def compose_body(self) -> ComposeResult:
         yield Static("Sources", classes="section", id="sources-title")
         yield SourceTable(id="sources")
-        yield Static("Tasks", classes="section", id="tasks-title")
-        yield TaskTable(id="tasks")
-        yield Static("", id="empty", markup=False)
+        with Horizontal(id="main"):
+            with Vertical(id="task-pane"):
+                yield Static("Tasks", classes="section", id="tasks-title")
+                yield Input(placeholder="filter tasks: text or regex, ! inverts; enter keeps, esc clears",
+                            id="filter", compact=True)
+                yield TaskTable(id="tasks")
+                yield Static("", id="empty", markup=False)
+            with VerticalScroll(id="preview"):
+                yield Static("", id="preview-text")
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.query_one("#filter", Input).cursor_blink = False
         self.query_one("#tasks", TaskTable).focus()
+
+    def visible_tasks(self, snapshot: Snapshot) -> list[TaskView]:
+        pred = task_filter(self.filter_text)
+        return [t for t in snapshot.tasks if pred(t)]
 
     def show_snapshot(self, snapshot: Snapshot, *, force: bool) -> None:
         palette = self.palette
-        self.query_one("#sources", SourceTable).show(snapshot.sources, palette, force=force)
-        self.query_one("#tasks", TaskTable).show(snapshot.tasks, palette, force=force)
+        size = width_class(self.app.size.width)
+        history = self.shell.history
+        tasks = self.visible_tasks(snapshot)
+        self.query_one("#sources", SourceTable).show(snapshot.sources, palette, size=size, force=force)
+        self.query_one("#tasks", TaskTable).show(tasks, palette, size=size, lag_history=history.task_lag,
+                                                 force=force)
         self.query_one("#sources-title", Static).update(f"Sources ({len(snapshot.sources)})")
-        self.query_one("#tasks-title", Static).update(f"Tasks ({len(snapshot.tasks)})")
+        title = f"Tasks ({len(snapshot.tasks)})"
+        if self.filter_text:
+            title = f"Tasks ({len(tasks)} of {len(snapshot.tasks)}, filter /{self.filter_text}/)"
+        self.query_one("#tasks-title", Static).update(title)
         empty = self.query_one("#empty", Static)
         hint = ""
         if not snapshot.result and snapshot.msg:
             hint = f"query-status: {snapshot.msg}"
         elif not snapshot.tasks and self.shell.connected:
-            hint = "No task yet. Start one with `dmctl start-task task.yaml` (or ctrl+p for commands)."
+            hint = "No task yet. Start one with `:start-task task.yaml` (or ctrl+p for commands)."
+        elif snapshot.tasks and not tasks:
+            hint = f"No task matches /{self.filter_text}/ (esc clears the filter)."
         empty.update(hint)
         empty.set_class(bool(hint), "-shown")
+        self._show_preview()
+
+    def _show_preview(self) -> None:
+        if width_class(self.app.size.width) != "wide":
+            return
+        preview = self.query_one("#preview-text", Static)
+        key = self.selected_task()
+        task = self.shell.snapshot.task(key) if key else None
+        if task is None:
+            preview.update("")
+            return
+        palette = self.palette
+        head = Text(task.name, style="bold")
+        head.append(f"   {task.mode or '—'}   ")
+        head.append_text(stage_text(task.status, palette))
+        if task.error_count:
+            head.append("   ")
+            head.append_text(error_badge(task.error_count, palette))
+        parts: list[object] = [head, Text("enter opens the task", style=palette.muted)]
+        for st in task.subtasks:
+            parts.append(Text(""))
+            parts.append(Text(f"{st.source} · worker {st.worker or '—'}", style=f"bold {palette.accent}"))
+            parts.append(render_subtask(st, task.mode, palette))
+            history = self.shell.history
+            if st.unit == "Sync":
+                lags = history.subtask_lag(task.name, st.source)
+                parts.append(Text("lag       ", style="bold")
+                             + Text(text_sparkline(lags, 48, floor=LAG_SLOW), style=palette.accent))
+            rate_label = "rows/s" if st.unit == "Sync" else "bytes/s"
+            rates = history.subtask_rate(task.name, st.source, st.unit)
+            if rates:
+                parts.append(Text(f"{rate_label:<10}", style="bold")
+                             + Text(text_sparkline(rates, 48), style=palette.accent))
+        preview.update(Group(*parts))
 
     def on_resize(self) -> None:
-        # The sources table shows task names only when there is room for them.
-        self.show_snapshot(self.shell.snapshot, force=True)
+        # The columns depend on the width class; the tables rebuild themselves when those change.
+        self.show_snapshot(self.shell.snapshot, force=False)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "tasks":
+            self._show_preview()
+
+    # -- filter ------------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "filter":
+            self.filter_text = event.value
+            self.show_snapshot(self.shell.snapshot, force=False)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "filter":
+            if not event.value.strip():
+                event.input.remove_class("-shown")
+            self.query_one("#tasks", TaskTable).focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if not box.has_class("-shown") and not self.filter_text:
+            return
+        box.value = ""
+        self.filter_text = ""
+        box.remove_class("-shown")
+        self.query_one("#tasks", TaskTable).focus()
+        self.show_snapshot(self.shell.snapshot, force=False)
 
     # -- actions -----------------------------------------------------------------------------
     def selected_task(self) -> str | None:

@@ -44,11 +44,14 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", show=False),
     ]
 
-    def __init__(self, keys: Sequence[tuple[str, str]], commands: Sequence[tuple[str, str, str]]) -> None:
-        """``keys``: (key, description); ``commands``: (name, usage, short help)."""
+    def __init__(self, keys: Sequence[tuple[str, str]], commands: Sequence[tuple[str, str, str]],
+                 notes: Sequence[tuple[str, str]] = ()) -> None:
+        """``keys``: (key, description); ``commands``: (name, usage, short help); ``notes``: (example,
+        what it does) for the ``:`` prompt."""
         super().__init__()
         self.keys = list(keys)
         self.commands = list(commands)
+        self.notes = list(notes)
 
     def compose(self) -> ComposeResult:
         with Vertical() as box:
@@ -67,6 +70,13 @@ class HelpScreen(ModalScreen[None]):
         for key, description in self.keys:
             keys.add_row(Text(key), Text(description))
         parts: list[object] = [Text("Keys", style="bold underline"), keys, Text("")]
+        if self.notes:
+            notes = Table.grid(padding=(0, 2))
+            notes.add_column(style="bold", no_wrap=True)
+            notes.add_column()
+            for example, what in self.notes:
+                notes.add_row(Text(example), Text(what))
+            parts += [Text("The : prompt and the console (3)", style="bold underline"), notes, Text("")]
         if self.commands:
             cmds = Table.grid(padding=(0, 2))
             cmds.add_column(style="bold", no_wrap=True)

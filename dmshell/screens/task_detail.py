@@ -10,7 +10,7 @@ from textual.widgets import Static
 
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot
+from dmshell.screens._data import Snapshot, SubtaskView
 from dmshell.widgets.format import error_badge, stage_text
 from dmshell.widgets.subtask_panel import SubtaskPanel
 
@@ -33,7 +33,22 @@ class TaskDetailScreen(StatusScreen):
         height: 1fr;
         padding: 0 1;
     }
+    TaskDetailScreen.-wide #panels {
+        layout: grid;
+        grid-size: 2;
+        grid-gutter: 0 1;
+        grid-rows: auto;
+    }
+    TaskDetailScreen.-tall GraphBars {
+        height: 3;
+    }
+    TaskDetailScreen.-very-tall GraphBars {
+        height: 5;
+    }
     """
+
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (40, "-tall"), (56, "-very-tall")]
 
     BINDINGS = [
         Binding("escape", "back", "Back"),
@@ -74,15 +89,21 @@ class TaskDetailScreen(StatusScreen):
         title.append(f"   sources {len(view.subtasks)}")
         self.query_one("#title", Static).update(title)
 
+        history = self.shell.history
+
+        def series(st: SubtaskView) -> tuple[tuple[float, ...], tuple[float, ...]]:
+            return (history.subtask_lag(view.name, st.source),
+                    history.subtask_rate(view.name, st.source, st.unit))
+
         wanted = [_panel_id(st.source) for st in view.subtasks]
         existing = {child.id: child for child in panels.children if isinstance(child, SubtaskPanel)}
         if list(existing) != wanted:
             panels.remove_children()
-            panels.mount_all(SubtaskPanel(st, view.mode, palette, id=pid)
+            panels.mount_all(SubtaskPanel(st, view.mode, palette, *series(st), id=pid)
                              for st, pid in zip(view.subtasks, wanted, strict=True))
             return
         for st, pid in zip(view.subtasks, wanted, strict=True):
-            existing[pid].show(st, view.mode, palette, force=force)
+            existing[pid].show(st, view.mode, palette, *series(st), force=force)
 
     def action_back(self) -> None:
         self.app.pop_screen()

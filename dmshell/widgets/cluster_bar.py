@@ -6,10 +6,12 @@ from rich.text import Text
 from textual.widgets import Static
 
 from dmshell.proto import dmmaster_pb2
+from dmshell.widgets.format import human_seconds
 
 
 class ClusterBar(Static):
-    """``dmshell │ ● live │ master A │ workers 2/2 │ data /dir`` (plus ``READ-ONLY``)."""
+    """``dmshell │ ● live 0s │ master A │ workers 2/2 │ data /dir`` (plus ``READ-ONLY``); the seconds are
+    the age of the data on screen."""
 
     DEFAULT_CSS = """
     ClusterBar {
@@ -26,12 +28,14 @@ class ClusterBar(Static):
         self.read_only = read_only
         self.info: dmmaster_pb2.ClusterInfo | None = None
         self.connected: bool | None = None
+        self.age: int | None = None
 
     def on_mount(self) -> None:
         self._render_bar()
 
-    def set_state(self, info: dmmaster_pb2.ClusterInfo | None, connected: bool | None) -> None:
-        self.info, self.connected = info, connected
+    def set_state(self, info: dmmaster_pb2.ClusterInfo | None, connected: bool | None,
+                  age: int | None = None) -> None:
+        self.info, self.connected, self.age = info, connected, age
         self._render_bar()
 
     def _render_bar(self) -> None:
@@ -45,6 +49,9 @@ class ClusterBar(Static):
             text.append("● live")
         else:
             text.append("○ OFFLINE", style="bold")
+        if self.age is not None:
+            age = f" {human_seconds(self.age)} ago" if self.age else " now"
+            text.append(age, style="" if self.age < 5 else "bold")
         if self.read_only:
             text.append("  READ-ONLY", style="bold reverse")
         text.append(*sep)

@@ -53,7 +53,8 @@ def confirmation_question(argv: list[str]) -> str | None:
 
 
 class DmshellCommands(Provider):
-    """Task actions for every task the master reports, then every dmctl command (usage shown)."""
+    """Views, task actions for every task the master reports, then every dmctl command (selecting
+    one opens the ``:`` prompt with it filled in)."""
 
     @property
     def shell(self) -> DMShellApp:
@@ -62,6 +63,13 @@ class DmshellCommands(Provider):
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
         shell = self.shell
         entries: list[tuple[str, str, Callable[[], object]]] = []
+        from dmshell.app import VIEWS
+
+        for name, (key, label) in VIEWS.items():
+            entries.append((f"view {name}", f"go to {label} (key {key})", partial(shell.switch_view, name)))
+        if not shell.read_only:
+            entries.append(("new source", "create a source: form, connection test, operate-source create",
+                            shell.open_source_form))
         for task in shell.snapshot.tasks:
             entries.append((f"open task {task.name}", "show the task's per-source status",
                             partial(shell.open_task, task.name)))

@@ -7,6 +7,8 @@ from the active Textual theme, so ``--theme`` changes them too.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -102,9 +104,115 @@ def progress_bar(fraction: float | None, width: int = 20) -> str:
     return "█" * filled + "░" * (width - filled) + f" {100 * fraction:5.1f}%"
 
 
-def dim_position(binlog: str, gtid: str, palette: Palette) -> Text:
-    """``(mysql-bin.000003, 1234)`` plus the GTID set, dimmed, when there is one."""
+SPARK_BARS = "▁▂▃▄▅▆▇█"
+
+
+def text_sparkline(values: Sequence[float], width: int, *, floor: float = 0.0) -> str:
+    """One line of ``▁▂▃▅█`` bars (see :func:`graph_lines`); a steady small lag stays low because
+    the scale starts at ``floor``."""
+    lines = graph_lines(values, width, 1, floor=floor)
+    return lines[0] if lines else ""
+
+
+def human_bytes(n: float) -> str:
+    """``512B``, ``1.5KiB``, ``12.0MiB``, ``3.2GiB``."""
+    value = float(max(n, 0))
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f}{unit}" if unit == "B" else f"{value:.1f}{unit}"
+        value /= 1024
+    return f"{value:.1f}TiB"  # pragma: no cover - the loop always returns
+
+
+def eta_text(seconds: int | None) -> str:
+    """``ETA 4m10s`` or ``ETA ?`` when the rate is unknown."""
+    return "ETA ?" if seconds is None else f"ETA {human_seconds(seconds)}"
+
+
+_MARIADB_GTID = re.compile(r"^(\d+)-(\d+)-(\d+)$")
+_MYSQL_GTID = re.compile(r"^([0-9a-fA-F-]{36}):(.+)$")
+
+
+def gtid_entries(gtid: str) -> list[tuple[str, str, int]]:
+    """Split a GTID set into ``(entry text, origin id, last sequence)``: the origin is MariaDB's
+    ``domain-server`` or MySQL's server UUID."""
+    out: list[tuple[str, str, int]] = []
+    for raw in gtid.replace("\n", "").split(","):
+        entry = raw.strip()
+        if not entry:
+            continue
+        if m := _MARIADB_GTID.match(entry):
+            out.append((entry, f"{m.group(1)}-{m.group(2)}", int(m.group(3))))
+        elif m := _MYSQL_GTID.match(entry):
+            ends = [int(last) for part in m.group(2).split(":") if (last := part.split("-")[-1]).isdigit()]
+            out.append((entry, m.group(1).lower(), max(ends, default=0)))
+        else:
+            out.append((entry, entry, 0))
+    return out
+
+
+def upstream_origin(gtid: str) -> str:
+    """The origin that wrote the most transactions (the upstream itself, in a set that also carries
+    the ids of former primaries); ``""`` for an empty set."""
+    entries = gtid_entries(gtid)
+    return max(entries, key=lambda e: e[2])[1] if entries else ""
+
+
+def gtid_text(gtid: str, palette: Palette, origin: str = "") -> Text:
+    """A GTID set with the upstream's own entry highlighted and the others dimmed."""
+    origin = origin or upstream_origin(gtid)
+    text = Text()
+    for i, (entry, entry_origin, _) in enumerate(gtid_entries(gtid)):
+        if i:
+            text.append(",", style=palette.muted)
+        if entry_origin == origin:
+            # the origin part (server id / UUID) is what the DBA looks for: underline it
+            sep = "-" if ":" not in entry else ":"
+            head, _, tail = entry.rpartition("-") if sep == "-" else entry.partition(":")
+            text.append(head, style=f"bold underline {palette.accent}")
+            text.append(sep + tail, style=f"bold {palette.accent}")
+        else:
+            text.append(entry, style=palette.muted)
+    return text
+
+
+def position_text(binlog: str, gtid: str, palette: Palette, origin: str = "") -> Text:
+    """``(mysql-bin.000003, 1234)`` and, when there is one, the GTID set (upstream id highlighted)."""
     text = Text(binlog or "—")
     if gtid:
-        text.append(f"  gtid {gtid}", style=palette.muted)
+        text.append("  gtid ", style=palette.muted)
+        text.append_text(gtid_text(gtid, palette, origin))
     return text
+
+
+def graph_lines(values: Sequence[float], width: int, height: int = 1, *, floor: float = 0.0) -> list[str]:
+    """A ``height``-line bar graph of the last ``width`` values (newest on the right), scaled from 0
+    to ``max(values, floor)``; zero shows as ``▁`` so the baseline stays visible."""
+    if width <= 0 or height <= 0:
+        return []
+    recent = list(values)[-width:]
+    top = max([floor, *recent]) or 1.0
+    levels = 8 * height
+    cols = [0 if v <= 0 else max(1, round(v / top * levels)) for v in recent]
+    lines = []
+    for row in range(height):
+        base = (height - 1 - row) * 8
+        chars = []
+        for level in cols:
+            if level >= base + 8:
+                chars.append("█")
+            elif level > base:
+                chars.append(SPARK_BARS[level - base - 1])
+            else:
+                chars.append("▁" if row == height - 1 else " ")
+        lines.append("".join(chars).rjust(width))
+    return lines
+
+
+def yaml_text(text: str, *, dark: bool = True) -> object:
+    """YAML highlighted with the terminal's own colours (rich's Syntax, imported on first use so the
+    TUI starts fast)."""
+    from rich.syntax import Syntax
+
+    return Syntax(text.rstrip("\n"), "yaml", theme="ansi_dark" if dark else "ansi_light",
+                  background_color="default", word_wrap=True)

@@ -1,16 +1,35 @@
-"""One source of a task in the task detail screen: pipeline, positions, lag, errors."""
+"""One source of a task in the task detail screen: pipeline, progress with rate and ETA, positions
+(GTID with the upstream's id highlighted), lag and throughput graphs, errors with workaround."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.table import Table
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.widgets import Static
 
 from dmshell.screens._data import SubtaskView, pipeline_units
-from dmshell.widgets.format import Palette, dim_position, lag_text, progress_bar, rate_text, stage_text
+from dmshell.widgets.format import (
+    LAG_SLOW,
+    Palette,
+    eta_text,
+    human_bytes,
+    human_seconds,
+    lag_text,
+    lag_word,
+    position_text,
+    progress_bar,
+    rate_text,
+    stage_text,
+    upstream_origin,
+)
+from dmshell.widgets.graph import Graph
 
 
-class SubtaskPanel(Static):
+class SubtaskPanel(Vertical):
     """Renders a :class:`SubtaskView`; call :meth:`show` again to update it in place."""
 
     DEFAULT_CSS = """
@@ -23,24 +42,69 @@ class SubtaskPanel(Static):
     SubtaskPanel.-error {
         border: round $error;
     }
+    SubtaskPanel > .info {
+        height: auto;
+    }
+    SubtaskPanel > Graph {
+        display: none;
+    }
+    SubtaskPanel > Graph.-shown {
+        display: block;
+    }
     """
 
-    def __init__(self, view: SubtaskView, mode: str, palette: Palette, *, id: str | None = None) -> None:
-        super().__init__("", id=id)
+    def __init__(self, view: SubtaskView, mode: str, palette: Palette,
+                 lags: Sequence[float] = (), rates: Sequence[float] = (), *, id: str | None = None) -> None:
+        super().__init__(id=id)
         self.view: SubtaskView | None = None
-        self.show(view, mode, palette)
+        self._initial = (view, mode, palette, tuple(lags), tuple(rates))
+        self._last: tuple[object, ...] | None = None
 
-    def show(self, view: SubtaskView, mode: str, palette: Palette, *, force: bool = False) -> None:
-        if view == self.view and not force:
+    def compose(self) -> ComposeResult:
+        yield Static("", classes="info")
+        yield Graph("lag", classes="lag-graph")
+        yield Graph("rows/s", classes="rate-graph")
+
+    def on_mount(self) -> None:
+        self.show(*self._initial)
+
+    def show(self, view: SubtaskView, mode: str, palette: Palette, lags: Sequence[float] = (),
+             rates: Sequence[float] = (), *, force: bool = False) -> None:
+        key = (view, mode, palette, tuple(lags), tuple(rates))
+        if key == self._last and not force:
             return
+        self._last = key
         self.view = view
         self.border_title = Text(f"{view.source} · worker {view.worker or '—'}")
         self.set_class(bool(view.errors), "-error")
-        self.update(render_subtask(view, mode, palette))
+        self.query_one(".info", Static).update(render_subtask(view, mode, palette))
+        lag_graph = self.query_one(".lag-graph", Graph)
+        rate_graph = self.query_one(".rate-graph", Graph)
+        is_sync = view.unit == "Sync"
+        lag_graph.set_class(is_sync, "-shown")
+        rate_graph.set_class(view.unit in ("Sync", "Dump", "Load"), "-shown")
+        if is_sync:
+            running = view.stage == "Running" and view.lag is not None
+            color = palette.muted
+            if running:
+                color = {"ok": palette.ok, "slow": palette.warn}.get(lag_word(view.lag or 0), palette.bad)
+            peak = max(lags, default=0)
+            now = human_seconds(view.lag or 0) if running else "—"
+            lag_graph.set_data(lags, f"now {now} · max {human_seconds(int(peak))}", floor=LAG_SLOW,
+                               style=color)
+            peak_rate = max(rates, default=0)
+            rate_graph.query_one(".graph-label", Static).update("rows/s")
+            rate_graph.set_data(rates, f"now {view.rows_per_sec or 0:,} · max {int(peak_rate):,}",
+                                style=palette.accent)
+        elif view.unit in ("Dump", "Load"):
+            peak_rate = max(rates, default=0)
+            rate_graph.query_one(".graph-label", Static).update("bytes/s")
+            rate_graph.set_data(rates, f"now {human_bytes(view.bytes_per_sec or 0)}/s · max "
+                                f"{human_bytes(peak_rate)}/s", style=palette.accent)
 
 
 def render_subtask(view: SubtaskView, mode: str, palette: Palette) -> Table:
-    """The panel's content: a label column and a value column (wrapped values stay aligned)."""
+    """The panel's text: a label column and a value column (wrapped values stay aligned)."""
     grid = Table.grid(padding=(0, 1))
     grid.add_column(style="bold", no_wrap=True, width=9)
     grid.add_column(ratio=1)
@@ -59,12 +123,20 @@ def render_subtask(view: SubtaskView, mode: str, palette: Palette) -> Table:
             head.append(unit, style=palette.muted)
     grid.add_row("stage", head)
     if view.unit in ("Dump", "Load"):
-        grid.add_row("progress", Text(progress_bar(view.fraction)))
+        progress = Text(progress_bar(view.fraction))
+        rate = f"   {human_bytes(view.bytes_per_sec)}/s" if view.bytes_per_sec else "   —/s"
+        progress.append(rate)
+        eta_style = palette.accent if view.eta is not None else palette.muted
+        progress.append(f"   {eta_text(view.eta)}", style=eta_style)
+        if view.progress_text and "%" not in view.progress_text:
+            progress.append(f"   {view.progress_text}", style=palette.muted)
+        grid.add_row("progress", progress)
         if view.unit == "Load" and view.master_binlog:
-            grid.add_row("dumped at", dim_position(view.master_binlog, view.master_gtid, palette))
+            grid.add_row("dumped at", position_text(view.master_binlog, view.master_gtid, palette))
     if view.unit == "Sync":
-        grid.add_row("master", dim_position(view.master_binlog, view.master_gtid, palette))
-        grid.add_row("syncer", dim_position(view.syncer_binlog, view.syncer_gtid, palette))
+        origin = upstream_origin(view.master_gtid)
+        grid.add_row("master", position_text(view.master_binlog, view.master_gtid, palette, origin))
+        grid.add_row("syncer", position_text(view.syncer_binlog, view.syncer_gtid, palette, origin))
         stats = Text()
         stats.append_text(lag_text(view.lag if view.stage == "Running" else None, palette))
         stats.append("   rows/s ")

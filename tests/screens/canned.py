@@ -16,6 +16,18 @@ TASK_CONFIGS = {
 }
 
 
+#: What the master's ListSourceConfigs returns (passwords already masked by the master).
+SOURCE_CONFIGS = {
+    "mysql-01": ("source-id: mysql-01\nenable-gtid: true\nenable-relay: false\nflavor: mariadb\nfrom:\n"
+                 "  host: 10.0.0.11\n  port: 3306\n  user: dm\n  password: '******'\n"),
+    "mysql-02": ("source-id: mysql-02\nenable-gtid: false\nenable-relay: true\nflavor: mysql\nfrom:\n"
+                 "  host: 10.0.0.12\n  port: 3306\n  user: dm\n  password: '******'\n"),
+}
+
+#: Lag samples pushed before the graph snapshots (seconds; the last one is the canned status's 25).
+LAG_SERIES = (0, 1, 1, 2, 4, 7, 9, 12, 15, 14, 18, 22, 25)
+
+
 def _sync(st: pb.SubTaskStatus, *, master: str, syncer: str, gtid_m: str, gtid_s: str, lag: int, rps: int,
           rows: int, synced: bool = False) -> None:
     st.sync.masterBinlog, st.sync.syncerBinlog = master, syncer
@@ -25,7 +37,7 @@ def _sync(st: pb.SubTaskStatus, *, master: str, syncer: str, gtid_m: str, gtid_s
     st.sync.binlogType = "remote"
 
 
-def canned_status(*, shop_lag: int = 25) -> m.QueryStatusListResponse:
+def canned_status(*, shop_lag: int = 25, shop_rps: int = 36) -> m.QueryStatusListResponse:
     """Three tasks on two sources: a shard merge in Sync (one source lagging), a full copy half
     way through, and an incremental task paused on a duplicate-key error."""
     resp = m.QueryStatusListResponse(result=True)
@@ -38,14 +50,20 @@ def canned_status(*, shop_lag: int = 25) -> m.QueryStatusListResponse:
     st = s1.subTaskStatus.add(name="archive", stage=pb.Running, unit=pb.Load)
     st.load.finishedBytes, st.load.totalBytes, st.load.progress = 4_500_000, 10_000_000, "45.00 %"
     st.load.metaBinlog, st.load.metaBinlogGTID = "(mysql-bin.000002, 1544)", "1-101-2044"
+    st.load.bps = 1_100_000
 
     s2 = resp.sources.add(result=True)
     s2.sourceStatus.source, s2.sourceStatus.worker = "mysql-02", "worker-2"
+    relay = s2.sourceStatus.relayStatus
+    relay.stage = pb.Running
+    relay.masterBinlog = relay.relayBinlog = "(mysql-bin.000007, 9120)"
+    relay.relaySubDir, relay.relayCatchUpMaster = "a9f1c3d2.000001", True
     st = s2.subTaskStatus.add(name="shop-merge", stage=pb.Running, unit=pb.Sync)
     _sync(st, master="(mysql-bin.000007, 9120)", syncer="(mysql-bin.000007, 4410)",
-          gtid_m="", gtid_s="", lag=shop_lag, rps=36, rows=88_015)
+          gtid_m="", gtid_s="", lag=shop_lag, rps=shop_rps, rows=88_015)
     st = s2.subTaskStatus.add(name="archive", stage=pb.Running, unit=pb.Dump)
     st.dump.totalTables, st.dump.completedTables, st.dump.finishedRows = 8, 3, 120_000
+    st.dump.estimateTotalRows, st.dump.finishedBytes, st.dump.bps = 320_000, 24_000_000, 2_400_000
     st = s2.subTaskStatus.add(name="billing", stage=pb.Paused, unit=pb.Sync)
     _sync(st, master="(mysql-bin.000007, 9120)", syncer="(mysql-bin.000006, 77120)",
           gtid_m="", gtid_s="", lag=0, rps=0, rows=5_002)
@@ -55,6 +73,18 @@ def canned_status(*, shop_lag: int = 25) -> m.QueryStatusListResponse:
         RawCause="Error 1062 (23000): Duplicate entry '17' for key 'PRIMARY'",
         Workaround="Please check the target table, then `resume-task billing`.")
     return resp
+
+
+async def push_history(pilot, master, lags=LAG_SERIES) -> None:
+    """Stream one status per lag value (shop-merge on mysql-02), ending with the canned status, and
+    wait until the app has recorded them all."""
+    app = pilot.app
+    start = app.history.version
+    for i, lag in enumerate(lags):
+        master.push_status(canned_status(shop_lag=lag, shop_rps=20 + 3 * i))
+    master.push_status(canned_status())
+    await wait_until(pilot, lambda: app.history.version >= start + len(lags) + 1, what="the lag history")
+    await pilot.pause()
 
 
 async def wait_until(pilot, predicate, timeout: float = 10.0, what: str = "condition") -> None:
@@ -70,5 +100,29 @@ async def wait_for_data(pilot) -> None:
     """Until status, cluster info and task modes have all arrived and been rendered."""
     app = pilot.app
     await wait_until(pilot, lambda: bool(app.snapshot.tasks) and app.cluster_info is not None
-                     and all(t.mode for t in app.snapshot.tasks), what="the first status")
+                     and all(t.mode for t in app.snapshot.tasks)
+                     and all(s.gtid != "?" for s in app.snapshot.sources), what="the first status")
     await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """The current screen as plain text (what a user would read)."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+def notifications(app) -> list[tuple[str, str, str]]:
+    """(severity, title, message) of the notifications shown so far (needs run_test(notifications=True))."""
+    return [(n.severity, n.title, n.message) for n in app._notifications]
+
+
+def many_tasks(tick: int, tasks: int = 100, sources: int = 2) -> m.QueryStatusListResponse:
+    """``tasks`` replicating tasks on every source, lags moving with ``tick``."""
+    resp = m.QueryStatusListResponse(result=True)
+    for s in range(sources):
+        src = resp.sources.add(result=True)
+        src.sourceStatus.source, src.sourceStatus.worker = f"mysql-{s:02d}", f"worker-{s}"
+        for t in range(tasks):
+            st = src.subTaskStatus.add(name=f"task-{t:03d}", stage=pb.Running, unit=pb.Sync)
+            st.sync.secondsBehindMaster = (t * 7 + s * 3 + tick) % 30
+            st.sync.recentRps = 100 + (t + tick) % 50
+    return resp

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from textual.command import CommandList
 
 from dmshell.app import DMShellApp
+from dmshell.proto import dmmaster_pb2 as m
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.confirm import ConfirmScreen
 from dmshell.screens.dashboard import DashboardScreen
@@ -13,7 +15,7 @@ from dmshell.screens.task_detail import TaskDetailScreen
 from dmshell.widgets.banner import StaleBanner
 from dmshell.widgets.tables import TaskTable
 
-from .canned import canned_status, wait_for_data, wait_until
+from .canned import canned_status, many_tasks, wait_for_data, wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -170,7 +172,14 @@ async def test_palette_offers_task_actions(master):
         await wait_for_data(pilot)
         await pilot.press("ctrl+p")
         await pilot.press(*"pause-task billing")
-        await pilot.pause(0.3)
+
+        def first_hit() -> str:
+            hits = app.screen.query(CommandList)
+            if not hits or not hits.first().option_count:
+                return ""
+            return str(hits.first().get_option_at_index(0).prompt)
+
+        await wait_until(pilot, lambda: first_hit().startswith("pause-task billing\n"), what="palette hit")
         await pilot.press("enter")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="confirmation")
         assert app.screen.command.endswith("pause-task billing")
@@ -196,3 +205,22 @@ async def test_no_color_keeps_meaning_in_words(master, monkeypatch):
         assert str(table.get_cell("billing", "err")) == "ERR 1"
         assert str(table.get_cell("billing", "stage")) == "Error"
         assert str(table.get_cell("shop-merge", "lag")) == "25s BEHIND"
+
+
+async def test_updates_keep_cursor_and_scroll_in_a_long_table(master):
+    master.set("QueryStatus", many_tasks(0))
+    master.set("ListTaskConfigs", m.ListTaskConfigsResponse(result=True))
+    app = make_app(master)
+    async with app.run_test(size=(100, 24)) as pilot:
+        await wait_until(pilot, lambda: len(app.snapshot.tasks) == 100, what="100 tasks")
+        await pilot.pause()
+        table = app.screen.query_one("#tasks", TaskTable)
+        table.focus()
+        await pilot.press("ctrl+end", "up", "up")
+        await pilot.pause()
+        key, scroll = table.current_key, table.scroll_y
+        assert key == "task-097" and scroll > 50
+        lag_before = str(table.get_cell(key, "lag"))
+        master.push_status(many_tasks(1))
+        await wait_until(pilot, lambda: str(table.get_cell(key, "lag")) != lag_before, what="the update")
+        assert (table.current_key, table.scroll_y) == (key, scroll)
