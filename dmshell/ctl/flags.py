@@ -8,7 +8,6 @@ positional arguments) and fails with pflag's exact messages. :func:`flag_usages`
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -218,6 +217,8 @@ def _parse_int(raw: str) -> int:
 def _read_csv(raw: str) -> list[str]:
     if raw == "":
         return []
+    import csv  # only `-s a,b`-style values need it
+
     return next(csv.reader([raw]), [])
 
 

@@ -8,18 +8,22 @@ jsonpb rules on top: every field in declaration order, 64-bit integers as string
 unset messages ``null``, empty ``bytes`` ``null`` (else base64), an unset ``oneof`` omitted and a
 set one at its position, and empty repeated fields / maps printed as ``[`` / ``{``, a newline, the
 indent and ``]`` / ``}`` (gogo's layout, which DM's output shows).
+
+dmshell's own fields in DM's messages (numbered from :data:`EXTENSION_FIELDS_FROM`, e.g. the sync
+unit's queue depths) are left out of the JSON so that it stays DM's; :func:`to_dm_obj` (``--output
+table|plain``) keeps them.
 """
 
 from __future__ import annotations
 
-import base64
 import math
 import struct
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import Any
 
 INDENT = "    "
+#: fields numbered from here on are dmshell's additions to DM's messages (not printed as DM JSON)
+EXTENSION_FIELDS_FROM = 100
 
 # FieldDescriptor type numbers (google/protobuf/descriptor.proto)
 _DOUBLE, _FLOAT, _INT64, _UINT64, _INT32, _FIXED64, _FIXED32, _BOOL, _STRING = 1, 2, 3, 4, 5, 6, 7, 8, 9
@@ -84,6 +88,8 @@ def go_float(f: float, bits: int = 64) -> str:
         if exp < 0 and exp_s.startswith("0"):  # Go cleans e-07 to e-7
             exp_s = exp_s[1:]
         return f"{sign}{mant}e{'-' if exp < 0 else '+'}{exp_s}"
+    from decimal import Decimal  # floats are rare in responses: keep start-up light
+
     text = format(Decimal(f"{digits}e{exp10}"), "f")
     if "." in text:
         text = text.rstrip("0").rstrip(".")
@@ -96,6 +102,8 @@ def _f32(x: float) -> float:
 
 def _shortest_digits(f: float, bits: int) -> tuple[str, int]:
     """Digits and base-10 exponent of the shortest decimal that reads back as ``f``."""
+    from decimal import Decimal
+
     if bits == 32:
         target = _f32(f)
         for prec in range(1, 10):
@@ -136,6 +144,8 @@ def _pb_object(out: list[str], msg: Any, cur: str, ind: str) -> None:
         oneof = fd.containing_oneof
         if oneof is not None and msg.WhichOneof(oneof.name) != fd.name:
             continue
+        if fd.number >= EXTENSION_FIELDS_FROM:
+            continue
         if not first:
             out.append(",\n")
         first = False
@@ -172,7 +182,11 @@ def _pb_field(out: list[str], msg: Any, fd: Any, cur: str, ind: str) -> None:
 
 
 def _is_map(fd: Any) -> bool:
-    return fd.type == _MESSAGE and fd.is_repeated and fd.message_type.GetOptions().map_entry
+    # has_options first: GetOptions() imports descriptor_pb2 (~2 ms of start-up)
+    if fd.type != _MESSAGE or not fd.is_repeated:
+        return False
+    mt = fd.message_type
+    return mt.has_options and mt.GetOptions().map_entry
 
 
 def _pb_value(out: list[str], value: Any, fd: Any, cur: str, ind: str) -> None:
@@ -185,7 +199,7 @@ def _pb_value(out: list[str], value: Any, fd: Any, cur: str, ind: str) -> None:
     elif t == _STRING:
         out.append(go_string(value))
     elif t == _BYTES:
-        out.append(go_string(base64.b64encode(value).decode()) if value else "null")
+        out.append(go_string(_b64(value)) if value else "null")
     elif t == _BOOL:
         out.append("true" if value else "false")
     elif t in _QUOTED_INTS:
@@ -201,35 +215,46 @@ def _pb_value(out: list[str], value: Any, fd: Any, cur: str, ind: str) -> None:
         out.append(str(value))
 
 
-def to_dm_obj(message: Any) -> dict[str, Any]:
-    """The JSON value tree :func:`to_dm_json` prints, as Python objects (for other renderers)."""
+def _b64(value: bytes) -> str:
+    import base64
+
+    return base64.b64encode(value).decode()
+
+
+def to_dm_obj(message: Any, extensions: bool = False) -> dict[str, Any]:
+    """The JSON value tree :func:`to_dm_json` prints, as Python objects (for other renderers).
+
+    ``extensions=True`` adds dmshell's own fields (see :data:`EXTENSION_FIELDS_FROM`).
+    """
     obj: dict[str, Any] = {}
     for fd in message.DESCRIPTOR.fields:
         oneof = fd.containing_oneof
         if oneof is not None and message.WhichOneof(oneof.name) != fd.name:
             continue
+        if fd.number >= EXTENSION_FIELDS_FROM and not extensions:
+            continue
         value = getattr(message, fd.name)
         if _is_map(fd):
             vfd = fd.message_type.fields_by_name["value"]
-            obj[fd.json_name] = {str(k): _obj_value(value[k], vfd) for k in sorted(value)}
+            obj[fd.json_name] = {str(k): _obj_value(value[k], vfd, extensions) for k in sorted(value)}
         elif fd.is_repeated:
-            obj[fd.json_name] = [_obj_value(v, fd) for v in value]
+            obj[fd.json_name] = [_obj_value(v, fd, extensions) for v in value]
         elif fd.type == _MESSAGE and not message.HasField(fd.name):
             obj[fd.json_name] = None
         else:
-            obj[fd.json_name] = _obj_value(value, fd)
+            obj[fd.json_name] = _obj_value(value, fd, extensions)
     return obj
 
 
-def _obj_value(value: Any, fd: Any) -> Any:
+def _obj_value(value: Any, fd: Any, extensions: bool = False) -> Any:
     t = fd.type
     if t in (_MESSAGE, _GROUP):
-        return to_dm_obj(value)
+        return to_dm_obj(value, extensions)
     if t == _ENUM:
         ev = fd.enum_type.values_by_number.get(value)
         return ev.name if ev is not None else value
     if t == _BYTES:
-        return base64.b64encode(value).decode() if value else None
+        return _b64(value) if value else None
     if t in _QUOTED_INTS:
         return str(value)
     return value

@@ -9,6 +9,8 @@
   ``unlock-ddl-lock``, ``shard-ddl-lock unlock``, ``operate-source stop``) unless ``--yes``;
 * long output goes through ``$PAGER`` (default ``less -FRX``) when stdout is a terminal;
 * ``help [command]``; ``exit`` or Ctrl-D leaves, Ctrl-C clears the line.
+
+``dmshell repl [--master-addr A] ...`` enters it through :func:`main`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -34,7 +36,7 @@ from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.styles import Style
 
 from dmshell.ctl import registry
-from dmshell.ctl.errors import EXIT_OK, EXIT_UNREACHABLE, CtlError
+from dmshell.ctl.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CtlError
 from dmshell.ctl.runner import Session, mpb
 
 PROMPT = "» "
@@ -433,3 +435,39 @@ def run_repl(
         session.out = saved_out
         session.confirm = None
     return EXIT_OK
+
+
+# --------------------------------------------------------------------------- `dmshell repl`
+
+REPL_USAGE = """\
+Usage:
+  dmshell repl [--master-addr host:port[,host:port...]] [--rpc-timeout 10m] [--config dmctl.toml]
+               [--ssl-ca file --ssl-cert file --ssl-key file]
+
+The dmctl REPL (the same as `dmctl` without a command). The master address falls back to
+$DM_MASTER_ADDR. When stdin is not a terminal, commands are read one per line, as DM's dmctl does.
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``dmshell repl [dmctl's process flags]``: the REPL on a terminal, else DM's piped loop."""
+    from dmshell.ctl.flags import FlagError, parse
+    from dmshell.ctl.main import adjust_legacy_args
+    from dmshell.ctl.main import main as dmctl_main
+
+    args = adjust_legacy_args(sys.argv[1:] if argv is None else argv)
+    try:
+        values, positional = parse(args, registry.all_flags(registry.root("command")))
+    except FlagError as exc:
+        sys.stderr.write(f"Error: {exc}\n{REPL_USAGE}")
+        return EXIT_USAGE
+    if values.bool("help"):
+        sys.stdout.write(REPL_USAGE)
+        return EXIT_OK
+    if positional:  # a command line is dmctl's job; here it would silently skip the REPL
+        sys.stderr.write(
+            f"Error: dmshell repl takes no command (got {positional[0]!r}); "
+            f"run `dmctl {' '.join(positional)}` instead\n{REPL_USAGE}"
+        )
+        return EXIT_USAGE
+    return dmctl_main(args)

@@ -11,7 +11,6 @@ commands add ``Run 'dmctl --help' for usage.``.
 
 from __future__ import annotations
 
-import shlex
 import sys
 from collections.abc import Callable, Sequence
 from functools import cache
@@ -104,6 +103,8 @@ class Session:
         line = line.strip()
         if not line:
             return EXIT_OK
+        import shlex
+
         try:
             argv = shlex.split(line)
         except ValueError:
@@ -223,7 +224,7 @@ class Invocation:
             from dmshell.ctl.output import to_dm_obj
             from dmshell.ctl.tables import render
 
-            self.write(render(to_dm_obj(message), self.output))
+            self.write(render(to_dm_obj(message, extensions=True), self.output))
         if "result" in message.DESCRIPTOR.fields_by_name and not message.result:
             self.exit_code = EXIT_FAILED
 

@@ -253,3 +253,23 @@ def test_dmctl_never_imports_textual_and_defers_grpc() -> None:
         env=subprocess_env(),
     )
     assert repl.stdout.strip() == "False"
+
+
+def test_answering_commands_import_only_what_they_need(fake_master: FakeMaster) -> None:
+    """`list-member` / `query-status` load gRPC and the master's protos, nothing heavy besides."""
+    heavy = (
+        "textual", "rich", "prompt_toolkit", "pygments", "yaml", "pymysql", "pymysqlreplication",
+        "sqlglot", "cryptography", "dmshell.engine.config", "dmshell.proto.dmworker_pb2_grpc",
+        "google.protobuf.descriptor_pb2", "decimal", "importlib.metadata", "concurrent.futures.thread",
+    )  # fmt: skip
+    for command in ("list-member", "query-status"):
+        code = (
+            "import io, sys\nfrom dmshell.ctl.main import run_command\n"
+            f"rc = run_command(['--master-addr={fake_master.addr}', '{command}'], out=io.StringIO())\n"
+            f"print(rc, sorted(m for m in {heavy!r} if m in sys.modules), 'grpc' in sys.modules)\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=subprocess_env()
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.split(maxsplit=1) == ["0", "[] True\n"], (command, proc.stdout)

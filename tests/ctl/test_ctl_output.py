@@ -223,6 +223,22 @@ def test_to_dm_obj_mirrors_json() -> None:
     assert to_dm_obj(msg) == json.loads(to_dm_json(msg))
 
 
+def test_dmshell_extension_fields_stay_out_of_dm_json() -> None:
+    """Fields dmshell adds to DM's messages (numbered from 100) are not in DM's JSON, only in plain/table."""
+    msg = paused_sync_status()
+    sync = msg.sources[0].subTaskStatus[0].sync
+    sync.recentEps, sync.lastError = 7, "boom"
+    sync.queueDepths.extend([1, 2])
+    text = to_dm_json(msg)
+    assert '"recentEps"' not in text and '"queueDepths"' not in text and "boom" not in text
+    assert text.endswith(
+        '"dumpIOTotalBytes": "0"\n                    },\n                    "validation": null'
+        "\n                }\n            ]\n        }\n    ]\n}"
+    )
+    full = to_dm_obj(msg, extensions=True)["sources"][0]["subTaskStatus"][0]["sync"]
+    assert (full["recentEps"], full["lastError"], full["queueDepths"]) == ("7", "boom", ["1", "2"])
+
+
 # --------------------------------------------------------------------------- simplified query-status
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import re
-from datetime import datetime
 from typing import Any
 
 from dmshell.ctl.errors import CtlError
@@ -28,7 +27,7 @@ BINLOG_POS_USAGE = (
     'The format like "mysql-bin|000001.000003:3270"'
 )
 
-_START_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})?$")
+_START_TIME = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(Z|[+-]\d{2}:?\d{2})?$"
 
 
 def flush_flag() -> Any:
@@ -115,7 +114,9 @@ def shard_mode_conflict(content: bytes, doc: Any) -> bool:
 
 def valid_start_time(text: str) -> bool:
     """DM's ``ParseStartTime`` accepts ``text``."""
-    if not _START_TIME.match(text):
+    from datetime import datetime
+
+    if not re.match(_START_TIME, text):
         return False
     try:
         datetime.strptime(text[:19].replace("T", " "), "%Y-%m-%d %H:%M:%S")

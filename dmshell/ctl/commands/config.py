@@ -8,7 +8,6 @@ reads that file when it exists).
 
 from __future__ import annotations
 
-import json
 import os
 
 from dmshell.ctl.commands._common import os_error_text, read_file
@@ -119,6 +118,8 @@ def import_configs(inv: Invocation) -> None:
     relay_workers: dict[str, list[str]] = {}
     if os.path.isfile(relay_file):
         try:
+            import json
+
             relay_workers = json.loads(read_file(relay_file))
         except ValueError as exc:
             inv.println(f"fail to unmarshal relay workers config `{relay_file}`")

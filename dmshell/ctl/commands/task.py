@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from dmshell.ctl.commands._common import (
@@ -119,6 +118,8 @@ def _operate_source_tasks(inv: Invocation, op: int) -> None:
 
     tasks: list[dict[str, Any]] = []
     if names:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=max(1, min(batch_size, len(names)))) as pool:
             tasks = list(pool.map(one, names))
     tasks.sort(key=lambda t: t["task"])
