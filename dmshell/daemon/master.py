@@ -251,6 +251,9 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     # ======================================================================================
     def StartTask(self, request, context):
         resp = mpb.StartTaskResponse()
+        if bad := start_time_error(request.startTime):
+            resp.msg = bad
+            return resp
         try:
             cfg = self._parse_task(request.task)
         except errors.DMError as exc:
@@ -610,7 +613,8 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             if r.task in resp.taskConfigs:
                 continue
             try:
-                resp.taskConfigs[r.task] = dump_task_config(load_task_config(r.task_yaml), mask_password=True)
+                resp.taskConfigs[r.task] = dump_task_config(for_export(load_task_config(r.task_yaml)),
+                                                            mask_password=False)
             except errors.DMError as exc:
                 return mpb.ListTaskConfigsResponse(msg=f"failed to marshal task config of {r.task}: {exc}")
         return resp
@@ -621,7 +625,8 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         resp = mpb.ListSourceConfigsResponse(result=True)
         for sid, text in self.store.sources().items():
             try:
-                resp.sourceConfigs[sid] = dump_source_config(load_source_config(text), mask_password=True)
+                resp.sourceConfigs[sid] = dump_source_config(for_export(load_source_config(text)),
+                                                             mask_password=False)
             except errors.DMError as exc:
                 return mpb.ListSourceConfigsResponse(msg=f"fail to marshal source config of {sid}: {exc}")
         return resp
@@ -642,6 +647,9 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
 
     def CheckTask(self, request, context):
         resp = mpb.CheckTaskResponse()
+        if bad := start_time_error(request.startTime):
+            resp.msg = bad
+            return resp
         try:
             cfg = self._parse_task(request.task)
         except errors.DMError as exc:
@@ -701,6 +709,39 @@ def check_source_connection(cfg) -> errors.DMError | None:
     except errors.DMError as exc:
         return errors.ErrDBDriverError(cause=exc.__cause__ or exc.cause or exc)
     return None
+
+
+#: DM's hint for ``--start-time`` (``utils.StartTimeFormatHint``)
+START_TIME_FORMAT_HINT = ("'2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', "
+                          "'2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or "
+                          "'2006-01-02T15:04:05+0800'")
+
+
+def start_time_error(start_time: str) -> str:
+    """DM's message for a malformed ``--start-time`` ("" when it is empty or well-formed)."""
+    if not start_time:
+        return ""
+    from dmshell.engine.binlog_time import parse_start_time
+
+    try:
+        parse_start_time(start_time, 0)
+    except ValueError as exc:
+        return f"error while parse start-time, expected in the format like {START_TIME_FORMAT_HINT}: {exc}"
+    return ""
+
+
+def for_export(cfg):
+    """A copy of a source or task config whose passwords are DM-encrypted, as DM's
+    ``ListSourceConfigs``/``ListTaskConfigs`` return them, so ``config export`` + ``config import``
+    round-trips without printing a plaintext password."""
+    from dmshell.engine.encrypt import encrypt_or_plaintext
+
+    cfg = dataclasses.replace(cfg)
+    for attr in ("from_db", "target"):
+        db = getattr(cfg, attr, None)
+        if db is not None and db.password:
+            setattr(cfg, attr, dataclasses.replace(db, password=encrypt_or_plaintext(db.password)))
+    return cfg
 
 
 def precheck(cfg, sources: dict) -> errors.DMError | None:

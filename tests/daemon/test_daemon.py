@@ -445,3 +445,26 @@ def test_start_task_start_time_reaches_the_sync_unit(cluster, mariadb, dbname):
     replicated(mariadb, dbname, 2, "after")  # written after the start time, before start-task
     assert mariadb.target.query(f"SELECT id FROM {dbname}.t ORDER BY id") == [(2,)]
     d.stub.OperateTask(mpb.OperateTaskRequest(op=pb.Delete, name=task), timeout=60)
+
+
+def test_bad_start_time_is_refused_with_dms_message(cluster, mariadb, dbname):
+    text = task_yaml("badtime", mariadb, dbname)
+    for call, req in ((cluster.stub.StartTask, mpb.StartTaskRequest(task=text, startTime="20060102 150405")),
+                      (cluster.stub.CheckTask, mpb.CheckTaskRequest(task=text, startTime="20060102 150405"))):
+        resp = call(req, timeout=30)
+        assert not resp.result
+        assert resp.msg.startswith(
+            "error while parse start-time, expected in the format like '2006-01-02 15:04:05'")
+    assert cluster.stub.QueryStatus(mpb.QueryStatusListRequest(name="badtime"), timeout=15).msg == (
+        "task badtime has no source or not exist")
+
+
+def test_exported_configs_carry_encrypted_passwords(cluster, mariadb):
+    """config export / import round-trips: passwords are DM-encrypted, never plaintext or masked."""
+    from dmshell.engine.config import load_source_config
+
+    exported = cluster.stub.ListSourceConfigs(mpb.Empty(), timeout=10)
+    assert exported.result and set(exported.sourceConfigs) >= {S1, S2}
+    for text in exported.sourceConfigs.values():
+        assert mariadb.up1.password not in text and "******" not in text
+        assert load_source_config(text).from_db.password == mariadb.up1.password
