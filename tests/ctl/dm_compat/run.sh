@@ -66,6 +66,7 @@ function run() {
 
 	# ---- the task
 	check_task_pass $WORK_DIR/dm-task.yaml
+	start_task_wrong_start_time_format $WORK_DIR/dm-task.yaml
 	dmctl_start_task $WORK_DIR/dm-task.yaml "--remove-meta"
 	run_dm_ctl_with_retry $WORK_DIR $MASTER_ADDR \
 		"query-status test" \

@@ -13,6 +13,13 @@ function start_task_wrong_config_file() {
 		"error in get file content" 1
 }
 
+function start_task_wrong_start_time_format() {
+	task_conf=$1
+	run_dm_ctl $WORK_DIR "$MASTER_HOST:$MASTER_PORT" \
+		"start-task $task_conf --start-time '20060102 150405'" \
+		"error while parse start-time" 1
+}
+
 function operate_task_wrong_arg() {
 	for operate in pause-task resume-task stop-task; do
 		run_dm_ctl $WORK_DIR "$MASTER_HOST:$MASTER_PORT" \
