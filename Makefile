@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint proto bench clean mariadb
+.PHONY: demo test lint proto bench bench-full bench-sync clean mariadb
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,12 @@ proto: $(STAMP)
 
 bench: $(STAMP) mariadb
 	$(PY) -m bench.budget
+
+bench-full: $(STAMP) mariadb
+	$(PY) -m bench.full
+
+bench-sync: $(STAMP) mariadb
+	$(PY) -m bench.sync
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

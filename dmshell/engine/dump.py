@@ -1,19 +1,23 @@
 """The dump unit: a consistent snapshot of the allowed upstream tables, written to the dump directory.
 
 Flow: take a snapshot over ``mydumper.threads`` connections (:mod:`dump_snapshot`), list the tables
-allowed by the block-allow list (system schemas and the meta schema skipped), write every schema
-file, split big tables into primary-key ranges (:mod:`dump_plan`) and dump the chunks in parallel,
-one file per chunk (format: :mod:`dumpfiles`), then write ``metadata`` last and atomically. A run
-that finds no complete dump (no ``metadata``, or data files already cleaned by the load unit) wipes
-the directory and starts over.
+(and, with ``--no-views=false``, the views) allowed by the block-allow list — system schemas and the
+meta schema skipped — write the schema files, split big tables into key ranges (:mod:`dump_plan`)
+and dump the chunks in parallel, then write ``metadata`` last and atomically. Each chunk is one
+``SELECT`` whose rows the *source server* renders in the dump format
+(:func:`dmshell.engine.dumpfiles.row_expression`), streamed to files of at most ``chunk-filesize``
+(:mod:`rowstream`). A run that finds no complete dump (no ``metadata``, or data files already
+cleaned by the load unit) wipes the directory and starts over: dumps are not resumable (as in DM).
 
-Not dumped (yet): views, sequences, system-versioned tables, triggers, routines and events;
-generated columns are omitted from the data (the target recomputes them).
+Not dumped (as in DM): routines, triggers, events, sequences and system-versioned tables; views
+only with ``extra-args: --no-views=false``. Generated columns are omitted from the data (the target
+recomputes them).
 """
 
 from __future__ import annotations
 
 import datetime
+import errno
 import logging
 import os
 import queue
@@ -21,24 +25,24 @@ import shutil
 import threading
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import pymysql
-import pymysql.cursors
 
 from dmshell.engine import db, dump_plan, dumpfiles, errors
-from dmshell.engine.dump_plan import TablePlan
+from dmshell.engine.dump_args import DumpOptions, dump_options
+from dmshell.engine.dump_plan import TablePlan, ViewPlan
 from dmshell.engine.dump_progress import RateMeter, percent
 from dmshell.engine.dump_snapshot import Snapshot, take_snapshot
 from dmshell.engine.filters import BAListFilter
+from dmshell.engine.rowstream import NullValue, stream_rows
 from dmshell.engine.unit import Unit, UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-_FETCH_ROWS = 1000
 _T = TypeVar("_T")
+_Job = tuple[TablePlan, int, str]  # table, chunk index, WHERE
 
 
 class _Stopped(Exception):
@@ -60,8 +64,11 @@ class DumpUnit(Unit):
         self._finished_rows = 0
         self._estimate_rows = 0
         self._finished = False
+        self._consistency = ""
         self._meter = RateMeter()
         self._snapshot: Snapshot | None = None
+        #: (schema, table, chunk index) → the chunk's files, as they are finished
+        self._files: dict[tuple[str, str, int], list[dumpfiles.ChunkMeta]] = {}
 
     # -- Unit ----------------------------------------------------------------------------------
     def completed(self) -> bool:
@@ -85,7 +92,7 @@ class DumpUnit(Unit):
                 shutil.rmtree(dump_dir)  # leftovers of an interrupted dump
             dump_dir.mkdir(parents=True)
         except OSError as exc:
-            raise errors.ErrDumpUnitRuntime(f"prepare dump directory {dump_dir}", cause=exc) from exc
+            raise _file_error(f"prepare dump directory {dump_dir}", exc) from exc
         try:
             self._dump(stop)
         finally:
@@ -101,11 +108,19 @@ class DumpUnit(Unit):
                 completedTables=float(self._completed_tables),
                 finishedBytes=float(finished_bytes),
                 finishedRows=float(self._finished_rows),
-                estimateTotalRows=float(self._estimate_rows),
+                estimateTotalRows=float(max(self._estimate_rows, self._finished_rows)),
                 progress=percent(self._finished_rows, self._estimate_rows, self._finished),
             )
+            consistency = self._consistency
         st.bps = 0 if self._finished else self._meter.rate(finished_bytes)
+        st.consistency = consistency
         return st
+
+    @property
+    def consistency(self) -> str:
+        """How the snapshot was taken (``snapshot``, ``flush``, ``lock`` or ``none``); empty before."""
+        with self._lock:
+            return self._consistency
 
     def close(self) -> None:
         if self._snapshot is not None:
@@ -116,62 +131,71 @@ class DumpUnit(Unit):
     def _dump(self, stop: threading.Event) -> None:
         cfg = self.ctx.cfg
         started = _now()
+        opts = dump_options(cfg.mydumper)
         try:
-            ba = BAListFilter(cfg.block_allow_list, cfg.case_sensitive)
+            ba = opts.table_filter() or BAListFilter(cfg.block_allow_list, cfg.case_sensitive)
         except ValueError as exc:
             raise errors.ErrDumpUnitGenBAList(cause=exc) from exc
-        listed: dict[str, object] = {}
+        listed: dict[str, list] = {}
 
-        def list_under_lock(conn: pymysql.connections.Connection) -> None:
-            listed["schemas"], listed["tables"] = dump_plan.list_tables(
+        def list_objects(conn: pymysql.connections.Connection) -> list[tuple[str, str]]:
+            listed["schemas"], listed["tables"], views = dump_plan.list_objects(
                 conn, ba.allow_table, ba.allow_schema, cfg.meta_schema)
+            listed["views"] = [] if opts.no_views else views
+            return [(t.schema, t.table) for t in listed["tables"]]
 
-        threads = max(1, cfg.mydumper.threads)
-        self._snapshot = snap = take_snapshot(self.ctx.source.from_db, threads, self.ctx.source.flavor,
-                                              under_lock=list_under_lock)
-        log.info("dump of source %s: snapshot method %s, location %s", cfg.source_id, snap.method,
+        self._snapshot = snap = take_snapshot(self.ctx.source.from_db, opts.threads, self.ctx.source.flavor,
+                                              opts.consistency, list_objects)
+        log.info("dump of source %s: consistency %s, location %s", cfg.source_id, snap.consistency,
                  snap.location)
-        schemas: list[str] = listed["schemas"]  # type: ignore[assignment]
-        plans: list[TablePlan] = listed["tables"]  # type: ignore[assignment]
+        schemas: list[str] = listed["schemas"]
+        plans: list[TablePlan] = listed["tables"]
+        views: list[ViewPlan] = listed["views"]
         with self._lock:
+            self._consistency = snap.consistency
             self._total_tables = len(plans)
             self._estimate_rows = sum(p.est_rows for p in plans)
 
         meta = dumpfiles.DumpMetadata(
-            dump_id=uuid.uuid4().hex, source_id=cfg.source_id, flavor=snap.flavor, method=snap.method,
-            location=snap.location, started_at=started, finished_at="")
+            dump_id=uuid.uuid4().hex, source_id=cfg.source_id, flavor=snap.flavor,
+            consistency=snap.consistency, location=snap.location, started_at=started, finished_at="")
         conn0 = snap.conns[0]
         for schema in schemas:
             sql = _run(lambda s=schema: dump_plan.show_create_database(conn0, s),
                        f"show create database {schema}")
             name = dumpfiles.schema_create_file(schema)
-            _write_file(self.ctx.dump_dir / name, sql + ";\n")
+            self._write_file(name, sql + ";\n")
             meta.schemas.append(dumpfiles.SchemaMeta(schema, name))
+        for view in views:
+            sql = _run(lambda v=view: dump_plan.show_create_view(conn0, v),
+                       f"show create view {view.schema}.{view.name}")
+            name = dumpfiles.view_schema_file(view.schema, view.name)
+            self._write_file(name, sql + ";\n")
+            meta.views.append(dumpfiles.ViewMeta(view.schema, view.name, name))
 
-        work: queue.Queue[tuple[TablePlan, int, dumpfiles.ChunkMeta] | None] = queue.Queue()
+        work: queue.Queue[_Job | None] = queue.Queue()
         abort = threading.Event()
         failures: list[BaseException] = []
-        workers = [threading.Thread(target=self._worker, args=(conn, work, stop, abort, failures),
+        workers = [threading.Thread(target=self._worker, args=(conn, work, opts, stop, abort, failures),
                                     name=f"dump-{cfg.source_id}-{i + 1}", daemon=True)
                    for i, conn in enumerate(snap.conns[1:])]
         for t in workers:
             t.start()
-        rows_per_chunk = cfg.mydumper.rows if cfg.mydumper.rows > 0 else dump_plan.DEFAULT_CHUNK_ROWS
         try:
             for plan in plans:
                 if stop.is_set() or abort.is_set():
                     break
-                self._plan_table(conn0, plan, rows_per_chunk, stop)
-                tmeta = dumpfiles.TableMeta(
+                self._plan_table(conn0, plan, opts.rows, stop)
+                meta.tables.append(dumpfiles.TableMeta(
                     plan.schema, plan.table, dumpfiles.table_schema_file(plan.schema, plan.table),
-                    plan.dumped_columns,
-                    chunks=[dumpfiles.ChunkMeta(dumpfiles.chunk_file(plan.schema, plan.table, i), where=w)
-                            for i, w in enumerate(plan.chunks)])
-                meta.tables.append(tmeta)
+                    plan.column_meta()))
                 with self._lock:
                     self._chunks_left[(plan.schema, plan.table)] = len(plan.chunks)
-                for i, chunk in enumerate(tmeta.chunks):
-                    work.put((plan, i, chunk))
+                    # the statistics may lag behind (a fresh table shows 0 rows): the chunks know better
+                    at_least = (len(plan.chunks) - 1) * opts.rows
+                    self._estimate_rows += max(0, at_least - plan.est_rows)
+                for i, where in enumerate(plan.chunks):
+                    work.put((plan, i, where))
         except BaseException as exc:
             abort.set()
             failures.append(exc)
@@ -180,7 +204,7 @@ class DumpUnit(Unit):
                 work.put(None)
         if not failures:
             work.put(None)
-            self._worker(conn0, work, stop, abort, failures)  # the planning connection joins in
+            self._worker(conn0, work, opts, stop, abort, failures)  # the planning connection joins in
         for t in workers:
             t.join()
         if failures:
@@ -189,7 +213,9 @@ class DumpUnit(Unit):
             log.info("dump of source %s stopped before completion", cfg.source_id)
             return
 
-        for tmeta in meta.tables:
+        for plan, tmeta in zip(plans, meta.tables, strict=True):
+            for i in range(len(plan.chunks)):
+                tmeta.chunks.extend(self._files.get((plan.schema, plan.table, i), []))
             tmeta.rows = sum(c.rows for c in tmeta.chunks)
             tmeta.bytes = sum(c.bytes for c in tmeta.chunks)
         meta.finished_at = _now()
@@ -197,7 +223,7 @@ class DumpUnit(Unit):
             dumpfiles.fsync_dir(self.ctx.dump_dir)
             dumpfiles.write_metadata(self.ctx.dump_dir, meta)
         except OSError as exc:
-            raise errors.ErrDumpUnitRuntime("write dump metadata", cause=exc) from exc
+            raise _file_error("write dump metadata", exc) from exc
         with self._lock:
             self._finished = True
         log.info("dump of source %s finished: %d tables, %d rows, %d bytes", cfg.source_id,
@@ -207,86 +233,85 @@ class DumpUnit(Unit):
                     stop: threading.Event) -> None:
         name = f"{plan.schema}.{plan.table}"
         _run(lambda: dump_plan.describe(conn, plan), f"describe {name}")
-        _write_file(self.ctx.dump_dir / dumpfiles.table_schema_file(plan.schema, plan.table),
-                    plan.create_sql + ";\n")
+        self._write_file(dumpfiles.table_schema_file(plan.schema, plan.table), plan.create_sql + ";\n")
         _run(lambda: dump_plan.split(conn, plan, rows_per_chunk, stop), f"split {name} into chunks")
 
-    def _worker(self, conn: pymysql.connections.Connection, work: queue.Queue, stop: threading.Event,
-                abort: threading.Event, failures: list[BaseException]) -> None:
+    def _worker(self, conn: pymysql.connections.Connection, work: queue.Queue[_Job | None], opts: DumpOptions,
+                stop: threading.Event, abort: threading.Event, failures: list[BaseException]) -> None:
         while True:
             item = work.get()
             if item is None:
                 return
             if stop.is_set() or abort.is_set():
                 continue  # drain the queue up to our sentinel
-            plan, index, chunk = item
+            plan, index, where = item
             try:
-                self._dump_chunk(conn, plan, index, chunk, stop, abort)
+                self._dump_chunk(conn, plan, index, where, opts, stop, abort)
             except _Stopped:
                 continue
             except BaseException as exc:
                 abort.set()
                 failures.append(exc)
 
-    def _dump_chunk(self, conn: pymysql.connections.Connection, plan: TablePlan, index: int,
-                    chunk: dumpfiles.ChunkMeta, stop: threading.Event, abort: threading.Event) -> None:
-        path = self.ctx.dump_dir / chunk.file
-        prefix = dumpfiles.insert_prefix(plan.table, plan.dumped_columns)
-        statement_size = self.ctx.cfg.mydumper.statement_size or dumpfiles.STATEMENT_SIZE
-        where = plan.chunks[index]
-        if self.ctx.cfg.mydumper.where:
-            where = f"({where}) AND ({self.ctx.cfg.mydumper.where})" if where else self.ctx.cfg.mydumper.where
-        rows_total = bytes_total = 0
+    def _dump_chunk(self, conn: pymysql.connections.Connection, plan: TablePlan, index: int, where: str,
+                    opts: DumpOptions, stop: threading.Event, abort: threading.Event) -> None:
+        """Stream one key range into files of at most ``opts.filesize`` bytes."""
+        if opts.where:
+            where = f"({where}) AND ({opts.where})" if where else opts.where
         what = f"dump {plan.schema}.{plan.table} chunk {index}"
+        files: list[dumpfiles.ChunkMeta] = []
+        f = None
         try:
-            cur = conn.cursor(pymysql.cursors.SSCursor)
-            cur.execute(plan.select_sql(where))
-            numeric = dumpfiles.numeric_flags(cur.description)
-            with open(path, "wb") as f:
-                parts: list[str] = []
-                size = 0
-
-                def flush() -> None:
-                    nonlocal parts, size, rows_total, bytes_total
-                    if not parts:
-                        return
-                    data = (prefix + ",".join(parts) + ";\n").encode("utf-8")
-                    f.write(data)
-                    with self._lock:
-                        self._finished_rows += len(parts)
-                        self._finished_bytes += len(data)
-                    rows_total += len(parts)
-                    bytes_total += len(data)
-                    parts, size = [], 0
-
-                while True:
-                    rows = cur.fetchmany(_FETCH_ROWS)
-                    if not rows:
-                        break
-                    if stop.is_set() or abort.is_set():
-                        raise _Stopped
-                    for row in rows:
-                        text = dumpfiles.encode_row(row, numeric)
-                        parts.append(text)
-                        size += len(text) + 1
-                        if size >= statement_size:
-                            flush()
-                flush()
-                f.flush()
-                os.fsync(f.fileno())
+            block_size = min(1 << 20, max(4096, opts.filesize // 8))
+            for block, rows in stream_rows(conn, plan.select_sql(where), block_size):
+                if stop.is_set() or abort.is_set():
+                    raise _Stopped
+                if f is None or files[-1].bytes >= opts.filesize:
+                    if f is not None:
+                        _close_durably(f)
+                    name = dumpfiles.chunk_file(plan.schema, plan.table, index, len(files))
+                    files.append(dumpfiles.ChunkMeta(name, where=where))
+                    f = open(self.ctx.dump_dir / name, "wb")  # noqa: SIM115 - closed below
+                f.write(block)
+                files[-1].rows += rows
+                files[-1].bytes += len(block)
+                with self._lock:
+                    self._finished_rows += rows
+                    self._finished_bytes += len(block)
+            if f is not None:
+                _close_durably(f)
+                f = None
         except _Stopped:
             conn.close()  # abandon the unread result; this connection is not used again
             raise
+        except NullValue as exc:
+            raise errors.ErrDumpUnitRuntime(
+                f"{what}: row {exc.row_number} is larger than the source's max_allowed_packet once "
+                "encoded for the dump",
+                workaround="Raise `max_allowed_packet` on the source (SET GLOBAL max_allowed_packet = ...), "
+                           "then `resume-task`.") from exc
         except pymysql.err.MySQLError as exc:
             raise _dump_error(exc, what) from exc
-        except (OSError, UnicodeError) as exc:
-            raise errors.ErrDumpUnitRuntime(what, cause=exc) from exc
-        chunk.rows, chunk.bytes = rows_total, bytes_total
+        except OSError as exc:
+            raise _file_error(what, exc) from exc
+        finally:
+            if f is not None:
+                f.close()
         with self._lock:
+            self._files[(plan.schema, plan.table, index)] = files
             key = (plan.schema, plan.table)
             self._chunks_left[key] -= 1
             if self._chunks_left[key] == 0:
                 self._completed_tables += 1
+
+    def _write_file(self, name: str, text: str) -> None:
+        try:
+            with open(self.ctx.dump_dir / name, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as exc:
+            raise _file_error(f"write {name}", exc) from exc
 
     def _complete_dump(self) -> dumpfiles.DumpMetadata | None:
         meta = dumpfiles.read_metadata(self.ctx.dump_dir)
@@ -302,22 +327,41 @@ class DumpUnit(Unit):
             self._total_tables = self._completed_tables = 0
             self._finished_bytes = self._finished_rows = self._estimate_rows = 0
             self._chunks_left.clear()
+            self._files.clear()
             self._finished = False
+            self._consistency = ""
 
     def _show_finished(self, meta: dumpfiles.DumpMetadata) -> None:
         with self._lock:
             self._total_tables = len(meta.tables)
             self._completed_tables = len(meta.tables)
-            self._finished_rows = sum(t.rows for t in meta.tables)
+            self._finished_rows = meta.total_rows
             self._finished_bytes = meta.total_bytes
             self._estimate_rows = self._finished_rows
+            self._consistency = meta.consistency
             self._finished = True
 
 
+def _close_durably(f) -> None:
+    f.flush()
+    os.fsync(f.fileno())
+    f.close()
+
+
 def _dump_error(exc: BaseException, what: str) -> errors.DMError:
-    if db.is_connection_error(exc):
+    errno = db.errno_of(exc)
+    if db.is_connection_error(exc) and not (errno is not None and errno >= 3000):
         return db.classify(exc, what)
     return errors.ErrDumpUnitRuntime(what, cause=exc)
+
+
+def _file_error(what: str, exc: OSError) -> errors.DMError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        workaround = ("The dump directory is out of space: free disk space there (or move the worker's "
+                      "data directory to a larger disk), then `resume-task`; the dump starts over.")
+    else:
+        workaround = "Please check the dump directory (it must be writable), then `resume-task`."
+    return errors.ErrDumpUnitRuntime(what, cause=exc, workaround=workaround)
 
 
 def _run(fn: Callable[[], _T], what: str) -> _T:
@@ -327,15 +371,6 @@ def _run(fn: Callable[[], _T], what: str) -> _T:
         raise _dump_error(exc, what) from exc
 
 
-def _write_file(path: Path, text: str) -> None:
-    try:
-        with open(path, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError as exc:
-        raise errors.ErrDumpUnitRuntime(f"write {path.name}", cause=exc) from exc
-
-
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+

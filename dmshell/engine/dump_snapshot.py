@@ -1,12 +1,19 @@
 """A consistent snapshot of the upstream over N connections, and its binlog location.
 
-Two methods (recorded in the dump's metadata and the log):
+The ``consistency`` (dumpling's option, set with ``extra-args: --consistency X``) decides how:
 
-* ``consistent-snapshot`` — MariaDB with one dump thread: ``START TRANSACTION WITH CONSISTENT
-  SNAPSHOT`` is synchronised with the binlog, and ``SHOW STATUS LIKE 'binlog_snapshot_%'`` gives
-  the snapshot's position without any lock.
-* ``flush-tables-with-read-lock`` — MySQL, or several threads: a short global read lock freezes
-  commits while every connection opens its snapshot and the position is read, then is released.
+* ``snapshot`` — lock-free, MariaDB with the binlog on: every connection runs ``START TRANSACTION
+  WITH CONSISTENT SNAPSHOT``, which MariaDB synchronises with the binlog, and ``SHOW STATUS LIKE
+  'binlog_snapshot_%'`` gives each snapshot's position. When all connections report the same
+  position no transaction committed between them, so they all see the same data; otherwise they
+  roll back and try again (a few times).
+* ``flush`` — a short ``FLUSH TABLES WITH READ LOCK`` freezes commits while every connection opens
+  its snapshot and the position is read, then it is released (MySQL, or MariaDB under a write load
+  too heavy to line the snapshots up).
+* ``lock`` — like ``flush`` with ``LOCK TABLES ... READ`` on the dumped tables only.
+* ``none`` — no coordination; the position is read after the connections are opened (the sync
+  must then run in safe mode, as DM does).
+* ``auto`` (the default) — ``snapshot`` where possible, else ``flush``.
 
 Only transactional (InnoDB) tables are consistent; MyISAM & co. are read as they are when dumped.
 """
@@ -15,7 +22,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pymysql
@@ -26,10 +35,12 @@ from dmshell.engine.config import DBConfig
 
 log = logging.getLogger(__name__)
 
-METHOD_SNAPSHOT = "consistent-snapshot"
-METHOD_FTWRL = "flush-tables-with-read-lock"
+SNAPSHOT, FLUSH, LOCK, NONE, AUTO = "snapshot", "flush", "lock", "none", "auto"
+CONSISTENCIES = (AUTO, SNAPSHOT, FLUSH, LOCK, NONE)
 #: seconds FTWRL may wait for running statements before the dump fails (it blocks writers meanwhile)
 LOCK_WAIT_TIMEOUT = 60
+#: attempts to line up lock-free snapshots before ``auto`` falls back to ``flush``
+ALIGN_ATTEMPTS = 8
 
 
 @dataclass(slots=True)
@@ -38,7 +49,7 @@ class Snapshot:
 
     conns: list[pymysql.connections.Connection]
     location: Location
-    method: str
+    consistency: str
     flavor: str
 
     def close(self) -> None:
@@ -73,34 +84,69 @@ def detect_flavor(conn: pymysql.connections.Connection, configured: str = "") ->
     return "mariadb" if "mariadb" in str(version).lower() else "mysql"
 
 
-def take_snapshot(cfg: DBConfig, threads: int, flavor_hint: str = "",
-                  under_lock: Callable[[pymysql.connections.Connection], None] | None = None) -> Snapshot:
+ListObjects = Callable[[pymysql.connections.Connection], Sequence[tuple[str, str]]]
+
+
+def take_snapshot(cfg: DBConfig, threads: int, flavor_hint: str = "", consistency: str = AUTO,
+                  list_objects: ListObjects | None = None) -> Snapshot:
     """Open ``threads`` connections sharing one consistent snapshot and read its location.
 
-    ``under_lock(conn)`` runs on the first connection while the snapshot is frozen (inside the
-    global read lock when one is taken), e.g. to list the tables consistently with the position.
+    ``list_objects(conn)`` runs on the first connection while the snapshot is frozen (inside the
+    lock when one is taken) and returns the (schema, table) pairs to dump (``lock`` locks those).
     """
     conns: list[pymysql.connections.Connection] = []
+    threads = max(threads, 1)
     try:
-        conns.append(open_dump_session(cfg))
+        conns.extend(_open_sessions(cfg, threads))
         flavor = detect_flavor(conns[0], flavor_hint)
-        if flavor == "mariadb" and threads <= 1:
-            location = _lock_free(conns[0])
-            if under_lock:
-                under_lock(conns[0])
-            method = METHOD_SNAPSHOT
-        else:
-            conns.extend(open_dump_session(cfg) for _ in range(max(threads, 1) - 1))
-            location = _with_global_lock(cfg, conns, flavor, under_lock)
-            method = METHOD_FTWRL
+        location, method = None, consistency
+        if consistency in (AUTO, SNAPSHOT):
+            location = _lock_free(conns, flavor)
+            method = SNAPSHOT
+            if location is None and consistency == SNAPSHOT:
+                raise errors.ErrDumpUnitRuntime(
+                    "consistency snapshot: the source cannot take lock-free consistent snapshots "
+                    "(it needs MariaDB with the binlog enabled, and snapshots that line up)",
+                    workaround="Use `--consistency flush` (or `auto`) in the `extra-args` of mydumpers.")
+            if location is not None and list_objects:
+                list_objects(conns[0])
+        if location is None and method in (AUTO, SNAPSHOT, FLUSH, LOCK):
+            method = LOCK if consistency == LOCK else FLUSH
+            location = _with_lock(cfg, conns, flavor, method, list_objects)
+        if consistency == NONE:
+            for conn in conns:
+                _start_snapshot(conn)
+            location = _current_location(conns[0], flavor)
+            if list_objects:
+                list_objects(conns[0])
     except pymysql.err.MySQLError as exc:
         Snapshot(conns, Location("", 0), "", "").close()
         raise db.classify(exc, "take consistent snapshot") from exc
     except BaseException:
         Snapshot(conns, Location("", 0), "", "").close()
         raise
-    log.info("dump snapshot taken with %s over %d connection(s) at %s", method, len(conns), location)
+    assert location is not None
+    log.info("dump snapshot taken with consistency %s over %d connection(s) at %s", method, len(conns),
+             location)
     return Snapshot(conns, location, method, flavor)
+
+
+def _open_sessions(cfg: DBConfig, n: int) -> list[pymysql.connections.Connection]:
+    """``n`` dump sessions, opened in parallel (a connection costs a few round trips)."""
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        futures = [pool.submit(open_dump_session, cfg) for _ in range(n)]
+    conns, failure = [], None
+    for future in futures:
+        try:
+            conns.append(future.result())
+        except BaseException as exc:
+            failure = failure or exc
+    if failure is not None:
+        for conn in conns:
+            with contextlib.suppress(Exception):
+                conn.close()
+        raise failure
+    return conns
 
 
 def _start_snapshot(conn: pymysql.connections.Connection) -> None:
@@ -108,24 +154,56 @@ def _start_snapshot(conn: pymysql.connections.Connection) -> None:
         cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
 
 
-def _lock_free(conn: pymysql.connections.Connection) -> Location:
-    _start_snapshot(conn)
+def _snapshot_position(conn: pymysql.connections.Connection) -> tuple[str, int]:
     with conn.cursor() as cur:
         cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
-        status = {name.lower(): value for name, value in cur.fetchall()}
-        file = status.get("binlog_snapshot_file") or ""
-        pos = int(status.get("binlog_snapshot_position") or 0)
-        return Location(file, pos, _mariadb_gtid(cur, file, pos))
+        status = {str(name).lower(): value for name, value in cur.fetchall()}
+    file = status.get("binlog_snapshot_file") or ""
+    if isinstance(file, bytes):
+        file = file.decode()
+    return file, int(status.get("binlog_snapshot_position") or 0)
 
 
-def _with_global_lock(cfg: DBConfig, conns: list[pymysql.connections.Connection], flavor: str,
-                      under_lock: Callable[[pymysql.connections.Connection], None] | None) -> Location:
+def _lock_free(conns: list[pymysql.connections.Connection], flavor: str) -> Location | None:
+    """Line up one lock-free snapshot per connection (MariaDB); None when that is not possible."""
+    if flavor != "mariadb":
+        return None
+    for attempt in range(ALIGN_ATTEMPTS):
+        for conn in conns:
+            _start_snapshot(conn)
+        positions = {_snapshot_position(conn) for conn in conns}
+        if any(file == "" for file, _ in positions):  # binlog off: nothing proves they are the same
+            break
+        if len(positions) == 1:
+            ((file, pos),) = positions
+            with conns[0].cursor() as cur:
+                return Location(file, pos, _mariadb_gtid(cur, file, pos))
+        log.info("dump snapshots did not line up (attempt %d): %s", attempt + 1, sorted(positions))
+        for conn in conns:
+            with conn.cursor() as cur:
+                cur.execute("ROLLBACK")
+        time.sleep(0.01 * (attempt + 1))
+    for conn in conns:
+        with conn.cursor() as cur:
+            cur.execute("ROLLBACK")
+    return None
+
+
+def _with_lock(cfg: DBConfig, conns: list[pymysql.connections.Connection], flavor: str, method: str,
+               list_objects: ListObjects | None) -> Location:
     lock_conn = open_dump_session(cfg)
     try:
         with lock_conn.cursor() as cur:
             cur.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}")
+            objects: Sequence[tuple[str, str]] = ()
+            if method == LOCK and list_objects:
+                objects = list_objects(conns[0])
             try:
-                cur.execute("FLUSH TABLES WITH READ LOCK")
+                if method == FLUSH:
+                    cur.execute("FLUSH TABLES WITH READ LOCK")
+                elif objects:
+                    tables = ", ".join(f"{db.quote_table(s, t)} READ" for s, t in objects)
+                    cur.execute(f"LOCK TABLES {tables}")
             except pymysql.err.MySQLError as exc:
                 if db.is_connection_error(exc):
                     raise
@@ -133,19 +211,26 @@ def _with_global_lock(cfg: DBConfig, conns: list[pymysql.connections.Connection]
             try:
                 for conn in conns:
                     _start_snapshot(conn)
-                file, pos = _master_status(cur)
-                if flavor == "mariadb":
-                    gtid = _mariadb_gtid(cur, file, pos)
-                else:
-                    cur.execute("SELECT @@GLOBAL.gtid_executed")
-                    gtid = str(cur.fetchone()[0] or "").replace("\n", "")
-                if under_lock:
-                    under_lock(conns[0])
+                location = _current_location(lock_conn, flavor)
+                if method == FLUSH and list_objects:
+                    list_objects(conns[0])
             finally:
                 cur.execute("UNLOCK TABLES")
-        return Location(file, pos, gtid)
+        return location
     finally:
         lock_conn.close()
+
+
+def _current_location(conn: pymysql.connections.Connection, flavor: str) -> Location:
+    with conn.cursor() as cur:
+        file, pos = _master_status(cur)
+        if flavor == "mariadb":
+            gtid = _mariadb_gtid(cur, file, pos)
+        else:
+            cur.execute("SELECT @@GLOBAL.gtid_executed")
+            value = cur.fetchone()[0] or ""
+            gtid = (value.decode() if isinstance(value, bytes) else str(value)).replace("\n", "")
+    return Location(file, pos, gtid)
 
 
 def _master_status(cur: pymysql.cursors.Cursor) -> tuple[str, int]:
@@ -156,7 +241,8 @@ def _master_status(cur: pymysql.cursors.Cursor) -> tuple[str, int]:
     row = cur.fetchone()
     if not row:  # binlog disabled
         return "", 0
-    return str(row[0]), int(row[1])
+    file = row[0].decode() if isinstance(row[0], bytes) else str(row[0])
+    return file, int(row[1])
 
 
 def _mariadb_gtid(cur: pymysql.cursors.Cursor, file: str, pos: int) -> str:
@@ -164,4 +250,5 @@ def _mariadb_gtid(cur: pymysql.cursors.Cursor, file: str, pos: int) -> str:
         return ""
     cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))
     row = cur.fetchone()
-    return str(row[0] or "") if row else ""
+    value = row[0] if row else ""
+    return (value.decode() if isinstance(value, bytes) else str(value or ""))

@@ -4,17 +4,31 @@ A dump directory holds (mydumper-like names, see :func:`schema_create_file` and 
 
 * ``<db>-schema-create.sql`` — ``SHOW CREATE DATABASE`` output, one statement;
 * ``<db>.<table>-schema.sql`` — ``SHOW CREATE TABLE`` output, one statement;
-* ``<db>.<table>.<NNNNNNNNN>.sql`` — one data chunk: a sequence of multi-row
-  ``INSERT INTO `<table>` (`c1`,...) VALUES (...),(...);`` statements, **one statement per line**
-  (values never contain a raw newline: text is backslash-escaped, binary is hex), so a reader can
-  stream a chunk line by line and re-target each statement by swapping its fixed prefix;
+* ``<db>.<view>-schema-view.sql`` — ``SHOW CREATE VIEW`` output without its DEFINER (only with
+  ``extra-args: --no-views=false``, as in DM);
+* ``<db>.<table>.<NNNNNNNNN>.<PPPP>.csv`` — data: part ``PPPP`` of key-range chunk ``NNNNNNNNN``
+  (a chunk is split into parts of at most ``chunk-filesize``), one record per row (format below);
+  each file is the unit of loading and of the load checkpoint;
 * ``metadata`` — JSON (:class:`DumpMetadata`), written last and atomically. Its presence means the
   dump is complete; every other file is only meaningful when listed in it.
 
-Values are written exactly: text as backslash-escaped utf8mb4 string literals, numbers (integers,
-DECIMAL, DOUBLE, FLOAT read as double) as the server's own text rendering, binary strings (BINARY,
-VARBINARY, BLOB, BIT, GEOMETRY) as hex literals, NULL as ``NULL``. Loading expects a session with
-``NO_BACKSLASH_ESCAPES`` off and ``time_zone='+00:00'`` (the dump reads TIMESTAMPs in UTC).
+Row format — one dialect that is both the body of a SQL ``VALUES (...)`` tuple and a record for
+``LOAD DATA ... FIELDS TERMINATED BY ',' ENCLOSED BY '\\'' ESCAPED BY '\\\\' LINES TERMINATED BY
+'\\0'``: fields separated by ``,``, every row ended by a NUL byte (``QUOTE()`` escapes the NULs
+inside values, so a raw NUL only ever ends a row; newlines inside values stay as they are);
+``NULL`` (unquoted) is NULL; each column is written by its *codec* (:data:`CODECS`), computed by the
+source server itself (:func:`select_expression`):
+
+* ``num`` — the server's numeric text (integers, DECIMAL, DOUBLE; FLOAT read as DOUBLE so every
+  digit survives), unquoted;
+* ``text`` — a ``QUOTE()``-escaped string literal of UTF-8 bytes (utf8mb3/utf8mb4/ascii text, JSON,
+  dates and times, ENUM/SET labels);
+* ``bit`` — BIT as an unsigned integer (loaded with ``CAST(@v AS UNSIGNED)``);
+* ``hex`` — exact bytes as ``0x<hex>`` (``''`` when empty): binary strings, BLOBs, spatial values
+  and text in any other character set (latin1, gbk, ...; loaded with ``UNHEX``).
+
+Loading expects ``character_set_client = utf8mb4``, ``NO_BACKSLASH_ESCAPES`` off and
+``time_zone = '+00:00'`` (the dump reads TIMESTAMPs in UTC).
 """
 
 from __future__ import annotations
@@ -28,23 +42,30 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pymysql.constants import FIELD_TYPE
-from pymysql.converters import escape_string
-
 from dmshell.engine import errors
 from dmshell.engine.binlog import Location
 from dmshell.engine.db import quote_ident
 
 METADATA_FILE = "metadata"
-FORMAT_VERSION = 1
-#: target size of one INSERT statement in a chunk file
-STATEMENT_SIZE = 1 << 20
+#: the end of every row in a data file
+ROW_END = b"\0"
+FORMAT_VERSION = 2
+#: target size of one INSERT statement (dumpling's default ``statement-size``)
+STATEMENT_SIZE = 1_000_000
 
-#: column types whose text rendering is a numeric literal that can be written unquoted
-NUMERIC_TYPES = frozenset({
-    FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL, FIELD_TYPE.TINY, FIELD_TYPE.SHORT, FIELD_TYPE.LONG,
-    FIELD_TYPE.INT24, FIELD_TYPE.LONGLONG, FIELD_TYPE.FLOAT, FIELD_TYPE.DOUBLE,
+CODECS = ("num", "text", "bit", "hex")
+#: character sets whose bytes are UTF-8 (written as text); everything else is written as hex
+UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
+_NUMERIC = frozenset({
+    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "double",
+    "real", "double precision", "float",
 })
+_BINARY = frozenset({
+    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point",
+    "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
+    "geomcollection",
+})
+_TEXT = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"})
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_$-]+")
 
@@ -66,14 +87,77 @@ def table_schema_file(schema: str, table: str) -> str:
     return f"{_fs_name(schema)}.{_fs_name(table)}-schema.sql"
 
 
-def chunk_file(schema: str, table: str, index: int) -> str:
-    return f"{_fs_name(schema)}.{_fs_name(table)}.{index:09d}.sql"
+def view_schema_file(schema: str, view: str) -> str:
+    return f"{_fs_name(schema)}.{_fs_name(view)}-schema-view.sql"
+
+
+def chunk_file(schema: str, table: str, index: int, part: int = 0) -> str:
+    return f"{_fs_name(schema)}.{_fs_name(table)}.{index:09d}.{part:04d}.csv"
+
+
+# -- columns and their encoding ----------------------------------------------------------------
+@dataclass(slots=True)
+class ColumnMeta:
+    """A dumped column: its name, its type as ``information_schema.COLUMNS.COLUMN_TYPE`` shows it,
+    and how its values are written (one of :data:`CODECS`)."""
+
+    name: str
+    type: str
+    codec: str
+    nullable: bool = True
+    charset: str = ""
+
+
+def codec_for(data_type: str, charset: str | None) -> str:
+    """The codec of a column, from ``DATA_TYPE`` and ``CHARACTER_SET_NAME``."""
+    data_type = data_type.lower()
+    if data_type in _NUMERIC:
+        return "num"
+    if data_type == "bit":
+        return "bit"
+    if data_type in _BINARY:
+        return "hex"
+    if data_type in _TEXT:
+        if data_type in ("enum", "set"):
+            return "text"  # labels are converted to utf8mb4 (see select_expression)
+        return "text" if (charset or "utf8mb4").lower() in UTF8_CHARSETS else "hex"
+    if charset and charset.lower() not in UTF8_CHARSETS:
+        return "hex"
+    return "text"  # dates and times, JSON, INET6, UUID, ...: their text form
+
+
+def select_expression(col: ColumnMeta, data_type: str) -> str:
+    """The SQL expression that renders ``col`` in its codec on the source server (never NULL)."""
+    q = quote_ident(col.name)
+    data_type = data_type.lower()
+    if col.codec == "num":
+        expr = f"{q}*1e0" if data_type == "float" else q
+        return f"IFNULL({expr},'NULL')" if col.nullable else expr
+    if col.codec == "bit":
+        return f"IFNULL({q}+0,'NULL')" if col.nullable else f"{q}+0"
+    if col.codec == "hex":
+        expr = f"IF(LENGTH({q})=0,'''''',CONCAT('0x',HEX({q})))"
+        return f"IF({q} IS NULL,'NULL',{expr})" if col.nullable else expr
+    # text: UTF-8 bytes (binary, so that no collation or character set mixes in CONCAT_WS)
+    if data_type in ("enum", "set") and (col.charset or "utf8mb4").lower() not in UTF8_CHARSETS:
+        value = f"CAST(CONVERT({q} USING utf8mb4) AS BINARY)"
+    elif col.charset:
+        value = f"CAST({q} AS BINARY)"
+    else:
+        value = q
+    return f"QUOTE({value})"
+
+
+def row_expression(columns: Sequence[ColumnMeta], data_types: Sequence[str]) -> str:
+    """One row as one record of the dump format, without its NUL terminator (see the module doc)."""
+    exprs = [select_expression(c, t) for c, t in zip(columns, data_types, strict=True)]
+    return "CONCAT_WS(','," + ",".join(exprs) + ")"
 
 
 # -- metadata ----------------------------------------------------------------------------------
 @dataclass(slots=True)
 class ChunkMeta:
-    """One data file: the rows of ``where`` (a primary-key range, or empty for the whole table)."""
+    """One data file: rows of the key range ``where`` (empty: the whole table)."""
 
     file: str
     rows: int = 0
@@ -87,14 +171,25 @@ class TableMeta:
     table: str
     schema_file: str
     #: the dumped columns, in table order (generated columns excluded)
-    columns: list[str]
+    columns: list[ColumnMeta]
     rows: int = 0
     bytes: int = 0
     chunks: list[ChunkMeta] = field(default_factory=list)
 
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
 
 @dataclass(slots=True)
 class SchemaMeta:
+    name: str
+    file: str
+
+
+@dataclass(slots=True)
+class ViewMeta:
+    schema: str
     name: str
     file: str
 
@@ -106,14 +201,15 @@ class DumpMetadata:
     dump_id: str
     source_id: str
     flavor: str  # "mariadb" | "mysql"
-    #: how the consistent snapshot was taken: "consistent-snapshot" (lock-free, MariaDB) or
-    #: "flush-tables-with-read-lock"
-    method: str
+    #: how the snapshot was taken (dumpling's names): "snapshot" (lock-free), "flush" (a short
+    #: FLUSH TABLES WITH READ LOCK), "lock" (LOCK TABLES ... READ) or "none" (not consistent)
+    consistency: str
     location: Location
     started_at: str
     finished_at: str
     schemas: list[SchemaMeta] = field(default_factory=list)
     tables: list[TableMeta] = field(default_factory=list)
+    views: list[ViewMeta] = field(default_factory=list)
 
     def to_json(self) -> str:
         doc = {
@@ -121,12 +217,13 @@ class DumpMetadata:
             "dump_id": self.dump_id,
             "source_id": self.source_id,
             "flavor": self.flavor,
-            "method": self.method,
+            "consistency": self.consistency,
             "location": {"file": self.location.file, "pos": self.location.pos, "gtid": self.location.gtid},
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "schemas": [asdict(s) for s in self.schemas],
             "tables": [asdict(t) for t in self.tables],
+            "views": [asdict(v) for v in self.views],
         }
         return json.dumps(doc, indent=1, ensure_ascii=False)
 
@@ -140,18 +237,24 @@ class DumpMetadata:
             dump_id=doc["dump_id"],
             source_id=doc["source_id"],
             flavor=doc["flavor"],
-            method=doc["method"],
+            consistency=doc["consistency"],
             location=Location(loc["file"], int(loc["pos"]), loc["gtid"]),
             started_at=doc["started_at"],
             finished_at=doc["finished_at"],
             schemas=[SchemaMeta(**s) for s in doc["schemas"]],
-            tables=[TableMeta(**{**t, "chunks": [ChunkMeta(**c) for c in t["chunks"]]})
+            tables=[TableMeta(**{**t, "columns": [ColumnMeta(**c) for c in t["columns"]],
+                                 "chunks": [ChunkMeta(**c) for c in t["chunks"]]})
                     for t in doc["tables"]],
+            views=[ViewMeta(**v) for v in doc.get("views", [])],
         )
 
     @property
     def total_bytes(self) -> int:
         return sum(t.bytes for t in self.tables)
+
+    @property
+    def total_rows(self) -> int:
+        return sum(t.rows for t in self.tables)
 
 
 def write_metadata(dump_dir: Path, meta: DumpMetadata) -> None:
@@ -190,36 +293,30 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-# -- values and statements ---------------------------------------------------------------------
-def insert_prefix(table: str, columns: Sequence[str]) -> str:
-    """The fixed start of every INSERT statement of a chunk file (the table name unqualified)."""
-    return f"INSERT INTO {quote_ident(table)} ({','.join(quote_ident(c) for c in columns)}) VALUES "
+# -- reading rows back -------------------------------------------------------------------------
+_FIELD = re.compile(rb"'(?:[^'\\]|\\.)*'|[^,]*", re.S)
 
 
-def numeric_flags(description: Sequence[Sequence]) -> list[bool]:
-    """Per column of a cursor description: may its (text protocol) value be written unquoted?"""
-    return [d[1] in NUMERIC_TYPES for d in description]
+def split_fields(line: bytes) -> list[bytes]:
+    """The fields of one dumped row, as written (quoted text keeps its quotes)."""
+    out, pos = [], 0
+    while True:
+        m = _FIELD.match(line, pos)
+        assert m is not None  # the pattern matches the empty string
+        out.append(m.group(0))
+        pos = m.end()
+        if pos >= len(line) or line[pos:pos + 1] != b",":
+            return out
+        pos += 1
 
 
-def encode_row(row: Sequence[str | bytes | None], numeric: Sequence[bool]) -> str:
-    """One row as ``(v1,v2,...)``; ``row`` holds raw text-protocol values (str, bytes or None)."""
-    out = []
-    for value, is_num in zip(row, numeric, strict=True):
-        if value is None:
-            out.append("NULL")
-        elif type(value) is bytes:
-            out.append("0x" + value.hex() if value else "''")
-        elif is_num:
-            out.append(value)
-        else:
-            out.append("'" + escape_string(value) + "'")
-    return "(" + ",".join(out) + ")"
-
-
-def iter_statements(path: Path) -> Iterator[bytes]:
-    """The statements of a chunk file, each without its trailing newline."""
+def iter_rows(path: Path, block: int = 1 << 20) -> Iterator[bytes]:
+    """The rows of a data file, each without its NUL terminator."""
     with open(path, "rb") as f:
-        for line in f:
-            line = line.rstrip(b"\n")
-            if line:
-                yield line
+        rest = b""
+        while data := f.read(block):
+            rows = (rest + data).split(ROW_END)
+            rest = rows.pop()
+            yield from rows
+    if rest:
+        raise ValueError(f"{path.name}: the last row has no terminator (truncated file?)")

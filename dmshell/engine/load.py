@@ -1,55 +1,59 @@
 """The load unit: the dump directory into the target, resumable at any moment without loss or duplicates.
 
 Flow: read the dump's ``metadata``; create the meta tables and record that this dump is being
-loaded (:mod:`load_checkpoint`); create the target schemas and tables after routing (shards routed
-to one target table are created once, and must have identical column definitions); then load the
-chunk files over ``loader.pool-size`` connections. Every chunk is ONE transaction that also inserts
-its row into ``<meta>.<task>_loader_checkpoint``, and chunks already recorded there are skipped, so
-a kill -9 at any point resumes exactly. Finally one transaction marks the load finished with the
-dump's binlog location (:func:`load_finished_location`), and the dump files are cleaned up when
-``clean-dump-file`` is set (all of them in task-mode ``full``, only the data files otherwise).
+loaded (:mod:`load_checkpoint`); create the target schemas and tables after routing (shard tables
+routed to one target table are created once; their columns must agree with each other and with a
+target table that already exists, e.g. created by another source); then load the data files over
+``loader.pool-size`` connections, biggest first. Every file is ONE transaction that also inserts its
+row into ``<meta>.<task>_loader_checkpoint``, and files already recorded there are skipped, so a
+kill -9 at any point resumes exactly. Views (dumped with ``--no-views=false``) come next, then one
+transaction marks the load finished with the dump's binlog location (:func:`load_finished_location`),
+and the dump files are cleaned up when ``clean-dump-file`` is set (all of them in task-mode
+``full``, only the data files otherwise).
 
-Target session: ``sql_mode`` strict (a value that doesn't fit the target column is an error, never a
-silent truncation) without ``NO_ZERO_DATE``/``NO_ZERO_IN_DATE`` (zero dates round-trip) and with
-``NO_AUTO_VALUE_ON_ZERO`` (an AUTO_INCREMENT column keeps its 0), ``time_zone='+00:00'`` like the
-dump, ``foreign_key_checks=0`` (tables load in any order). ``unique_checks`` stays on: InnoDB may
-skip secondary unique checks without it, which would let merged shards plant duplicates.
+Data goes in with ``LOAD DATA LOCAL`` where the target allows it, else with multi-row INSERTs
+(:mod:`load_data`; both check every warning). Target session: ``time_zone='+00:00'`` like the dump,
+``NO_AUTO_VALUE_ON_ZERO`` (an AUTO_INCREMENT column keeps its 0), ``foreign_key_checks=0`` (tables
+load in any order); ``unique_checks`` stays on, so merged shards can never plant duplicates. Tables
+the unit creates get their plain secondary indexes after the data (:mod:`load_index`).
 
 Rows whose key already exists in the target follow ``loader.on-duplicate-logical`` (DM's default
-``replace``: REPLACE INTO; ``error``: INSERT; ``ignore``: INSERT IGNORE). Routes' ``extract-table/
-schema/source`` columns are appended to every row; the target table must then already have them.
+``replace``; ``error``; ``ignore``). Routes' ``extract-table/schema/source`` columns are set on every
+row; the target table must then already have them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import re
 import shutil
 import threading
+import time
+from collections import Counter, deque
 from dataclasses import dataclass
 
 import pymysql
-from pymysql.converters import escape_string
 
-from dmshell.engine import db, dumpfiles, errors, load_checkpoint
+from dmshell.engine import db, dumpfiles, errors, load_checkpoint, load_data, load_index
 from dmshell.engine.binlog import Location
 from dmshell.engine.config import DBConfig, SubTaskConfig
 from dmshell.engine.db import quote_ident, quote_table
+from dmshell.engine.dump_args import dump_options
 from dmshell.engine.dump_progress import RateMeter, percent
-from dmshell.engine.dumpfiles import ChunkMeta, DumpMetadata, TableMeta
+from dmshell.engine.dumpfiles import ChunkMeta, ColumnMeta, DumpMetadata, TableMeta, ViewMeta
 from dmshell.engine.filters import BAListFilter, TableRouter
 from dmshell.engine.unit import Unit, UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-TARGET_SQL_MODE = "NO_AUTO_VALUE_ON_ZERO,STRICT_ALL_TABLES"
-#: loader.on-duplicate-logical: what a row whose key already exists in the target does
-_INSERT_VERBS = {"replace": "REPLACE INTO", "error": "INSERT INTO", "ignore": "INSERT IGNORE INTO"}
-#: one ``(v1,v2,...)`` row of a dumped INSERT: parentheses only occur inside quoted text
-_ROW = re.compile(rb"\((?:[^'()]|'(?:[^'\\]|\\.)*')*\)", re.S)
+#: errors after which a chunk is simply tried again (its transaction was rolled back)
+_RETRY_ERRNOS = frozenset({1205, 1213})
+_RETRIES = 3
+_PRIVILEGE_ERRNOS = frozenset({1044, 1045, 1142, 1143, 1227, 1370})
+_CREATE_VIEW = re.compile(r"CREATE\s(.*?)\sVIEW\s(?:`(?:[^`]|``)*`\.)?`(?:[^`]|``)*`\sAS\s", re.S)
+_INT_WIDTH = re.compile(r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)")
 
 
 def load_finished_location(target_conn: pymysql.connections.Connection,
@@ -59,25 +63,15 @@ def load_finished_location(target_conn: pymysql.connections.Connection,
 
 
 def open_load_session(cfg: DBConfig) -> pymysql.connections.Connection:
-    """A target connection set up for exact round-trips of dumped values (see the module doc)."""
-    conn = db.connect(cfg)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SET SESSION sql_mode = '{TARGET_SQL_MODE}', time_zone = '+00:00', "
-                        "foreign_key_checks = 0")
-    except pymysql.err.MySQLError as exc:
-        conn.close()
-        raise db.classify(exc, "set load session") from exc
-    return conn
+    """A target connection set up for exact round-trips of dumped values (see :mod:`load_data`)."""
+    return load_data.connect(cfg)
 
 
 @dataclass(slots=True)
 class _Job:
     table: TableMeta
     chunk: ChunkMeta
-    target: tuple[str, str]
-    #: (column, value) pairs added to every row (routes' extract-table/schema/source)
-    extra: list[tuple[str, str]]
+    target: load_data.Target
 
 
 class LoadUnit(Unit):
@@ -93,6 +87,12 @@ class LoadUnit(Unit):
         self._finished = False
         self._location: Location | None = None
         self._meter = RateMeter()
+        #: None: LOAD DATA LOCAL if the target allows it; False: INSERT statements only
+        self.use_load_data: bool | None = None
+        #: quoted source table → quoted target table, for the references inside views
+        self._renames: dict[str, str] = {}
+        #: the target tables of this source
+        self._targets: set[tuple[str, str]] = set()
 
     # -- Unit ----------------------------------------------------------------------------------
     def completed(self) -> bool:
@@ -109,7 +109,7 @@ class LoadUnit(Unit):
             self._finished = False
         conn = open_load_session(cfg.target)
         try:
-            load_checkpoint.ensure_tables(conn, cfg)
+            _guard(lambda: load_checkpoint.ensure_tables(conn, cfg), "create the loader checkpoint tables")
             finished = load_finished_location(conn, cfg)
             if finished is not None:  # e.g. the dump files are already cleaned up
                 self._mark_finished(finished, 0)
@@ -117,16 +117,16 @@ class LoadUnit(Unit):
             meta = self._read_dump()
             with self._lock:
                 self._location = meta.location
-            load_checkpoint.begin_load(conn, cfg, meta.dump_id)
-            jobs = self._prepare_targets(conn, meta)
+            _guard(lambda: load_checkpoint.begin_load(conn, cfg, meta.dump_id), "record the load start")
+            jobs, views = self._prepare_targets(conn, meta)
             done = load_checkpoint.done_chunks(conn, cfg)
         finally:
             conn.close()
         with self._lock:
             self._total_bytes = sum(j.chunk.bytes for j in jobs)
             self._finished_bytes = sum(j.chunk.bytes for j in jobs if j.chunk.file in done)
-        pending = [j for j in jobs if j.chunk.file not in done]
-        log.info("load of source %s: %d chunks, %d already loaded", cfg.source_id, len(jobs),
+        pending = sorted((j for j in jobs if j.chunk.file not in done), key=lambda j: -j.chunk.bytes)
+        log.info("load of source %s: %d files, %d already loaded", cfg.source_id, len(jobs),
                  len(jobs) - len(pending))
         self._load_all(pending, stop)
         if stop.is_set():
@@ -134,6 +134,7 @@ class LoadUnit(Unit):
             return
         conn = open_load_session(cfg.target)
         try:
+            self._create_views(conn, views)
             load_checkpoint.finish_load(conn, cfg, meta.location, {j.chunk.file for j in jobs})
         finally:
             conn.close()
@@ -164,8 +165,10 @@ class LoadUnit(Unit):
                                               str(dump_dir / dumpfiles.METADATA_FILE))
         return meta
 
-    def _prepare_targets(self, conn: pymysql.connections.Connection, meta: DumpMetadata) -> list[_Job]:
-        """Route every dumped table, create target schemas and tables; the chunks to load."""
+    def _prepare_targets(self, conn: pymysql.connections.Connection,
+                         meta: DumpMetadata) -> tuple[list[_Job], list[tuple[ViewMeta, str, str]]]:
+        """Route every dumped table, create target schemas and tables; the files to load and the
+        views to create (with their target schema and name)."""
         cfg = self.ctx.cfg
         try:
             router = TableRouter(cfg.routes, cfg.case_sensitive)
@@ -173,8 +176,9 @@ class LoadUnit(Unit):
             raise
         except Exception as exc:
             raise errors.ErrLoadUnitGenTableRouter(cause=exc) from exc
-        try:
-            ba = BAListFilter(cfg.block_allow_list, cfg.case_sensitive)
+        try:  # the dump's own filter (a table list in extra-args replaces the block-allow list)
+            ba = dump_options(cfg.mydumper).table_filter() or BAListFilter(cfg.block_allow_list,
+                                                                          cfg.case_sensitive)
         except errors.DMError:
             raise
         except Exception as exc:
@@ -187,9 +191,8 @@ class LoadUnit(Unit):
             target = router.route(t.schema, t.table)
             routed[(t.schema, t.table)] = target
             groups.setdefault(target, []).append(t)
-        creates = {(t.schema, t.table): self._read_statement(t.schema_file) for t in tables}
         for target, members in groups.items():
-            _check_same_columns(target, members, creates)
+            _check_same_columns(target, members)
 
         # every dumped schema (also an empty one, as DM does) and every table's target schema
         schema_files = {s.name: s.file for s in meta.schemas}
@@ -202,12 +205,28 @@ class LoadUnit(Unit):
                 created_schemas.add(target_schema)
         for (target_schema, target_table), members in groups.items():
             first = members[0]
-            self._create_table(conn, first, creates[(first.schema, first.table)], target_schema, target_table)
+            existing = _target_columns(conn, target_schema, target_table)
+            if existing is None:
+                self._create_table(conn, first, target_schema, target_table)
+            else:  # created by another source (shard merge), by an earlier run, or by the user
+                _check_target_columns((target_schema, target_table), first, existing)
+        self._targets = set(groups)
+        on_duplicate = cfg.loader.on_duplicate_logical or "replace"
         jobs = []
         for t in tables:
-            extra = router.extract_columns(t.schema, t.table, cfg.source_id)
-            jobs.extend(_Job(t, c, routed[(t.schema, t.table)], extra) for c in t.chunks)
-        return jobs
+            target = load_data.Target(*routed[(t.schema, t.table)], t.columns,
+                                      router.extract_columns(t.schema, t.table, cfg.source_id), on_duplicate)
+            jobs.extend(_Job(t, c, target) for c in t.chunks)
+        views = []
+        for v in meta.views:
+            if ba.allow_table(v.schema, v.name):
+                views.append((v, *router.route(v.schema, v.name)))
+                if views[-1][1] not in created_schemas:
+                    self._create_schema(conn, v.schema, schema_files.get(v.schema), views[-1][1])
+                    created_schemas.add(views[-1][1])
+        renamed = {**routed, **{(v.schema, v.name): (schema, name) for v, schema, name in views}}
+        self._renames = {quote_table(*old): quote_table(*new) for old, new in renamed.items() if old != new}
+        return jobs, views
 
     def _read_statement(self, name: str) -> str:
         try:
@@ -227,29 +246,89 @@ class LoadUnit(Unit):
             sql += original[len(prefix):]  # keeps the character set / collation options
         _execute(conn, sql, f"create schema {target}")
 
-    def _create_table(self, conn: pymysql.connections.Connection, table: TableMeta, create_sql: str,
-                      target_schema: str, target_table: str) -> None:
+    def _create_table(self, conn: pymysql.connections.Connection, table: TableMeta, target_schema: str,
+                      target_table: str) -> None:
+        create_sql = self._read_statement(table.schema_file)
         prefix = f"CREATE TABLE {quote_ident(table.table)}"
         if not create_sql.startswith(prefix):
             raise errors.ErrLoadUnitNotCreateTable(create_sql[:200], table.schema, table.table)
+        create_sql, deferred = load_index.split_create(create_sql)
+        if deferred:  # recorded first: a kill -9 right after the CREATE must not lose them
+            _guard(lambda: load_index.record(conn, self.ctx.cfg, target_schema, target_table, deferred),
+                   "record the secondary indexes to build")
         sql = (f"CREATE TABLE IF NOT EXISTS {quote_table(target_schema, target_table)}"
                + create_sql[len(prefix):])
         try:
             conn.select_db(target_schema)  # unqualified foreign-key references resolve here
         except pymysql.err.MySQLError as exc:
-            raise db.classify(exc, f"use {target_schema}") from exc
+            raise _target_error(exc, f"use {target_schema}") from exc
         _execute(conn, sql, f"create table {target_schema}.{target_table}")
 
+    def _create_views(self, conn: pymysql.connections.Connection,
+                      views: list[tuple[ViewMeta, str, str]]) -> None:
+        """CREATE OR REPLACE every view; views that depend on views created later are retried."""
+        pending = list(views)
+        while pending:
+            failed, last_error = [], None
+            for view, schema, name in pending:
+                sql = self._read_statement(view.file)
+                m = _CREATE_VIEW.match(sql)
+                if not m:
+                    raise errors.ErrLoadUnitParseStatement(sql[:200])
+                body = sql[m.end():]
+                for old, new in self._renames.items():
+                    body = body.replace(old, new)
+                statement = f"CREATE OR REPLACE {m.group(1)} VIEW {quote_table(schema, name)} AS {body}"
+                try:
+                    conn.select_db(schema)
+                    with conn.cursor() as cur:
+                        cur.execute(statement)
+                except pymysql.err.MySQLError as exc:
+                    failed.append((view, schema, name))
+                    last_error = _target_error(exc, f"create view {schema}.{name}")
+            if len(failed) == len(pending):
+                assert last_error is not None
+                raise last_error
+            pending = failed
+
     def _load_all(self, jobs: list[_Job], stop: threading.Event) -> None:
-        if not jobs:
+        """Load the files over ``pool-size`` connections, biggest first, and build a table's postponed
+        secondary indexes (:mod:`load_index`) as soon as its last file is in, while other files load."""
+        conn = open_load_session(self.ctx.cfg.target)
+        try:
+            recorded = _guard(lambda: load_index.pending(conn, self.ctx.cfg, self._targets),
+                              "read the secondary indexes to build")
+        finally:
+            conn.close()
+        indexes: dict[tuple[str, str], list[load_index.DeferredIndex]] = {}
+        for index in recorded:
+            indexes.setdefault((index.schema, index.table), []).append(index)
+        files_left = Counter((j.target.schema, j.target.table) for j in jobs)
+        work: deque[_Job | tuple[str, str]] = deque(jobs)
+        work.extendleft(t for t in indexes if files_left[t] == 0)
+        if not work:
             return
-        work: queue.SimpleQueue[_Job] = queue.SimpleQueue()
-        for job in jobs:
-            work.put(job)
+        if indexes:
+            log.info("load of source %s: %d secondary index(es) of %d table(s) are built after their data",
+                     self.ctx.cfg.source_id, len(recorded), len(indexes))
+        lock = threading.Lock()
+
+        def next_item() -> _Job | tuple[str, str] | None:
+            with lock:
+                return work.popleft() if work else None
+
+        def file_done(job: _Job) -> None:
+            target = (job.target.schema, job.target.table)
+            with lock:
+                files_left[target] -= 1
+                if files_left[target] == 0 and target in indexes:
+                    work.appendleft(target)  # next, ahead of the remaining files
+
         abort = threading.Event()
         failures: list[BaseException] = []
-        n = max(1, min(self.ctx.cfg.loader.pool_size, len(jobs)))
-        threads = [threading.Thread(target=self._worker, args=(work, stop, abort, failures),
+        n = max(1, min(self.ctx.cfg.loader.pool_size or 16, len(work)))
+        threads = [threading.Thread(target=self._worker,
+                                    args=(next_item, file_done, indexes, stop, abort, failures),
                                     name=f"load-{self.ctx.cfg.source_id}-{i + 1}", daemon=True)
                    for i in range(n)]
         for t in threads:
@@ -259,18 +338,36 @@ class LoadUnit(Unit):
         if failures:
             raise failures[0]
 
-    def _worker(self, work: queue.SimpleQueue[_Job], stop: threading.Event, abort: threading.Event,
-                failures: list[BaseException]) -> None:
+    def _worker(self, next_item, file_done, indexes: dict[tuple[str, str], list[load_index.DeferredIndex]],
+                stop: threading.Event, abort: threading.Event, failures: list[BaseException]) -> None:
         conn = None
         try:
             while not stop.is_set() and not abort.is_set():
-                try:
-                    job = work.get_nowait()
-                except queue.Empty:
+                item = next_item()
+                if item is None:
                     return
                 if conn is None:
                     conn = open_load_session(self.ctx.cfg.target)
-                self._load_chunk(conn, job)
+                if isinstance(item, tuple):
+                    self._build_indexes(conn, indexes[item])
+                    continue
+                for attempt in range(_RETRIES + 1):
+                    if conn is None:
+                        conn = open_load_session(self.ctx.cfg.target)
+                    try:
+                        self._load_chunk(conn, item)
+                        break
+                    except _Retry as exc:
+                        if attempt == _RETRIES:
+                            raise exc.error from exc.__cause__
+                        log.info("load %s: %s; trying again", item.chunk.file, exc.error.raw_cause)
+                        time.sleep(0.1 * (attempt + 1))
+                    except BaseException:
+                        with contextlib.suppress(Exception):
+                            conn.close()
+                        conn = None
+                        raise
+                file_done(item)
         except BaseException as exc:
             abort.set()
             failures.append(exc)
@@ -279,38 +376,81 @@ class LoadUnit(Unit):
                 with contextlib.suppress(Exception):
                     conn.close()
 
+    def _build_indexes(self, conn: pymysql.connections.Connection,
+                       indexes: list[load_index.DeferredIndex]) -> None:
+        for index in indexes:
+            try:
+                load_index.build(conn, self.ctx.cfg, index)
+            except pymysql.err.MySQLError as exc:
+                raise _target_error(exc, f"add index {index.name} to {index.schema}.{index.table}") from exc
+
     def _load_chunk(self, conn: pymysql.connections.Connection, job: _Job) -> None:
-        """Load one chunk file and record it in the checkpoint, all in one transaction."""
-        cfg, table, chunk = self.ctx.cfg, job.table, job.chunk
-        source_prefix = dumpfiles.insert_prefix(table.table, table.columns).encode("utf-8")
-        columns = ",".join(quote_ident(c) for c in [*table.columns, *(c for c, _ in job.extra)])
-        verb = _INSERT_VERBS.get(cfg.loader.on_duplicate_logical or "replace", "REPLACE INTO")
-        target_prefix = f"{verb} {quote_table(*job.target)} ({columns}) VALUES ".encode()
-        extra = "".join(",'" + escape_string(v) + "'" for _, v in job.extra).encode() + b")"
+        """Load one data file and record it in the checkpoint, all in one transaction."""
+        cfg, table, chunk, target = self.ctx.cfg, job.table, job.chunk, job.target
         path = self.ctx.dump_dir / chunk.file
+        what = f"load {chunk.file} into {target.schema}.{target.table}"
+        sent = 0
+
+        def progress(n: int) -> None:
+            nonlocal sent
+            sent += n
+            with self._lock:
+                self._finished_bytes += n
+
         try:
             conn.begin()
+            if self.use_load_data is not False:
+                try:
+                    self._load_data(conn, job, path, what, progress)
+                    self.use_load_data = True
+                except pymysql.err.MySQLError as exc:
+                    if self.use_load_data or db.errno_of(exc) not in load_data.LOCAL_INFILE_REFUSED:
+                        raise
+                    log.info("the target refuses LOAD DATA LOCAL (%s); loading with INSERT statements", exc)
+                    self.use_load_data = False
+                    conn.rollback()
+                    conn.begin()
+            if self.use_load_data is False:
+                self._insert(conn, job, path, what, progress)
             with conn.cursor() as cur:
-                for stmt in dumpfiles.iter_statements(path):
-                    if not stmt.startswith(source_prefix):
-                        raise errors.ErrLoadUnitInvalidInsertSQL(stmt[:200].decode("utf-8", "replace"))
-                    values = stmt[len(source_prefix):]
-                    if job.extra:
-                        values = _ROW.sub(lambda m: m.group(0)[:-1] + extra, values)
-                    cur.execute(target_prefix + values)
                 cur.execute(load_checkpoint.record_chunk_sql(cfg),
                             (cfg.source_id, chunk.file, table.schema, table.table, chunk.bytes, chunk.bytes))
             conn.commit()
         except BaseException as exc:
             with contextlib.suppress(Exception):
                 conn.rollback()
+            with self._lock:
+                self._finished_bytes -= sent
             if isinstance(exc, pymysql.err.MySQLError):
-                raise db.classify(exc, f"load {chunk.file} into {job.target[0]}.{job.target[1]}") from exc
-            if isinstance(exc, OSError):
+                error = _target_error(exc, what)
+                if db.errno_of(exc) in _RETRY_ERRNOS:
+                    raise _Retry(error) from exc
+                raise error from exc
+            if isinstance(exc, OSError | ValueError):
                 raise errors.ErrLoadLightningRuntime(f"read data file {chunk.file}", cause=exc) from exc
             raise
         with self._lock:
-            self._finished_bytes += chunk.bytes
+            self._finished_bytes += chunk.bytes - sent
+
+    def _load_data(self, conn: pymysql.connections.Connection, job: _Job, path, what: str, progress) -> None:
+        piece = min(load_data._PIECE, _max_packet(conn) - 1024)
+        outcome = load_data.load_data_local(conn, load_data.load_data_sql(job.target), path, piece, progress)
+        load_data.check_warnings(conn, outcome, job.target, lambda n: load_data.read_line(path, n), what)
+
+    def _insert(self, conn: pymysql.connections.Connection, job: _Job, path, what: str, progress) -> None:
+        max_packet = _max_packet(conn)
+        limit = min(dump_options(self.ctx.cfg.mydumper).statement_size, max_packet - 1024)
+        for sql, rows in load_data.insert_statements(job.target, path, limit):
+            if len(sql) > max_packet - 64:
+                raise errors.ErrDBExecuteFailed(
+                    what, cause=f"a row of {len(sql)} bytes is larger than the target's max_allowed_packet "
+                                f"({max_packet})",
+                    workaround="Raise `max_allowed_packet` on the target "
+                               "(SET GLOBAL max_allowed_packet = ...), then `resume-task`.")
+            outcome = load_data.execute(conn, sql)
+            load_data.check_warnings(conn, outcome, job.target,
+                                     lambda n, rows=rows: rows[n - 1] if 0 < n <= len(rows) else None, what)
+            progress(sum(len(r) + 1 for r in rows))
 
     def _mark_finished(self, location: Location, total_bytes: int) -> None:
         with self._lock:
@@ -331,27 +471,119 @@ class LoadUnit(Unit):
                     (dump_dir / chunk.file).unlink()
 
 
-def _check_same_columns(target: tuple[str, str], members: list[TableMeta], creates: dict) -> None:
-    """Shard tables merged into one target table must agree on their column definitions."""
+class _Retry(Exception):
+    def __init__(self, error: errors.DMError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _max_packet(conn: pymysql.connections.Connection) -> int:
+    """The target's max_allowed_packet (read once per connection)."""
+    cached = getattr(conn, "_dmshell_max_packet", None)
+    if cached is None:
+        cached = load_data.server_max_packet(conn)
+        conn._dmshell_max_packet = cached  # type: ignore[attr-defined]
+    return cached
+
+
+# -- column checks -----------------------------------------------------------------------------
+def _normalized(col_type: str) -> str:
+    """A column type for comparison across servers: lower case, integer display widths dropped."""
+    return _INT_WIDTH.sub(r"\1", col_type.strip().lower())
+
+
+def _describe(col: ColumnMeta) -> str:
+    return f"{col.type}{'' if col.nullable else ' NOT NULL'}" + (f" CHARACTER SET {col.charset}"
+                                                                  if col.charset else "")
+
+
+def _check_same_columns(target: tuple[str, str], members: list[TableMeta]) -> None:
+    """Shard tables merged into one target table must agree on their columns (name, type,
+    nullability, character set)."""
     first = members[0]
-    expected = _column_definitions(creates[(first.schema, first.table)])
+    expected = [(c.name.lower(), _normalized(c.type), c.nullable, c.charset) for c in first.columns]
     for other in members[1:]:
-        got = _column_definitions(creates[(other.schema, other.table)])
-        if got != expected:
-            diff = next(((a, b) for a, b in zip(expected, got, strict=False) if a != b),
-                        (f"{len(expected)} columns", f"{len(got)} columns"))
-            raise errors.ErrLoadLightningRuntime(
-                f"shard tables {quote_table(first.schema, first.table)} and "
-                f"{quote_table(other.schema, other.table)} are merged into {quote_table(*target)} "
-                "but their column definitions differ: "
-                f"{diff[0]} vs {diff[1]}",
-                workaround="Please make the schemas of the shard tables identical, or route them to "
-                           "different target tables in the `routes` config of the task configuration file.")
+        got = [(c.name.lower(), _normalized(c.type), c.nullable, c.charset) for c in other.columns]
+        if got == expected:
+            continue
+        diff = next(((a, b) for a, b in zip(first.columns, other.columns, strict=False)
+                     if (a.name.lower(), _normalized(a.type), a.nullable, a.charset)
+                     != (b.name.lower(), _normalized(b.type), b.nullable, b.charset)), None)
+        if diff:
+            detail = (f"column {quote_ident(diff[0].name)} {_describe(diff[0])} vs "
+                      f"{quote_ident(diff[1].name)} {_describe(diff[1])}")
+        else:
+            detail = f"{len(first.columns)} columns vs {len(other.columns)}"
+        raise _conflict(f"shard tables {quote_table(first.schema, first.table)} and "
+                        f"{quote_table(other.schema, other.table)} are merged into {quote_table(*target)} "
+                        f"but their columns differ: {detail}")
 
 
-def _column_definitions(create_sql: str) -> list[str]:
-    """The column lines of a ``SHOW CREATE TABLE`` statement (keys and table options excluded)."""
-    return [line.strip().rstrip(",") for line in create_sql.split("\n")[1:] if line.startswith("  `")]
+def _target_columns(conn: pymysql.connections.Connection, schema: str,
+                    table: str) -> dict[str, ColumnMeta] | None:
+    """The columns of an existing target table (None when it does not exist)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(CHARACTER_SET_NAME, '') "
+                        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                        (schema, table))
+            rows = cur.fetchall()
+    except pymysql.err.MySQLError as exc:
+        raise _target_error(exc, f"read the columns of {schema}.{table}") from exc
+    if not rows:
+        return None
+    return {str(n).lower(): ColumnMeta(str(n), str(t), "", str(nl) == "YES", str(cs).lower())
+            for n, t, nl, cs in rows}
+
+
+def _check_target_columns(target: tuple[str, str], table: TableMeta, existing: dict[str, ColumnMeta]) -> None:
+    """The dumped columns must exist in the target table with the same type and character set, and
+    fit its nullability (extra target columns are fine: defaults or extract columns fill them)."""
+    for col in table.columns:
+        have = existing.get(col.name.lower())
+        if have is None:
+            problem = f"column {quote_ident(col.name)} does not exist in the target table"
+        elif _normalized(have.type) != _normalized(col.type) or (col.charset and have.charset != col.charset):
+            problem = f"column {quote_ident(col.name)} {_describe(col)} vs {_describe(have)} in the target"
+        elif col.nullable and not have.nullable:
+            problem = f"column {quote_ident(col.name)} is nullable but NOT NULL in the target"
+        else:
+            continue
+        raise _conflict(f"{quote_table(table.schema, table.table)} is loaded into the existing table "
+                        f"{quote_table(*target)} but they differ: {problem}")
+
+
+def _conflict(message: str) -> errors.DMError:
+    return errors.ErrLoadLightningRuntime(
+        message,
+        workaround="Please make the schemas of the shard tables (and of an existing target table) identical, "
+                   "or route them to different target tables in the `routes` config of the task "
+                   "configuration file; then `resume-task` (or `start-task --remove-meta` after dropping "
+                   "the target table).")
+
+
+# -- errors --------------------------------------------------------------------------------------
+def _target_error(exc: BaseException, what: str) -> errors.DMError:
+    errno = db.errno_of(exc)
+    if errno is not None and errno >= 3000:  # server errors (MySQL 3xxx, MariaDB 4xxx), not the client's
+        return errors.ErrDBExecuteFailed(what, cause=exc)
+    error = db.classify(exc, what)
+    if errno in _PRIVILEGE_ERRNOS:
+        return errors.ErrDBExecuteFailed(
+            what, cause=exc,
+            workaround="The target user lacks a privilege: grant it SELECT, INSERT, UPDATE, DELETE, CREATE, "
+                       "DROP, ALTER, INDEX and CREATE VIEW on the migrated schemas and the meta schema, "
+                       "then `resume-task`.")
+    return error
+
+
+def _guard(fn, what: str):
+    try:
+        return fn()
+    except errors.DMError as exc:
+        if isinstance(exc.cause, BaseException) and db.errno_of(exc.cause) in _PRIVILEGE_ERRNOS:
+            raise _target_error(exc.cause, what) from exc.cause
+        raise
 
 
 def _execute(conn: pymysql.connections.Connection, sql: str, what: str) -> None:
@@ -359,4 +591,4 @@ def _execute(conn: pymysql.connections.Connection, sql: str, what: str) -> None:
         with conn.cursor() as cur:
             cur.execute(sql)
     except pymysql.err.MySQLError as exc:
-        raise db.classify(exc, what) from exc
+        raise _target_error(exc, what) from exc

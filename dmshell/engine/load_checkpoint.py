@@ -7,13 +7,14 @@
   ``status`` = init/running/finished, plus ``dump_id``, ``binlog_name``, ``binlog_pos``,
   ``binlog_gtid``): which dump is being loaded, and — once ``finished`` — the dump's binlog location
   from which replication continues.
+* ``<meta>.<task>_loader_deferred_index``: secondary indexes still to build (:mod:`load_index`).
 """
 
 from __future__ import annotations
 
 import pymysql
 
-from dmshell.engine import db, errors
+from dmshell.engine import db, errors, load_index
 from dmshell.engine.binlog import Location
 from dmshell.engine.config import SubTaskConfig
 from dmshell.engine.db import quote_ident, quote_table
@@ -58,6 +59,7 @@ def ensure_tables(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> N
             PRIMARY KEY (task_name, source_name)
         )""",
     ]
+    statements.append(load_index.create_table_sql(cfg))
     with conn.cursor() as cur:
         for sql in statements:
             _execute(cur, sql, None, "create loader checkpoint tables")
