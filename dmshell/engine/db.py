@@ -55,7 +55,8 @@ def errno_of(exc: BaseException) -> int | None:
 def is_connection_error(exc: BaseException) -> bool:
     if isinstance(exc, pymysql.err.OperationalError | pymysql.err.InterfaceError | ConnectionError | OSError):
         errno = errno_of(exc)
-        return errno is None or errno in CONNECTION_ERRNOS or errno >= 2000
+        # 2000-2999 are client-side errors (CR_*): the connection, not the statement, failed.
+        return errno is None or errno in CONNECTION_ERRNOS or 2000 <= errno < 3000
     return False
 
 

@@ -1,0 +1,20 @@
+"""DM-style classification of driver errors: lost connections are resumable, SQL errors are not."""
+
+from __future__ import annotations
+
+import pymysql
+
+from dmshell.engine import db
+
+
+def test_client_side_connection_errors_are_resumable() -> None:
+    for errno in (2003, 2006, 2013, 1927, 4031):
+        err = db.classify(pymysql.err.OperationalError(errno, "gone"), "INSERT")
+        assert err.resumable, errno
+
+
+def test_server_errors_are_not_resumable_even_with_high_numbers() -> None:
+    for errno in (1062, 1146, 4025, 3819):  # duplicate key, no table, CHECK constraint (MariaDB, MySQL)
+        err = db.classify(pymysql.err.OperationalError(errno, "bad row"), "INSERT INTO t VALUES (1)")
+        assert not err.resumable, errno
+        assert err.code == 10006 and "execute statement failed: INSERT INTO t VALUES (1)" in str(err)
