@@ -33,11 +33,6 @@ from dmshell.sandbox import UPSTREAM1, UPSTREAM2, Sandbox, free_port
 MB = 1024 * 1024
 
 
-def source_yaml(source_id: str, server) -> str:
-    return (f"source-id: {source_id}\nenable-gtid: false\nfrom:\n  host: {server.host}\n"
-            f"  port: {server.port}\n  user: {server.user}\n  password: {server.password}\n")
-
-
 def wait_for(predicate, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -67,7 +62,7 @@ def main() -> int:
             stub = dmmaster_pb2_grpc.MasterStub(channel)
             grpc.channel_ready_future(channel).result(timeout=30)
             for i, server in enumerate((up1, up2), start=1):
-                (root / f"source{i}.yaml").write_text(source_yaml(f"mysql-replica-0{i}", server))
+                (root / f"source{i}.yaml").write_text(server.source_yaml(f"mysql-replica-0{i}"))
                 subprocess.run([*dmctl, "operate-source", "create", str(root / f"source{i}.yaml")],
                                check=True, capture_output=True)
 

@@ -134,11 +134,7 @@ class DaemonRunner:
 name: {name}
 task-mode: full
 target-database:
-  host: {t.host}
-  port: {t.port}
-  user: {t.user}
-  password: {t.password}
-block-allow-list:
+{t.connection_yaml()}block-allow-list:
   bench:
     do-dbs: ["{DB}"]
 mydumpers:

@@ -70,14 +70,7 @@ class Steps:
 
 
 def source_yaml(source_id: str, server: MariaDBServer, enable_gtid: bool) -> str:
-    return (f"source-id: {source_id}\n"
-            f"enable-gtid: {'true' if enable_gtid else 'false'}\n"
-            "flavor: mariadb\n"
-            "from:\n"
-            f"  host: {server.host}\n"
-            f"  port: {server.port}\n"
-            f"  user: {server.user}\n"
-            f"  password: '{server.password}'\n")
+    return server.source_yaml(source_id, enable_gtid=enable_gtid) + "flavor: mariadb\n"
 
 
 def task_yaml(target: MariaDBServer) -> str:
@@ -89,10 +82,7 @@ def task_yaml(target: MariaDBServer) -> str:
             "shard-mode: pessimistic\n"
             "meta-schema: dm_meta\n"
             "target-database:\n"
-            f"  host: {target.host}\n"
-            f"  port: {target.port}\n"
-            f"  user: {target.user}\n"
-            f"  password: '{target.password}'\n"
+            f"{target.connection_yaml()}"
             "block-allow-list:\n"
             "  shop-only:\n"
             "    do-dbs: [shop]\n"

@@ -80,6 +80,34 @@ class MariaDBServer:
         finally:
             conn.close()
 
+    def connection_yaml(self, indent: int = 2) -> str:
+        """``host``/``port``/``user``/``password`` lines for a DM config's ``from:`` or
+        ``target-database:`` block."""
+        pad = " " * indent
+        return (f"{pad}host: {self.host}\n{pad}port: {self.port}\n{pad}user: {self.user}\n"
+                f"{pad}password: '{self.password}'\n")
+
+    def source_yaml(self, source_id: str, *, enable_gtid: bool = False, port: int | None = None) -> str:
+        """A DM source configuration for this server (``port`` overrides, e.g. an unreachable one)."""
+        block = self.connection_yaml()
+        if port is not None:
+            block = block.replace(f"port: {self.port}", f"port: {port}")
+        return (f"source-id: {source_id}\nenable-gtid: {'true' if enable_gtid else 'false'}\n"
+                f"from:\n{block}")
+
+    def rendered_rows(self, sql: str) -> list[tuple]:
+        """Rows as the server renders them (text protocol, no client-side conversion, UTC), sorted:
+        what comparing source and target row by row needs."""
+        conn = self.connect()
+        conn.decoders = {}
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SET SESSION time_zone = '+00:00'")
+                cur.execute(sql)
+                return sorted(cur.fetchall(), key=repr)
+        finally:
+            conn.close()
+
     def query(self, sql: str, args: Iterable | None = None) -> list[tuple]:
         conn = self.connect()
         try:

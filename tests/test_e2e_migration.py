@@ -132,11 +132,7 @@ name: e2e_merge
 task-mode: all
 meta-schema: {db}_meta
 target-database:
-  host: {t.host}
-  port: {t.port}
-  user: {t.user}
-  password: {t.password}
-block-allow-list:
+{t.connection_yaml()}block-allow-list:
   only-db:
     do-dbs: ["{db}"]
 routes:

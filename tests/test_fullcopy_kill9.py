@@ -36,11 +36,7 @@ name: {TASK}
 task-mode: full
 meta-schema: {db}_meta
 target-database:
-  host: {t.host}
-  port: {t.port}
-  user: {t.user}
-  password: {t.password}
-block-allow-list:
+{t.connection_yaml()}block-allow-list:
   only:
     do-dbs: ["{db}"]
 mydumpers:

@@ -77,11 +77,7 @@ name: {TASK}
 task-mode: incremental
 meta-schema: {DB}_meta
 target-database:
-  host: {t.host}
-  port: {t.port}
-  user: {t.user}
-  password: {t.password}
-block-allow-list:
+{t.connection_yaml()}block-allow-list:
   bal:
     do-dbs: ["{DB}"]
 mysql-instances:

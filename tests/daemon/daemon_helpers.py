@@ -39,11 +39,7 @@ def wait_for(
 
 
 def source_yaml(source_id: str, server: MariaDBServer, *, port: int | None = None, gtid: bool = False) -> str:
-    return (
-        f"source-id: {source_id}\nenable-gtid: {'true' if gtid else 'false'}\nfrom:\n"
-        f"  host: {server.host}\n  port: {port or server.port}\n  user: {server.user}\n"
-        f"  password: {server.password}\n"
-    )
+    return server.source_yaml(source_id, enable_gtid=gtid, port=port)
 
 
 def dmshell(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:

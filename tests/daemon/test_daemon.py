@@ -29,11 +29,7 @@ name: {name}
 task-mode: {mode}
 meta-schema: {meta_schema}
 target-database:
-  host: {t.host}
-  port: {t.port}
-  user: {t.user}
-  password: {t.password}
-block-allow-list:
+{t.connection_yaml()}block-allow-list:
   bal:
     do-dbs: ["{db}"]
 mysql-instances:

@@ -55,15 +55,7 @@ def dump(ctx: UnitContext) -> dumpfiles.DumpMetadata:
 
 def raw_rows(server, sql: str) -> list[tuple]:
     """Rows as the server renders them (text protocol, no client-side conversion), sorted."""
-    conn = server.connect()
-    conn.decoders = {}
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SET SESSION time_zone = '+00:00'")
-            cur.execute(sql)
-            return sorted(cur.fetchall(), key=repr)
-    finally:
-        conn.close()
+    return server.rendered_rows(sql)
 
 
 def checkpoint_count(target, dbname: str) -> int:
