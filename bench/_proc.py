@@ -53,3 +53,8 @@ def cpu_seconds(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its living descendants."""
+    return sum(cpu_seconds(p) for p in [pid, *children(pid)])

@@ -50,6 +50,7 @@ class MariaDBGtidSet(GtidSet):
 
     def __init__(self, text: str = "") -> None:
         self.domains: dict[int, tuple[int, int]] = {}
+        self._text: str | None = None  # str(self), kept up to date by add() (once per transaction)
         for part in _split(text):
             domain, server, seq = _parse_mariadb_gtid(part)
             if domain not in self.domains or seq >= self.domains[domain][1]:
@@ -57,7 +58,12 @@ class MariaDBGtidSet(GtidSet):
 
     def add(self, gtid: str) -> None:
         domain, server, seq = _parse_mariadb_gtid(gtid)
-        self.domains[domain] = (server, seq)
+        domains = self.domains
+        if len(domains) == 1 and domain in domains:
+            self._text = f"{domain}-{server}-{seq}"  # the one domain: the GTID is the whole text
+        else:
+            self._text = None
+        domains[domain] = (server, seq)
 
     def contains(self, gtid: str) -> bool:
         domain, _server, seq = _parse_mariadb_gtid(gtid)
@@ -72,10 +78,13 @@ class MariaDBGtidSet(GtidSet):
     def copy(self) -> MariaDBGtidSet:
         new = MariaDBGtidSet()
         new.domains = dict(self.domains)
+        new._text = self._text
         return new
 
     def __str__(self) -> str:
-        return ",".join(f"{d}-{s}-{n}" for d, (s, n) in sorted(self.domains.items()))
+        if self._text is None:
+            self._text = ",".join(f"{d}-{s}-{n}" for d, (s, n) in sorted(self.domains.items()))
+        return self._text
 
 
 class MySQLGtidSet(GtidSet):

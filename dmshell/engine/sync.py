@@ -23,51 +23,73 @@ further), so a crash during the replay still ends in safe mode. ``safe-mode-dura
 disables the automatic safe mode; a persisted exit point then fails the start
 (``ErrSyncerReprocessWithSafeModeFail``, as DM).
 
+``start-task --start-time`` (:class:`SyncUnit`'s ``start_time``, used by its first run only) wins
+over all of these, as in DM: the run starts at the first transaction at or after that time
+(:mod:`dmshell.engine.binlog_time`) and the checkpoint's location and table structures are dropped.
+With ``enable-gtid`` a checkpoint is resumed by its GTID set whenever its file/position doesn't hold
+exactly that set on the upstream (fail-over, purged or renamed binlog files).
+
+Filters, in DM's order: block-allow list (rows and DDL), routes, binlog event filter (rows per
+event type; DDL per table and per ALTER clause, :mod:`dmshell.engine.ddl_events`), expression
+filters and extracted columns (:mod:`dmshell.engine.sync_filters`). DDL reaches the target routed,
+made idempotent like DM's split DDL (``IF [NOT] EXISTS``) and split per clause when the target needs
+it; the schema tracker replays every DDL of a replicated table, also those the event filter kept from
+the target. A DDL the target rejects stops the unit with ``ErrSyncerUnitHandleDDLFailed`` (36061,
+class sync-unit) annotated with the binlog locations and the origin SQL.
+
 Checkpoints (``<meta>.<task>_syncer_checkpoint``) are flushed after DDL (and before, so a replay
-never starts before an applied DDL), on stop, on heartbeats and every
-``checkpoint-flush-interval``; a flush first drains the DML workers, so only fully applied
-positions are ever written.
+never starts before an applied DDL), on stop, on heartbeats (an idle upstream: `synced` follows
+at once) and every ``checkpoint-flush-interval``, never inside an upstream transaction; a flush
+first drains the DML workers, so only fully applied positions are ever written. Status:
+:mod:`dmshell.engine.sync_status`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import zlib
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
-from pymysql.constants import FIELD_TYPE
-from pymysqlreplication.event import (
-    GtidEvent,
-    HeartbeatLogEvent,
-    MariadbGtidEvent,
-    QueryEvent,
-    RotateEvent,
-    XidEvent,
-)
-from pymysqlreplication.row_event import DeleteRowsEvent, TableMapEvent, UpdateRowsEvent, WriteRowsEvent
 
 from dmshell.engine import db, errors
 from dmshell.engine.binlog import Location, binlog_gtid_pos, detect_flavor, master_status
+from dmshell.engine.binlog_time import ABOVE, find_location_by_time, parse_start_time, upstream_utc_offset
 from dmshell.engine.checkpoint import SyncCheckpoint, TablePoint
 from dmshell.engine.ddl import (
     DDL,
     DDLParseError,
     TableName,
+    downstream_statements,
     is_dml_statement,
     parse_ddl,
-    route_statement,
 )
+from dmshell.engine.ddl_events import clause_event, statement_event
 from dmshell.engine.dml import DELETE, INSERT, UPDATE, RowChange
+from dmshell.engine.expr_filter import ExpressionFilters
 from dmshell.engine.filters import BAListFilter, EventFilter, TableRouter
-from dmshell.engine.gtid import GtidSet, parse_gtid_set, resolve_gtid_start
+from dmshell.engine.gtid import GtidSet, binlog_files, parse_gtid_set, resolve_gtid_start
 from dmshell.engine.schema_tracker import SchemaTracker, TableInfo, load_table_infos, table_from_create
 from dmshell.engine.sync_apply import Aborted, Applier, downstream
-from dmshell.engine.sync_reader import BinlogReader
+from dmshell.engine.sync_filters import RowFilters, TablePlan
+from dmshell.engine.sync_reader import (
+    BinlogReader,
+    DeleteRowsEvent,
+    GtidEvent,
+    HeartbeatLogEvent,
+    MariadbGtidEvent,
+    QueryEvent,
+    RotateEvent,
+    TableMapEvent,
+    UpdateRowsEvent,
+    WriteRowsEvent,
+    XidEvent,
+)
+from dmshell.engine.sync_status import Monitor, SyncStats, build_status
 from dmshell.engine.unit import Unit, UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
@@ -75,17 +97,21 @@ log = logging.getLogger("dmshell.sync")
 
 #: seconds between master heartbeats on an idle replication connection (also bounds stop latency)
 HEARTBEAT_PERIOD = 1.0
-#: seconds between refreshes of the upstream master position / clock offset for status
-STATUS_REFRESH_INTERVAL = 3.0
-#: window of the recentRps figure
-RECENT_WINDOW = 10.0
 #: on stop, how long the reader may keep reading to finish the transaction it is in
 STOP_GRACE = 5.0
 #: how long after a stop request it waits for the DML workers before giving up the final flush
 STOP_DRAIN_GRACE = 15.0
-_UTF8 = frozenset({"utf8mb4", "utf8mb3", "utf8"})
-_STRING_FIELDS = frozenset({FIELD_TYPE.VARCHAR, FIELD_TYPE.VAR_STRING, FIELD_TYPE.STRING, FIELD_TYPE.BLOB})
 _ROW_OPS = {WriteRowsEvent: INSERT, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
+#: events that carry the time of an upstream change (for the lag)
+_CHANGE_EVENTS = frozenset({TableMapEvent, WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent,
+                            GtidEvent, MariadbGtidEvent, QueryEvent})
+
+
+def needs_split(version: str) -> bool:
+    """Whether a target with this ``VERSION()`` needs one ALTER statement per schema change
+    (TiDB before v6.2 has no multi-schema change)."""
+    m = re.search(r"TiDB-v?(\d+)\.(\d+)", version)
+    return m is not None and (int(m.group(1)), int(m.group(2))) < (6, 2)
 
 
 def replication_server_id(task: str, source_id: str, configured: int = 0) -> int:
@@ -117,125 +143,81 @@ class _Origin:
                 f"endLocation: [{Location(self.file, self.end, after)}]")
 
 
-class _Stats:
-    """Everything ``status()`` reports; written by the run, read from any thread."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.master: Location | None = None
-        self.flushed: Location | None = None
-        self.position: Location | None = None  # last transaction boundary read
-        self.ts_offset = 0.0  # local clock - upstream clock
-        self.io_bytes = 0
-        self.rows_before = 0  # rows applied by earlier runs of this unit
-        self.applier: Applier | None = None
-        self.started: float | None = None
-        self.samples: deque[tuple[float, int]] = deque()
-        self.last_event_ts = 0
-        self.ddl_ts: int | None = None
-        self.caught_up_at = 0.0  # upstream-clock time when the reader was last seen caught up
-        self.enable_gtid = False
-        self.flavor = "mariadb"
-
-    def rows(self) -> int:
-        applier = self.applier
-        return self.rows_before + (applier.rows_applied if applier else 0)
-
-
 class SyncUnit(Unit):
     """DM's sync unit (``pb.Sync``); never ``completed()``: it runs until stopped or failed."""
 
     unit_type = pb.Sync
 
-    def __init__(self, ctx: UnitContext) -> None:
+    def __init__(self, ctx: UnitContext, start_time: str = "") -> None:
         super().__init__(ctx)
-        self._stats = _Stats()
-        self._stats.enable_gtid = bool(ctx.source.enable_gtid)
+        self._stats = SyncStats()
+        self._monitor: Monitor | None = None
+        self._stats.enable_gtid = bool(ctx.source.enable_gtid or ctx.cfg.enable_gtid)
+        #: ``start-task --start-time``: used by the first run only (then the checkpoint rules)
+        self.start_time = start_time or getattr(ctx, "start_time", "") or getattr(ctx.cfg, "start_time", "")
 
     def completed(self) -> bool:
         return False
 
     def process(self, stop: threading.Event) -> None:
-        run = _Run(self.ctx, self._stats, stop)
+        run = None
+        if self._monitor is None:
+            self._monitor = Monitor(self._stats, self.ctx.cfg.from_db or self.ctx.source.from_db)
         try:
+            run = _Run(self.ctx, self._stats, stop, self.start_time)
             run.execute()
-        except errors.DMError:
+        except errors.DMError as err:
+            self._stats.record_error(err)
             raise
         except Exception as exc:
             log.exception("sync unit failed")
-            raise errors.ErrSyncerUnitPanic(f"{type(exc).__name__}: {exc}", cause=exc) from exc
+            err = errors.ErrSyncerUnitPanic(f"{type(exc).__name__}: {exc}", cause=exc)
+            self._stats.record_error(err)
+            raise err from exc
+        finally:
+            if run is not None and run.start_time_applied:
+                self.start_time = ""
 
     def status(self) -> pb.SyncStatus:
-        s = self._stats
-        now = time.time()
-        with s.lock:
-            master, flushed = s.master, s.flushed
-            rows = s.rows()
-            total_rps = int(rows / max(1e-3, now - s.started)) if s.started else 0
-            recent = 0
-            if s.samples:
-                t0, r0 = s.samples[0]
-                if now - t0 > 0.5:
-                    recent = int(max(0, rows - r0) / (now - t0))
-            behind = self._seconds_behind(now)
-            io_bytes = s.io_bytes
-        st = pb.SyncStatus(
-            totalEvents=rows, totalTps=total_rps, recentTps=recent,
-            totalRows=rows, totalRps=total_rps, recentRps=recent,
-            masterBinlog=master.position_str() if master else "",
-            masterBinlogGtid=master.gtid if master else "",
-            syncerBinlog=flushed.position_str() if flushed else "",
-            syncerBinlogGtid=flushed.gtid if flushed else "",
-            binlogType="remote",
-            secondsBehindMaster=behind,
-            ioTotalBytes=io_bytes,
-        )
-        st.synced = self._synced(master, flushed)
-        return st
+        return build_status(self._stats)
 
-    def _synced(self, master: Location | None, flushed: Location | None) -> bool:
-        if master is None or flushed is None:
-            return False
-        if self._stats.enable_gtid and master.gtid:
-            try:
-                flavor = self._stats.flavor
-                return parse_gtid_set(master.gtid, flavor) == parse_gtid_set(flushed.gtid, flavor)
-            except errors.DMError:
-                return master.gtid == flushed.gtid
-        return master.same_position(flushed)
-
-    def _seconds_behind(self, now: float) -> int:
-        """now - offset - timestamp of the oldest event not applied yet (0 when caught up)."""
-        s = self._stats
-        oldest = s.applier.oldest_pending_ts() if s.applier else None
-        if s.ddl_ts is not None:
-            oldest = s.ddl_ts if oldest is None else min(oldest, s.ddl_ts)
-        if oldest is None:
-            if s.started is None or s.applier is None:
-                return 0
-            if s.master is None or (s.position is not None and s.position >= s.master):
-                return 0
-            # nothing in flight but not caught up: the next event is at least this old
-            oldest = max(s.last_event_ts, s.caught_up_at)
-            if not oldest:
-                return 0
-        return max(0, int(now - s.ts_offset - oldest))
+    def close(self) -> None:
+        if self._monitor is not None:
+            self._monitor.close()
+            self._monitor = None
 
 
 class _Run:
     """State of one ``process()`` call."""
 
-    def __init__(self, ctx: UnitContext, stats: _Stats, stop: threading.Event) -> None:
+    def __init__(self, ctx: UnitContext, stats: SyncStats, stop: threading.Event,
+                 start_time: str = "") -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.source = ctx.source
         self.stats = stats
         self.stop = stop
+        self.start_time = start_time
+        self.start_time_applied = False
+        self.enable_gtid = bool(self.source.enable_gtid or self.cfg.enable_gtid)
         self.upstream = self.cfg.from_db or self.source.from_db
         case = bool(self.cfg.case_sensitive or self.source.case_sensitive)
-        self.balist = BAListFilter(self.cfg.block_allow_list, case)
-        self.router = TableRouter(self.cfg.routes or [], case)
-        self.event_filter = EventFilter(self.cfg.filters or [], case)
+        try:
+            self.balist = BAListFilter(self.cfg.block_allow_list, case)
+        except ValueError as exc:
+            raise errors.ErrSyncerUnitGenBAList(cause=exc) from exc
+        try:
+            self.router = TableRouter(self.cfg.routes or [], case)
+        except ValueError as exc:
+            raise errors.ErrSyncerUnitGenTableRouter(cause=exc) from exc
+        try:
+            self.event_filter = EventFilter(self.cfg.filters or [], case)
+        except ValueError as exc:
+            raise errors.ErrSyncerUnitGenBinlogEventFilter(cause=exc) from exc
+        self.expr_conn = None  # target connection for expressions evaluated there (lazily)
+        exprs = ExpressionFilters(self.cfg.expression_filters or [], case, self.expr_query)
+        self.row_filters = RowFilters(self.router, self.event_filter, exprs, self.cfg.source_id)
+        self.split_ddl = False  # one statement per ALTER clause (targets without multi-schema change)
         self.tracker = SchemaTracker()
         self.up = None  # upstream control connection
         self.tgt = None  # target: checkpoint connection
@@ -257,7 +239,7 @@ class _Run:
         self.flushed_point: Location | None = None
         self.last_flush = time.monotonic()
         self.table_points: dict[tuple[str, str], Location] = {}
-        self.table_ids: dict[int, tuple[TableInfo, tuple[str, str], str, str] | None] = {}
+        self.table_ids: dict[int, tuple[TablePlan, str, str] | None] = {}
         # safe mode
         self.auto_safe = False
         self.exit_safe: Location | None = None
@@ -302,12 +284,22 @@ class _Run:
         self.stats.flavor = self.flavor
         self.checkpoint = SyncCheckpoint(self.tgt, cfg.meta_schema, cfg.name, cfg.source_id)
         self.checkpoint.ensure_table()
+        self.split_ddl, self.target_packet = self.target_facts()
         saved = self.checkpoint.load()
-        for info in load_table_infos((t.schema, t.table, t.table_info) for t in saved.tables):
-            self.tracker.put(info, changed=False)
-        for t in saved.tables:
-            self.table_points[(t.schema, t.table)] = t.location
-        start = saved.location or self.initial_location()
+        if self.start_time:
+            # start-task --start-time wins over everything (DM): the checkpoint's location and
+            # table structures are forgotten
+            start = self.location_of_time(self.start_time)
+            self.pending_removed |= {(t.schema, t.table) for t in saved.tables}
+            self.start_time_applied = True
+        else:
+            for info in load_table_infos((t.schema, t.table, t.table_info) for t in saved.tables):
+                self.tracker.put(info, changed=False)
+            for t in saved.tables:
+                self.table_points[(t.schema, t.table)] = t.location
+            start = saved.location or self.initial_location()
+            if saved.location is not None and self.enable_gtid and start.gtid:
+                start = self.gtid_checked_start(start)
         if not start.gtid and self.flavor == "mariadb":
             try:
                 start = start.with_gtid(binlog_gtid_pos(self.up, start.file, start.pos))
@@ -315,7 +307,7 @@ class _Run:
                 log.warning("BINLOG_GTID_POS(%s) failed; GTID set starts empty", start.position_str())
         self.file, self.pos = start.file, start.pos
         self.gtid = parse_gtid_set(start.gtid, self.flavor)
-        if self.source.enable_gtid and self.skip_set is None and start.gtid:
+        if self.enable_gtid and self.skip_set is None and start.gtid:
             # GTID mode: a transaction the start set already holds was applied, wherever it is logged
             self.skip_set = self.gtid.copy()
         self.gtid_text = start.gtid
@@ -330,23 +322,73 @@ class _Run:
             self.stats.position = start
             self.stats.flushed = saved.location
             self.stats.started = self.stats.started or time.time()
-        if saved.location is None or self.exit_safe != saved.exit_safe:
+        if saved.location is None or self.exit_safe != saved.exit_safe or self.start_time_applied:
             self.flush(drain=False)
+            if self.start_time_applied:
+                self.ctx.start_time_applied()  # from now on restarts resume from the checkpoint
         else:
             self.flushed_point = start
         sc = cfg.syncer
         self.applier = Applier(cfg.target, workers=sc.worker_count or 16, batch=sc.batch or 100,
-                               queue_size=sc.queue_size or 1024)
+                               queue_size=sc.queue_size or 1024, multiple_rows=sc.multiple_rows,
+                               compact=sc.compact)
         self.applier.should_abort = self.give_up
         with self.stats.lock:
             self.stats.applier = self.applier
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
-        self.reader = BinlogReader(self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD)
+        self.reader = BinlogReader(self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD,
+                                   on_idle=self.applier.flush)
         self.refresher = threading.Thread(target=self.refresh_loop, name=f"sync-status-{cfg.name}",
                                           daemon=True)
         self.refresher.start()
         log.info("sync %s/%s starts at %s (safe mode until %s)", cfg.name, cfg.source_id, start,
                  self.exit_safe)
+
+    def target_facts(self) -> tuple[bool, int]:
+        """(whether DDL must be split, the target's max_allowed_packet)."""
+        try:
+            with self.ddl_conn.cursor() as cur:
+                cur.execute("SELECT VERSION(), @@max_allowed_packet")
+                version, packet = cur.fetchone()
+        except pymysql.MySQLError as exc:
+            raise db.classify(exc, "SELECT VERSION()") from exc
+        return needs_split(str(version)), int(packet or 0)
+
+    def location_of_time(self, text: str) -> Location:
+        """The first transaction at or after the start time (DM's ``setGlobalPointByTime``)."""
+        try:
+            when = parse_start_time(text, upstream_utc_offset(self.up))
+        except ValueError as exc:
+            raise errors.ErrNotSet(str(exc)) from exc  # dmctl validates the format before
+        except pymysql.MySQLError as exc:
+            raise db.classify(exc, "read the upstream time zone") from exc
+        server_id = replication_server_id(self.cfg.name, self.cfg.source_id) + 1
+        loc, kind = find_location_by_time(self.upstream, self.up, when, self.flavor, server_id)
+        if kind == ABOVE or loc is None:
+            raise errors.ErrConfigStartTimeTooLate(text)
+        log.info("sync %s/%s: start-time %s is at %s (%s); the checkpoint is ignored", self.cfg.name,
+                 self.cfg.source_id, text, loc, kind)
+        return loc
+
+    def gtid_checked_start(self, start: Location) -> Location:
+        """enable-gtid: the checkpoint's GTID set decides; its file/position is used only when it
+        still holds exactly that set on the upstream (else, e.g. after a failover or a purge, the
+        position is found again from the GTID set)."""
+        try:
+            files = dict(binlog_files(self.up))
+            ok = start.file in files and start.pos <= files[start.file]
+            if ok and self.flavor == "mariadb":
+                here = binlog_gtid_pos(self.up, start.file, start.pos)
+                ok = parse_gtid_set(here, self.flavor) == parse_gtid_set(start.gtid, self.flavor)
+            if ok:
+                return start
+            loc = resolve_gtid_start(self.up, start.gtid, self.flavor)
+        except pymysql.MySQLError as exc:
+            raise db.classify(exc, "find the checkpoint's GTID set in the upstream binlog") from exc
+        log.warning("sync %s/%s: checkpoint %s doesn't match the upstream binlog; resuming from its "
+                    "GTID set at %s", self.cfg.name, self.cfg.source_id, start, loc)
+        self.skip_set = parse_gtid_set(loc.gtid, self.flavor)
+        return loc
 
     def initial_location(self) -> Location:
         """Where a task without a syncer checkpoint starts (see the module docstring)."""
@@ -361,7 +403,7 @@ class _Run:
                 if loc is not None:
                     return loc
         meta = cfg.meta
-        if meta is not None and meta.binlog_gtid and (self.source.enable_gtid or not meta.binlog_name):
+        if meta is not None and meta.binlog_gtid and (self.enable_gtid or not meta.binlog_name):
             try:
                 loc = resolve_gtid_start(self.up, meta.binlog_gtid, self.flavor)
             except pymysql.MySQLError as exc:
@@ -416,57 +458,19 @@ class _Run:
             with self.stats.lock:
                 self.stats.rows_before += self.applier.rows_applied
                 self.stats.applier = None
-        for conn in (self.up, self.tgt, self.ddl_conn):
+        for conn in (self.up, self.tgt, self.ddl_conn, self.expr_conn):
             if conn is not None:
                 try:
                     conn.close()
                 except Exception:  # closing a broken connection
                     pass
 
-    # -- background: status refresh and prompt stop --------------------------------------------
+    # -- background: prompt stop ---------------------------------------------------------------
     def refresh_loop(self) -> None:
-        conn = None
-        next_refresh = 0.0
+        """Interrupts a reader blocked on the upstream once a stop may proceed."""
         while not self.done.wait(0.1):
             if self.stop.is_set() and self.reader is not None and self.stopping():
                 self.reader.interrupt()
-            now = time.monotonic()
-            if now < next_refresh:
-                continue
-            next_refresh = now + STATUS_REFRESH_INTERVAL
-            try:
-                if conn is None:
-                    conn = db.connect(self.upstream, read_timeout=10)
-                master = master_status(conn, self.flavor)
-                with conn.cursor() as cur:
-                    cur.execute("SELECT UNIX_TIMESTAMP(NOW(6))")
-                    upstream_now = float(cur.fetchone()[0])
-                offset = time.time() - upstream_now
-            except Exception as exc:  # status only: keep the last values
-                log.debug("status refresh failed: %s", exc)
-                if conn is not None:
-                    try:
-                        conn.close()
-                    except Exception:
-                        pass
-                conn = None
-                continue
-            s = self.stats
-            with s.lock:
-                s.master = master
-                s.ts_offset = offset
-                pending = s.applier.oldest_pending_ts() if s.applier else None
-                if pending is None and s.ddl_ts is None and s.position is not None and s.position >= master:
-                    s.caught_up_at = upstream_now
-                t = time.time()
-                s.samples.append((t, s.rows()))
-                while s.samples and t - s.samples[0][0] > RECENT_WINDOW:
-                    s.samples.popleft()
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass
 
     # -- the reader loop -----------------------------------------------------------------------
     def stopping(self) -> bool:
@@ -483,18 +487,25 @@ class _Run:
 
     def loop(self) -> None:
         interval = max(0.0, float(self.cfg.syncer.checkpoint_flush_interval))
-        while not self.stopping():
+        # per event: locals instead of attribute lookups (the loop runs ~10^5 times a second)
+        stop_requested, fetch = self.stop.is_set, self.reader.fetch
+        handle, check = self.handle, self.applier.check
+        while not (stop_requested() and self.stopping()):
             try:
-                ev = self.reader.fetch()
+                ev = fetch()
             except errors.DMError:
                 raise
             except Exception as exc:  # the upstream connection failed
                 raise errors.ErrSyncerGetEvent(str(exc) or type(exc).__name__, cause=exc) from exc
             if ev is None:
                 break
-            self.handle(ev)
-            self.applier.check()
-            if not self.in_txn and time.monotonic() - self.last_flush >= interval:
+            handle(ev)
+            check()
+            if type(ev) is HeartbeatLogEvent and not self.in_txn and self.global_point != self.flushed_point:
+                # idle upstream: flush now, so the checkpoint reaches the master position and
+                # the task shows `synced` without waiting for checkpoint-flush-interval
+                self.flush()
+            elif not self.in_txn and time.monotonic() - self.last_flush >= interval:
                 self.maybe_leave_safe_mode()
                 if self.global_point != self.flushed_point or self.exit_safe_changed():
                     self.flush()
@@ -505,9 +516,11 @@ class _Run:
         return self.flushed_exit != self.exit_safe
 
     def handle(self, ev) -> None:
-        self.stats.io_bytes += ev.event_size + 19  # single writer: no lock needed
+        stats = self.stats
+        stats.io_bytes += ev.event_size  # single writer: no lock needed
+        stats.events += 1
         kind = type(ev)
-        log_pos = ev.packet.log_pos
+        log_pos = ev.log_pos
         start = self.pos
         end = log_pos if log_pos > 0 else self.pos
         if kind is RotateEvent:
@@ -517,8 +530,9 @@ class _Run:
             return
         if kind is HeartbeatLogEvent:
             return
-        if ev.timestamp:
-            self.stats.last_event_ts = ev.timestamp
+        if kind in _CHANGE_EVENTS and ev.timestamp:
+            # (not the format description: its time is the binlog file's creation)
+            stats.last_event_ts = ev.timestamp
         if kind is TableMapEvent:
             self.on_table_map(ev, start, end)
         elif kind in _ROW_OPS:
@@ -570,52 +584,74 @@ class _Run:
         try:
             if info is None:
                 raise errors.ErrSchemaTrackerCannotGetTable(f"`{schema}`.`{table}`")
-            self.patch_columns(ev, info)
+            ev.bind(info)  # rows are decoded with the tracked structure (36027 on a count mismatch)
+            plan = self.row_filters.plan(schema, table, info)
         except errors.DMError as err:
             raise self.annotate(err, Location(self.file, start, self.gtid_text), end) from None
-        self.table_ids[ev.table_id] = (info, self.router.route(schema, table), schema, table)
-
-    @staticmethod
-    def patch_columns(ev: TableMapEvent, info: TableInfo) -> None:
-        """Give the decoder what the binlog lacks: names, signedness, ENUM/SET members, charsets."""
-        cols = ev.columns
-        if len(cols) != len(info.columns):
-            raise errors.ErrSyncerUnitDMLColumnNotMatch(len(info.columns), len(cols))
-        has_metadata = bool(cols) and cols[0].name is not None
-        for bc, tc in zip(cols, info.columns, strict=True):
-            if not has_metadata:
-                bc.name = tc.name
-                bc.unsigned = tc.unsigned
-                if bc.type == FIELD_TYPE.ENUM:
-                    bc.enum_values = ["", *tc.elements]
-                elif bc.type == FIELD_TYPE.SET:
-                    bc.set_values = list(tc.elements)
-                if bc.type in _STRING_FIELDS:
-                    bc.character_set_name = info.column_charset(tc)
-            if bc.type in _STRING_FIELDS and (bc.character_set_name or "binary") not in _UTF8:
-                # non-UTF-8 text travels as raw bytes: written back byte for byte
-                bc.character_set_name = "binary"
+        self.table_ids[ev.table_id] = (plan, schema, table)
 
     def on_rows(self, ev, op: str, start: int, end: int) -> None:
         entry = self.table_ids.get(ev.table_id)
         if entry is None or self.skip_txn:
             return
-        info, target, schema, table = entry
-        if self.event_filter.skip_event(schema, table, op):
-            return
+        plan, schema, table = entry
+        verdict = plan.verdict[op]
+        if verdict != "Do":
+            if verdict == "Ignore":
+                return
+            err = errors.ErrSyncerUnitBinlogEventFilter(f"event {op} on `{schema}`.`{table}`")
+            raise self.annotate(err, Location(self.file, start, self.gtid_text), end)
+        if self.target_packet and ev.event_size > self.target_packet:
+            self.check_row_size(ev, op, schema, table, start, end)
         origin = _Origin(self.file, start, end, self.gtid_text, self.pending_gtid, self.flavor)
         safe = self.safe_mode
         ts = ev.timestamp
+        info, target = plan.info, plan.target
+        if not plan.simple:
+            self.on_rows_filtered(ev, op, plan, ts, origin, start, end)
+            return
+        self.applier.dispatch_rows(op, info, target, ev.decode(), ts, origin, safe)
+
+    def check_row_size(self, ev, op: str, schema: str, table: str, start: int, end: int) -> None:
+        """A row whose statement can't fit the target's max_allowed_packet: the target would just
+        drop the connection (a resumable error, retried forever), so stop with a clear error, as DM
+        does (its driver refuses such a packet)."""
+        images = len(ev.decode()) or 1
+        row = ev.event_size // images  # bytes of one row image, about what its statement carries
+        if row <= self.target_packet:
+            return
+        err = downstream(errors.ErrDBExecuteFailed(
+            f"{op} of a {row}-byte row into {db.quote_table(*self.router.route(schema, table))}",
+            cause=f"packet for query is too large: the target's max_allowed_packet is {self.target_packet}",
+            workaround="Raise max_allowed_packet on the target database (SET GLOBAL max_allowed_packet "
+                       "= ...; new connections use it), then use `resume-task` to resume the task."))
+        raise self.annotate(err, Location(self.file, start, self.gtid_text), end)
+
+    def on_rows_filtered(self, ev, op: str, plan: TablePlan, ts: int, origin: _Origin, start: int,
+                         end: int) -> None:
+        """Rows of a table with expression filters or extracted columns."""
+        safe = self.safe_mode
         dispatch = self.applier.dispatch
-        for row in ev.rows:
+        exprs, extra = plan.exprs, plan.extra
+        images = ev.decode()
+        step = 2 if op == UPDATE else 1
+        for i in range(0, len(images), step):
             if op == UPDATE:
-                change = RowChange(op, info, target, list(row["before_values"].values()),
-                                   list(row["after_values"].values()), ts, origin)
+                before, after = images[i], images[i + 1]
             elif op == INSERT:
-                change = RowChange(op, info, target, None, list(row["values"].values()), ts, origin)
+                before, after = None, images[i]
             else:
-                change = RowChange(op, info, target, list(row["values"].values()), None, ts, origin)
-            dispatch(change, safe)
+                before, after = images[i], None
+            if exprs is not None:
+                try:
+                    if exprs.skip(op, before, after):
+                        continue
+                except errors.DMError as err:
+                    raise self.annotate(err, Location(self.file, start, self.gtid_text), end) from None
+            if extra:
+                before = None if before is None else before + extra
+                after = None if after is None else after + extra
+            dispatch(RowChange(op, plan.info, plan.target, before, after, ts, origin), safe)
 
     def _gtid_after(self) -> str:
         after = self.gtid.copy()
@@ -731,10 +767,10 @@ class _Run:
                     self.tracked_table(t.schema, t.table)
         if ddl.like is not None and self.allowed(ddl.like):
             self.tracked_table(ddl.like.schema, ddl.like.table)
-        main = names[0]
-        filtered = any(self.event_filter.skip_event(main.schema, main.table, et, ddl.sql)
-                       for et in ddl.event_types())
-        statements = [] if filtered else route_statement(ddl, self.router.route, self.allowed)
+        try:
+            statements = self.ddl_statements(ddl)
+        except errors.DMError as err:  # an event filter rule with action Error
+            raise self.annotate(err, start_loc, end, ddl.sql) from None
         if statements:
             with self.stats.lock:
                 self.stats.ddl_ts = ts
@@ -745,7 +781,11 @@ class _Run:
             finally:
                 with self.stats.lock:
                     self.stats.ddl_ts = None
+        else:
+            log.info("DDL filtered out: %s", ddl.sql)
+        # the tracker follows the upstream, also for DDL the event filter kept from the target
         self.tracker.apply(ddl, self.allowed, self.load_table)
+        self.row_filters.forget_tables()
         after = Location(self.file, end, self._gtid_after() if self.pending_gtid else self.gtid_text)
         changed, removed = self.tracker.take_changes()
         for info in changed:
@@ -753,6 +793,34 @@ class _Run:
         self.pending_changes |= {(i.schema, i.name) for i in changed}
         self.pending_removed |= set(removed)
         self.ddl_done = True
+
+    def ddl_statements(self, ddl: DDL) -> list[str]:
+        """What runs on the target: routed, filtered by the block-allow list and (per table, per
+        ALTER clause) by the binlog event filter, split for targets that need it."""
+        sql, event_filter = ddl.sql, self.event_filter
+        if ddl.kind != "alter table" or not ddl.actions:
+            event = statement_event(ddl)
+
+            def keep(name: TableName) -> bool:
+                return self.allowed(name) and not event_filter.skip_event(name.schema, name.table, event, sql)
+
+            return downstream_statements(ddl, self.router.route, keep, split=self.split_ddl)
+        table = ddl.table
+        info = self.tracker.get(table.schema, table.table)
+
+        def keep_clause(a) -> bool:
+            old, primary, unique = None, False, False
+            if info is not None and a.kind in ("modify column", "change column") and a.columns:
+                i = info.index_of(a.name if a.kind == "change column" else a.columns[0].name)
+                if i >= 0:
+                    old = info.columns[i]
+                    low = old.name.lower()
+                    primary = [c.lower() for c in info.primary_key] == [low]
+                    unique = any([c.lower() for c in cols] == [low] for _n, cols in info.unique_keys)
+            event = clause_event(ddl, a, old, primary=primary, unique=unique)
+            return not event_filter.skip_event(table.schema, table.table, event, sql)
+
+        return downstream_statements(ddl, self.router.route, self.allowed, keep_clause, split=self.split_ddl)
 
     def execute_ddl(self, ddl: DDL, stmt: str, start_loc: Location, end: int) -> None:
         try:
@@ -764,9 +832,12 @@ class _Run:
                 log.warning("safe mode: DDL already applied (%s), skipped: %s", exc, stmt)
                 return
             self.exec_error = True
-            err = db.classify(exc, stmt)
-            if not err.resumable:
-                err = downstream(err)
+            if db.is_connection_error(exc):
+                err = db.classify(exc, stmt)  # resumable: the DDL runs again after the resume
+            else:
+                # the issue's contract: a sync-unit error with the location and origin SQL, the
+                # target's error as raw cause (DM itself reports ErrDBExecuteFailed here)
+                err = downstream(errors.ErrSyncerUnitHandleDDLFailed(stmt, cause=exc))
             raise self.annotate(err, start_loc, end, ddl.sql) from exc
         log.info("executed DDL: %s", stmt)
 
@@ -777,6 +848,22 @@ class _Run:
         if origin_sql:
             prefix += f", origin SQL: [{origin_sql}]"
         return err.annotate(prefix)
+
+    def expr_query(self, sql: str, args: list):
+        """One value from the target (expressions the in-process evaluator can't handle)."""
+        try:
+            if self.expr_conn is None:
+                self.expr_conn = db.connect(self.cfg.target)
+                with self.expr_conn.cursor() as cur:
+                    cur.execute("SET SESSION time_zone = '+00:00'")
+            with self.expr_conn.cursor() as cur:
+                cur.execute(sql, args)
+                return cur.fetchone()[0]
+        except pymysql.MySQLError as exc:
+            if db.is_connection_error(exc) and self.expr_conn is not None:
+                self.expr_conn.close()
+                self.expr_conn = None
+            raise db.classify(exc, sql) from exc
 
     # -- checkpoints ---------------------------------------------------------------------------
     def flush(self, drain: bool = True) -> None:

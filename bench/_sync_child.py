@@ -1,0 +1,127 @@
+"""Child process of ``bench.sync``: runs one :class:`dmshell.engine.sync.SyncUnit` (an
+``incremental`` task) in its own process, so its RSS and CPU are measured alone.
+
+Reads a JSON job on stdin; prints JSON lines on stdout:
+``{"event": "started"}``, ``{"event": "mark", "index": i, "t": seconds, "rows": n}`` when every
+change up to mark ``i`` (a binlog position) is committed on the target, ``{"event": "done", ...}``.
+
+"Committed up to a mark" is measured like the replica's ``Exec_Master_Log_Pos``: when the reader
+passes the mark, the number of changes dispatched so far is noted; the mark is reached once every
+one of them is committed (nothing older is in flight).
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from dmshell.engine import sync
+from dmshell.engine.binlog import Location
+from dmshell.engine.config import (
+    BAList,
+    DBConfig,
+    LoaderConfig,
+    Meta,
+    MydumperConfig,
+    SourceConfig,
+    SubTaskConfig,
+    SyncerConfig,
+)
+from dmshell.engine.unit import UnitContext
+
+
+def emit(**fields) -> None:
+    sys.stdout.write(json.dumps(fields) + "\n")
+    sys.stdout.flush()
+
+
+#: seconds in the garbage collector, and collections per generation
+gc_time = [0.0, 0, 0, 0]
+_gc_start = [0.0]
+
+
+def _on_gc(phase: str, info: dict) -> None:
+    if phase == "start":
+        _gc_start[0] = time.perf_counter()
+    else:
+        gc_time[0] += time.perf_counter() - _gc_start[0]
+        gc_time[1 + info["generation"]] += 1
+
+
+def main() -> int:
+    job = json.load(sys.stdin)
+    gc.callbacks.append(_on_gc)
+    marks = [Location(f, p) for f, p in job["marks"]]
+    start = job["start"]
+    cfg = SubTaskConfig(
+        name="bench", task_mode="incremental", source_id="bench-source", meta_schema="dm_meta",
+        target=DBConfig(**job["target"]), meta=Meta(binlog_name=start[0], binlog_pos=start[1]),
+        block_allow_list=BAList(do_dbs=[job["schema"]]), routes=[], mydumper=MydumperConfig(),
+        loader=LoaderConfig(), syncer=SyncerConfig(**job["syncer"]))
+    source = SourceConfig(source_id="bench-source", from_db=DBConfig(**job["upstream"]))
+    with tempfile.TemporaryDirectory(prefix="dmshell-bench-sync-") as work_dir:
+        ctx = UnitContext(cfg=cfg, source=source, work_dir=Path(work_dir), worker_name="bench")
+        return replay(ctx, marks)
+
+
+def replay(ctx: UnitContext, marks: list[Location]) -> int:
+    """Run the sync unit until every mark is applied (see the module docstring)."""
+    # note, for every mark, how many changes were dispatched when the reader passed it
+    passed: dict[int, int] = {}
+    runs: list = []
+    original_commit = sync._Run.commit
+
+    def commit(self, end_pos: int, txn: bool = True) -> None:
+        original_commit(self, end_pos, txn)
+        if not runs:
+            runs.append(self)
+        i = len(passed)
+        if i < len(marks):
+            mark = marks[i]  # binlog file names of one server sort like their indexes
+            if self.file > mark.file or (self.file == mark.file and end_pos >= mark.pos):
+                passed[i] = self.applier.dispatched if self.applier is not None else 0
+
+    sync._Run.commit = commit
+    unit = sync.SyncUnit(ctx)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            unit.process(stop)
+        except BaseException as exc:
+            failure.append(exc)
+
+    emit(event="started", cpu=time.process_time())
+    t0 = time.monotonic()
+    thread = threading.Thread(target=run, name="sync-unit")
+    thread.start()
+    reached = 0
+    while reached < len(marks):
+        if failure:
+            emit(event="error", message=str(failure[0]))
+            return 1
+        applier = runs[0].applier if runs else None
+        if reached in passed and applier is not None and applier.committed_through() >= passed[reached]:
+            emit(event="mark", index=reached, t=time.monotonic() - t0, rows=passed[reached],
+                 cpu=time.process_time())
+            reached += 1
+            continue
+        time.sleep(0.005)
+    total = time.monotonic() - t0
+    stop.set()
+    thread.join(60)
+    st = unit.status()
+    emit(event="done", t=total, rows=st.totalRows, error=str(failure[0]) if failure else "",
+         gc=gc_time)
+    unit.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
