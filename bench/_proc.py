@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -22,15 +23,24 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def rss_bytes(pid: int) -> int:
-    """Resident set size of one process (VmRSS), 0 if it is gone."""
+def _status_kb(pid: int, field: str) -> int:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+            if line.startswith(field):
+                return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of one process (VmRSS), 0 if it is gone."""
+    return _status_kb(pid, "VmRSS:") * 1024
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """Peak resident set size of one process (VmHWM), 0 if it is gone."""
+    return _status_kb(pid, "VmHWM:") * 1024
 
 
 def tree_rss_bytes(pid: int) -> int:
@@ -45,9 +55,7 @@ def cmdline(pid: int) -> str:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of one process so far (0 if it is gone)."""
-    import os
-
+    """User + system CPU time of one process so far, all its threads (0 if it is gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:

@@ -24,12 +24,11 @@ import sys
 import threading
 import time
 from concurrent import futures
-from pathlib import Path
 
 import grpc
 from google.protobuf import message_factory
 
-from bench._proc import rss_bytes
+from bench._proc import cpu_seconds, peak_rss_bytes, rss_bytes
 from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmworker_pb2 as pb
 
@@ -100,25 +99,6 @@ class FakeMaster:
         port = server.add_insecure_port("127.0.0.1:0")
         server.start()
         return server, f"127.0.0.1:{port}"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (all its threads)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_bytes(pid: int) -> int:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
 
 
 def one_run(addr: str, env: dict[str, str]) -> dict[str, float]:
