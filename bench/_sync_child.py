@@ -1,4 +1,4 @@
-"""Child process of ``bench.sync``: runs one :class:`dmshell.engine.sync.SyncUnit` (an
+"""Child process of ``bench.sync``: runs one :class:`dmshell.engine.sync.syncer.SyncUnit` (an
 ``incremental`` task) in its own process, so its RSS and CPU are measured alone.
 
 Reads a JSON job on stdin; prints JSON lines on stdout:
@@ -20,9 +20,8 @@ import threading
 import time
 from pathlib import Path
 
-from dmshell.engine import sync
-from dmshell.engine.binlog import Location
-from dmshell.engine.config import (
+from dmshell.engine.binlog.location import Location
+from dmshell.engine.config.task import (
     BAList,
     DBConfig,
     LoaderConfig,
@@ -32,6 +31,7 @@ from dmshell.engine.config import (
     SubTaskConfig,
     SyncerConfig,
 )
+from dmshell.engine.sync import syncer as sync
 from dmshell.engine.unit import UnitContext
 
 

@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench._proc import cpu_seconds, rss_bytes, tree_cpu_seconds, tree_rss_bytes
-from dmshell.engine.binlog import Location, master_status
+from dmshell.engine.binlog.location import Location, master_status
 from dmshell.sandbox import MariaDBServer, Sandbox, ServerSpec
 
 MB = 1024 * 1024

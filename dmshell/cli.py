@@ -1,6 +1,6 @@
 """The ``dmshell`` console entry point.
 
-* ``dmshell [--master-addr A] ...`` — the TUI (:mod:`dmshell.app`)
+* ``dmshell [--master-addr A] ...`` — the TUI (:mod:`dmshell.tui.app`)
 * ``dmshell daemon [status|stop] ...`` — the master and its embedded workers (:mod:`dmshell.daemon.process`)
 * ``dmshell worker --name W --join A --worker-addr B`` — a worker on another machine
 * ``dmshell repl [--master-addr A]`` — the dmctl REPL (:mod:`dmshell.ctl.repl`)
@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "worker":
         from dmshell.daemon.worker import main as run
     elif command == "repl":
-        from dmshell.ctl.repl import main as run
+        from dmshell.ctl import main as run
     elif command == "playground":
         from dmshell.playground import main as run
     elif command in ("-V", "--version", "version"):
@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dmshell {__version__}")
         return 0
     else:
-        from dmshell.app import main as tui
+        from dmshell.tui.app import main as tui
 
         return int(tui(args) or 0)
     return int(run(args[1:]) or 0)

@@ -404,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in pg.hints():
             out(line)
         if use_tui:
-            from dmshell.app import run_tui
+            from dmshell.tui.app import run_tui
 
             pg.steps.say("opening the TUI (q quits and removes the playground)")
             run_tui(pg.master_addr, theme=args.theme)

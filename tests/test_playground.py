@@ -226,8 +226,8 @@ def test_playground_says_how_to_install_mariadb_when_missing(monkeypatch, capsys
 
 
 def test_playground_task_config_merges_both_shards():
-    from dmshell.engine.config import load_task_config
-    from dmshell.engine.filters import TableRouter
+    from dmshell.engine.config.task import load_task_config
+    from dmshell.engine.filters.rules import TableRouter
     from dmshell.playground import TASK_NAME, task_yaml
     from dmshell.sandbox import TARGET, MariaDBServer
 

@@ -67,7 +67,7 @@ def _prerun(inv: Invocation) -> None:
         raise Done(EXIT_OK)
     for name in ("encrypt", "decrypt"):
         if flags.changed(name):
-            from dmshell.engine import encrypt as cipher
+            from dmshell.engine.config import encrypt as cipher
 
             inv.println(getattr(cipher, name)(flags.str(name)))
             raise Done(EXIT_OK)

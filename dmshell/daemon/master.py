@@ -135,7 +135,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     # sources
     # ======================================================================================
     def OperateSource(self, request, context):
-        from dmshell.engine.config import load_source_config
+        from dmshell.engine.config.task import load_source_config
 
         resp = mpb.OperateSourceResponse()
         if request.op not in (mpb.StartSource, mpb.UpdateSource, mpb.StopSource, mpb.ShowSource):
@@ -314,7 +314,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
 
     def _parse_task(self, text: str):
         """Parse a task and check its sources exist (errors reported with class dm-master, as DM)."""
-        from dmshell.engine.config import load_task_config
+        from dmshell.engine.config.task import load_task_config
 
         try:
             cfg = load_task_config(text)
@@ -327,7 +327,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return cfg
 
     def _source_cfgs(self, ids: Iterable[str]) -> dict:
-        from dmshell.engine.config import load_source_config
+        from dmshell.engine.config.task import load_source_config
 
         return {sid: load_source_config(self.store.get_source(sid) or "") for sid in ids}
 
@@ -549,7 +549,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     def GetCfg(self, request, context):
-        from dmshell.engine.config import (
+        from dmshell.engine.config.task import (
             dump_source_config,
             dump_task_config,
             load_source_config,
@@ -606,7 +606,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
                 f'advertise-addr = "{self.master_addr}"\ndata-dir = "{self.data_dir}"\n')
 
     def ListTaskConfigs(self, request, context):
-        from dmshell.engine.config import dump_task_config, load_task_config
+        from dmshell.engine.config.task import dump_task_config, load_task_config
 
         resp = mpb.ListTaskConfigsResponse(result=True)
         for r in self.store.subtasks():
@@ -620,7 +620,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     def ListSourceConfigs(self, request, context):
-        from dmshell.engine.config import dump_source_config, load_source_config
+        from dmshell.engine.config.task import dump_source_config, load_source_config
 
         resp = mpb.ListSourceConfigsResponse(result=True)
         for sid, text in self.store.sources().items():
@@ -632,7 +632,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     def GetSubTaskCfg(self, request, context):
-        from dmshell.engine.config import dump_task_config, load_task_config
+        from dmshell.engine.config.task import dump_task_config, load_task_config
 
         records = self.store.subtasks(task=request.name)
         if not records:
@@ -664,7 +664,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     def Encrypt(self, request, context):
-        from dmshell.engine import encrypt
+        from dmshell.engine.config import encrypt
 
         try:
             return mpb.EncryptResponse(result=True, ciphertext=encrypt.encrypt(request.plaintext))
@@ -721,7 +721,7 @@ def start_time_error(start_time: str) -> str:
     """DM's message for a malformed ``--start-time`` ("" when it is empty or well-formed)."""
     if not start_time:
         return ""
-    from dmshell.engine.binlog_time import parse_start_time
+    from dmshell.engine.binlog.start_time import parse_start_time
 
     try:
         parse_start_time(start_time, 0)
@@ -734,7 +734,7 @@ def for_export(cfg):
     """A copy of a source or task config whose passwords are DM-encrypted, as DM's
     ``ListSourceConfigs``/``ListTaskConfigs`` return them, so ``config export`` + ``config import``
     round-trips without printing a plaintext password."""
-    from dmshell.engine.encrypt import encrypt_or_plaintext
+    from dmshell.engine.config.encrypt import encrypt_or_plaintext
 
     cfg = dataclasses.replace(cfg)
     for attr in ("from_db", "target"):
@@ -761,7 +761,7 @@ def precheck(cfg, sources: dict) -> errors.DMError | None:
 
 def latest_meta(source_cfg) -> tuple[str, int, str]:
     """DM's ``GetLatestMeta``: the upstream's current binlog file, position and GTID set."""
-    from dmshell.engine.binlog import master_status
+    from dmshell.engine.binlog.location import master_status
     from dmshell.engine.db import classify, connect
 
     conn = connect(source_cfg.from_db, connect_timeout=10)

@@ -6,7 +6,7 @@ import pymysql
 import pymysql.cursors
 
 from dmshell.engine import errors
-from dmshell.engine.config import DBConfig
+from dmshell.engine.config.task import DBConfig
 
 #: MySQL client/server error numbers that mean "the connection is gone", not "the SQL is wrong".
 CONNECTION_ERRNOS = frozenset({

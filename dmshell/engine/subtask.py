@@ -31,13 +31,13 @@ UnitFactory = Callable[[UnitContext], list[Unit]]
 
 #: task-mode → the units' (module, class) in pipeline order
 MODE_UNITS: dict[str, list[tuple[str, str]]] = {
-    "all": [("dmshell.engine.dump", "DumpUnit"), ("dmshell.engine.load", "LoadUnit"),
-            ("dmshell.engine.sync", "SyncUnit")],
-    "full": [("dmshell.engine.dump", "DumpUnit"), ("dmshell.engine.load", "LoadUnit")],
-    "incremental": [("dmshell.engine.sync", "SyncUnit")],
-    "dump": [("dmshell.engine.dump", "DumpUnit")],
-    "load": [("dmshell.engine.load", "LoadUnit")],
-    "load&sync": [("dmshell.engine.load", "LoadUnit"), ("dmshell.engine.sync", "SyncUnit")],
+    "all": [("dmshell.engine.dump.dumper", "DumpUnit"), ("dmshell.engine.load.loader", "LoadUnit"),
+            ("dmshell.engine.sync.syncer", "SyncUnit")],
+    "full": [("dmshell.engine.dump.dumper", "DumpUnit"), ("dmshell.engine.load.loader", "LoadUnit")],
+    "incremental": [("dmshell.engine.sync.syncer", "SyncUnit")],
+    "dump": [("dmshell.engine.dump.dumper", "DumpUnit")],
+    "load": [("dmshell.engine.load.loader", "LoadUnit")],
+    "load&sync": [("dmshell.engine.load.loader", "LoadUnit"), ("dmshell.engine.sync.syncer", "SyncUnit")],
 }
 
 

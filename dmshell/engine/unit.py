@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmshell.engine.config import SourceConfig, SubTaskConfig
+from dmshell.engine.config.task import SourceConfig, SubTaskConfig
 from dmshell.proto import dmworker_pb2 as pb
 
 

@@ -8,13 +8,13 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from dmshell.screens._data import Snapshot
-from dmshell.widgets.banner import StaleBanner
-from dmshell.widgets.cluster_bar import ClusterBar
-from dmshell.widgets.format import Palette
+from dmshell.tui.model import Snapshot
+from dmshell.tui.widgets.banner import StaleBanner
+from dmshell.tui.widgets.cluster_bar import ClusterBar
+from dmshell.tui.widgets.format import Palette
 
 if TYPE_CHECKING:
-    from dmshell.app import DMShellApp
+    from dmshell.tui.app import DMShellApp
 
 
 class StatusScreen(Screen):

@@ -13,10 +13,10 @@ from textual.binding import Binding
 from textual.widgets import RichLog
 
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot
-from dmshell.tui_dmctl import ConsoleEntry
-from dmshell.widgets.command_line import CommandLine
-from dmshell.widgets.format import Palette
+from dmshell.tui.dmctl import ConsoleEntry
+from dmshell.tui.model import Snapshot
+from dmshell.tui.widgets.command_line import CommandLine
+from dmshell.tui.widgets.format import Palette
 
 
 def render_output(output: str) -> RenderableType:

@@ -18,10 +18,10 @@ from textual.widgets import DataTable, Input, Static
 
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot, TaskView
-from dmshell.widgets.format import LAG_SLOW, error_badge, stage_text, text_sparkline
-from dmshell.widgets.subtask_panel import render_subtask
-from dmshell.widgets.tables import SourceTable, TaskTable, width_class
+from dmshell.tui.model import Snapshot, TaskView
+from dmshell.tui.widgets.format import LAG_SLOW, error_badge, stage_text, text_sparkline
+from dmshell.tui.widgets.subtask_panel import render_subtask
+from dmshell.tui.widgets.tables import SourceTable, TaskTable, width_class
 
 
 def task_filter(pattern: str):

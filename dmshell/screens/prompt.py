@@ -11,7 +11,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from dmshell.widgets.command_line import CommandLine
+from dmshell.tui.widgets.command_line import CommandLine
 
 #: Prompt words that switch views instead of running a dmctl command.
 VIEW_WORDS = ("dashboard", "sources", "console", "ddl-locks", "errors", "task", "quit")

@@ -12,8 +12,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot
-from dmshell.widgets.format import Palette
+from dmshell.tui.model import Snapshot
+from dmshell.tui.widgets.format import Palette
 
 
 def registry_usage(paths: tuple[str, ...]) -> list[tuple[str, str]]:

@@ -16,9 +16,9 @@ from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot
-from dmshell.tui_source_check import CheckItem, SourceForm, check_source, passed
-from dmshell.widgets.format import yaml_text
+from dmshell.tui.model import Snapshot
+from dmshell.tui.source_check import CheckItem, SourceForm, check_source, passed
+from dmshell.tui.widgets.format import yaml_text
 
 
 class SourceFormScreen(StatusScreen):

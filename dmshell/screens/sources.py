@@ -11,9 +11,9 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot, SourceView, mask_secrets
-from dmshell.widgets.format import error_badge, position_text, stage_text, yaml_text
-from dmshell.widgets.tables import SourceTable, width_class
+from dmshell.tui.model import Snapshot, SourceView, mask_secrets
+from dmshell.tui.widgets.format import error_badge, position_text, stage_text, yaml_text
+from dmshell.tui.widgets.tables import SourceTable, width_class
 
 
 class SourcesScreen(StatusScreen):

@@ -10,9 +10,9 @@ from textual.widgets import Static
 
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
-from dmshell.screens._data import Snapshot, SubtaskView
-from dmshell.widgets.format import error_badge, stage_text
-from dmshell.widgets.subtask_panel import SubtaskPanel
+from dmshell.tui.model import Snapshot, SubtaskView
+from dmshell.tui.widgets.format import error_badge, stage_text
+from dmshell.tui.widgets.subtask_panel import SubtaskPanel
 
 
 def _panel_id(source: str) -> str:

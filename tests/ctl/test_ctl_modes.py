@@ -259,7 +259,7 @@ def test_answering_commands_import_only_what_they_need(fake_master: FakeMaster) 
     """`list-member` / `query-status` load gRPC and the master's protos, nothing heavy besides."""
     heavy = (
         "textual", "rich", "prompt_toolkit", "pygments", "yaml", "pymysql", "pymysqlreplication",
-        "sqlglot", "cryptography", "dmshell.engine.config", "dmshell.proto.dmworker_pb2_grpc",
+        "sqlglot", "cryptography", "dmshell.engine.config.task", "dmshell.proto.dmworker_pb2_grpc",
         "google.protobuf.descriptor_pb2", "decimal", "importlib.metadata", "concurrent.futures.thread",
     )  # fmt: skip
     for command in ("list-member", "query-status"):

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from dmshell.engine import errors
-from dmshell.engine.config import (
+from dmshell.engine.config.task import (
     BAList,
     DBConfig,
     LoaderConfig,
@@ -26,7 +26,7 @@ from dmshell.engine.config import (
     SubTaskConfig,
     SyncerConfig,
 )
-from dmshell.engine.sync import SyncUnit
+from dmshell.engine.sync.syncer import SyncUnit
 from dmshell.engine.unit import UnitContext
 
 

@@ -7,8 +7,8 @@ import threading
 import time
 from pathlib import Path
 
-from dmshell.engine.binlog import Location, master_status
-from dmshell.engine.config import (
+from dmshell.engine.binlog.location import Location, master_status
+from dmshell.engine.config.task import (
     BAList,
     LoaderConfig,
     Meta,
@@ -17,7 +17,7 @@ from dmshell.engine.config import (
     SubTaskConfig,
     SyncerConfig,
 )
-from dmshell.engine.sync import SyncUnit
+from dmshell.engine.sync.syncer import SyncUnit
 from dmshell.engine.unit import UnitContext
 
 TIMEOUT = 60  # generous upper bound for convergence polls; they normally return within a second

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmshell.engine.binlog import (
+from dmshell.engine.binlog.location import (
     Location,
     binlog_gtid_pos,
     detect_flavor,

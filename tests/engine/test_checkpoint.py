@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dmshell.engine.binlog import Location
-from dmshell.engine.checkpoint import SyncCheckpoint, TablePoint, table_name
+from dmshell.engine.binlog.location import Location
+from dmshell.engine.sync.checkpoint import SyncCheckpoint, TablePoint, table_name
 
 DM_COLUMNS = ["id", "cp_schema", "cp_table", "binlog_name", "binlog_pos", "binlog_gtid",
               "exit_safe_binlog_name", "exit_safe_binlog_pos", "exit_safe_binlog_gtid", "table_info",

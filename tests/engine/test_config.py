@@ -6,9 +6,9 @@ import textwrap
 
 import pytest
 
-from dmshell.engine import config as C
-from dmshell.engine import encrypt
-from dmshell.engine import yamlstrict as ys
+from dmshell.engine.config import encrypt
+from dmshell.engine.config import task as C
+from dmshell.engine.config import yamlstrict as ys
 from dmshell.engine.errors import DMError
 
 

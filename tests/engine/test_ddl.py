@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dmshell.engine.ddl import (
+from dmshell.engine.ddl.events import clause_event, statement_event
+from dmshell.engine.ddl.statement import (
     DDLParseError,
     TableName,
     downstream_statements,
@@ -12,8 +13,7 @@ from dmshell.engine.ddl import (
     parse_ddl,
     route_statement,
 )
-from dmshell.engine.ddl_events import clause_event, statement_event
-from dmshell.engine.schema_tracker import table_from_create
+from dmshell.engine.schema.tracker import table_from_create
 
 CREATE = """CREATE TABLE IF NOT EXISTS `d``b`.`t` (
   `id` int(10) unsigned NOT NULL AUTO_INCREMENT,

@@ -11,7 +11,9 @@ from decimal import Decimal
 
 import pytest
 
-from dmshell.engine.dml import (
+from dmshell.engine.schema.tracker import table_from_create
+from dmshell.engine.sync.apply import Causality
+from dmshell.engine.sync.dml import (
     DELETE,
     INSERT,
     UPDATE,
@@ -24,8 +26,6 @@ from dmshell.engine.dml import (
     normalize,
     statements,
 )
-from dmshell.engine.schema_tracker import table_from_create
-from dmshell.engine.sync_apply import Causality
 
 PK = table_from_create("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(5), g INT AS (id) VIRTUAL)", "db")
 NOKEY = table_from_create("CREATE TABLE n (a INT, b VARCHAR(5))", "db")

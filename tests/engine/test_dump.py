@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dmshell.engine import dump_args, dumpfiles, errors
-from dmshell.engine.config import (
+from dmshell.engine import errors
+from dmshell.engine.config.task import (
     BAList,
     LoaderConfig,
     MydumperConfig,
@@ -17,7 +17,9 @@ from dmshell.engine.config import (
     SubTaskConfig,
     SyncerConfig,
 )
-from dmshell.engine.dump import DumpUnit
+from dmshell.engine.dump import files as dumpfiles
+from dmshell.engine.dump import options as dump_args
+from dmshell.engine.dump.dumper import DumpUnit
 from dmshell.engine.unit import UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 

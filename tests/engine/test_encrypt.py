@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from dmshell.engine import encrypt
+from dmshell.engine.config import encrypt
 from dmshell.engine.errors import DMError
 
 

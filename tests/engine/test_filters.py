@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmshell.engine.config import (
+from dmshell.engine.config.task import (
     BAList,
     EventFilterRule,
     RouteRule,
@@ -13,7 +13,7 @@ from dmshell.engine.config import (
     TableExtractor,
 )
 from dmshell.engine.errors import DMError
-from dmshell.engine.filters import BAListFilter, EventFilter, TableRouter, wildcard_regex
+from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter, wildcard_regex
 
 # ---- block-allow list ---------------------------------------------------------------------------
 

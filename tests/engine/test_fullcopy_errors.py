@@ -22,7 +22,7 @@ import pymysql
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.config import (
+from dmshell.engine.config.task import (
     BAList,
     DBConfig,
     LoaderConfig,
@@ -32,8 +32,8 @@ from dmshell.engine.config import (
     SubTaskConfig,
     SyncerConfig,
 )
-from dmshell.engine.dump import DumpUnit
-from dmshell.engine.load import LoadUnit
+from dmshell.engine.dump.dumper import DumpUnit
+from dmshell.engine.load.loader import LoadUnit
 from dmshell.engine.unit import UnitContext
 from dmshell.sandbox import Sandbox, ServerSpec
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from dmshell.engine.config import (
+from dmshell.engine.config.task import (
     BAList,
     LoaderConfig,
     MydumperConfig,
@@ -24,8 +24,8 @@ from dmshell.engine.config import (
     SubTaskConfig,
     SyncerConfig,
 )
-from dmshell.engine.dump import DumpUnit
-from dmshell.engine.load import LoadUnit
+from dmshell.engine.dump.dumper import DumpUnit
+from dmshell.engine.load.loader import LoadUnit
 from dmshell.engine.unit import UnitContext
 
 TYPES = """CREATE TABLE {t} (

@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.binlog import master_status
-from dmshell.engine.gtid import (
+from dmshell.engine.binlog.gtid import (
     MariaDBGtidSet,
     MySQLGtidSet,
     binlog_files,
@@ -14,6 +13,7 @@ from dmshell.engine.gtid import (
     parse_gtid_set,
     resolve_gtid_start,
 )
+from dmshell.engine.binlog.location import master_status
 
 U1 = "3e11fa47-71ca-11e1-9e33-c80aa9429562"
 U2 = "05d8e2c4-9b1a-11e1-8b55-c80aa9429562"

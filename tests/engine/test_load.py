@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dmshell.engine import dumpfiles, errors
-from dmshell.engine.config import (
+from dmshell.engine import errors
+from dmshell.engine.config.task import (
     BAList,
     LoaderConfig,
     MydumperConfig,
@@ -26,8 +26,9 @@ from dmshell.engine.config import (
     SyncerConfig,
     TableExtractor,
 )
-from dmshell.engine.dump import DumpUnit
-from dmshell.engine.load import LoadUnit, load_finished_location
+from dmshell.engine.dump import files as dumpfiles
+from dmshell.engine.dump.dumper import DumpUnit
+from dmshell.engine.load.loader import LoadUnit, load_finished_location
 from dmshell.engine.unit import UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
@@ -275,9 +276,9 @@ def test_load_resumes_after_stop(mariadb, dbname, tmp_path):
 KILL_SCRIPT = """
 import json, sys, threading
 from pathlib import Path
-from dmshell.engine.config import *
+from dmshell.engine.config.task import *
 from dmshell.engine.unit import UnitContext
-from dmshell.engine.load import LoadUnit
+from dmshell.engine.load.loader import LoadUnit
 a = json.loads(sys.argv[1])
 cfg = SubTaskConfig(name="tload", task_mode="all", source_id="mysql-01", meta_schema=a["meta"],
     target=DBConfig(**a["target"]), meta=None, block_allow_list=BAList(do_dbs=[a["db"]]), routes=[],

@@ -22,11 +22,8 @@ from pymysqlreplication import event as libevent
 from pymysqlreplication import row_event as librow
 
 from dmshell.engine import errors
-from dmshell.engine.binlog import Location, master_status
-from dmshell.engine.dml import DELETE, INSERT, UPDATE, RowChange, encode, normalize, statements
-from dmshell.engine.rowdecode import TableMap
-from dmshell.engine.schema_tracker import table_from_create
-from dmshell.engine.sync_reader import (
+from dmshell.engine.binlog.location import Location, master_status
+from dmshell.engine.binlog.reader import (
     BinlogReader,
     DeleteRowsEvent,
     HeartbeatLogEvent,
@@ -38,6 +35,9 @@ from dmshell.engine.sync_reader import (
     WriteRowsEvent,
     XidEvent,
 )
+from dmshell.engine.binlog.rowdecode import TableMap
+from dmshell.engine.schema.tracker import table_from_create
+from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE, RowChange, encode, normalize, statements
 
 ALL_TYPES = """CREATE TABLE {db}.types (
   id INT NOT NULL AUTO_INCREMENT PRIMARY KEY,
@@ -377,7 +377,7 @@ def _table_map_body(schema: str, table: str, types: list[int]) -> bytes:
 
 
 def test_decimal_and_temporal_edge_cases():
-    from dmshell.engine.rowdecode import _read_decimal, _read_time2
+    from dmshell.engine.binlog.rowdecode import _read_decimal, _read_time2
 
     # DECIMAL(10,4) -1234.5678 as MySQL stores it: groups 000001 234 (int) 5678 (frac), inverted
     raw = bytes.fromhex("7ffb2de9d1")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.ddl import TableName, parse_ddl
-from dmshell.engine.schema_tracker import SchemaTracker, TableInfo, load_table_infos, table_from_create
+from dmshell.engine.ddl.statement import TableName, parse_ddl
+from dmshell.engine.schema.tracker import SchemaTracker, TableInfo, load_table_infos, table_from_create
 
 
 def test_table_from_real_show_create_table(mariadb, dbname):

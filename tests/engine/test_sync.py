@@ -8,9 +8,10 @@ import threading
 
 import pytest
 
-from dmshell.engine import errors, sync
-from dmshell.engine.binlog import Location, master_status
-from dmshell.engine.config import Meta, RouteRule
+from dmshell.engine import errors
+from dmshell.engine.binlog.location import Location, master_status
+from dmshell.engine.config.task import Meta, RouteRule
+from dmshell.engine.sync import syncer as sync
 from dmshell.proto import dmworker_pb2 as pb
 
 from .sync_helpers import Running, checkpoint_rows, converge, fresh_db, make_ctx, rows, synced, wait_until
@@ -345,8 +346,8 @@ def test_connection_losses_are_resumable(mariadb, db, tmp_path):
 def test_all_mode_continues_where_the_load_finished(mariadb, db, tmp_path):
     """task-mode all: the sync starts at the dump's location and takes table structures from the
     dump's schema files (the upstream's current structure would not fit the older rows)."""
-    from dmshell.engine.dump import DumpUnit
-    from dmshell.engine.load import LoadUnit
+    from dmshell.engine.dump.dumper import DumpUnit
+    from dmshell.engine.load.loader import LoadUnit
 
     src, dst = mariadb.up1, mariadb.target
     src.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT UNSIGNED)",

@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from dmshell.engine import errors, sync_apply
-from dmshell.engine.dml import DELETE, INSERT, UPDATE, RowChange
-from dmshell.engine.schema_tracker import table_from_create
-from dmshell.engine.sync_apply import Aborted, Applier
+from dmshell.engine import errors
+from dmshell.engine.schema.tracker import table_from_create
+from dmshell.engine.sync import apply as sync_apply
+from dmshell.engine.sync.apply import Aborted, Applier
+from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE, RowChange
 
 TABLE = "CREATE TABLE {t} (id INT PRIMARY KEY, u VARCHAR(10) NULL, v INT, UNIQUE KEY uu (u))"
 
@@ -165,10 +166,10 @@ def alive(pid: int) -> bool:
 
 PARENT = """
 import sys, time
-from dmshell.engine.config import DBConfig
-from dmshell.engine.dml import INSERT, UPDATE, RowChange
-from dmshell.engine.schema_tracker import table_from_create
-from dmshell.engine.sync_apply import Applier
+from dmshell.engine.config.task import DBConfig
+from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange
+from dmshell.engine.schema.tracker import table_from_create
+from dmshell.engine.sync.apply import Applier
 
 db, port = sys.argv[1], int(sys.argv[2])
 t = table_from_create("CREATE TABLE t (id INT PRIMARY KEY, u VARCHAR(10) NULL, v INT, UNIQUE KEY uu (u))", db)

@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from dmshell.engine import sync
-from dmshell.engine.config import BAList, RouteRule
+from dmshell.engine.config.task import BAList, RouteRule
+from dmshell.engine.sync import syncer as sync
 
 from .sync_helpers import Running, converge, fresh_db, make_ctx, rows, synced, wait_until
 

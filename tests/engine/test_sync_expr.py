@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.config import ExpressionFilter
-from dmshell.engine.expr_filter import ExpressionFilters
-from dmshell.engine.schema_tracker import table_from_create
+from dmshell.engine.config.task import ExpressionFilter
+from dmshell.engine.filters.expression import ExpressionFilters
+from dmshell.engine.schema.tracker import table_from_create
 
 INFO = table_from_create(
     "CREATE TABLE t (id INT PRIMARY KEY, c INT, name VARCHAR(20), b VARCHAR(10) COLLATE utf8mb4_bin, "

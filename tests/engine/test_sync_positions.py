@@ -11,9 +11,9 @@ import time
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.binlog_time import parse_start_time
-from dmshell.engine.config import Meta
-from dmshell.engine.sync import SyncUnit
+from dmshell.engine.binlog.start_time import parse_start_time
+from dmshell.engine.config.task import Meta
+from dmshell.engine.sync.syncer import SyncUnit
 
 from .sync_helpers import (
     Running,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dmshell.engine.config import DBConfig, SourceConfig
+from dmshell.engine.config.task import DBConfig, SourceConfig
 from dmshell.engine.unit import UnitContext
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dmshell import app as app_module
-from dmshell.app import main
-from dmshell.tui_client import probe_master
+from dmshell.tui import app as app_module
+from dmshell.tui.app import main
+from dmshell.tui.client import probe_master
 
 
 def test_probe_reports_nothing_answering():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from dmshell.proto import dmmaster_pb2 as m
-from dmshell.screens._data import ErrorView, SubtaskView, build_snapshot, pipeline_units, task_status
-from dmshell.widgets.format import Palette, human_seconds, lag_text, progress_bar
+from dmshell.tui.model import ErrorView, SubtaskView, build_snapshot, pipeline_units, task_status
+from dmshell.tui.widgets.format import Palette, human_seconds, lag_text, progress_bar
 
 from .canned import canned_status
 

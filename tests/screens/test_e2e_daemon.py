@@ -14,12 +14,12 @@ import time
 import grpc
 import pytest
 
-from dmshell.app import DMShellApp
 from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmmaster_pb2_grpc
 from dmshell.sandbox import free_port
 from dmshell.screens.confirm import ConfirmScreen
-from dmshell.widgets.tables import TaskTable
+from dmshell.tui.app import DMShellApp
+from dmshell.tui.widgets.tables import TaskTable
 
 from .canned import wait_until
 

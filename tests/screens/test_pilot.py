@@ -5,15 +5,15 @@ from __future__ import annotations
 import pytest
 from textual.command import CommandList
 
-from dmshell.app import DMShellApp
 from dmshell.proto import dmmaster_pb2 as m
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.confirm import ConfirmScreen
 from dmshell.screens.dashboard import DashboardScreen
 from dmshell.screens.help import HelpScreen
 from dmshell.screens.task_detail import TaskDetailScreen
-from dmshell.widgets.banner import StaleBanner
-from dmshell.widgets.tables import TaskTable
+from dmshell.tui.app import DMShellApp
+from dmshell.tui.widgets.banner import StaleBanner
+from dmshell.tui.widgets.tables import TaskTable
 
 from .canned import canned_status, many_tasks, wait_for_data, wait_until
 

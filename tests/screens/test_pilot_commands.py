@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from dmshell.app import DMShellApp
 from dmshell.proto import dmmaster_pb2 as m
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.confirm import ConfirmScreen
@@ -14,8 +13,9 @@ from dmshell.screens.dashboard import DashboardScreen
 from dmshell.screens.prompt import PromptScreen
 from dmshell.screens.sources import SourcesScreen
 from dmshell.screens.task_detail import TaskDetailScreen
-from dmshell.widgets.command_line import CommandLine
-from dmshell.widgets.tables import TaskTable
+from dmshell.tui.app import DMShellApp
+from dmshell.tui.widgets.command_line import CommandLine
+from dmshell.tui.widgets.tables import TaskTable
 
 from .canned import notifications, wait_for_data, wait_until
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Input
 
-from dmshell.app import DMShellApp
 from dmshell.screens.confirm import ConfirmScreen
 from dmshell.screens.console import ConsoleScreen
 from dmshell.screens.help import HelpScreen
@@ -14,8 +13,9 @@ from dmshell.screens.prompt import PromptScreen
 from dmshell.screens.source_form import SourceFormScreen
 from dmshell.screens.sources import SourcesScreen
 from dmshell.screens.task_detail import TaskDetailScreen
-from dmshell.tui_source_check import CheckItem
-from dmshell.widgets.command_line import CommandLine
+from dmshell.tui.app import DMShellApp
+from dmshell.tui.source_check import CheckItem
+from dmshell.tui.widgets.command_line import CommandLine
 
 from .canned import CLUSTER, push_history, wait_for_data, wait_until
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Checkbox, Input, Select
 
-from dmshell.app import DMShellApp
 from dmshell.proto import dmmaster_pb2 as m
 from dmshell.screens.confirm import ConfirmScreen
 from dmshell.screens.source_form import SourceFormScreen
 from dmshell.screens.sources import SourcesScreen
-from dmshell.tui_source_check import CheckItem, SourceForm, check_source, passed
+from dmshell.tui.app import DMShellApp
+from dmshell.tui.source_check import CheckItem, SourceForm, check_source, passed
 
 from .canned import screen_text, wait_for_data, wait_until
 

@@ -7,13 +7,13 @@ import argparse
 
 import pytest
 
-from dmshell import app as app_module
-from dmshell.screens._data import SourceFacts, build_snapshot, mask_secrets, source_facts, subtask_view
-from dmshell.screens._history import History
 from dmshell.screens.dashboard import task_filter
-from dmshell.tui_config import ConfigError, TuiConfig, load_config
-from dmshell.tui_dmctl import CommandResult, LineError, complete_line, mutates, split_line
-from dmshell.widgets.format import Palette, graph_lines, gtid_text, text_sparkline, upstream_origin
+from dmshell.tui import app as app_module
+from dmshell.tui.config import ConfigError, TuiConfig, load_config
+from dmshell.tui.dmctl import CommandResult, LineError, complete_line, mutates, split_line
+from dmshell.tui.history import History
+from dmshell.tui.model import SourceFacts, build_snapshot, mask_secrets, source_facts, subtask_view
+from dmshell.tui.widgets.format import Palette, graph_lines, gtid_text, text_sparkline, upstream_origin
 
 from .canned import SOURCE_CONFIGS, canned_status
 

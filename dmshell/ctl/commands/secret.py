@@ -2,7 +2,7 @@
 
 ``encrypt`` calls the master's ``Encrypt`` RPC so the ciphertext is made with the master's key (DM
 v8 lets the master use its own key). ``decrypt`` has no RPC in DM's API; dmctl v2.0 had it as a
-local command, and dmshell keeps it local, using DM's built-in key (``dmshell.engine.encrypt``).
+local command, and dmshell keeps it local, using DM's built-in key (``dmshell.engine.config.encrypt``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def encrypt(inv: Invocation) -> None:
 def decrypt(inv: Invocation) -> None:
     if len(inv.args) != 1:
         raise inv.show_help()
-    from dmshell.engine.encrypt import decrypt as local_decrypt
+    from dmshell.engine.config.encrypt import decrypt as local_decrypt
 
     inv.println(local_decrypt(inv.args[0]))
 

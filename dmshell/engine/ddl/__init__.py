@@ -1,0 +1,1 @@
+"""DDL statements from the binlog: analysis, routing, rewriting, and their event-filter types."""

@@ -1,0 +1,1 @@
+"""Table selection and filtering rules: block-allow lists, routes, binlog event and expression filters."""

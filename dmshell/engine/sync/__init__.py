@@ -1,0 +1,1 @@
+"""The sync unit (DM's ``syncer``): binlog events to the target, with checkpoints."""

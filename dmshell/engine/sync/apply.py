@@ -1,0 +1,337 @@
+"""Applying row changes to the target: causality dispatch over ``worker-count`` DML queues.
+
+Each change carries causality keys (the routed table + the values of its primary/unique keys, see
+:func:`dmshell.engine.sync.dml.causality_keys`). A change goes to the queue ("lane") that already holds
+any of its keys, so changes to one row stay in order; a change whose keys live in two different
+lanes is a *conflict*: every lane is drained first (DM's conflict job), then the key map starts
+afresh. Keys are forgotten once every change that used them is committed (two generations of the
+key map), so a long stream of distinct keys never forces a drain.
+
+The dispatching (reader) thread collects each lane's changes in a buffer and hands it over as one
+batch when it holds ``batch`` changes, when the reader is about to wait for the upstream
+(:meth:`Applier.flush`), or when its oldest change has waited ``MAX_BUFFER_AGE``. (DM's worker
+executes "when its batch is full or its queue is momentarily empty"; here a busy stream always
+fills batches, which is what keeps the target's cost per row low, and the age limit bounds the
+delay of a change to a quiet lane.) Each lane owns one target connection; the lanes' batches
+are executed by :mod:`dmshell.engine.sync.dml_exec` — by default in a child process, so that rendering
+SQL and talking to the target don't take the CPU the binlog decoding needs (``DMSHELL_DML_PROCESS=0``
+keeps them in threads of this process) — with bounded queues (back-pressure on the reader). A
+batch is one transaction with multi-row statements when ``multiple-rows`` is on and the changes
+of one row collapsed when ``compact`` is on (:func:`dmshell.engine.sync.dml.batch_statements`).
+
+:meth:`Applier.drain` is a barrier: it returns when every change dispatched before it is committed
+— the syncer calls it before flushing a checkpoint and before executing a DDL, which is what makes
+"only fully applied positions are flushed" true.
+"""
+
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from dmshell.engine import errors
+from dmshell.engine.config.task import DBConfig
+from dmshell.engine.db import classify
+from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange, causality_keys, plan_of
+from dmshell.engine.sync.dml_exec import Aborted, Batch, ProcessExecutor, ThreadExecutor, tune_gc
+
+__all__ = ["Aborted", "Applier", "Causality", "downstream"]
+
+log = logging.getLogger(__name__)
+
+#: keys remembered per generation of the causality map (two generations are kept)
+MAX_CAUSALITY_KEYS = 100_000
+#: a buffered change waits at most this long (seconds) before its batch is handed to its lane
+MAX_BUFFER_AGE = 0.1
+#: dispatches (or events, see :meth:`Applier.check`) between two checks of the buffers' age
+AGE_CHECK_EVERY = 256
+
+
+def downstream(err: errors.DMError) -> errors.DMError:
+    """DM's ``terror.WithScope(err, ScopeDownstream)`` for errors the target raised."""
+    entry = dataclasses.replace(err.entry, scope=errors.Scope.DOWNSTREAM)
+    return errors.DMError(entry, err.message, err.cause, err.workaround)
+
+
+class Causality:
+    """Key → worker map; :meth:`assign` returns None on a conflict.
+
+    Two generations: keys go to ``relations``; when it is full it becomes ``older`` (dropped once
+    everything dispatched before the switch is committed, see :meth:`Applier._rotate`).
+    """
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self.relations: dict[Any, int] = {}
+        self.older: dict[Any, int] = {}
+
+    def assign(self, keys: list) -> int | None:
+        rel, older = self.relations, self.older
+        if len(keys) == 1:
+            k = keys[0]
+            q = rel.get(k)
+            if q is None:
+                q = older.get(k)
+                if q is None:
+                    q = hash(k) % self.workers
+                rel[k] = q
+            return q
+        found = None
+        for k in keys:
+            q = rel.get(k)
+            if q is None:
+                q = older.get(k)
+            if q is not None:
+                if found is not None and q != found:
+                    return None
+                found = q
+        if found is None:
+            found = hash(keys[0]) % self.workers
+        for k in keys:
+            rel[k] = found
+        return found
+
+    def size(self) -> int:
+        return len(self.relations) + len(self.older)
+
+    def reset(self) -> None:
+        self.relations.clear()
+        self.older.clear()
+
+
+class Applier:
+    """``worker-count`` DML lanes with causality dispatch (see the module docstring).
+
+    ``process``: execute in a child process (default: yes, unless ``connect_fn`` — a test's fake
+    connections — is given or ``DMSHELL_DML_PROCESS=0``).
+    """
+
+    def __init__(self, target: DBConfig, *, workers: int, batch: int, queue_size: int,
+                 multiple_rows: bool = False, compact: bool = False,
+                 connect_fn: Callable[[DBConfig], Any] | None = None, process: bool | None = None) -> None:
+        self.workers_n = max(1, workers)
+        self.batch = max(1, batch)
+        self.queue_size = max(1, queue_size // 2)  # changes per lane queue (DM: queue-size / 2)
+        self.multiple_rows = multiple_rows
+        self.compact = compact  # changes of one row in a batch collapse (DM's syncers.compact)
+        self.causality = Causality(self.workers_n)
+        self.error: errors.DMError | None = None
+        self._lock = threading.Lock()
+        self._inflight: OrderedDict[int, Batch] = OrderedDict()  # first seq of a batch -> batch
+        self._seq = 0
+        self._since_check = 0
+        self._older_until = 0  # every change up to this seq must be committed to drop `older`
+        self.rows_applied = 0
+        #: polled while blocked on a full queue or a drain; True makes the wait raise :class:`Aborted`
+        self.should_abort: Callable[[], bool] = lambda: False
+        tune_gc()
+        if process is None:
+            process = connect_fn is None and os.environ.get("DMSHELL_DML_PROCESS", "1") != "0"
+        options = {"lanes": self.workers_n, "batch": self.batch, "capacity": self.queue_size,
+                   "multiple_rows": multiple_rows, "compact": compact}
+        if process:
+            self._executor = ProcessExecutor(self, target, **options)
+        else:
+            self._executor = ThreadExecutor(self, target, connect_fn=connect_fn, **options)
+        self._buffers: list[Batch | None] = [None] * self.workers_n
+
+    # -- reports of the executor (any thread) ----------------------------------------------------
+    def fail(self, err: errors.DMError) -> None:
+        with self._lock:
+            if self.error is None:
+                self.error = err
+
+    def applied(self, lane: int, seqs: list[int], rows: int) -> None:
+        with self._lock:
+            for seq in seqs:
+                self._inflight.pop(seq, None)
+            self.rows_applied += rows
+
+    def failed(self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str,
+               change: Any) -> None:
+        """A batch failed: its changes stay "in flight" (never applied: the checkpoint can't pass
+        them, and the lag keeps counting them); the first failure is the applier's error."""
+        err = classify(exc, sql[:2048] + ("..." if len(sql) > 2048 else ""))
+        if not err.resumable:
+            err = downstream(err)
+        origin = change.origin if change is not None else None
+        if origin is not None:
+            err = err.annotate(str(origin))
+        self.fail(err)
+
+    # -- called by the syncer ------------------------------------------------------------------
+    def check(self) -> None:
+        """Raise the first worker error, if any. (Called by the syncer after every event: also
+        hands over buffers that waited too long while the stream carried no rows for them.)"""
+        if self.error is not None:
+            raise self.error
+        self._since_check += 1
+        if self._since_check >= AGE_CHECK_EVERY:
+            self._since_check = 0
+            self._submit_old()
+
+    @property
+    def dispatched(self) -> int:
+        """Changes dispatched so far (the sequence number of the last one)."""
+        return self._seq
+
+    def committed_through(self) -> int:
+        """The largest ``n`` such that the first ``n`` dispatched changes are all committed."""
+        with self._lock:
+            if not self._inflight:
+                return self._seq
+            return next(iter(self._inflight)) - 1
+
+    def oldest_pending_ts(self) -> int | None:
+        """Event timestamp of the oldest change dispatched but not committed yet."""
+        with self._lock:
+            if not self._inflight:
+                return None
+            return next(iter(self._inflight.values())).ts
+
+    def queue_depths(self) -> list[int]:
+        """Changes waiting for (or being applied by) each lane."""
+        depths = self._executor.depths()
+        return [d + (len(b.changes) if (b := self._buffers[i]) is not None else 0)
+                for i, d in enumerate(depths)]
+
+    def dispatch(self, change: RowChange, safe_mode: bool) -> None:
+        """Queue one change (blocks while its worker's queue is full). Raises a worker's error."""
+        if self.error is not None:
+            raise self.error
+        change.safe = safe_mode
+        if change.plan is None:
+            change.plan = plan_of(change.table, change.target)
+        keys = change.keys = causality_keys(change)
+        self._enqueue(change, keys)
+
+    def dispatch_rows(self, op: str, info, target: tuple[str, str], images: list[list], ts: int,
+                      origin: Any, safe_mode: bool) -> None:
+        """Dispatch every row of one rows event (``images`` as from ``RowsEvent.decode``: UPDATE
+        before and after images alternate); the same as :meth:`dispatch` per row, cheaper (the
+        common case — a one-column primary key that doesn't change — is done inline)."""
+        if self.error is not None:
+            raise self.error
+        plan = plan_of(info, target)
+        single, table = plan.single_key, plan.table
+        causality, buffers, limit, workers = self.causality, self._buffers, self.batch, self.workers_n
+        update = op == UPDATE
+        for n in range(0, len(images), 2 if update else 1):
+            if update:
+                before, after = images[n], images[n + 1]
+                v = before[single] if single >= 0 else None
+                if v is not None and after[single] != v:
+                    v = None
+            elif op == INSERT:
+                before, after = None, images[n]
+                v = after[single] if single >= 0 else None
+            else:
+                before, after = images[n], None
+                v = before[single] if single >= 0 else None
+            c = RowChange(op, info, target, before, after, ts, origin, safe_mode, None, plan)
+            if v is None:  # several keys, or a moving one
+                keys = c.keys = causality_keys(c)
+                self._enqueue(c, keys)
+                continue
+            key = (table, 0, v.lower() if type(v) is str else v)
+            c.keys = [key]
+            rel = causality.relations
+            q = rel.get(key)
+            if q is None:
+                q = causality.older.get(key)
+                if q is None:
+                    q = hash(key) % workers
+                rel[key] = q
+                if len(rel) > MAX_CAUSALITY_KEYS:
+                    self._rotate()
+            seq = self._seq = self._seq + 1
+            buf = buffers[q]
+            if buf is None:
+                buf = buffers[q] = Batch(seq, ts)
+                with self._lock:
+                    self._inflight[seq] = buf
+            changes = buf.changes
+            changes.append(c)
+            if len(changes) >= limit:
+                self._submit(q)
+        self._since_check += len(images)
+        if self._since_check >= AGE_CHECK_EVERY:
+            self._since_check = 0
+            self._submit_old()
+
+    def _enqueue(self, change: RowChange, keys: list) -> None:
+        q = self.causality.assign(keys)
+        if q is None:
+            self.drain()  # conflict: everything before this change must be applied first
+            q = self.causality.assign(keys)
+            assert q is not None
+        elif len(self.causality.relations) > MAX_CAUSALITY_KEYS:
+            self._rotate()
+        self._seq += 1
+        buf = self._buffers[q]
+        if buf is None:
+            buf = self._buffers[q] = Batch(self._seq, change.ts)
+            with self._lock:
+                self._inflight[self._seq] = buf
+        changes = buf.changes
+        changes.append(change)
+        if len(changes) >= self.batch:
+            self._submit(q)
+        self._since_check += 1
+        if self._since_check >= AGE_CHECK_EVERY:
+            self._since_check = 0
+            self._submit_old()
+
+    def flush(self) -> None:
+        """Hand every buffered change to its lane (e.g. before waiting for the upstream)."""
+        for q, buf in enumerate(self._buffers):
+            if buf is not None:
+                self._submit(q)
+
+    def _submit_old(self) -> None:
+        limit = time.monotonic() - MAX_BUFFER_AGE
+        for q, buf in enumerate(self._buffers):
+            if buf is not None and buf.created < limit:
+                self._submit(q)
+
+    def _submit(self, q: int) -> None:
+        buf = self._buffers[q]
+        if buf is None:
+            return
+        self._buffers[q] = None
+        self._executor.submit(q, buf)
+
+    def _rotate(self) -> None:
+        """The causality map is full: drop the older generation when its changes are committed."""
+        c = self.causality
+        if c.older and self.committed_through() < self._older_until:
+            if len(c.relations) < 2 * MAX_CAUSALITY_KEYS:
+                return  # still in flight: keep growing for a while
+            self.drain()  # bounded memory: wait for the lanes
+            return
+        c.older = c.relations
+        c.relations = {}
+        self._older_until = self._seq
+
+    def drain(self) -> None:
+        """Wait until every change dispatched so far is committed; then forget all causality keys."""
+        self.flush()
+        self._executor.barrier()
+        self.causality.reset()
+        self.check()
+
+    def close(self, timeout: float = 10) -> None:
+        """Stop the lanes (after executing what they hold) and close their connections; a lane
+        still stuck in the target after ``timeout`` has its connection cut."""
+        try:
+            self.flush()
+        except Exception:  # failed or aborted: what is buffered is not applied
+            pass
+        self._executor.close(timeout)

@@ -1,0 +1,91 @@
+"""What the sync unit does with the rows of one upstream table, decided once per table structure
+(in DM's ``handleRowsEvent`` order):
+
+1. block-allow list (the caller: a filtered table never gets a plan);
+2. route: the target table;
+3. binlog event filter: ``insert`` / ``update`` / ``delete`` events dropped as a whole, or an
+   ``Error`` rule that stops the task;
+4. expression filters, row by row (:mod:`dmshell.engine.filters.expression`);
+5. ``extract-table`` / ``extract-schema`` / ``extract-source``: the route's extracted values are
+   appended to every row image as extra (string) columns of the target table. They also join the
+   row's identity (primary key and unique keys, hence the WHERE clauses and the causality keys):
+   rows of shards merged into one table are told apart by them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dmshell.engine import errors
+from dmshell.engine.ddl.statement import ColumnDef
+from dmshell.engine.filters.expression import ExpressionFilters, TableExprs
+from dmshell.engine.filters.rules import EventFilter, TableRouter
+from dmshell.engine.schema.tracker import TableInfo
+from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
+
+
+@dataclass(slots=True)
+class TablePlan:
+    """How the rows of one upstream table (as structured by ``source``) are replicated."""
+
+    source: TableInfo  # the tracked upstream structure the rows are decoded with
+    info: TableInfo  # what the DML layer sees: ``source`` plus the extracted columns
+    target: tuple[str, str]
+    verdict: dict[str, str]  # op -> the binlog event filter's "Do" / "Ignore" / "Error"
+    exprs: TableExprs | None
+    extra: list[str]  # values of the extracted columns, appended to every row image
+
+    @property
+    def simple(self) -> bool:
+        """No per-row work: rows go to the target as decoded."""
+        return self.exprs is None and not self.extra
+
+
+def with_extracted(info: TableInfo, columns: list[tuple[str, str]]) -> TableInfo:
+    """``info`` plus NOT NULL string columns for the extracted values, joined to every key.
+
+    Raises ``ErrSyncerUnitGenTableRouter`` when the upstream table already has such a column.
+    """
+    new = info.clone()
+    names = [n for n, _v in columns]
+    for name in names:
+        if new.index_of(name) >= 0:
+            raise errors.ErrSyncerUnitGenTableRouter(
+                cause=f"extract target column `{name}` already exists in `{info.schema}`.`{info.name}`")
+        new.columns.append(ColumnDef(name, "varchar(255)", "varchar", nullable=False))
+    if new.primary_key:
+        new.primary_key = [*new.primary_key, *names]
+    new.unique_keys = [(k, [*cols, *names]) for k, cols in new.unique_keys]
+    return new
+
+
+class RowFilters:
+    """Plans for every table of a subtask; :meth:`plan` is cached per table structure."""
+
+    def __init__(self, router: TableRouter, event_filter: EventFilter, exprs: ExpressionFilters,
+                 source_id: str) -> None:
+        self.router = router
+        self.event_filter = event_filter
+        self.exprs = exprs
+        self.source_id = source_id
+        self._plans: dict[tuple[str, str], TablePlan] = {}
+
+    def plan(self, schema: str, table: str, info: TableInfo) -> TablePlan:
+        """The plan for rows of ``schema.table`` decoded with ``info`` (raises the router's DMError)."""
+        cached = self._plans.get((schema, table))
+        if cached is not None and cached.source is info:
+            return cached
+        target = self.router.route(schema, table)
+        verdict = {op: self.event_filter.action(schema, table, op) for op in (INSERT, UPDATE, DELETE)}
+        exprs = self.exprs.for_table(schema, table, info) if self.exprs else None
+        extracted = []
+        if self.router.has_extractors:
+            extracted = self.router.extract_columns(schema, table, self.source_id)
+        dml_info = with_extracted(info, extracted) if extracted else info
+        plan = TablePlan(info, dml_info, target, verdict, exprs, [v for _n, v in extracted])
+        self._plans[(schema, table)] = plan
+        return plan
+
+    def forget_tables(self) -> None:
+        """Drop every plan (after a DDL)."""
+        self._plans.clear()

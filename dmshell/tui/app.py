@@ -1,0 +1,667 @@
+"""The dmshell TUI (``dmshell`` with no sub-command); user guide in ``docs/tui.md``.
+
+The app holds the latest status as reactive state (``snapshot``, ``cluster_info``, ``connected``,
+``banner``, ``data_age``) fed by a :class:`~dmshell.tui.client.StatusStream` thread that keeps the
+master's ``WatchStatus`` stream open, plus a lag/throughput :class:`~dmshell.tui.history.History`;
+screens watch that state and update their widgets in place. Views are Textual modes (``1``-``5``),
+each with its own screen stack. dmctl lines (``:`` prompt, console, palette) run through
+:class:`~dmshell.tui.dmctl.DmctlRunner`, i.e. dmctl's own ``Session``; every action the TUI takes is
+logged to the console as its dmctl command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shlex
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.message import Message
+from textual.notifications import SeverityLevel
+from textual.reactive import var
+from textual.screen import Screen
+from textual.theme import Theme
+
+from dmshell.proto import dmmaster_pb2
+from dmshell.proto import dmworker_pb2 as pb
+from dmshell.screens.confirm import ConfirmScreen
+from dmshell.screens.dashboard import DashboardScreen
+from dmshell.screens.help import HelpScreen
+from dmshell.screens.task_detail import TaskDetailScreen
+from dmshell.tui.client import (
+    BACKOFF,
+    DEFAULT_MASTER_ADDR,
+    MasterOps,
+    StatusStream,
+    StreamState,
+    describe_rpc_error,
+    probe_master,
+)
+from dmshell.tui.config import THEME_NAMES, ConfigError, TuiConfig, load_config
+from dmshell.tui.dmctl import (
+    CommandResult,
+    ConsoleEntry,
+    DmctlRunner,
+    LineError,
+    command_path,
+    mutates,
+    split_line,
+)
+from dmshell.tui.history import History
+from dmshell.tui.model import Snapshot, SourceFacts, build_snapshot, source_facts
+from dmshell.tui.source_check import SourceForm
+from dmshell.tui.widgets.commands import (
+    CommandInfo,
+    DmshellCommands,
+    confirmation_question,
+    registry_commands,
+)
+from dmshell.tui.widgets.format import human_seconds
+
+THEME_DIR = Path(__file__).parent.parent / "themes"
+
+HIGH_CONTRAST = Theme(
+    name="dmshell-high-contrast", primary="#00ffff", secondary="#ffff00", accent="#ffff00",
+    warning="#ffff00", error="#ff4040", success="#00ff00", foreground="#ffffff", background="#000000",
+    surface="#000000", panel="#202020", boost="#303030", dark=True)
+
+#: --theme name → (Textual theme, tcss file in dmshell/themes).
+THEMES: dict[str, tuple[str, str]] = {
+    "dark": ("textual-dark", "dark.tcss"),
+    "light": ("textual-light", "light.tcss"),
+    "high-contrast": ("dmshell-high-contrast", "high-contrast.tcss"),
+}
+
+#: TaskOp → (dmctl command, verb for the question).
+TASK_OPS: dict[int, tuple[str, str]] = {
+    pb.Pause: ("pause-task", "Pause"),
+    pb.Resume: ("resume-task", "Resume"),
+    pb.Stop: ("stop-task", "Stop"),
+}
+
+#: Seconds without an update (while connected) before the banner says the data is stale.
+STALE_AFTER = 5.0
+
+EXIT_UNREACHABLE = 3
+
+
+class StatusArrived(Message):
+    def __init__(self, resp: dmmaster_pb2.QueryStatusListResponse) -> None:
+        super().__init__()
+        self.resp = resp
+
+
+class ClusterArrived(Message):
+    def __init__(self, info: dmmaster_pb2.ClusterInfo) -> None:
+        super().__init__()
+        self.info = info
+
+
+class ModesArrived(Message):
+    def __init__(self, modes: dict[str, str]) -> None:
+        super().__init__()
+        self.modes = modes
+
+
+class SourcesArrived(Message):
+    def __init__(self, configs: dict[str, str]) -> None:
+        super().__init__()
+        self.configs = configs
+
+
+class StreamChanged(Message):
+    def __init__(self, state: StreamState) -> None:
+        super().__init__()
+        self.state = state
+
+
+def dmctl_command(master_addr: str, command: str, *args: str, sources: Iterable[str] = ()) -> str:
+    """The dmctl command line that does what the TUI is about to do."""
+    parts = ["dmctl", f"--master-addr={master_addr}", command]
+    for source in sources:
+        parts += ["-s", source]
+    parts += list(args)
+    return shlex.join(parts)
+
+
+def _lazy_screen(module: str, name: str) -> Callable[[], Screen]:
+    def make() -> Screen:
+        import importlib
+
+        return getattr(importlib.import_module(module), name)()
+
+    return make
+
+
+#: Views (Textual modes) and their keys; 4 and 5 hold the DDL-lock and error screens.
+VIEWS: dict[str, tuple[str, str]] = {
+    "dashboard": ("1", "Dashboard"),
+    "sources": ("2", "Sources"),
+    "console": ("3", "Console"),
+    "ddl-locks": ("4", "DDL locks"),
+    "errors": ("5", "Errors"),
+}
+
+
+#: Examples for the help screen's ``:`` prompt section.
+PROMPT_NOTES = (
+    (":query-status shop", "any dmctl command, same syntax and output as the dmctl REPL (tab completes)"),
+    (":dmctl --master-addr=… pause-task t", "echoed dmctl lines can be pasted back as they are"),
+    (":sources  :console  :task NAME", "go to a view (also: dashboard, ddl-locks, errors)"),
+    ("read-only", "commands that change the cluster are refused; destructive ones ask first"),
+)
+
+
+class DMShellApp(App[int]):
+    """Dashboard, task detail, sources, console over a live status stream from one master."""
+
+    TITLE = "dmshell"
+    COMMANDS = App.COMMANDS | {DmshellCommands}
+    # Views other than the dashboard are imported when first opened (start-up time).
+    MODES = {"dashboard": DashboardScreen,
+             "sources": _lazy_screen("dmshell.screens.sources", "SourcesScreen"),
+             "console": _lazy_screen("dmshell.screens.console", "ConsoleScreen"),
+             "ddl-locks": _lazy_screen("dmshell.screens.reserved", "DDLLocksScreen"),
+             "errors": _lazy_screen("dmshell.screens.reserved", "ErrorsScreen")}
+    DEFAULT_MODE = "dashboard"
+    BINDINGS = [
+        Binding("q", "quit", "Quit", tooltip="Quit dmshell (the daemon keeps running)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
+        Binding("colon", "prompt", "Command", key_display=":",
+                tooltip="The : prompt: a dmctl command line, or a view name (sources, console, task NAME)"),
+        *(Binding(key, f"switch_view('{name}')", label, show=False, tooltip=f"Go to {label}")
+          for name, (key, label) in VIEWS.items()),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True,
+                tooltip="Quit dmshell (the daemon keeps running)"),
+    ]
+
+    snapshot: var[Snapshot] = var(Snapshot)
+    cluster_info: var[dmmaster_pb2.ClusterInfo | None] = var(None)
+    #: None until the first connection attempt finishes.
+    connected: var[bool | None] = var(None)
+    banner: var[str] = var("")
+    #: whole seconds since the last status arrived (None before the first one)
+    data_age: var[int | None] = var(None)
+    #: source id → its config YAML as the master gives it (passwords masked)
+    source_configs: var[dict[str, str]] = var(dict)
+    #: bumped whenever an entry is added to :attr:`console_entries`
+    console_version: var[int] = var(0)
+
+    def __init__(
+        self,
+        master_addr: str,
+        *,
+        read_only: bool = False,
+        theme_name: str = "dark",
+        clock: Callable[[], float] = time.time,
+        handle_signals: bool = False,
+        interval_ms: int = 1000,
+        backoff: tuple[float, ...] = BACKOFF,
+    ) -> None:
+        if theme_name not in THEMES:
+            raise ValueError(f"unknown theme {theme_name!r} (choose from {', '.join(THEMES)})")
+        textual_theme, css_file = THEMES[theme_name]
+        super().__init__(css_path=[THEME_DIR / css_file])
+        self.register_theme(HIGH_CONTRAST)
+        self.theme = textual_theme
+        self.master_addr = master_addr
+        self.read_only = read_only
+        self.clock = clock
+        self.handle_signals = handle_signals
+        self.interval_ms = interval_ms
+        self.backoff = backoff
+        self.ops = MasterOps(master_addr)
+        self.dmctl = DmctlRunner(master_addr)
+        self.modes: dict[str, str] = {}
+        self.facts: dict[str, SourceFacts] = {}
+        self.history = History()
+        self.last_status: dmmaster_pb2.QueryStatusListResponse | None = None
+        self.last_update: float | None = None
+        self.stream_state = StreamState(connected=False)
+        self._state_since = clock()
+        #: What the TUI did, as dmctl command lines with their outcome (lazygit's command log).
+        self.command_log: list[str] = []
+        #: dmctl lines and TUI actions, shown by the console.
+        self.console_entries: list[ConsoleEntry] = []
+        #: lines entered at the : prompt and in the console (shared history)
+        self.prompt_history: list[str] = []
+        self.stream: StatusStream | None = None
+        self._saved_handlers: dict[int, object] = {}
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self.stream = StatusStream(
+            self.master_addr, interval_ms=self.interval_ms, backoff=self.backoff,
+            on_status=lambda resp: self.post_message(StatusArrived(resp)),
+            on_state=lambda state: self.post_message(StreamChanged(state)),
+            on_cluster=lambda info: self.post_message(ClusterArrived(info)),
+            on_modes=lambda modes: self.post_message(ModesArrived(modes)),
+            on_sources=lambda configs: self.post_message(SourcesArrived(configs)))
+        self.stream.start()
+        self.set_interval(1.0, self._refresh_banner)
+        if self.handle_signals:
+            # Plain handlers (not loop.add_signal_handler, which resets them to SIG_DFL when the loop
+            # closes): the caller's handlers come back on exit, so the playground can still clean up.
+            loop = asyncio.get_running_loop()
+
+            def on_signal(_signum: int, _frame: object) -> None:
+                loop.call_soon_threadsafe(self.exit)
+
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                self._saved_handlers[sig] = signal.signal(sig, on_signal)
+            self.set_interval(5.0, self._tty_watchdog)
+
+    def on_unmount(self) -> None:
+        if self.stream is not None:
+            self.stream.stop(join_timeout=0.5)
+        self.dmctl.close()
+        for sig, handler in self._saved_handlers.items():
+            signal.signal(sig, handler)
+        self._saved_handlers.clear()
+
+    def _tty_watchdog(self) -> None:
+        # An SSH drop can leave us with a dead terminal and no SIGHUP: quit instead of spinning.
+        try:
+            alive = os.isatty(sys.__stdin__.fileno())
+        except (OSError, ValueError, AttributeError):
+            alive = False
+        if not alive:
+            self.exit()
+
+    # -- status stream -----------------------------------------------------------------------
+    def _rebuild(self) -> None:
+        if self.last_status is not None:
+            self.snapshot = build_snapshot(self.last_status, self.modes, self.facts)
+
+    def on_status_arrived(self, message: StatusArrived) -> None:
+        self.last_status = message.resp
+        self.last_update = self.clock()
+        snapshot = build_snapshot(message.resp, self.modes, self.facts)
+        self.history.record(snapshot)  # before the screens see the snapshot: they graph the history
+        self.snapshot = snapshot
+        self._refresh_banner()
+
+    def on_cluster_arrived(self, message: ClusterArrived) -> None:
+        self.cluster_info = message.info
+
+    def on_modes_arrived(self, message: ModesArrived) -> None:
+        if message.modes != self.modes:
+            self.modes = {**self.modes, **message.modes}
+            self._rebuild()
+
+    def on_sources_arrived(self, message: SourcesArrived) -> None:
+        self.facts = {sid: source_facts(text) for sid, text in message.configs.items()}
+        self.source_configs = dict(message.configs)
+        self._rebuild()
+
+    def on_stream_changed(self, message: StreamChanged) -> None:
+        self.stream_state = message.state
+        self._state_since = self.clock()
+        self.connected = message.state.connected
+        self._refresh_banner()
+
+    def _refresh_banner(self) -> None:
+        self.banner = self.banner_text()
+        if self.last_update is not None:
+            self.data_age = max(0, int(self.clock() - self.last_update))
+
+    def banner_text(self) -> str:
+        """What the stale-data banner says now ("" while the data is live)."""
+        now = self.clock()
+        state = self.stream_state
+        age = "" if self.last_update is None else f" — data is {human_seconds(now - self.last_update)} old"
+        if self.connected is False:
+            retry = max(0, round(state.retry_in - (now - self._state_since)))
+            where = "lost the master" if self.last_update is not None else "cannot reach the master"
+            return f"⚠ {where} at {self.master_addr}: {state.error}{age} — retrying in {retry}s"
+        if self.connected and self.last_update is not None and now - self.last_update > STALE_AFTER:
+            return f"⚠ no status update from {self.master_addr}{age}"
+        return ""
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Notifications never parse markup: DM's messages start with ``[code=...]``."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
+
+    # -- navigation --------------------------------------------------------------------------
+    def action_switch_view(self, name: str) -> None:
+        self.switch_view(name)
+
+    def switch_view(self, name: str) -> None:
+        """Go to one of :data:`VIEWS` (each keeps its own screen stack)."""
+        if name in VIEWS and self.current_mode != name:
+            self.switch_mode(name)
+
+    def _push_in_view(self, view: str, make: Callable[[], Screen], already: Callable[[Screen], bool]) -> None:
+        """Switch to ``view``, then push ``make()`` unless ``already(current screen)``. The push waits
+        for a first-time view to be mounted (pushing into a view that is still mounting breaks it)."""
+
+        async def go() -> None:
+            if self.current_mode != view:
+                await self.switch_mode(view)
+            if not already(self.screen):
+                await self.push_screen(make())
+
+        self.call_later(go)
+
+    def open_task(self, name: str) -> None:
+        self._push_in_view("dashboard", lambda: TaskDetailScreen(name),
+                           lambda s: isinstance(s, TaskDetailScreen) and s.task_name == name)
+
+    def open_source_form(self) -> None:
+        if self.read_only:
+            self.notify("Read-only mode: operate-source create is disabled.", severity="warning")
+            return
+        from dmshell.screens.source_form import SourceFormScreen
+
+        self._push_in_view("sources", SourceFormScreen, lambda s: isinstance(s, SourceFormScreen))
+
+    def action_prompt(self, value: str = "") -> None:
+        from dmshell.screens.prompt import PromptScreen
+
+        if isinstance(self.screen, PromptScreen):
+            return
+
+        def entered(line: str | None) -> None:
+            if line:
+                self.run_dmctl(line, origin="prompt")
+
+        self.push_screen(PromptScreen(self.completion_values, self.prompt_history, value=value), entered)
+
+    def completion_values(self, kind: str) -> list[str]:
+        """Names for completion (``task``, ``source``, ``worker``, ``member``, ``lock``) from the stream."""
+        snap = self.snapshot
+        if kind == "task":
+            return [t.name for t in snap.tasks]
+        if kind == "source":
+            return [s.source for s in snap.sources]
+        if kind in ("worker", "member"):
+            return sorted({s.worker for s in snap.sources if s.worker})
+        if kind == "lock":
+            return sorted({st.unresolved_lock for t in snap.tasks for st in t.subtasks if st.unresolved_lock})
+        return []
+
+    # -- dmctl lines (console, : prompt, palette) --------------------------------------------
+    def dmctl_line(self, command: str, *args: str, sources: Iterable[str] = ()) -> str:
+        return dmctl_command(self.master_addr, command, *args, sources=sources)
+
+    def add_console_entry(self, entry: ConsoleEntry) -> None:
+        self.console_entries.append(entry)
+        self.console_version += 1
+
+    def run_dmctl(self, line: str, origin: str = "console") -> None:
+        """Run a dmctl line (or a view word at the prompt): refuses mutations in read-only mode, asks
+        before destructive commands, runs in a thread, reports in the console and a notification."""
+        line = line.strip()
+        if not line or (origin == "prompt" and self._view_command(line)):
+            return
+        try:
+            argv = split_line(line)
+        except LineError as exc:
+            self.add_console_entry(ConsoleEntry(line, origin, note=str(exc), ok=False))
+            self.notify(str(exc), title="malformed command", severity="error", timeout=8)
+            return
+        if not argv:
+            return
+        path = command_path(argv)
+        if self.read_only and mutates(argv):
+            note = f"refused: read-only mode ({path} changes the cluster)"
+            self.add_console_entry(ConsoleEntry(line, origin, note=note, ok=False))
+            self.notify(f"Read-only mode: {path} is disabled.", title="refused", severity="warning")
+            return
+        question = confirmation_question(argv)
+        if question:
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self._run_dmctl(argv, line, origin)
+                else:
+                    self.add_console_entry(ConsoleEntry(line, origin, note="cancelled", ok=False))
+
+            confirm = ConfirmScreen(path, question, self.dmctl_line(*argv), destructive=True)
+            self.push_screen(confirm, answered)
+            return
+        self._run_dmctl(argv, line, origin)
+
+    def _view_command(self, line: str) -> bool:
+        words = line.split()
+        if words[0] in VIEWS and len(words) == 1:
+            self.switch_view(words[0])
+            return True
+        if words[0] == "task" and len(words) == 2:
+            if self.snapshot.task(words[1]) is None:
+                self.notify(f"No task {words[1]!r} in the status.", severity="warning")
+            else:
+                self.open_task(words[1])
+            return True
+        if words[0] in ("q", "quit") and len(words) == 1:
+            self.exit()
+            return True
+        return False
+
+    @work(thread=True, group="dmctl")
+    def _run_dmctl(self, argv: list[str], line: str, origin: str) -> None:
+        result = self.dmctl.run(argv, line)
+        self.call_from_thread(self._dmctl_done, argv, result, origin)
+
+    def _dmctl_done(self, argv: list[str], result: CommandResult, origin: str) -> None:
+        self.add_console_entry(ConsoleEntry(result.line, origin, result=result, ok=result.ok))
+        path = command_path(argv) or argv[0]
+        where = "" if self.current_mode == "console" else "\n(full output: console, key 3)"
+        if result.ok:
+            self.notify(f"{result.line}\n{result.summary}{where}", title=f"{path}: ok", timeout=6)
+        else:
+            self.notify(f"{result.line}\n{result.summary}{where}", title=f"{path}: failed", severity="error",
+                        timeout=10)
+        if mutates(argv) and self.stream is not None:
+            self.stream.refresh_configs()
+
+    # -- actions on the cluster --------------------------------------------------------------
+    def _log_action(self, line: str, ok: bool, detail: str) -> None:
+        outcome = f"{'ok' if ok else 'failed'}{': ' + detail if detail else ''}"
+        self.command_log.append(f"{line}  # {outcome}")
+        self.add_console_entry(ConsoleEntry(line, "action", note=outcome, ok=ok))
+
+    def request_task_op(self, op: int, name: str, sources: Sequence[str] = ()) -> None:
+        """Ask for confirmation (showing the dmctl command), then run ``OperateTask``."""
+        command, verb = TASK_OPS[op]
+        if self.read_only:
+            self.notify(f"Read-only mode: {command} is disabled.", severity="warning")
+            return
+        line = dmctl_command(self.master_addr, command, name, sources=sources)
+        argv = [command, *(arg for source in sources for arg in ("-s", source)), name]
+        where = f"on {', '.join(sources)}" if sources else "on all its sources"
+        question = confirmation_question(argv) or f"{verb} task {name} {where}?"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._run_task_op(op, name, list(sources), line)
+
+        self.push_screen(ConfirmScreen(f"{verb} task", question, line, destructive=op == pb.Stop), answered)
+
+    @work(thread=True, group="operations")
+    def _run_task_op(self, op: int, name: str, sources: list[str], line: str) -> None:
+        try:
+            resp = self.ops.operate_task(op, name, sources)
+        except grpc.RpcError as exc:
+            self.call_from_thread(self._op_done, line, False, describe_rpc_error(exc), "failed")
+            return
+        problems = [f"{s.source}: {s.msg}" for s in resp.sources if not s.result and s.msg]
+        detail = resp.msg or "; ".join(problems)
+        self.call_from_thread(self._op_done, line, resp.result and not problems, detail, "refused")
+
+    def _op_done(self, line: str, ok: bool, detail: str, failure: str = "refused") -> None:
+        """Log and notify an action's outcome; ``failure`` titles a failed one: ``refused`` (the
+        master said no) or ``failed`` (the call did not get through)."""
+        self._log_action(line, ok, detail)
+        if ok:
+            self.notify(line, title="done")
+        else:
+            self.notify(f"{line}\n{detail}", title=failure, severity="error", timeout=10)
+
+    def request_stop_source(self, source: str) -> None:
+        """``operate-source stop <id>`` through the dmctl path (confirmation, read-only, echo)."""
+        self.run_dmctl(shlex.join(["operate-source", "stop", source]), origin="action")
+
+    def create_source(self, form: SourceForm, done: Callable[[bool, str], None]) -> None:
+        """``OperateSource(StartSource)`` with the form's YAML; ``done(ok, detail)`` on the UI thread."""
+        if self.read_only:
+            done(False, "read-only mode")
+            return
+        line = self.dmctl_line("operate-source", "create", f"{form.source_id}.yaml")
+        self._run_create_source(form, line, done)
+
+    @work(thread=True, group="operations")
+    def _run_create_source(self, form: SourceForm, line: str, done: Callable[[bool, str], None]) -> None:
+        try:
+            resp = self.ops.operate_source(dmmaster_pb2.StartSource, [form.yaml(mask_password=False)])
+        except grpc.RpcError as exc:
+            ok, detail, failure = False, describe_rpc_error(exc), "failed"
+        else:
+            problems = [f"{s.source}: {s.msg}" for s in resp.sources if not s.result and s.msg]
+            ok, detail, failure = resp.result and not problems, resp.msg or "; ".join(problems), "refused"
+        self.call_from_thread(self._create_source_done, line, ok, detail, failure, done)
+
+    def _create_source_done(self, line: str, ok: bool, detail: str, failure: str,
+                            done: Callable[[bool, str], None]) -> None:
+        if ok:
+            self._log_action(line, ok, detail)
+            self.notify(line, title="source created")
+            if self.stream is not None:
+                self.stream.refresh_configs()
+        else:
+            self._op_done(line, ok, detail, failure)
+        done(ok, detail)
+
+    # -- help and palette --------------------------------------------------------------------
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        # Group keys by what they do; list a group when one of its keys is shown in the footer.
+        groups: dict[tuple[str, str], list[str]] = {}
+        shown: set[tuple[str, str]] = set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            if binding.system or not binding.description:
+                continue
+            group = (binding.action, binding.tooltip or binding.description)
+            display = self.get_key_display(binding)
+            if display not in groups.setdefault(group, []):
+                groups[group].append(display)
+            if binding.show or binding.action.startswith("switch_view"):
+                shown.add(group)
+        keys = [(" ".join(keys), description) for (action, description), keys in groups.items()
+                if (action, description) in shown]
+        keys += [("↑ ↓ pgup pgdn ctrl+home ctrl+end", "move the cursor, scroll"),
+                 ("tab shift+tab", "next / previous panel"),
+                 ("^p", "command palette: task actions, views, dmctl commands, themes")]
+        commands = [(c.name, c.usage, c.short) for c in registry_commands()]
+        self.push_screen(HelpScreen(keys, commands, PROMPT_NOTES))
+
+    def show_command_usage(self, cmd: CommandInfo) -> None:
+        """Palette: open the : prompt with the command filled in (its usage in a notification)."""
+        self.notify(f"{cmd.usage or cmd.name}\n{cmd.short}", title=cmd.name, timeout=8)
+        self.action_prompt(cmd.name + " ")
+
+
+# -- command line ----------------------------------------------------------------------------
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the TUI runs with, after flags, environment and the config file."""
+
+    master_addr: str
+    read_only: bool
+    theme: str
+    mouse: bool
+
+
+def build_parser(prog: str = "dmshell") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).",
+        epilog="Settings come from the flags, then $DM_MASTER_ADDR / $DMSHELL_THEME, then the config file "
+               "($XDG_CONFIG_HOME/dmshell/config.toml: master-addr, theme, read-only, mouse).")
+    parser.add_argument("--master-addr", default=None,
+                        help="master address(es), comma-separated "
+                             f"(default: $DM_MASTER_ADDR, the config file, or {DEFAULT_MASTER_ADDR})")
+    parser.add_argument("--read-only", dest="read_only", action="store_const", const=True, default=None,
+                        help="disable every action that changes the cluster")
+    parser.add_argument("--read-write", dest="read_only", action="store_const", const=False,
+                        help="allow changes even when the config file says read-only")
+    parser.add_argument("--theme", choices=THEME_NAMES, default=None,
+                        help="colour theme (default: dark; NO_COLOR is honoured in every theme)")
+    parser.add_argument("--no-mouse", dest="mouse", action="store_const", const=False, default=None,
+                        help="leave the mouse to the terminal (native copy and paste over SSH)")
+    parser.add_argument("--config", default=None, help="config file (default: $DMSHELL_CONFIG or "
+                                                       "$XDG_CONFIG_HOME/dmshell/config.toml)")
+    return parser
+
+
+def resolve_settings(args: argparse.Namespace, cfg: TuiConfig, env: Mapping[str, str]) -> Settings:
+    """Flag > environment > config file > default, for every setting."""
+    theme = args.theme or env.get("DMSHELL_THEME") or cfg.theme or "dark"
+    if theme not in THEMES:
+        raise ConfigError(f"DMSHELL_THEME must be one of {', '.join(THEMES)}, not {theme!r}")
+    return Settings(
+        master_addr=args.master_addr or env.get("DM_MASTER_ADDR") or cfg.master_addr or DEFAULT_MASTER_ADDR,
+        read_only=next(v for v in (args.read_only, cfg.read_only, False) if v is not None),
+        theme=theme,
+        mouse=next(v for v in (args.mouse, cfg.mouse, True) if v is not None),
+    )
+
+
+def default_data_dir() -> str:
+    """The daemon's default ``--data-dir`` (same rule as ``dmshell daemon``)."""
+    if os.environ.get("DMSHELL_DATA_DIR"):
+        return os.environ["DMSHELL_DATA_DIR"]
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(base, "dmshell")
+
+
+def unreachable_message(addrs: str, why: str) -> str:
+    addr = addrs.split(",")[0].strip() or DEFAULT_MASTER_ADDR
+    return (
+        f"dmshell: no master answers at {addrs} ({why}).\n"
+        "Start a local daemon there (add --detach to run it in the background):\n"
+        f"    dmshell daemon --master-addr {addr} --data-dir {shlex.quote(default_data_dir())}\n"
+        "or point the TUI at a running master:\n"
+        "    dmshell --master-addr HOST:PORT        (or export DM_MASTER_ADDR=HOST:PORT)\n"
+        "New to dmshell? `dmshell playground` starts a throw-away cluster with sample data.\n")
+
+
+def run_tui(master_addr: str, *, read_only: bool = False, theme: str = "dark", mouse: bool = True) -> int:
+    """Run the TUI against ``master_addr`` until the user quits (or SIGHUP/SIGTERM)."""
+    app = DMShellApp(master_addr, read_only=read_only, theme_name=theme, handle_signals=True)
+    app.run(mouse=mouse)
+    return app.return_code or 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``dmshell [--master-addr A] [--read-only|--read-write] [--theme T] [--no-mouse] [--config F]``."""
+    args = build_parser().parse_args(list(argv) if argv is not None else None)
+    try:
+        cfg = load_config(Path(args.config) if args.config else None, required=bool(args.config))
+        settings = resolve_settings(args, cfg, os.environ)
+    except ConfigError as exc:
+        sys.stderr.write(f"dmshell: config: {exc}\n")
+        return EXIT_USAGE
+    addr, why = probe_master(settings.master_addr)
+    if addr is None:
+        sys.stderr.write(unreachable_message(settings.master_addr, why))
+        return EXIT_UNREACHABLE
+    return run_tui(addr, read_only=settings.read_only, theme=settings.theme, mouse=settings.mouse)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
