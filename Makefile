@@ -22,6 +22,7 @@ demo: $(STAMP) mariadb
 
 test: $(STAMP) mariadb
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)

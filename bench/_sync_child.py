@@ -59,10 +59,18 @@ def main() -> int:
     marks = [Location(f, p) for f, p in job["marks"]]
     start = job["start"]
     cfg = SubTaskConfig(
-        name="bench", task_mode="incremental", source_id="bench-source", meta_schema="dm_meta",
-        target=DBConfig(**job["target"]), meta=Meta(binlog_name=start[0], binlog_pos=start[1]),
-        block_allow_list=BAList(do_dbs=[job["schema"]]), routes=[], mydumper=MydumperConfig(),
-        loader=LoaderConfig(), syncer=SyncerConfig(**job["syncer"]))
+        name="bench",
+        task_mode="incremental",
+        source_id="bench-source",
+        meta_schema="dm_meta",
+        target=DBConfig(**job["target"]),
+        meta=Meta(binlog_name=start[0], binlog_pos=start[1]),
+        block_allow_list=BAList(do_dbs=[job["schema"]]),
+        routes=[],
+        mydumper=MydumperConfig(),
+        loader=LoaderConfig(),
+        syncer=SyncerConfig(**job["syncer"]),
+    )
     source = SourceConfig(source_id="bench-source", from_db=DBConfig(**job["upstream"]))
     with tempfile.TemporaryDirectory(prefix="dmshell-bench-sync-") as work_dir:
         ctx = UnitContext(cfg=cfg, source=source, work_dir=Path(work_dir), worker_name="bench")
@@ -108,8 +116,13 @@ def replay(ctx: UnitContext, marks: list[Location]) -> int:
             return 1
         applier = runs[0].applier if runs else None
         if reached in passed and applier is not None and applier.committed_through() >= passed[reached]:
-            emit(event="mark", index=reached, t=time.monotonic() - t0, rows=passed[reached],
-                 cpu=time.process_time())
+            emit(
+                event="mark",
+                index=reached,
+                t=time.monotonic() - t0,
+                rows=passed[reached],
+                cpu=time.process_time(),
+            )
             reached += 1
             continue
         time.sleep(0.005)
@@ -117,8 +130,7 @@ def replay(ctx: UnitContext, marks: list[Location]) -> int:
     stop.set()
     thread.join(60)
     st = unit.status()
-    emit(event="done", t=total, rows=st.totalRows, error=str(failure[0]) if failure else "",
-         gc=gc_time)
+    emit(event="done", t=total, rows=st.totalRows, error=str(failure[0]) if failure else "", gc=gc_time)
     unit.close()
     return 0
 

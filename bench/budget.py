@@ -54,17 +54,33 @@ def main() -> int:
     with Sandbox(root / "mariadb") as sandbox:
         up1, up2 = sandbox.start([UPSTREAM1, UPSTREAM2])
         daemon = subprocess.Popen(
-            [sys.executable, "-m", "dmshell", "daemon", "--master-addr", addr,
-             "--data-dir", str(root / "data"), "--workers", "2"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "dmshell",
+                "daemon",
+                "--master-addr",
+                addr,
+                "--data-dir",
+                str(root / "data"),
+                "--workers",
+                "2",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             channel = grpc.insecure_channel(addr)
             stub = dmmaster_pb2_grpc.MasterStub(channel)
             grpc.channel_ready_future(channel).result(timeout=30)
             for i, server in enumerate((up1, up2), start=1):
                 (root / f"source{i}.yaml").write_text(server.source_yaml(f"mysql-replica-0{i}"))
-                subprocess.run([*dmctl, "operate-source", "create", str(root / f"source{i}.yaml")],
-                               check=True, capture_output=True)
+                subprocess.run(
+                    [*dmctl, "operate-source", "create", str(root / f"source{i}.yaml")],
+                    check=True,
+                    capture_output=True,
+                )
 
             def two_bound() -> bool:
                 resp = stub.ListMember(mpb.ListMemberRequest(worker=True))
@@ -78,12 +94,17 @@ def main() -> int:
             print("== idle daemon memory (RSS)")
             for pid in procs:
                 print(f"  {rss_bytes(pid) / MB:7.1f} MB  pid {pid:<7} {cmdline(pid)[:90]}")
-            print(f"  total {total / MB:.1f} MB over {len(procs)} processes (budget 150 MB): "
-                  f"{'OK' if total <= 150 * MB else 'OVER'}")
+            print(
+                f"  total {total / MB:.1f} MB over {len(procs)} processes (budget 150 MB): "
+                f"{'OK' if total <= 150 * MB else 'OVER'}"
+            )
 
             print("== dmctl latency (new process per command, as a user runs it)")
-            runs = {"list-member": [*dmctl, "list-member"], "query-status": [*dmctl, "query-status"],
-                    "pass": [sys.executable, "-c", "pass"]}
+            runs = {
+                "list-member": [*dmctl, "list-member"],
+                "query-status": [*dmctl, "query-status"],
+                "pass": [sys.executable, "-c", "pass"],
+            }
             times: dict[str, list[float]] = {name: [] for name in runs}
             for argv in runs.values():  # warm up (bytecode cache, page cache)
                 subprocess.run(argv, check=False, capture_output=True, env=run_env)
@@ -94,11 +115,15 @@ def main() -> int:
                     times[name].append(time.perf_counter() - t0)
             for name in ("list-member", "query-status"):
                 med = statistics.median(times[name])
-                print(f"  dmctl {name:<14} median {med * 1000:6.1f} ms  "
-                      f"min {min(times[name]) * 1000:6.1f} ms  max {max(times[name]) * 1000:6.1f} ms  "
-                      f"(budget 200 ms): {'OK' if med <= 0.2 else 'OVER'}")
-            print(f"  python -c pass  median {statistics.median(times['pass']) * 1000:6.1f} ms "
-                  "(interpreter start, for scale)")
+                print(
+                    f"  dmctl {name:<14} median {med * 1000:6.1f} ms  "
+                    f"min {min(times[name]) * 1000:6.1f} ms  max {max(times[name]) * 1000:6.1f} ms  "
+                    f"(budget 200 ms): {'OK' if med <= 0.2 else 'OVER'}"
+                )
+            print(
+                f"  python -c pass  median {statistics.median(times['pass']) * 1000:6.1f} ms "
+                "(interpreter start, for scale)"
+            )
 
             rtts = []
             for _ in range(50):

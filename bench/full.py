@@ -46,8 +46,11 @@ REPO = Path(__file__).resolve().parents[1]
 DB = "sbtest"
 SOURCE_ID = "bench-source"
 #: the same server settings for both tools: enough buffer pool for the data, redo log room
-SERVER_OPTIONS = {"innodb-buffer-pool-size": "1G", "innodb-log-file-size": "256M",
-                  "max-allowed-packet": "64M"}
+SERVER_OPTIONS = {
+    "innodb-buffer-pool-size": "1G",
+    "innodb-log-file-size": "256M",
+    "max-allowed-packet": "64M",
+}
 DIGITS = "LPAD(FLOOR(RAND() * 99999999999), 11, '0')"
 
 
@@ -66,15 +69,23 @@ def find_mydumper() -> tuple[str, str]:
     if mydumper and myloader:
         return mydumper, myloader
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        print("mydumper/myloader not found: installing Debian's package (apt-get install -y mydumper)...",
-              flush=True)
-        subprocess.run(["apt-get", "install", "-y", "mydumper"], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        print(
+            "mydumper/myloader not found: installing Debian's package (apt-get install -y mydumper)...",
+            flush=True,
+        )
+        subprocess.run(
+            ["apt-get", "install", "-y", "mydumper"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         mydumper, myloader = shutil.which("mydumper"), shutil.which("myloader")
         if mydumper and myloader:
             return mydumper, myloader
-    sys.exit("bench.full: mydumper and myloader are needed for the comparison. Install them "
-             "(Debian/Ubuntu: `sudo apt-get install -y mydumper`) and run again.")
+    sys.exit(
+        "bench.full: mydumper and myloader are needed for the comparison. Install them "
+        "(Debian/Ubuntu: `sudo apt-get install -y mydumper`) and run again."
+    )
 
 
 def generate(source: MariaDBServer, rows: int, tables: int) -> None:
@@ -89,7 +100,8 @@ def generate(source: MariaDBServer, rows: int, tables: int) -> None:
             "c CHAR(120) NOT NULL DEFAULT '', pad CHAR(60) NOT NULL DEFAULT '', PRIMARY KEY (id), "
             "KEY k_1 (k)) ENGINE=InnoDB",
             f"INSERT INTO {DB}.sbtest{i} (k, c, pad) SELECT FLOOR(RAND() * {per_table}), {c}, {pad} "
-            f"FROM {DB}.seq_1_to_{per_table}")
+            f"FROM {DB}.seq_1_to_{per_table}",
+        )
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(1, tables + 1)]
     for t in threads:
@@ -114,16 +126,31 @@ class DaemonRunner:
         self.root, self.source, self.target, self.threads = root, source, target, threads
         self.addr = f"127.0.0.1:{free_port()}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dmshell", "daemon", "--master-addr", self.addr,
-             "--data-dir", str(root / "data")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True, cwd=REPO)
+            [
+                sys.executable,
+                "-m",
+                "dmshell",
+                "daemon",
+                "--master-addr",
+                self.addr,
+                "--data-dir",
+                str(root / "data"),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=REPO,
+        )
         self.channel = grpc.insecure_channel(self.addr)
         self.stub = dmmaster_pb2_grpc.MasterStub(self.channel)
         grpc.channel_ready_future(self.channel).result(timeout=60)
-        source_yaml = (f"source-id: {SOURCE_ID}\nenable-gtid: true\nfrom:\n  host: {source.host}\n"
-                       f"  port: {source.port}\n  user: {source.user}\n  password: {source.password}\n")
-        resp = self.stub.OperateSource(mpb.OperateSourceRequest(op=mpb.StartSource, config=[source_yaml]),
-                                       timeout=60)
+        source_yaml = (
+            f"source-id: {SOURCE_ID}\nenable-gtid: true\nfrom:\n  host: {source.host}\n"
+            f"  port: {source.port}\n  user: {source.user}\n  password: {source.password}\n"
+        )
+        resp = self.stub.OperateSource(
+            mpb.OperateSourceRequest(op=mpb.StartSource, config=[source_yaml]), timeout=60
+        )
         if not resp.result:
             raise RuntimeError(f"operate-source failed: {resp}")
         self.runs = 0
@@ -187,8 +214,9 @@ mysql-instances:
 
 
 # -- mydumper + myloader -------------------------------------------------------------------------
-def run_mydumper(tools: tuple[str, str], root: Path, source: MariaDBServer, target: MariaDBServer,
-                 threads: int) -> Run:
+def run_mydumper(
+    tools: tuple[str, str], root: Path, source: MariaDBServer, target: MariaDBServer, threads: int
+) -> Run:
     mydumper, myloader = tools
     out = root / "mydumper-out"
     shutil.rmtree(out, ignore_errors=True)
@@ -206,10 +234,40 @@ def run_mydumper(tools: tuple[str, str], root: Path, source: MariaDBServer, targ
         return time.perf_counter() - t0
 
     auth = ["-u", source.user, "-p", source.password]
-    dump = timed([mydumper, "-h", source.host, "-P", str(source.port), *auth, "-B", DB, "-t", str(threads),
-                  "-o", str(out)])
-    load = timed([myloader, "-h", target.host, "-P", str(target.port), "-u", target.user,
-                  "-p", target.password, "-d", str(out), "-t", str(threads), "-o"])
+    dump = timed(
+        [
+            mydumper,
+            "-h",
+            source.host,
+            "-P",
+            str(source.port),
+            *auth,
+            "-B",
+            DB,
+            "-t",
+            str(threads),
+            "-o",
+            str(out),
+        ]
+    )
+    load = timed(
+        [
+            myloader,
+            "-h",
+            target.host,
+            "-P",
+            str(target.port),
+            "-u",
+            target.user,
+            "-p",
+            target.password,
+            "-d",
+            str(out),
+            "-t",
+            str(threads),
+            "-o",
+        ]
+    )
     return Run("mydumper+myloader", dump + load, peak, {"mydumper": dump, "myloader": load})
 
 
@@ -224,14 +282,20 @@ def main(argv: list[str] | None = None) -> int:
 
     tools = find_mydumper()
     root = Path(tempfile.mkdtemp(prefix="dmshell-bench-full-"))
-    print(f"bench.full: {args.rows:,} rows over {args.tables} tables, {args.threads} threads, "
-          f"{args.repeat} runs of each tool; {os.cpu_count()} CPUs; work dir {root}", flush=True)
+    print(
+        f"bench.full: {args.rows:,} rows over {args.tables} tables, {args.threads} threads, "
+        f"{args.repeat} runs of each tool; {os.cpu_count()} CPUs; work dir {root}",
+        flush=True,
+    )
     runner = None
     sandbox = Sandbox(root / "mariadb")
     try:
-        source, target = sandbox.start([
-            ServerSpec("source", server_id=401, gtid_domain_id=4, extra_options=dict(SERVER_OPTIONS)),
-            ServerSpec("target", server_id=402, log_bin=False, extra_options=dict(SERVER_OPTIONS))])
+        source, target = sandbox.start(
+            [
+                ServerSpec("source", server_id=401, gtid_domain_id=4, extra_options=dict(SERVER_OPTIONS)),
+                ServerSpec("target", server_id=402, log_bin=False, extra_options=dict(SERVER_OPTIONS)),
+            ]
+        )
         t0 = time.perf_counter()
         generate(source, args.rows, args.tables)
         expected = checksums(source, args.tables)
@@ -251,25 +315,34 @@ def main(argv: list[str] | None = None) -> int:
                     raise RuntimeError(f"{run.tool}: the target differs from the source after run {i + 1}")
                 runs.append(run)
                 parts = ", ".join(f"{k} {v:.2f} s" for k, v in run.parts.items())
-                print(f"  run {i + 1}: {run.tool:<18} {run.seconds:6.2f} s  ({parts}; "
-                      f"peak RSS {run.peak_rss / MB:.0f} MB)", flush=True)
+                print(
+                    f"  run {i + 1}: {run.tool:<18} {run.seconds:6.2f} s  ({parts}; "
+                    f"peak RSS {run.peak_rss / MB:.0f} MB)",
+                    flush=True,
+                )
         ours = [r for r in runs if r.tool == "dmshell"]
         theirs = [r for r in runs if r.tool != "dmshell"]
         ours_med = statistics.median(r.seconds for r in ours)
         theirs_med = statistics.median(r.seconds for r in theirs)
         peak = max(r.peak_rss for r in ours)
         print("== full migration (median of the runs; other load on the machine shows as spread)")
-        print(f"  dmshell (daemon, task-mode full) {ours_med:6.2f} s   peak RSS of the daemon tree "
-              f"{peak / MB:.0f} MB (goal < 300 MB: {'OK' if peak < 300 * MB else 'OVER'})")
-        print(f"  mydumper + myloader              {theirs_med:6.2f} s   "
-              f"(mydumper {statistics.median(r.parts['mydumper'] for r in theirs):.2f} s + myloader "
-              f"{statistics.median(r.parts['myloader'] for r in theirs):.2f} s; peak RSS "
-              f"{max(r.peak_rss for r in theirs) / MB:.0f} MB)")
+        print(
+            f"  dmshell (daemon, task-mode full) {ours_med:6.2f} s   peak RSS of the daemon tree "
+            f"{peak / MB:.0f} MB (goal < 300 MB: {'OK' if peak < 300 * MB else 'OVER'})"
+        )
+        print(
+            f"  mydumper + myloader              {theirs_med:6.2f} s   "
+            f"(mydumper {statistics.median(r.parts['mydumper'] for r in theirs):.2f} s + myloader "
+            f"{statistics.median(r.parts['myloader'] for r in theirs):.2f} s; peak RSS "
+            f"{max(r.peak_rss for r in theirs) / MB:.0f} MB)"
+        )
         ratio = ours_med / theirs_med
         best = min(r.seconds for r in ours) / min(r.seconds for r in theirs)
-        print(f"  ratio dmshell / (mydumper + myloader) = {ratio:.2f} (goal <= 1.0: "
-              f"{'OK' if ratio <= 1.0 else 'SLOWER'}); best run against best run: {best:.2f} "
-              f"({min(r.seconds for r in ours):.2f} s vs {min(r.seconds for r in theirs):.2f} s)")
+        print(
+            f"  ratio dmshell / (mydumper + myloader) = {ratio:.2f} (goal <= 1.0: "
+            f"{'OK' if ratio <= 1.0 else 'SLOWER'}); best run against best run: {best:.2f} "
+            f"({min(r.seconds for r in ours):.2f} s vs {min(r.seconds for r in theirs):.2f} s)"
+        )
     finally:
         if runner is not None:
             runner.close()

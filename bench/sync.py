@@ -65,21 +65,37 @@ def find_sysbench() -> str:
         return path
     if os.geteuid() == 0 and shutil.which("apt-get"):
         print("sysbench not found: apt-get install -y sysbench ...", flush=True)
-        subprocess.run(["apt-get", "install", "-y", "sysbench"], check=False,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        subprocess.run(
+            ["apt-get", "install", "-y", "sysbench"],
+            check=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
         path = shutil.which("sysbench")
         if path:
             return path
-    sys.exit("bench.sync needs sysbench: install it with `apt-get install -y sysbench` (Debian/Ubuntu) "
-             "and run again")
+    sys.exit(
+        "bench.sync needs sysbench: install it with `apt-get install -y sysbench` (Debian/Ubuntu) "
+        "and run again"
+    )
 
 
-def sysbench(binary: str, server: MariaDBServer, workload: str, command: str, args: argparse.Namespace,
-             **extra) -> str:
-    cmd = [binary, workload, f"--mysql-host={server.host}", f"--mysql-port={server.port}",
-           f"--mysql-user={server.user}", f"--mysql-password={server.password}", f"--mysql-db={SCHEMA}",
-           "--db-driver=mysql", f"--tables={args.tables}", f"--table-size={args.table_size}",
-           "--rand-seed=1"]
+def sysbench(
+    binary: str, server: MariaDBServer, workload: str, command: str, args: argparse.Namespace, **extra
+) -> str:
+    cmd = [
+        binary,
+        workload,
+        f"--mysql-host={server.host}",
+        f"--mysql-port={server.port}",
+        f"--mysql-user={server.user}",
+        f"--mysql-password={server.password}",
+        f"--mysql-db={SCHEMA}",
+        "--db-driver=mysql",
+        f"--tables={args.tables}",
+        f"--table-size={args.table_size}",
+        "--rand-seed=1",
+    ]
     cmd += [f"--{k.replace('_', '-')}={v}" for k, v in extra.items()]
     cmd.append(command)
     out = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -128,25 +144,57 @@ class RssSampler(threading.Thread):
             self.peak = max(self.peak, tree_rss_bytes(self.pid) if self.tree else rss_bytes(self.pid))
 
 
-def run_dmshell(up: MariaDBServer, target: MariaDBServer, start: Location, marks: list[Location],
-                args: argparse.Namespace) -> Result:
-    syncer = {"worker_count": args.workers, "batch": args.batch, "queue_size": args.queue_size,
-              "checkpoint_flush_interval": 30, "safe_mode": args.safe_mode,
-              "safe_mode_duration": 60.0 if args.safe_mode else 0.0,
-              "multiple_rows": not args.single_rows, "compact": args.compact}
-    job = {"upstream": {"host": up.host, "port": up.port, "user": up.user, "password": up.password},
-           "target": {"host": target.host, "port": target.port, "user": target.user,
-                      "password": target.password},
-           "start": [start.file, start.pos], "marks": [[m.file, m.pos] for m in marks],
-           "schema": SCHEMA, "syncer": syncer}
+def run_dmshell(
+    up: MariaDBServer, target: MariaDBServer, start: Location, marks: list[Location], args: argparse.Namespace
+) -> Result:
+    syncer = {
+        "worker_count": args.workers,
+        "batch": args.batch,
+        "queue_size": args.queue_size,
+        "checkpoint_flush_interval": 30,
+        "safe_mode": args.safe_mode,
+        "safe_mode_duration": 60.0 if args.safe_mode else 0.0,
+        "multiple_rows": not args.single_rows,
+        "compact": args.compact,
+    }
+    job = {
+        "upstream": {"host": up.host, "port": up.port, "user": up.user, "password": up.password},
+        "target": {
+            "host": target.host,
+            "port": target.port,
+            "user": target.user,
+            "password": target.password,
+        },
+        "start": [start.file, start.pos],
+        "marks": [[m.file, m.pos] for m in marks],
+        "schema": SCHEMA,
+        "syncer": syncer,
+    }
     cmd = [sys.executable, "-m", "bench._sync_child"]
     if args.profile:
         spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-        cmd = [spy, "record", "--nonblocking", "--rate", "200", "--format", args.profile_format,
-               *(["--gil"] if args.profile_gil else []),
-               *(["--idle", "--threads"] if args.profile_idle else []), "-o", args.profile, "--", *cmd]
-    child = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-                             cwd=Path(__file__).resolve().parent.parent)
+        cmd = [
+            spy,
+            "record",
+            "--nonblocking",
+            "--rate",
+            "200",
+            "--format",
+            args.profile_format,
+            *(["--gil"] if args.profile_gil else []),
+            *(["--idle", "--threads"] if args.profile_idle else []),
+            "-o",
+            args.profile,
+            "--",
+            *cmd,
+        ]
+    child = subprocess.Popen(
+        cmd,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
     child.stdin.write(json.dumps(job))
     child.stdin.close()
     sampler = RssSampler(child.pid, tree=True)  # the sync unit and its DML process
@@ -170,15 +218,20 @@ def run_dmshell(up: MariaDBServer, target: MariaDBServer, start: Location, marks
                     result.cpu["of which the sync process"] = cpu_seconds(child.pid) - cpu0["sync process"]
             result.marks.append(msg["t"])
             result.rows.append(msg["rows"])
-            print(f"  dmshell: range {msg['index'] + 1} applied after {msg['t']:.2f}s "
-                  f"({msg['rows']} rows)", flush=True)
+            print(
+                f"  dmshell: range {msg['index'] + 1} applied after {msg['t']:.2f}s " f"({msg['rows']} rows)",
+                flush=True,
+            )
         elif msg["event"] == "error":
             raise RuntimeError(f"dmshell sync failed: {msg['message']}")
         elif msg["event"] == "done":
             result.note = msg.get("error", "")
             gc_s, *gens = msg.get("gc", [0, 0, 0, 0])
-            print(f"  dmshell: garbage collection {gc_s:.2f}s ({gens[0]}/{gens[1]}/{gens[2]} collections "
-                  "of generation 0/1/2)", flush=True)
+            print(
+                f"  dmshell: garbage collection {gc_s:.2f}s ({gens[0]}/{gens[1]}/{gens[2]} collections "
+                "of generation 0/1/2)",
+                flush=True,
+            )
     child.wait()
     sampler.halt.set()
     result.peak_rss = sampler.peak
@@ -187,15 +240,23 @@ def run_dmshell(up: MariaDBServer, target: MariaDBServer, start: Location, marks
     return result
 
 
-def run_replica(name: str, up: MariaDBServer, replica: MariaDBServer, start: Location,
-                marks: list[Location], parallel: int) -> Result:
+def run_replica(
+    name: str,
+    up: MariaDBServer,
+    replica: MariaDBServer,
+    start: Location,
+    marks: list[Location],
+    parallel: int,
+) -> Result:
     replica.execute(
-        "STOP SLAVE", "RESET SLAVE ALL",
+        "STOP SLAVE",
+        "RESET SLAVE ALL",
         f"SET GLOBAL slave_parallel_threads = {parallel}",
         f"SET GLOBAL slave_parallel_mode = '{'optimistic' if parallel else 'conservative'}'",
         f"CHANGE MASTER TO MASTER_HOST='{up.host}', MASTER_PORT={up.port}, MASTER_USER='{up.user}', "
         f"MASTER_PASSWORD='{up.password}', MASTER_LOG_FILE='{start.file}', MASTER_LOG_POS={start.pos}, "
-        "MASTER_USE_GTID=no")
+        "MASTER_USE_GTID=no",
+    )
     conn = replica.connect()
     result = Result(name)
     servers = {"upstream": up.process.pid, name: replica.process.pid}
@@ -248,8 +309,9 @@ def report(ranges: list[tuple[str, int, int]], results: list[Result]) -> None:
             s = r.marks[-1] if i is None else r.marks[i] - (r.marks[i - 1] if i else 0.0)
             secs.append(s)
             line += f"{rate(rows, s):>16}"
-        ratios = "  ".join(f"{secs[j] / secs[0]:.2f}x vs {results[j].name}"
-                           for j in range(1, len(results)) if secs[0] > 0)
+        ratios = "  ".join(
+            f"{secs[j] / secs[0]:.2f}x vs {results[j].name}" for j in range(1, len(results)) if secs[0] > 0
+        )
         print(line + "   " + ratios)
     print("  events/s (binlog transactions applied):")
     for r in results:
@@ -257,8 +319,11 @@ def report(ranges: list[tuple[str, int, int]], results: list[Result]) -> None:
         print(f"    {r.name:<16}{rate(txns, r.marks[-1])} txn/s over {r.marks[-1]:.2f}s")
     print("  CPU seconds used during the replay (2 cores):")
     for r in results:
-        print(f"    {r.name:<16}" + "  ".join(f"{n} {s:.1f}s" for n, s in r.cpu.items())
-              + f"  (wall {r.marks[-1]:.1f}s)")
+        print(
+            f"    {r.name:<16}"
+            + "  ".join(f"{n} {s:.1f}s" for n, s in r.cpu.items())
+            + f"  (wall {r.marks[-1]:.1f}s)"
+        )
     for r in results:
         if r.peak_rss:
             verdict = "OK" if r.peak_rss < 300 * MB else "OVER"
@@ -321,9 +386,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         servers = sandbox.start(specs)
         up = servers[0]
-        targets = servers[1:1 + repeat]
-        replicas = servers[1 + repeat:1 + 2 * repeat]
-        parallels = servers[1 + 2 * repeat:]
+        targets = servers[1 : 1 + repeat]
+        replicas = servers[1 + repeat : 1 + 2 * repeat]
+        parallels = servers[1 + 2 * repeat :]
         print(f"== sandbox in {root}: " + ", ".join(f"{s.name}:{s.port}" for s in servers), flush=True)
         t = time.monotonic()
         up.execute(f"CREATE DATABASE {SCHEMA}")
@@ -333,8 +398,11 @@ def main(argv: list[str] | None = None) -> int:
         sums = {s.name: checksums(s, args.tables) for s in servers}
         if len({repr(v) for v in sums.values()}) != 1:
             raise RuntimeError(f"the prepared tables differ: {sums}")
-        print(f"== prepared {args.tables} x {args.table_size:,} rows on each server "
-              f"({time.monotonic() - t:.1f}s)", flush=True)
+        print(
+            f"== prepared {args.tables} x {args.table_size:,} rows on each server "
+            f"({time.monotonic() - t:.1f}s)",
+            flush=True,
+        )
 
         with up.connect() as conn:
             start = master_status(conn)
@@ -344,15 +412,27 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             n0 = gtid_count(up)
             t = time.monotonic()
-            sysbench(binary, up, workload, "run", args, threads=args.threads, events=events, time=0,
-                     report_interval=0)
+            sysbench(
+                binary,
+                up,
+                workload,
+                "run",
+                args,
+                threads=args.threads,
+                events=events,
+                time=0,
+                report_interval=0,
+            )
             with up.connect() as conn:
                 marks.append(master_status(conn))
             txns = gtid_count(up) - n0
             rows = txns if workload == "oltp_insert" else 4 * txns
             ranges.append((workload, rows, txns))
-            print(f"== recorded {workload}: {txns:,} transactions, ~{rows:,} rows "
-                  f"({time.monotonic() - t:.1f}s), binlog up to {marks[-1].position_str()}", flush=True)
+            print(
+                f"== recorded {workload}: {txns:,} transactions, ~{rows:,} rows "
+                f"({time.monotonic() - t:.1f}s), binlog up to {marks[-1].position_str()}",
+                flush=True,
+            )
         expected = checksums(up, args.tables)
 
         runs: dict[str, list[Result]] = {}
@@ -363,8 +443,10 @@ def main(argv: list[str] | None = None) -> int:
             runs.setdefault("dmshell", []).append(res)
             if i == 0:
                 # exact row counts: the changes dmshell dispatched up to each range end
-                ranges = [(w, n - (res.rows[k - 1] if k else 0), txns)
-                          for k, ((w, _rows, txns), n) in enumerate(zip(ranges, res.rows, strict=True))]
+                ranges = [
+                    (w, n - (res.rows[k - 1] if k else 0), txns)
+                    for k, ((w, _rows, txns), n) in enumerate(zip(ranges, res.rows, strict=True))
+                ]
             if checksums(targets[i], args.tables) != expected:
                 print("  !! dmshell's target differs from the upstream (CHECKSUM TABLE)")
             if args.skip_replica:
@@ -377,8 +459,12 @@ def main(argv: list[str] | None = None) -> int:
                 if checksums(replica, args.tables) != expected:
                     print(f"  !! the {name} differs from the upstream (CHECKSUM TABLE)")
         if repeat > 1:
-            print("  all runs (seconds to the end of the binlog): " + "; ".join(
-                f"{name} " + ", ".join(f"{r.marks[-1]:.2f}" for r in rs) for name, rs in runs.items()))
+            print(
+                "  all runs (seconds to the end of the binlog): "
+                + "; ".join(
+                    f"{name} " + ", ".join(f"{r.marks[-1]:.2f}" for r in rs) for name, rs in runs.items()
+                )
+            )
         report(ranges, [best(rs) for rs in runs.values()])
     finally:
         sandbox.close()

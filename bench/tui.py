@@ -59,16 +59,19 @@ class FakeMaster:
     def __init__(self) -> None:
         self.stopped = threading.Event()
         self.task_configs = {f"task-{t:03d}": f"name: task-{t:03d}\ntask-mode: all\n" for t in range(TASKS)}
-        self.source_configs = {f"mysql-{s:02d}": f"source-id: mysql-{s:02d}\nenable-gtid: true\nfrom:\n"
-                               "  host: 10.0.0.1\n  port: 3306\n  user: dm\n  password: '******'\n"
-                               for s in range(SOURCES)}
+        self.source_configs = {
+            f"mysql-{s:02d}": f"source-id: mysql-{s:02d}\nenable-gtid: true\nfrom:\n"
+            "  host: 10.0.0.1\n  port: 3306\n  user: dm\n  password: '******'\n"
+            for s in range(SOURCES)
+        }
 
     def handler(self, name: str, request, context):
         if name == "QueryStatus":
             return status(0)
         if name == "GetClusterInfo":
-            return mpb.ClusterInfo(masterAddr="127.0.0.1:8261", dataDir="/bench", workersUp=SOURCES,
-                                   workersTotal=SOURCES)
+            return mpb.ClusterInfo(
+                masterAddr="127.0.0.1:8261", dataDir="/bench", workersUp=SOURCES, workersTotal=SOURCES
+            )
         if name == "ListTaskConfigs":
             return mpb.ListTaskConfigsResponse(result=True, taskConfigs=self.task_configs)
         if name == "ListSourceConfigs":
@@ -87,13 +90,16 @@ class FakeMaster:
         service = mpb.DESCRIPTOR.services_by_name["Master"]
         handlers = {}
         for m in service.methods:
-            kwargs = {"request_deserializer": message_factory.GetMessageClass(m.input_type).FromString,
-                      "response_serializer": message_factory.GetMessageClass(m.output_type).SerializeToString}
+            kwargs = {
+                "request_deserializer": message_factory.GetMessageClass(m.input_type).FromString,
+                "response_serializer": message_factory.GetMessageClass(m.output_type).SerializeToString,
+            }
             if m.server_streaming:
                 handlers[m.name] = grpc.unary_stream_rpc_method_handler(self.watch, **kwargs)
             else:
                 handlers[m.name] = grpc.unary_unary_rpc_method_handler(
-                    lambda req, ctx, name=m.name: self.handler(name, req, ctx), **kwargs)
+                    lambda req, ctx, name=m.name: self.handler(name, req, ctx), **kwargs
+                )
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("pb.Master", handlers),))
         port = server.add_insecure_port("127.0.0.1:0")
@@ -109,8 +115,14 @@ def one_run(addr: str, env: dict[str, str]) -> dict[str, float]:
     master_fd, slave_fd = os.openpty()
     fcntl.ioctl(slave_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "dmshell", "--master-addr", addr], stdin=slave_fd,
-                            stdout=slave_fd, stderr=slave_fd, env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dmshell", "--master-addr", addr],
+        stdin=slave_fd,
+        stdout=slave_fd,
+        stderr=slave_fd,
+        env=env,
+        start_new_session=True,
+    )
     os.close(slave_fd)
     seen = bytearray()
     first_paint = None
@@ -133,8 +145,9 @@ def one_run(addr: str, env: dict[str, str]) -> dict[str, float]:
             if settle_until is not None and time.perf_counter() >= settle_until:
                 break
         if first_paint is None:
-            raise RuntimeError("the TUI never showed the task list; output tail:\n"
-                               + seen[-2000:].decode(errors="replace"))
+            raise RuntimeError(
+                "the TUI never showed the task list; output tail:\n" + seen[-2000:].decode(errors="replace")
+            )
         result["first_paint"] = first_paint
         result["rss"] = rss_bytes(proc.pid)
         result["peak_rss"] = peak_rss_bytes(proc.pid)
@@ -171,24 +184,34 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         fake.stopped.set()
         server.stop(grace=None)
-    print(f"== dmshell TUI, {TASKS} tasks x {SOURCES} sources, 120x40 pty, "
-          f"{args.runs} runs (after a warm-up)")
+    print(
+        f"== dmshell TUI, {TASKS} tasks x {SOURCES} sources, 120x40 pty, "
+        f"{args.runs} runs (after a warm-up)"
+    )
     for i, r in enumerate(runs, 1):
-        print(f"  run {i}: first paint {r['first_paint'] * 1000:6.0f} ms "
-              f"(CPU {r['first_paint_cpu'] * 1000:4.0f} ms)   RSS {r['rss'] / MB:6.1f} MB "
-              f"(peak {r['peak_rss'] / MB:6.1f} MB)   quit {r['quit'] * 1000:5.0f} ms   "
-              f"exit {r['exit_code']:.0f}")
+        print(
+            f"  run {i}: first paint {r['first_paint'] * 1000:6.0f} ms "
+            f"(CPU {r['first_paint_cpu'] * 1000:4.0f} ms)   RSS {r['rss'] / MB:6.1f} MB "
+            f"(peak {r['peak_rss'] / MB:6.1f} MB)   quit {r['quit'] * 1000:5.0f} ms   "
+            f"exit {r['exit_code']:.0f}"
+        )
     paint = statistics.median(r["first_paint"] for r in runs)
     paint_cpu = statistics.median(r["first_paint_cpu"] for r in runs)
     rss = statistics.median(r["rss"] for r in runs)
     peak = max(r["peak_rss"] for r in runs)
-    print(f"  start-up to first paint: median {paint * 1000:.0f} ms, CPU {paint_cpu * 1000:.0f} ms "
-          f"(budget 1000 ms): {'OK' if paint < 1.0 else 'OVER'}")
+    print(
+        f"  start-up to first paint: median {paint * 1000:.0f} ms, CPU {paint_cpu * 1000:.0f} ms "
+        f"(budget 1000 ms): {'OK' if paint < 1.0 else 'OVER'}"
+    )
     load1, _, _ = os.getloadavg()
-    print(f"  load average during the runs: {load1:.1f} on {os.cpu_count()} CPUs "
-          "(wall times on a busy machine are not the TUI's)")
-    print(f"  memory: median RSS {rss / MB:.1f} MB, peak {peak / MB:.1f} MB (budget 150 MB): "
-          f"{'OK' if peak < 150 * MB else 'OVER'}")
+    print(
+        f"  load average during the runs: {load1:.1f} on {os.cpu_count()} CPUs "
+        "(wall times on a busy machine are not the TUI's)"
+    )
+    print(
+        f"  memory: median RSS {rss / MB:.1f} MB, peak {peak / MB:.1f} MB (budget 150 MB): "
+        f"{'OK' if peak < 150 * MB else 'OVER'}"
+    )
     return 0
 
 

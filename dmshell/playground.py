@@ -74,31 +74,36 @@ def source_yaml(source_id: str, server: MariaDBServer, enable_gtid: bool) -> str
 
 
 def task_yaml(target: MariaDBServer) -> str:
-    instances = "".join(f"  - source-id: {sid}\n"
-                        "    block-allow-list: shop-only\n"
-                        "    route-rules: [orders-merge]\n" for sid, _ in SOURCES)
-    return (f"name: {TASK_NAME}\n"
-            "task-mode: all\n"
-            "shard-mode: pessimistic\n"
-            "meta-schema: dm_meta\n"
-            "target-database:\n"
-            f"{target.connection_yaml()}"
-            "block-allow-list:\n"
-            "  shop-only:\n"
-            "    do-dbs: [shop]\n"
-            "routes:\n"
-            "  orders-merge:\n"
-            "    schema-pattern: shop\n"
-            "    table-pattern: orders_*\n"
-            "    target-schema: shop\n"
-            "    target-table: orders\n"
-            "mysql-instances:\n" + instances)
+    instances = "".join(
+        f"  - source-id: {sid}\n" "    block-allow-list: shop-only\n" "    route-rules: [orders-merge]\n"
+        for sid, _ in SOURCES
+    )
+    return (
+        f"name: {TASK_NAME}\n"
+        "task-mode: all\n"
+        "shard-mode: pessimistic\n"
+        "meta-schema: dm_meta\n"
+        "target-database:\n"
+        f"{target.connection_yaml()}"
+        "block-allow-list:\n"
+        "  shop-only:\n"
+        "    do-dbs: [shop]\n"
+        "routes:\n"
+        "  orders-merge:\n"
+        "    schema-pattern: shop\n"
+        "    table-pattern: orders_*\n"
+        "    target-schema: shop\n"
+        "    target-table: orders\n"
+        "mysql-instances:\n" + instances
+    )
 
 
-ORDERS_DDL = ("CREATE TABLE shop.{table} (id BIGINT PRIMARY KEY AUTO_INCREMENT, customer_id INT NOT NULL, "
-              "amount DECIMAL(10,2) NOT NULL, status VARCHAR(16) NOT NULL, "
-              "updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP"
-              ") AUTO_INCREMENT={base}")
+ORDERS_DDL = (
+    "CREATE TABLE shop.{table} (id BIGINT PRIMARY KEY AUTO_INCREMENT, customer_id INT NOT NULL, "
+    "amount DECIMAL(10,2) NOT NULL, status VARCHAR(16) NOT NULL, "
+    "updated_at TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP ON UPDATE CURRENT_TIMESTAMP"
+    ") AUTO_INCREMENT={base}"
+)
 STATUSES = ("new", "paid", "shipped", "delivered")
 
 
@@ -111,13 +116,17 @@ def load_sample_data(up1: MariaDBServer, up2: MariaDBServer, rows: int = SAMPLE_
     ):
         server.execute("CREATE DATABASE shop", ORDERS_DDL.format(table=table, base=base))
         if extra == "customers":
-            server.execute("CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
-                           "email VARCHAR(128) NOT NULL)")
+            server.execute(
+                "CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
+                "email VARCHAR(128) NOT NULL)"
+            )
             extra_rows = [(i, f"customer {i}", f"c{i}@example.com") for i in range(1, 201)]
             extra_sql = "INSERT INTO shop.customers VALUES (%s, %s, %s)"
         else:
-            server.execute("CREATE TABLE shop.products (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
-                           "price DECIMAL(10,2) NOT NULL)")
+            server.execute(
+                "CREATE TABLE shop.products (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
+                "price DECIMAL(10,2) NOT NULL)"
+            )
             extra_rows = [(i, f"product {i}", rnd.randint(100, 99999) / 100) for i in range(1, 101)]
             extra_sql = "INSERT INTO shop.products VALUES (%s, %s, %s)"
         conn = server.connect()
@@ -125,8 +134,11 @@ def load_sample_data(up1: MariaDBServer, up2: MariaDBServer, rows: int = SAMPLE_
             with conn.cursor() as cur:
                 cur.executemany(
                     f"INSERT INTO shop.{table} (customer_id, amount, status) VALUES (%s, %s, %s)",
-                    [(rnd.randint(1, 200), rnd.randint(100, 50000) / 100, rnd.choice(STATUSES))
-                     for _ in range(rows)])
+                    [
+                        (rnd.randint(1, 200), rnd.randint(100, 50000) / 100, rnd.choice(STATUSES))
+                        for _ in range(rows)
+                    ],
+                )
                 cur.executemany(extra_sql, extra_rows)
         finally:
             conn.close()
@@ -144,8 +156,9 @@ class WriteLoad:
 
     def start(self) -> None:
         for server, table in self.targets:
-            t = threading.Thread(target=self._loop, args=(server, table), name=f"playground-writer-{table}",
-                                 daemon=True)
+            t = threading.Thread(
+                target=self._loop, args=(server, table), name=f"playground-writer-{table}", daemon=True
+            )
             t.start()
             self._threads.append(t)
 
@@ -164,13 +177,17 @@ class WriteLoad:
                 with conn.cursor() as cur:
                     if rnd.random() < 0.5:
                         values = (rnd.randint(1, 200), rnd.randint(100, 50000) / 100)
-                        cur.execute(f"INSERT INTO {table} (customer_id, amount, status) "
-                                    "VALUES (%s, %s, 'new')", values)
+                        cur.execute(
+                            f"INSERT INTO {table} (customer_id, amount, status) " "VALUES (%s, %s, 'new')",
+                            values,
+                        )
                     else:
-                        cur.execute(f"UPDATE {table} SET status = %s, amount = amount + 1 "
-                                    f"WHERE id = (SELECT id FROM (SELECT id FROM {table} "
-                                    "ORDER BY id DESC LIMIT 1 OFFSET %s) AS pick)",
-                                    (rnd.choice(STATUSES), rnd.randint(0, 50)))
+                        cur.execute(
+                            f"UPDATE {table} SET status = %s, amount = amount + 1 "
+                            f"WHERE id = (SELECT id FROM (SELECT id FROM {table} "
+                            "ORDER BY id DESC LIMIT 1 OFFSET %s) AS pick)",
+                            (rnd.choice(STATUSES), rnd.randint(0, 50)),
+                        )
                 self.writes += 1
             except pymysql.err.Error:
                 if conn is not None:
@@ -183,8 +200,16 @@ class WriteLoad:
 
 
 def _daemon_command(master_addr: str, data_dir: Path) -> list[str]:
-    return [sys.executable, "-m", "dmshell", "daemon", "--master-addr", master_addr,
-            "--data-dir", str(data_dir)]
+    return [
+        sys.executable,
+        "-m",
+        "dmshell",
+        "daemon",
+        "--master-addr",
+        master_addr,
+        "--data-dir",
+        str(data_dir),
+    ]
 
 
 def _master_stub(addr: str) -> tuple[dmmaster_pb2_grpc.MasterStub, Callable[[], None]]:
@@ -233,13 +258,17 @@ class Playground:
             self.servers = {"upstream1": up1, "upstream2": up2, "target": target}
         for name, server in self.servers.items():
             self.out(f"{'':9} {name:<9} 127.0.0.1:{server.port}  (root / {ROOT_PASSWORD})")
-        with st.step(f"loading sample data: shop.orders_01 + shop.customers on upstream1, "
-                     f"shop.orders_02 + shop.products on upstream2 ({SAMPLE_ORDERS} orders each)"):
+        with st.step(
+            f"loading sample data: shop.orders_01 + shop.customers on upstream1, "
+            f"shop.orders_02 + shop.products on upstream2 ({SAMPLE_ORDERS} orders each)"
+        ):
             load_sample_data(up1, up2)
         self.master_addr = f"127.0.0.1:{sandbox.free_port()}"
         cmd = _daemon_command(self.master_addr, self.root / "daemon")
-        with st.step(f"starting the daemon: dmshell daemon --master-addr {self.master_addr} "
-                     f"--data-dir {self.root / 'daemon'}"):
+        with st.step(
+            f"starting the daemon: dmshell daemon --master-addr {self.master_addr} "
+            f"--data-dir {self.root / 'daemon'}"
+        ):
             self._start_daemon(cmd)
         self.out(f"{'':9} daemon log: {self.daemon_log}")
         stub, close = _master_stub(self.master_addr)
@@ -247,8 +276,12 @@ class Playground:
             names = ", ".join(sid for sid, _ in SOURCES)
             with st.step(f"creating sources {names} (operate-source create)"):
                 for (sid, gtid), server in zip(SOURCES, (up1, up2), strict=True):
-                    resp = stub.OperateSource(dmmaster_pb2.OperateSourceRequest(
-                        op=dmmaster_pb2.StartSource, config=[source_yaml(sid, server, gtid)]), timeout=60)
+                    resp = stub.OperateSource(
+                        dmmaster_pb2.OperateSourceRequest(
+                            op=dmmaster_pb2.StartSource, config=[source_yaml(sid, server, gtid)]
+                        ),
+                        timeout=60,
+                    )
                     _check_response(f"operate-source create {sid}", resp)
             with st.step(f"starting task {TASK_NAME} (task-mode all; shop.orders_* merged into shop.orders)"):
                 resp = stub.StartTask(dmmaster_pb2.StartTaskRequest(task=task_yaml(target)), timeout=120)
@@ -265,8 +298,9 @@ class Playground:
         log = open(self.daemon_log, "ab")  # noqa: SIM115 - handed to the child
         try:
             # Own session: a Ctrl-C in the terminal reaches only us, and we stop the daemon in order.
-            self.daemon = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                           stdin=subprocess.DEVNULL, start_new_session=True)
+            self.daemon = subprocess.Popen(
+                cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            )
         finally:
             log.close()
         deadline = time.monotonic() + 60
@@ -366,11 +400,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmshell playground",
         description="Start a throw-away local cluster (2 upstream MariaDB, 1 target, a daemon, a shard-merge "
-                    "task, a light write load) and open the TUI. Everything is removed on exit.")
-    parser.add_argument("--no-tui", action="store_true",
-                        help="do not open the TUI: print how to connect and wait for Ctrl-C / SIGTERM")
-    parser.add_argument("--theme", default="dark", choices=("dark", "light", "high-contrast"),
-                        help="TUI theme")
+        "task, a light write load) and open the TUI. Everything is removed on exit.",
+    )
+    parser.add_argument(
+        "--no-tui",
+        action="store_true",
+        help="do not open the TUI: print how to connect and wait for Ctrl-C / SIGTERM",
+    )
+    parser.add_argument(
+        "--theme", default="dark", choices=("dark", "light", "high-contrast"), help="TUI theme"
+    )
     parser.add_argument("--write-rate", type=float, default=3.0, help="writes per second on each upstream")
     return parser
 
@@ -385,9 +424,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         mariadbd = sandbox.mariadbd_path()
         sandbox.install_db_path()
     except FileNotFoundError:
-        out("dmshell playground needs MariaDB's server binaries (mariadbd, mariadb-install-db), which are "
+        out(
+            "dmshell playground needs MariaDB's server binaries (mariadbd, mariadb-install-db), which are "
             "not installed.\nInstall them with:  scripts/ensure-mariadb   (or: sudo apt-get install "
-            "mariadb-server)\nOnly private throw-away servers are started; the system service stays off.")
+            "mariadb-server)\nOnly private throw-away servers are started; the system service stays off."
+        )
         return 1
 
     use_tui = not args.no_tui and sys.stdin.isatty() and sys.stdout.isatty()

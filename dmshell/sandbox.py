@@ -67,8 +67,16 @@ class MariaDBServer:
         return DBConfig(host=self.host, port=self.port, user=self.user, password=self.password)
 
     def connect(self, database: str | None = None, **kwargs) -> pymysql.connections.Connection:
-        return pymysql.connect(host=self.host, port=self.port, user=self.user, password=self.password,
-                               database=database, autocommit=True, charset="utf8mb4", **kwargs)
+        return pymysql.connect(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password,
+            database=database,
+            autocommit=True,
+            charset="utf8mb4",
+            **kwargs,
+        )
 
     def execute(self, *statements: str) -> None:
         """Run statements on their own short-lived connection."""
@@ -84,16 +92,19 @@ class MariaDBServer:
         """``host``/``port``/``user``/``password`` lines for a DM config's ``from:`` or
         ``target-database:`` block."""
         pad = " " * indent
-        return (f"{pad}host: {self.host}\n{pad}port: {self.port}\n{pad}user: {self.user}\n"
-                f"{pad}password: '{self.password}'\n")
+        return (
+            f"{pad}host: {self.host}\n{pad}port: {self.port}\n{pad}user: {self.user}\n"
+            f"{pad}password: '{self.password}'\n"
+        )
 
     def source_yaml(self, source_id: str, *, enable_gtid: bool = False, port: int | None = None) -> str:
         """A DM source configuration for this server (``port`` overrides, e.g. an unreachable one)."""
         block = self.connection_yaml()
         if port is not None:
             block = block.replace(f"port: {self.port}", f"port: {port}")
-        return (f"source-id: {source_id}\nenable-gtid: {'true' if enable_gtid else 'false'}\n"
-                f"from:\n{block}")
+        return (
+            f"source-id: {source_id}\nenable-gtid: {'true' if enable_gtid else 'false'}\n" f"from:\n{block}"
+        )
 
     def rendered_rows(self, sql: str) -> list[tuple]:
         """Rows as the server renders them (text protocol, no client-side conversion, UTC), sorted:
@@ -125,13 +136,19 @@ class MariaDBServer:
         log = open(self.base_dir / "stdout.log", "ab")  # noqa: SIM115 - owned by the child
         self.process = subprocess.Popen(
             [mariadbd_path(), f"--defaults-file={self.base_dir / 'my.cnf'}"],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True)
+            stdout=log,
+            stderr=log,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd {self.name} exited with {self.process.returncode}; "
-                                   f"see {self.base_dir / 'error.log'}")
+                raise RuntimeError(
+                    f"mariadbd {self.name} exited with {self.process.returncode}; "
+                    f"see {self.base_dir / 'error.log'}"
+                )
             try:
                 self.connect(connect_timeout=1).close()
                 return
@@ -205,8 +222,13 @@ class Sandbox:
             "GRANT ALL PRIVILEGES ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
             "FLUSH PRIVILEGES;\n"
         )
-        cmd = [install_db_path(), f"--datadir={template}", "--auth-root-authentication-method=normal",
-               "--skip-test-db", "--skip-name-resolve"]
+        cmd = [
+            install_db_path(),
+            f"--datadir={template}",
+            "--auth-root-authentication-method=normal",
+            "--skip-test-db",
+            "--skip-name-resolve",
+        ]
         if os.geteuid() == 0:
             cmd.append("--user=root")
         result = subprocess.run(cmd, capture_output=True, text=True, check=False)
@@ -254,12 +276,14 @@ def _write_cnf(server: MariaDBServer, init_file: Path) -> None:
         "init-file": str(init_file),
     }
     if spec.log_bin:
-        opts.update({
-            "log-bin": str(server.base_dir / "binlog" / "mysql-bin"),
-            "binlog-format": "ROW",
-            "binlog-row-image": "FULL",
-            "log-slave-updates": "1",
-        })
+        opts.update(
+            {
+                "log-bin": str(server.base_dir / "binlog" / "mysql-bin"),
+                "binlog-format": "ROW",
+                "binlog-row-image": "FULL",
+                "log-slave-updates": "1",
+            }
+        )
         (server.base_dir / "binlog").mkdir(exist_ok=True)
         if spec.binlog_row_metadata:
             opts["binlog-row-metadata"] = spec.binlog_row_metadata
@@ -285,7 +309,8 @@ def _find(*names: str) -> str:
             return path
     raise FileNotFoundError(
         f"{names[0]} not found: install MariaDB with `scripts/ensure-mariadb` "
-        "(apt-get install mariadb-server)")
+        "(apt-get install mariadb-server)"
+    )
 
 
 def mariadbd_path() -> str:

@@ -57,7 +57,8 @@ mysql-instances:
 def prepare(mariadb, db: str) -> None:
     up, target = mariadb.up1, mariadb.target
     up.execute(
-        f"DROP DATABASE IF EXISTS {db}", f"CREATE DATABASE {db}",
+        f"DROP DATABASE IF EXISTS {db}",
+        f"CREATE DATABASE {db}",
         f"CREATE TABLE {db}.zbig (id INT PRIMARY KEY, k INT, c CHAR(120), ts TIMESTAMP(6) NULL, "
         "b VARBINARY(16))",
         f"INSERT INTO {db}.zbig SELECT seq, seq MOD 977, REPEAT(CHAR(65 + seq MOD 26), 60 + seq MOD 60), "
@@ -67,14 +68,17 @@ def prepare(mariadb, db: str) -> None:
         f"CREATE TABLE {db}.nokey (x INT, y VARCHAR(20))",
         f"INSERT INTO {db}.nokey SELECT seq MOD 100, IF(seq MOD 3, 'dup', NULL) FROM {db}.seq_1_to_10000",
     )
-    target.execute(f"DROP DATABASE IF EXISTS {db}", f"DROP DATABASE IF EXISTS {db}_meta",
-                   f"CREATE DATABASE {db}",
-                   # a target table created ahead (same columns) whose trigger slows the load down a
-                   # little, so that kills land inside it
-                   f"CREATE TABLE {db}.zbig (id INT PRIMARY KEY, k INT, c CHAR(120), ts TIMESTAMP(6) NULL, "
-                   "b VARBINARY(16))",
-                   f"CREATE TRIGGER {db}.slow BEFORE INSERT ON {db}.zbig FOR EACH ROW "
-                   "BEGIN IF NEW.id MOD 100 = 0 THEN DO SLEEP(0.01); END IF; END")
+    target.execute(
+        f"DROP DATABASE IF EXISTS {db}",
+        f"DROP DATABASE IF EXISTS {db}_meta",
+        f"CREATE DATABASE {db}",
+        # a target table created ahead (same columns) whose trigger slows the load down a
+        # little, so that kills land inside it
+        f"CREATE TABLE {db}.zbig (id INT PRIMARY KEY, k INT, c CHAR(120), ts TIMESTAMP(6) NULL, "
+        "b VARBINARY(16))",
+        f"CREATE TRIGGER {db}.slow BEFORE INSERT ON {db}.zbig FOR EACH ROW "
+        "BEGIN IF NEW.id MOD 100 = 0 THEN DO SLEEP(0.01); END IF; END",
+    )
 
 
 def table_rows(server, db: str, table: str) -> list[tuple]:
@@ -96,8 +100,12 @@ def test_kill_9_during_dump_and_load(mariadb, dbname, tmp_path):
     prepare(mariadb, dbname)
     d = Daemon(tmp_path / "data").start()
     try:
-        resp = d.stub.OperateSource(mpb.OperateSourceRequest(
-            op=mpb.StartSource, config=[source_yaml(SOURCE, mariadb.up1, gtid=True)]), timeout=60)
+        resp = d.stub.OperateSource(
+            mpb.OperateSourceRequest(
+                op=mpb.StartSource, config=[source_yaml(SOURCE, mariadb.up1, gtid=True)]
+            ),
+            timeout=60,
+        )
         assert resp.result, resp
         seen: dict[str, list] = {"dump": [], "load": []}
         kills: list[str] = []
@@ -120,7 +128,7 @@ def test_kill_9_during_dump_and_load(mariadb, dbname, tmp_path):
             while time.monotonic() < deadline:  # keep watching the status meanwhile
                 status(unit)
                 time.sleep(0.02)
-            (name, pid), = worker_pids(d.pid).items()
+            ((name, pid),) = worker_pids(d.pid).items()
             st = d.subtask(TASK, SOURCE)
             kills.append(pb.UnitType.Name(st.unit) if st is not None else "?")
             os.kill(pid, signal.SIGKILL)
@@ -151,8 +159,9 @@ def test_kill_9_during_dump_and_load(mariadb, dbname, tmp_path):
         for table in TABLES:
             assert table_rows(mariadb.target, dbname, table) == table_rows(mariadb.up1, dbname, table), table
         # the secondary index postponed by the load exists in the end, whatever the kills interrupted
-        assert (mariadb.target.query(f"SHOW CREATE TABLE {dbname}.comp")
-                == mariadb.up1.query(f"SHOW CREATE TABLE {dbname}.comp"))
+        assert mariadb.target.query(f"SHOW CREATE TABLE {dbname}.comp") == mariadb.up1.query(
+            f"SHOW CREATE TABLE {dbname}.comp"
+        )
 
         # query-status showed the units' progress live
         dumps, loads = seen["dump"], seen["load"]

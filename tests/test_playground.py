@@ -89,15 +89,25 @@ def _wait_for_line(lines: queue.Queue[str], pattern: str, seen: list[str], timeo
 def _units(addr: str) -> dict[str, str]:
     with grpc.insecure_channel(addr) as channel:
         resp = dmmaster_pb2_grpc.MasterStub(channel).QueryStatus(
-            dmmaster_pb2.QueryStatusListRequest(name="shop-merge"), timeout=5)
-    return {src.sourceStatus.source: pb.UnitType.Name(st.unit)
-            for src in resp.sources for st in src.subTaskStatus if st.name == "shop-merge"}
+            dmmaster_pb2.QueryStatusListRequest(name="shop-merge"), timeout=5
+        )
+    return {
+        src.sourceStatus.source: pb.UnitType.Name(st.unit)
+        for src in resp.sources
+        for st in src.subTaskStatus
+        if st.name == "shop-merge"
+    }
 
 
 def test_playground_reaches_sync_and_cleans_up_on_sigterm():
-    proc = subprocess.Popen([sys.executable, "-m", "dmshell", "playground", "--no-tui"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dmshell", "playground", "--no-tui"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
     lines: queue.Queue[str] = queue.Queue()
     threading.Thread(target=_read_lines, args=(proc.stdout, lines), daemon=True).start()
     seen: list[str] = []
@@ -161,8 +171,14 @@ def test_playground_tui_exit_cleans_up(how):
     master_fd, slave_fd = os.openpty()
     fcntl.ioctl(slave_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color"}
-    proc = subprocess.Popen([sys.executable, "-m", "dmshell", "playground"], stdin=slave_fd, stdout=slave_fd,
-                            stderr=slave_fd, start_new_session=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dmshell", "playground"],
+        stdin=slave_fd,
+        stdout=slave_fd,
+        stderr=slave_fd,
+        start_new_session=True,
+        env=env,
+    )
     os.close(slave_fd)
     screen = bytearray()
 

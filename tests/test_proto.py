@@ -8,8 +8,14 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-GENERATED = ["dmmaster_pb2.py", "dmmaster_pb2.pyi", "dmmaster_pb2_grpc.py",
-             "dmworker_pb2.py", "dmworker_pb2.pyi", "dmworker_pb2_grpc.py"]
+GENERATED = [
+    "dmmaster_pb2.py",
+    "dmmaster_pb2.pyi",
+    "dmmaster_pb2_grpc.py",
+    "dmworker_pb2.py",
+    "dmworker_pb2.pyi",
+    "dmworker_pb2_grpc.py",
+]
 
 
 def test_generated_code_matches_proto(tmp_path: Path) -> None:

@@ -6,8 +6,10 @@ from dmshell.engine import errors
 
 #: gRPC message size limit for master ↔ worker and client calls (task YAML, big status lists)
 MAX_MESSAGE = 64 * 1024 * 1024
-GRPC_OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE),
-                ("grpc.max_receive_message_length", MAX_MESSAGE)]
+GRPC_OPTIONS = [
+    ("grpc.max_send_message_length", MAX_MESSAGE),
+    ("grpc.max_receive_message_length", MAX_MESSAGE),
+]
 #: servers: a second daemon on the same address must fail to bind, not share the port
 SERVER_OPTIONS = [*GRPC_OPTIONS, ("grpc.so_reuseport", 0)]
 

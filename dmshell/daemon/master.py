@@ -63,8 +63,9 @@ UNSUPPORTED = {
 }
 
 
-def with_class(err: errors.DMError, cls: errors.ErrClass = errors.ErrClass.DM_MASTER,
-               scope: errors.Scope | None = None) -> errors.DMError:
+def with_class(
+    err: errors.DMError, cls: errors.ErrClass = errors.ErrClass.DM_MASTER, scope: errors.Scope | None = None
+) -> errors.DMError:
     """DM's ``terror.WithClass``/``WithScope``: the same error reported under another class/scope."""
     entry = dataclasses.replace(err.entry, cls=cls, scope=scope or err.entry.scope)
     return errors.DMError(entry, err.message, err.cause, err.workaround)
@@ -103,9 +104,19 @@ def common_resp(result: bool, msg: str, source: str, worker: str = "") -> pb.Com
 class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     """DM-master's service over the :class:`Store` and the :class:`Scheduler`."""
 
-    def __init__(self, store: Store, scheduler: Scheduler, *, master_addr: str, data_dir: str = "",
-                 name: str = "", wait_retries: int = 10, wait_interval: float = 1.0,
-                 binding_wait: Callable[[], bool] | None = None, version: str = "") -> None:
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        *,
+        master_addr: str,
+        data_dir: str = "",
+        name: str = "",
+        wait_retries: int = 10,
+        wait_interval: float = 1.0,
+        binding_wait: Callable[[], bool] | None = None,
+        version: str = "",
+    ) -> None:
         self.store = store
         self.scheduler = scheduler
         self.master_addr = master_addr
@@ -189,8 +200,11 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         log.info("added sources %s", added)
         self.scheduler.sources_changed()
         deadline = time.monotonic() + 15
-        while (time.monotonic() < deadline and self.binding_wait()
-               and any(s not in self.store.bindings() for s in added)):
+        while (
+            time.monotonic() < deadline
+            and self.binding_wait()
+            and any(s not in self.store.bindings() for s in added)
+        ):
             time.sleep(0.1)
         resp.result = True
         resp.sources.extend(self._source_responses(added, pb.Running, NO_FREE_WORKER))
@@ -217,7 +231,8 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             if sid not in bound:
                 resp.sources.append(common_resp(True, STOPPED_UNBOUND, sid))
         checked = self._parallel(
-            lambda sid: self._wait_source(self.scheduler.agent(bound[sid]), sid, pb.Stopped), sorted(bound))
+            lambda sid: self._wait_source(self.scheduler.agent(bound[sid]), sid, pb.Stopped), sorted(bound)
+        )
         resp.sources.extend(checked)
         resp.sources.sort(key=lambda r: r.source)
         return resp
@@ -268,8 +283,12 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         if request.sources:
             missing = [s for s in request.sources if s not in sources]
             if missing:
-                resp.sources.extend(sorted((common_resp(False, "source not found in task's config", s)
-                                            for s in missing), key=lambda r: r.source))
+                resp.sources.extend(
+                    sorted(
+                        (common_resp(False, "source not found in task's config", s) for s in missing),
+                        key=lambda r: r.source,
+                    )
+                )
                 return resp
             sources = [s for s in sources if s in request.sources]
         with self._task_lock(cfg.name):
@@ -307,8 +326,10 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         self.scheduler.kick_sources(new)
         resp.result = True
         if cfg.remove_meta:
-            resp.msg = ("`remove-meta` in task config is deprecated, "
-                        "please use `start-task ... --remove-meta` instead")
+            resp.msg = (
+                "`remove-meta` in task config is deprecated, "
+                "please use `start-task ... --remove-meta` instead"
+            )
         resp.sources.extend(self._task_responses(cfg.name, new, pb.Running))
         return resp
 
@@ -343,26 +364,38 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             conn.close()
         log.info("remove-meta of task %s: dropped %s", cfg.name, dropped)
 
-    def _subtask_records(self, cfg, text: str, sources: list[str], remove_meta: bool,
-                         start_time: str = "") -> list[SubTaskRecord]:
+    def _subtask_records(
+        self, cfg, text: str, sources: list[str], remove_meta: bool, start_time: str = ""
+    ) -> list[SubTaskRecord]:
         start_id = uuid.uuid4().hex
         records = []
         for sid in sources:
             meta_name, meta_pos, meta_gtid = "", 0, ""
             if cfg.task_mode == "incremental" and cfg.subtask(sid).meta is None:
                 meta_name, meta_pos, meta_gtid = latest_meta(self._source_cfgs([sid])[sid])
-            records.append(SubTaskRecord(
-                task=cfg.name, source=sid, task_yaml=text, expect_stage=pb.Running, start_id=start_id,
-                remove_meta=remove_meta, meta_binlog_name=meta_name, meta_binlog_pos=meta_pos,
-                meta_binlog_gtid=meta_gtid, start_time=start_time))
+            records.append(
+                SubTaskRecord(
+                    task=cfg.name,
+                    source=sid,
+                    task_yaml=text,
+                    expect_stage=pb.Running,
+                    start_id=start_id,
+                    remove_meta=remove_meta,
+                    meta_binlog_name=meta_name,
+                    meta_binlog_pos=meta_pos,
+                    meta_binlog_gtid=meta_gtid,
+                    start_time=start_time,
+                )
+            )
         return records
 
     def OperateTask(self, request, context):
         resp = mpb.OperateTaskResponse(op=request.op)
         sources = list(request.sources) or sorted({r.source for r in self.store.subtasks(task=request.name)})
         if not sources:
-            resp.msg = (f"task {request.name} has no source or not exist, "
-                        "please check the task name and status")
+            resp.msg = (
+                f"task {request.name} has no source or not exist, " "please check the task name and status"
+            )
             return resp
         expect = {pb.Pause: pb.Paused, pb.Resume: pb.Running, pb.Stop: pb.Stopped}.get(request.op)
         if expect is None and request.op != pb.Delete:
@@ -386,12 +419,19 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         log.info("operate task %s: %s on %s", request.name, pb.TaskOp.Name(request.op), sources)
         self.scheduler.kick_sources(sources)
         resp.result = True
-        resp.sources.extend(self._task_responses(request.name, sources, expect, workers,
-                                                 delete=request.op == pb.Delete))
+        resp.sources.extend(
+            self._task_responses(request.name, sources, expect, workers, delete=request.op == pb.Delete)
+        )
         return resp
 
-    def _task_responses(self, task: str, sources: list[str], expect: int | None,
-                        workers: dict[str, WorkerAgent | None] | None = None, delete: bool = False) -> list:
+    def _task_responses(
+        self,
+        task: str,
+        sources: list[str],
+        expect: int | None,
+        workers: dict[str, WorkerAgent | None] | None = None,
+        delete: bool = False,
+    ) -> list:
         def one(source: str) -> pb.CommonWorkerResponse:
             agent = workers.get(source) if workers is not None else self.scheduler.agent_for_source(source)
             if agent is None:
@@ -417,9 +457,14 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
 
         return sorted(self._parallel(one, sources), key=lambda r: r.source)
 
-    def _wait(self, agent: WorkerAgent, source: str, task: str,
-              done: Callable[[pb.QueryStatusResponse], tuple[bool, str] | None],
-              keep_source: bool = False) -> pb.CommonWorkerResponse:
+    def _wait(
+        self,
+        agent: WorkerAgent,
+        source: str,
+        task: str,
+        done: Callable[[pb.QueryStatusResponse], tuple[bool, str] | None],
+        keep_source: bool = False,
+    ) -> pb.CommonWorkerResponse:
         """DM's ``waitOperationOk`` + ``handleOperationResult``."""
         tries = self.wait_retries if agent.online else 1
         for i in range(tries):
@@ -428,16 +473,21 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             try:
                 qs = agent.stub.QueryStatus(pb.QueryStatusRequest(name=task), timeout=WORKER_RPC_TIMEOUT)
             except (grpc.RpcError, ValueError) as exc:
-                log.info("wait for %s/%s on %s (try %d): %s", task or "source", source, agent.name, i + 1,
-                         exc)
+                log.info(
+                    "wait for %s/%s on %s (try %d): %s", task or "source", source, agent.name, i + 1, exc
+                )
                 if i == tries - 1 and isinstance(exc, grpc.RpcError) and not agent.online:
                     return common_resp(False, rpc_error_text(exc), source, agent.name)
                 continue
             outcome = done(qs)
             if outcome is not None:
                 ok, msg = outcome
-                return common_resp(ok, msg, source if keep_source else qs.sourceStatus.source or source,
-                                   qs.sourceStatus.worker or agent.name)
+                return common_resp(
+                    ok,
+                    msg,
+                    source if keep_source else qs.sourceStatus.source or source,
+                    qs.sourceStatus.worker or agent.name,
+                )
         return common_resp(False, str(errors.ErrMasterFailToGetExpectResult()), source, agent.name)
 
     # ======================================================================================
@@ -461,8 +511,11 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             if not targets:
                 return mpb.QueryStatusListResponse(msg=f"task {name} has no source or not exist")
         else:  # every source bound to a live worker (DM's BoundSources)
-            targets = [s for s in self.store.bindings()
-                       if (a := self.scheduler.agent_for_source(s)) is not None and a.online]
+            targets = [
+                s
+                for s in self.store.bindings()
+                if (a := self.scheduler.agent_for_source(s)) is not None and a.online
+            ]
         resps = self._parallel(lambda s: self._source_status(s, name), targets, self._status_pool)
         if not name:
             resps.extend(self._fake_status(resps, targets if specified else None))
@@ -480,7 +533,8 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             resp = agent.stub.QueryStatus(pb.QueryStatusRequest(name=name), timeout=WORKER_RPC_TIMEOUT)
         except (grpc.RpcError, ValueError) as exc:
             resp = pb.QueryStatusResponse(
-                result=False, msg=rpc_error_text(exc) if isinstance(exc, grpc.RpcError) else str(exc))
+                result=False, msg=rpc_error_text(exc) if isinstance(exc, grpc.RpcError) else str(exc)
+            )
             resp.sourceStatus.worker = agent.name
         if not resp.sourceStatus.worker:
             resp.sourceStatus.worker = agent.name
@@ -498,8 +552,11 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             if fake is None:
                 fake = fakes[r.source] = pb.QueryStatusResponse(
                     result=False,
-                    msg=(f"can't find task={r.task} from dm-worker for source={r.source}, please use dmctl "
-                         "list-member to check if worker is offline."))
+                    msg=(
+                        f"can't find task={r.task} from dm-worker for source={r.source}, please use dmctl "
+                        "list-member to check if worker is offline."
+                    ),
+                )
                 fake.sourceStatus.source = r.source
                 fake.sourceStatus.worker = "source not bound"
             fake.subTaskStatus.append(pb.SubTaskStatus(name=r.task))
@@ -537,8 +594,9 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             masters = mpb.ListMasterMember()
             if not names or self.name in names:
                 member_id = int.from_bytes(hashlib.sha256(self.name.encode()).digest()[:8], "big")
-                masters.masters.add(name=self.name, memberID=member_id, alive=True,
-                                    clientURLs=[f"http://{self.master_addr}"])
+                masters.masters.add(
+                    name=self.name, memberID=member_id, alive=True, clientURLs=[f"http://{self.master_addr}"]
+                )
             resp.members.add().master.CopyFrom(masters)
         if want_worker:
             workers = mpb.ListWorkerMember()
@@ -602,8 +660,10 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return mpb.GetMasterCfgResponse(cfg=self.master_config())
 
     def master_config(self) -> str:
-        return (f'name = "{self.name}"\nmaster-addr = "{self.master_addr}"\n'
-                f'advertise-addr = "{self.master_addr}"\ndata-dir = "{self.data_dir}"\n')
+        return (
+            f'name = "{self.name}"\nmaster-addr = "{self.master_addr}"\n'
+            f'advertise-addr = "{self.master_addr}"\ndata-dir = "{self.data_dir}"\n'
+        )
 
     def ListTaskConfigs(self, request, context):
         from dmshell.engine.config.task import dump_task_config, load_task_config
@@ -613,8 +673,9 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             if r.task in resp.taskConfigs:
                 continue
             try:
-                resp.taskConfigs[r.task] = dump_task_config(for_export(load_task_config(r.task_yaml)),
-                                                            mask_password=False)
+                resp.taskConfigs[r.task] = dump_task_config(
+                    for_export(load_task_config(r.task_yaml)), mask_password=False
+                )
             except errors.DMError as exc:
                 return mpb.ListTaskConfigsResponse(msg=f"failed to marshal task config of {r.task}: {exc}")
         return resp
@@ -625,8 +686,9 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         resp = mpb.ListSourceConfigsResponse(result=True)
         for sid, text in self.store.sources().items():
             try:
-                resp.sourceConfigs[sid] = dump_source_config(for_export(load_source_config(text)),
-                                                             mask_password=False)
+                resp.sourceConfigs[sid] = dump_source_config(
+                    for_export(load_source_config(text)), mask_password=False
+                )
             except errors.DMError as exc:
                 return mpb.ListSourceConfigsResponse(msg=f"fail to marshal source config of {sid}: {exc}")
         return resp
@@ -673,9 +735,15 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
 
     def GetClusterInfo(self, request, context):
         up, total = self.scheduler.counts()
-        return mpb.ClusterInfo(masterAddr=self.master_addr, dataDir=self.data_dir, workersUp=up,
-                               workersTotal=total, version=self.version, pid=os.getpid(),
-                               startTime=self.started_at)
+        return mpb.ClusterInfo(
+            masterAddr=self.master_addr,
+            dataDir=self.data_dir,
+            workersUp=up,
+            workersTotal=total,
+            version=self.version,
+            pid=os.getpid(),
+            startTime=self.started_at,
+        )
 
     # ======================================================================================
     def _parallel(self, fn: Callable, items: Iterable, pool: futures.Executor | None = None) -> list:
@@ -712,9 +780,11 @@ def check_source_connection(cfg) -> errors.DMError | None:
 
 
 #: DM's hint for ``--start-time`` (``utils.StartTimeFormatHint``)
-START_TIME_FORMAT_HINT = ("'2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', "
-                          "'2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or "
-                          "'2006-01-02T15:04:05+0800'")
+START_TIME_FORMAT_HINT = (
+    "'2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', "
+    "'2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or "
+    "'2006-01-02T15:04:05+0800'"
+)
 
 
 def start_time_error(start_time: str) -> str:

@@ -44,22 +44,41 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmshell daemon",
         description="Run the dmshell daemon: the master (gRPC on --master-addr) and its embedded workers.",
-        epilog="`dmshell daemon status` / `dmshell daemon stop` report on / stop a running daemon.")
-    parser.add_argument("action", nargs="?", choices=["status", "stop"],
-                        help="report on or stop the daemon of --data-dir (default: run a daemon)")
-    parser.add_argument("--master-addr", default=None,
-                        help=f"HOST:PORT to serve on (default: $DM_MASTER_ADDR or {DEFAULT_MASTER_ADDR})")
-    parser.add_argument("--data-dir", default=None,
-                        help="state, logs and dump files "
-                        f"(default: $DMSHELL_DATA_DIR or {default_data_dir()})")
-    parser.add_argument("--workers", default="auto",
-                        help="embedded workers: `auto` (one per source, the default) "
-                        "or a number to keep running")
-    parser.add_argument("--detach", action="store_true",
-                        help="run in the background; prints the daemon's pid once the master answers")
-    parser.add_argument("--timeout", type=float, default=None,
-                        help="seconds `stop` waits for the daemon to exit (default 90), "
-                        "`--detach` for it to answer (default 60)")
+        epilog="`dmshell daemon status` / `dmshell daemon stop` report on / stop a running daemon.",
+    )
+    parser.add_argument(
+        "action",
+        nargs="?",
+        choices=["status", "stop"],
+        help="report on or stop the daemon of --data-dir (default: run a daemon)",
+    )
+    parser.add_argument(
+        "--master-addr",
+        default=None,
+        help=f"HOST:PORT to serve on (default: $DM_MASTER_ADDR or {DEFAULT_MASTER_ADDR})",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="state, logs and dump files " f"(default: $DMSHELL_DATA_DIR or {default_data_dir()})",
+    )
+    parser.add_argument(
+        "--workers",
+        default="auto",
+        help="embedded workers: `auto` (one per source, the default) " "or a number to keep running",
+    )
+    parser.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background; prints the daemon's pid once the master answers",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds `stop` waits for the daemon to exit (default 90), "
+        "`--detach` for it to answer (default 60)",
+    )
     return parser
 
 
@@ -97,8 +116,11 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
     from dmshell.daemon.workerhost import WorkerHost
     from dmshell.proto import dmmaster_pb2_grpc
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s [daemon] %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s [daemon] %(name)s: %(message)s",
+    )
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock_fd = os.open(data_dir / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -121,8 +143,9 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
     host, _ = split_addr(master_addr)
     store = SQLiteStore(data_dir / "master.db")
     scheduler = Scheduler(store)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="master-grpc"),
-                         options=SERVER_OPTIONS)
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="master-grpc"), options=SERVER_OPTIONS
+    )
     try:
         port = server.add_insecure_port(master_addr)
     except RuntimeError as exc:
@@ -131,17 +154,37 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
         return 1
     advertised = f"{dial_host(host)}:{port}"
     host_ = None if policy == 0 else WorkerHost(scheduler, advertised, data_dir, policy)
-    master = MasterServicer(store, scheduler, master_addr=advertised, data_dir=str(data_dir),
-                            binding_wait=host_.can_provide if host_ else None, version=__version__)
+    master = MasterServicer(
+        store,
+        scheduler,
+        master_addr=advertised,
+        data_dir=str(data_dir),
+        binding_wait=host_.can_provide if host_ else None,
+        version=__version__,
+    )
     dmmaster_pb2_grpc.add_MasterServicer_to_server(master, server)
     server.start()
     scheduler.start()
     if host_:
         host_.start()
-    write_pidfile(data_dir, {"pid": os.getpid(), "master_addr": advertised, "data_dir": str(data_dir),
-                             "start_time": int(time.time()), "host": socket.gethostname()})
-    log.info("dmshell daemon %s ready: master at %s, data dir %s, workers %s (pid %d)", __version__,
-             advertised, data_dir, policy, os.getpid())
+    write_pidfile(
+        data_dir,
+        {
+            "pid": os.getpid(),
+            "master_addr": advertised,
+            "data_dir": str(data_dir),
+            "start_time": int(time.time()),
+            "host": socket.gethostname(),
+        },
+    )
+    log.info(
+        "dmshell daemon %s ready: master at %s, data dir %s, workers %s (pid %d)",
+        __version__,
+        advertised,
+        data_dir,
+        policy,
+        os.getpid(),
+    )
     try:
         while not stop_event.wait(1.0):
             pass
@@ -216,8 +259,10 @@ def status(data_dir: Path, master_addr: str | None) -> int:
         ci = cluster_info(addr)
     except grpc.RpcError as exc:
         if info:
-            print(f"dmshell daemon is running (pid {info['pid']}, data dir {data_dir}) but its master at "
-                  f"{addr} does not answer: {exc.code().name}")
+            print(
+                f"dmshell daemon is running (pid {info['pid']}, data dir {data_dir}) but its master at "
+                f"{addr} does not answer: {exc.code().name}"
+            )
             return 1
         print(f"dmshell daemon is not running (nothing answers at {addr})")
         return EXIT_NOT_RUNNING
@@ -273,34 +318,56 @@ def detach(data_dir: Path, master_addr: str, workers: str, timeout: float) -> in
     """Re-exec ourselves in a new session with output to ``<data-dir>/log/daemon.log``; print its pid."""
     if daemon_alive(data_dir):
         info = read_pidfile(data_dir) or {}
-        print(f"Error: a dmshell daemon (pid {info.get('pid', '?')}) is already running with data dir "
-              f"{data_dir}", file=sys.stderr)
+        print(
+            f"Error: a dmshell daemon (pid {info.get('pid', '?')}) is already running with data dir "
+            f"{data_dir}",
+            file=sys.stderr,
+        )
         return 1
     log_dir = data_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / "daemon.log"
-    cmd = [sys.executable, "-m", "dmshell", "daemon", "--master-addr", master_addr,
-           "--data-dir", str(data_dir), "--workers", workers]
+    cmd = [
+        sys.executable,
+        "-m",
+        "dmshell",
+        "daemon",
+        "--master-addr",
+        master_addr,
+        "--data-dir",
+        str(data_dir),
+        "--workers",
+        workers,
+    ]
     with open(log_path, "ab") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-                                close_fds=True)
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
+        )
     host, port = split_addr(master_addr)
     addr = f"{dial_host(host)}:{port}"
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             tail = log_path.read_text(errors="replace").splitlines()[-15:]
-            print(f"Error: the daemon exited with code {proc.returncode}; last lines of {log_path}:",
-                  file=sys.stderr)
+            print(
+                f"Error: the daemon exited with code {proc.returncode}; last lines of {log_path}:",
+                file=sys.stderr,
+            )
             print("\n".join(tail), file=sys.stderr)
             return 1
         with contextlib.suppress(grpc.RpcError):
             if cluster_info(addr, timeout=1).pid == proc.pid:
                 print(proc.pid)
-                print(f"dmshell daemon started (pid {proc.pid}): master at {addr}, data dir {data_dir}, "
-                      f"log {log_path}", file=sys.stderr)
+                print(
+                    f"dmshell daemon started (pid {proc.pid}): master at {addr}, data dir {data_dir}, "
+                    f"log {log_path}",
+                    file=sys.stderr,
+                )
                 return 0
         time.sleep(0.1)
-    print(f"Error: the daemon (pid {proc.pid}) did not answer at {addr} within {timeout:.0f}s; "
-          f"see {log_path}", file=sys.stderr)
+    print(
+        f"Error: the daemon (pid {proc.pid}) did not answer at {addr} within {timeout:.0f}s; "
+        f"see {log_path}",
+        file=sys.stderr,
+    )
     return 1

@@ -31,10 +31,12 @@ PUSH_TIMEOUT = 3.0
 
 STAGE_OFFLINE, STAGE_FREE, STAGE_BOUND = "offline", "free", "bound"
 
-_CHANNEL_OPTIONS = [*GRPC_OPTIONS,
-                    ("grpc.initial_reconnect_backoff_ms", 200),
-                    ("grpc.min_reconnect_backoff_ms", 200),
-                    ("grpc.max_reconnect_backoff_ms", 1000)]
+_CHANNEL_OPTIONS = [
+    *GRPC_OPTIONS,
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,10 +327,20 @@ class Scheduler:
             return state
         state.sourceConfig = self.store.get_source(source) or ""
         for r in self.store.subtasks(source=source):
-            state.subtasks.append(pb.SubTaskSpec(
-                name=r.task, task=r.task_yaml, expectStage=r.expect_stage, startId=r.start_id,
-                removeMeta=r.remove_meta, stageRevision=r.stage_revision, metaBinlogName=r.meta_binlog_name,
-                metaBinlogPos=r.meta_binlog_pos, metaBinlogGTID=r.meta_binlog_gtid, startTime=r.start_time))
+            state.subtasks.append(
+                pb.SubTaskSpec(
+                    name=r.task,
+                    task=r.task_yaml,
+                    expectStage=r.expect_stage,
+                    startId=r.start_id,
+                    removeMeta=r.remove_meta,
+                    stageRevision=r.stage_revision,
+                    metaBinlogName=r.meta_binlog_name,
+                    metaBinlogPos=r.meta_binlog_pos,
+                    metaBinlogGTID=r.meta_binlog_gtid,
+                    startTime=r.start_time,
+                )
+            )
         return state
 
     def kick(self, worker: str | None = None) -> None:

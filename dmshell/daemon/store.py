@@ -158,8 +158,7 @@ class SQLiteStore(Store):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None,
-                                   timeout=30)
+        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None, timeout=30)
         os.chmod(self.path, 0o600)  # it holds the sources' and targets' passwords
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
@@ -206,15 +205,29 @@ class SQLiteStore(Store):
                 for r in records:
                     db.execute(
                         "INSERT INTO subtasks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (r.task, r.source, r.task_yaml, r.expect_stage, r.stage_revision, r.start_id,
-                         int(r.remove_meta), r.meta_binlog_name, r.meta_binlog_pos, r.meta_binlog_gtid,
-                         time.time(), r.start_time))
+                        (
+                            r.task,
+                            r.source,
+                            r.task_yaml,
+                            r.expect_stage,
+                            r.stage_revision,
+                            r.start_id,
+                            int(r.remove_meta),
+                            r.meta_binlog_name,
+                            r.meta_binlog_pos,
+                            r.meta_binlog_gtid,
+                            time.time(),
+                            r.start_time,
+                        ),
+                    )
         except sqlite3.IntegrityError as exc:
             raise StoreConflict(str(exc)) from exc
 
     def subtasks(self, task: str | None = None, source: str | None = None) -> list[SubTaskRecord]:
-        sql = ("SELECT task, source_id, task_yaml, expect_stage, start_id, remove_meta, stage_revision, "
-               "meta_binlog_name, meta_binlog_pos, meta_binlog_gtid, start_time FROM subtasks")
+        sql = (
+            "SELECT task, source_id, task_yaml, expect_stage, start_id, remove_meta, stage_revision, "
+            "meta_binlog_name, meta_binlog_pos, meta_binlog_gtid, start_time FROM subtasks"
+        )
         where, args = [], []
         if task is not None:
             where.append("task = ?")
@@ -225,14 +238,19 @@ class SQLiteStore(Store):
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY task, source_id"
-        return [SubTaskRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9], r[10])
-                for r in self._read(sql, tuple(args))]
+        return [
+            SubTaskRecord(r[0], r[1], r[2], r[3], r[4], bool(r[5]), r[6], r[7], r[8], r[9], r[10])
+            for r in self._read(sql, tuple(args))
+        ]
 
     def set_expect_stage(self, task: str, sources: Iterable[str], stage: int) -> None:
         with self._tx() as db:
             for source in sources:
-                db.execute("UPDATE subtasks SET expect_stage = ?, stage_revision = stage_revision + 1 "
-                           "WHERE task = ? AND source_id = ?", (stage, task, source))
+                db.execute(
+                    "UPDATE subtasks SET expect_stage = ?, stage_revision = stage_revision + 1 "
+                    "WHERE task = ? AND source_id = ?",
+                    (stage, task, source),
+                )
 
     def remove_subtasks(self, task: str, sources: Iterable[str]) -> None:
         with self._tx() as db:
@@ -257,8 +275,11 @@ class SQLiteStore(Store):
     # -- workers ---------------------------------------------------------------------------
     def put_worker(self, name: str, address: str) -> None:
         with self._tx() as db:
-            db.execute("INSERT INTO workers VALUES (?, ?) "
-                       "ON CONFLICT(name) DO UPDATE SET address = excluded.address", (name, address))
+            db.execute(
+                "INSERT INTO workers VALUES (?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET address = excluded.address",
+                (name, address),
+            )
 
     def workers(self) -> dict[str, str]:
         return dict(self._read("SELECT name, address FROM workers ORDER BY name"))

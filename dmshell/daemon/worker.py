@@ -219,8 +219,12 @@ class SubTaskManager:
         with self._lock:
             entries = list(self._entries.values())
         if entries:
-            log.info("source changes from %r to %r: stopping %d subtasks", self._source_id, desired.source,
-                     len(entries))
+            log.info(
+                "source changes from %r to %r: stopping %d subtasks",
+                self._source_id,
+                desired.source,
+                len(entries),
+            )
             self._stop_all([e.subtask for e in entries])
         with self._lock:
             self._entries.clear()
@@ -272,8 +276,11 @@ class SubTaskManager:
         source_cfg = self._source_config()
         cfg = load_task_config(spec.task).subtask(self._source_id, source_cfg)
         if cfg.meta is None and (spec.metaBinlogName or spec.metaBinlogGTID):
-            cfg.meta = Meta(binlog_name=spec.metaBinlogName, binlog_pos=spec.metaBinlogPos or 4,
-                            binlog_gtid=spec.metaBinlogGTID)
+            cfg.meta = Meta(
+                binlog_name=spec.metaBinlogName,
+                binlog_pos=spec.metaBinlogPos or 4,
+                binlog_gtid=spec.metaBinlogGTID,
+            )
         work_dir = self.base_dir / f"{spec.name}.{self._source_id}"
         prepare_work_dir(work_dir, spec.startId, spec.removeMeta)
         ctx = UnitContext(cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name)
@@ -283,8 +290,12 @@ class SubTaskManager:
 
     def _operate(self, entry: _Entry, spec: pb.SubTaskSpec) -> None:
         st = entry.subtask
-        log.info("subtask %s: expect %s (revision %d)", spec.name, pb.Stage.Name(spec.expectStage),
-                 spec.stageRevision)
+        log.info(
+            "subtask %s: expect %s (revision %d)",
+            spec.name,
+            pb.Stage.Name(spec.expectStage),
+            spec.stageRevision,
+        )
         if spec.expectStage == pb.Running:
             if isinstance(st, BrokenSubTask) or (st.stage == pb.Stopped):
                 st.stop(wait=True)
@@ -408,8 +419,9 @@ def register(join: str, name: str, address: str, stop: threading.Event) -> bool:
         stub = dmmaster_pb2_grpc.MasterStub(channel)
         while not stop.is_set():
             try:
-                resp = stub.RegisterWorker(dmmaster_pb2.RegisterWorkerRequest(name=name, address=address),
-                                           timeout=3)
+                resp = stub.RegisterWorker(
+                    dmmaster_pb2.RegisterWorkerRequest(name=name, address=address), timeout=3
+                )
                 if resp.result:
                     log.info("registered with master %s as %s at %s", join, name, address)
                     return True
@@ -441,19 +453,34 @@ def main(argv: list[str] | None = None) -> int:
     """``dmshell worker``."""
     parser = argparse.ArgumentParser(prog="dmshell worker", description="Run a dmshell worker (DM-worker).")
     parser.add_argument("--name", required=True, help="worker name, unique in the cluster")
-    parser.add_argument("--join", default=os.environ.get("DM_MASTER_ADDR", "127.0.0.1:8261"),
-                        help="master address HOST:PORT (default: $DM_MASTER_ADDR or 127.0.0.1:8261)")
-    parser.add_argument("--worker-addr", default="0.0.0.0:8262",
-                        help="address to listen on, HOST:PORT (port 0 = any free port)")
-    parser.add_argument("--advertise-addr", default="",
-                        help="address the master uses to reach this worker (default: --worker-addr)")
-    parser.add_argument("--data-dir", default="./dmshell-worker-data",
-                        help="directory for the subtasks' local files (dump files)")
+    parser.add_argument(
+        "--join",
+        default=os.environ.get("DM_MASTER_ADDR", "127.0.0.1:8261"),
+        help="master address HOST:PORT (default: $DM_MASTER_ADDR or 127.0.0.1:8261)",
+    )
+    parser.add_argument(
+        "--worker-addr",
+        default="0.0.0.0:8262",
+        help="address to listen on, HOST:PORT (port 0 = any free port)",
+    )
+    parser.add_argument(
+        "--advertise-addr",
+        default="",
+        help="address the master uses to reach this worker (default: --worker-addr)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default="./dmshell-worker-data",
+        help="directory for the subtasks' local files (dump files)",
+    )
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=f"%(asctime)s %(levelname)s [{args.name}] %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s [{args.name}] %(name)s: %(message)s",
+    )
     embedded = args.parent_pid > 0
     stop = threading.Event()
 
@@ -486,10 +513,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     manager = SubTaskManager(args.name, data_dir)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
-                         options=SERVER_OPTIONS)
-    config_text = (f'name = "{args.name}"\njoin = "{args.join}"\nworker-addr = "{args.worker_addr}"\n'
-                   f'advertise-addr = "{args.advertise_addr}"\ndata-dir = "{data_dir}"\n')
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"), options=SERVER_OPTIONS
+    )
+    config_text = (
+        f'name = "{args.name}"\njoin = "{args.join}"\nworker-addr = "{args.worker_addr}"\n'
+        f'advertise-addr = "{args.advertise_addr}"\ndata-dir = "{data_dir}"\n'
+    )
     dmworker_pb2_grpc.add_WorkerServicer_to_server(WorkerServicer(manager, config_text), server)
     try:
         port = server.add_insecure_port(args.worker_addr)
@@ -498,8 +528,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     server.start()
     address = args.advertise_addr or f"{advertise_host(host, args.join)}:{port}"
-    log.info("worker %s listening on %s (advertised %s), data dir %s", args.name, args.worker_addr, address,
-             data_dir)
+    log.info(
+        "worker %s listening on %s (advertised %s), data dir %s",
+        args.name,
+        args.worker_addr,
+        address,
+        data_dir,
+    )
 
     def keep_registered() -> None:
         registered = register(args.join, args.name, address, stop)

@@ -47,8 +47,9 @@ class _Proc:
 class WorkerHost:
     """Keeps the embedded worker processes matching the policy."""
 
-    def __init__(self, scheduler: Scheduler, master_addr: str, data_dir: Path,
-                 policy: str | int = "auto") -> None:
+    def __init__(
+        self, scheduler: Scheduler, master_addr: str, data_dir: Path, policy: str | int = "auto"
+    ) -> None:
         self.scheduler = scheduler
         self.store = scheduler.store
         self.master_addr = master_addr
@@ -163,8 +164,14 @@ class WorkerHost:
                 p.failures = 0 if up >= STABLE_AFTER else p.failures + 1
                 delay = min(BACKOFF_MAX, BACKOFF_MIN * 2 ** max(0, p.failures - 1))
                 p.restart_at = now + delay
-                log.warning("worker %s exited with %s after %.1fs; restarting in %.1fs (log: %s)",
-                            p.name, code, up, delay, p.log_file)
+                log.warning(
+                    "worker %s exited with %s after %.1fs; restarting in %.1fs (log: %s)",
+                    p.name,
+                    code,
+                    up,
+                    delay,
+                    p.log_file,
+                )
         # surplus (auto mode): stop free workers nobody needs, after a grace period
         for name, p in procs.items():
             if name in want or p.stopping:
@@ -196,9 +203,22 @@ class WorkerHost:
     def _spawn(self, p: _Proc) -> None:
         self.store.add_embedded(p.name)
         p.log_file = self.log_dir / f"{p.name}.log"
-        cmd = [sys.executable, "-m", "dmshell", "worker", "--name", p.name, "--join", self.master_addr,
-               "--worker-addr", "127.0.0.1:0", "--data-dir", str(self.data_dir),
-               "--parent-pid", str(os.getpid())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "dmshell",
+            "worker",
+            "--name",
+            p.name,
+            "--join",
+            self.master_addr,
+            "--worker-addr",
+            "127.0.0.1:0",
+            "--data-dir",
+            str(self.data_dir),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         with open(p.log_file, "ab") as out:
             p.popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
         p.started_at = time.monotonic()

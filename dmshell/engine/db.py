@@ -9,32 +9,50 @@ from dmshell.engine import errors
 from dmshell.engine.config.task import DBConfig
 
 #: MySQL client/server error numbers that mean "the connection is gone", not "the SQL is wrong".
-CONNECTION_ERRNOS = frozenset({
-    1040,  # too many connections
-    1053,  # server shutdown in progress
-    1205,  # lock wait timeout (retry)
-    1213,  # deadlock (retry)
-    2003,  # can't connect
-    2006,  # server has gone away
-    2013,  # lost connection during query
-    2014, 2027, 2055,
-    1927,  # connection was killed (MariaDB)
-    4031,  # disconnected by server because of inactivity
-})
+CONNECTION_ERRNOS = frozenset(
+    {
+        1040,  # too many connections
+        1053,  # server shutdown in progress
+        1205,  # lock wait timeout (retry)
+        1213,  # deadlock (retry)
+        2003,  # can't connect
+        2006,  # server has gone away
+        2013,  # lost connection during query
+        2014,
+        2027,
+        2055,
+        1927,  # connection was killed (MariaDB)
+        4031,  # disconnected by server because of inactivity
+    }
+)
 
 
-def connect(cfg: DBConfig, *, database: str | None = None, autocommit: bool = True,
-            read_timeout: float | None = None, connect_timeout: float = 10,
-            cursorclass: type = pymysql.cursors.Cursor) -> pymysql.connections.Connection:
+def connect(
+    cfg: DBConfig,
+    *,
+    database: str | None = None,
+    autocommit: bool = True,
+    read_timeout: float | None = None,
+    connect_timeout: float = 10,
+    cursorclass: type = pymysql.cursors.Cursor,
+) -> pymysql.connections.Connection:
     """Open a connection with utf8mb4, UTC-neutral session and the config's session variables.
 
     Raises a resumable :class:`DMError` (``ErrDBBadConn``) when the server can't be reached.
     """
     try:
         conn = pymysql.connect(
-            host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password, database=database,
-            charset="utf8mb4", autocommit=autocommit, connect_timeout=connect_timeout,
-            read_timeout=read_timeout, write_timeout=read_timeout, cursorclass=cursorclass,
+            host=cfg.host,
+            port=cfg.port,
+            user=cfg.user,
+            password=cfg.password,
+            database=database,
+            charset="utf8mb4",
+            autocommit=autocommit,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            write_timeout=read_timeout,
+            cursorclass=cursorclass,
             max_allowed_packet=cfg.max_allowed_packet or 64 * 1024 * 1024,
             local_infile=False,
         )

@@ -62,7 +62,9 @@ class ErrorCode:
     #: resumable errors are retried automatically with backoff (DM's task checker)
     resumable: bool = False
 
-    def __call__(self, *args: object, cause: BaseException | str | None = None, workaround: str | None = None) -> DMError:
+    def __call__(
+        self, *args: object, cause: BaseException | str | None = None, workaround: str | None = None
+    ) -> DMError:
         """Build an error from this entry: ``ErrSyncerUnitPanic("boom", cause=exc)``."""
         if not args:
             message = self.message
@@ -76,7 +78,13 @@ class ErrorCode:
 class DMError(Exception):
     """An error with DM's code/class/scope/level/message/raw-cause/workaround."""
 
-    def __init__(self, entry: ErrorCode, message: str, cause: BaseException | str | None = None, workaround: str | None = None) -> None:
+    def __init__(
+        self,
+        entry: ErrorCode,
+        message: str,
+        cause: BaseException | str | None = None,
+        workaround: str | None = None,
+    ) -> None:
         self.entry = entry
         self.message = message
         self.cause = cause
@@ -125,7 +133,15 @@ def _describe_exception(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _e(code: int, cls: ErrClass, scope: Scope, level: Level, message: str, workaround: str = "", resumable: bool = False) -> ErrorCode:
+def _e(
+    code: int,
+    cls: ErrClass,
+    scope: Scope,
+    level: Level,
+    message: str,
+    workaround: str = "",
+    resumable: bool = False,
+) -> ErrorCode:
     # DM's templates are Go format strings; %v and %+v print like Python's %s.
     message = message.replace("%+v", "%s").replace("%v", "%s")
     entry = ErrorCode(code, cls, scope, level, message, workaround, resumable)
@@ -141,12 +157,32 @@ _LOW, _MED, _HIGH = Level.LOW, Level.MEDIUM, Level.HIGH
 C = ErrClass
 
 # Entries as DM's catalogue defines them (code, class, scope, level, message, workaround).
-ErrDBDriverError = _e(10001, C.DATABASE, _N, _HIGH, "database driver error", "Please check the database connection and the database config in configuration file.", resumable=True)
+ErrDBDriverError = _e(
+    10001,
+    C.DATABASE,
+    _N,
+    _HIGH,
+    "database driver error",
+    "Please check the database connection and the database config in configuration file.",
+    resumable=True,
+)
 ErrDBBadConn = _e(
-    10002, C.DATABASE, _N, _HIGH, "database driver", "Please check the database connection, then use `pause-task` to pause the task and then use `resume-task` to resume the task.", resumable=True
+    10002,
+    C.DATABASE,
+    _N,
+    _HIGH,
+    "database driver",
+    "Please check the database connection, then use `pause-task` to pause the task and then use `resume-task` to resume the task.",
+    resumable=True,
 )
 ErrDBInvalidConn = _e(
-    10003, C.DATABASE, _N, _HIGH, "database driver", "Please check the database connection, then use `pause-task` to stop the task and then use `resume-task` to resume the task.", resumable=True
+    10003,
+    C.DATABASE,
+    _N,
+    _HIGH,
+    "database driver",
+    "Please check the database connection, then use `pause-task` to stop the task and then use `resume-task` to resume the task.",
+    resumable=True,
 )
 ErrDBUnExpect = _e(10004, C.DATABASE, _N, _HIGH, "unexpect database error: %s")
 ErrDBQueryFailed = _e(10005, C.DATABASE, _N, _HIGH, "query statement failed: %s")
@@ -154,7 +190,9 @@ ErrDBExecuteFailed = _e(10006, C.DATABASE, _N, _HIGH, "execute statement failed:
 ErrParseMydumperMeta = _e(11001, C.FUNCTIONAL, _I, _HIGH, "parse mydumper metadata error: %s, metadata: %s")
 ErrNotMySQLGTID = _e(11011, C.FUNCTIONAL, _I, _HIGH, "%s is not mysql GTID set")
 ErrNotMariaDBGTID = _e(11012, C.FUNCTIONAL, _I, _HIGH, "%s is not mariadb GTID set")
-ErrCiphertextLenNotValid = _e(11047, C.FUNCTIONAL, _I, _HIGH, "ciphertext's length should be greater than %d, but got %d not valid")
+ErrCiphertextLenNotValid = _e(
+    11047, C.FUNCTIONAL, _I, _HIGH, "ciphertext's length should be greater than %d, but got %d not valid"
+)
 ErrCiphertextContextNotValid = _e(11048, C.FUNCTIONAL, _I, _HIGH, "ciphertext's content not valid")
 ErrEncCipherTextBase64Decode = _e(11050, C.FUNCTIONAL, _I, _HIGH, "decode base64 encoded password %s")
 ErrVerifyHandleErrorArgs = _e(11118, C.FUNCTIONAL, _I, _LOW, "", "Please make sure the args are correct.")
@@ -166,15 +204,52 @@ ErrConfigCheckItemNotSupport = _e(
     "checking item %s is not supported\n%s",
     "Please check `ignore-checking-items` config in task configuration file, which can be set including `all`/`dump_privilege`/`replication_privilege`/`version`/`binlog_enable`/`binlog_format`/`binlog_row_image`/`table_schema`/`schema_of_shard_tables`/`auto_increment_ID`.",
 )
-ErrConfigTomlTransform = _e(20002, C.CONFIG, _I, _MED, "%s", "Please check the configuration file has correct TOML format.")
-ErrConfigYamlTransform = _e(20003, C.CONFIG, _I, _MED, "%s", "Please check the configuration file has correct YAML format.")
-ErrConfigTaskNameEmpty = _e(20004, C.CONFIG, _I, _MED, "task name should not be empty", "Please check the `name` config in task configuration file.")
-ErrConfigEmptySourceID = _e(20005, C.CONFIG, _I, _MED, "empty source-id not valid", "Please check the `source-id` config in configuration file.")
-ErrConfigTooLongSourceID = _e(20006, C.CONFIG, _I, _MED, "too long source-id not valid", "Please check the `source-id` config in configuration file. The max source id length is 32.")
-ErrConfigOnlineSchemeNotSupport = _e(
-    20007, C.CONFIG, _I, _MED, "online scheme %s not supported", "Please check the `online-ddl-scheme` config in task configuration file. Only `ghost` and `pt` are currently supported."
+ErrConfigTomlTransform = _e(
+    20002, C.CONFIG, _I, _MED, "%s", "Please check the configuration file has correct TOML format."
 )
-ErrConfigInvalidTimezone = _e(20008, C.CONFIG, _I, _MED, "invalid timezone string: %s", "Please check the `timezone` config in task configuration file.")
+ErrConfigYamlTransform = _e(
+    20003, C.CONFIG, _I, _MED, "%s", "Please check the configuration file has correct YAML format."
+)
+ErrConfigTaskNameEmpty = _e(
+    20004,
+    C.CONFIG,
+    _I,
+    _MED,
+    "task name should not be empty",
+    "Please check the `name` config in task configuration file.",
+)
+ErrConfigEmptySourceID = _e(
+    20005,
+    C.CONFIG,
+    _I,
+    _MED,
+    "empty source-id not valid",
+    "Please check the `source-id` config in configuration file.",
+)
+ErrConfigTooLongSourceID = _e(
+    20006,
+    C.CONFIG,
+    _I,
+    _MED,
+    "too long source-id not valid",
+    "Please check the `source-id` config in configuration file. The max source id length is 32.",
+)
+ErrConfigOnlineSchemeNotSupport = _e(
+    20007,
+    C.CONFIG,
+    _I,
+    _MED,
+    "online scheme %s not supported",
+    "Please check the `online-ddl-scheme` config in task configuration file. Only `ghost` and `pt` are currently supported.",
+)
+ErrConfigInvalidTimezone = _e(
+    20008,
+    C.CONFIG,
+    _I,
+    _MED,
+    "invalid timezone string: %s",
+    "Please check the `timezone` config in task configuration file.",
+)
 ErrConfigDecryptDBPassword = _e(20010, C.CONFIG, _I, _MED, "decrypt DB password %s failed")
 ErrConfigMetaInvalid = _e(
     20011,
@@ -184,33 +259,126 @@ ErrConfigMetaInvalid = _e(
     "must specify `binlog-name` without GTID enabled for the source or specify `binlog-gtid` with GTID enabled for the source",
     "Please check the `meta` config in task configuration file.",
 )
-ErrConfigMySQLInstNotFound = _e(20012, C.CONFIG, _I, _MED, "mysql instance config must specify", "Please check the `mysql-instances` config in task configuration file.")
-ErrConfigMySQLInstsAtLeastOne = _e(20013, C.CONFIG, _I, _MED, "must specify at least one mysql-instances", "Please check the `mysql-instances` config in task configuration file.")
-ErrConfigMySQLInstSameSourceID = _e(20014, C.CONFIG, _I, _MED, "mysql-instance (%d) and (%d) have same source-id (%s)", "Please check the `mysql-instances` config in task configuration file.")
+ErrConfigMySQLInstNotFound = _e(
+    20012,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql instance config must specify",
+    "Please check the `mysql-instances` config in task configuration file.",
+)
+ErrConfigMySQLInstsAtLeastOne = _e(
+    20013,
+    C.CONFIG,
+    _I,
+    _MED,
+    "must specify at least one mysql-instances",
+    "Please check the `mysql-instances` config in task configuration file.",
+)
+ErrConfigMySQLInstSameSourceID = _e(
+    20014,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance (%d) and (%d) have same source-id (%s)",
+    "Please check the `mysql-instances` config in task configuration file.",
+)
 ErrConfigMydumperCfgConflict = _e(
-    20015, C.CONFIG, _I, _MED, "mydumper-config-name and mydumper should only specify one", "Please check the `mydumper-config-name` and `mydumper` config in task configuration file."
+    20015,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mydumper-config-name and mydumper should only specify one",
+    "Please check the `mydumper-config-name` and `mydumper` config in task configuration file.",
 )
 ErrConfigLoaderCfgConflict = _e(
-    20016, C.CONFIG, _I, _MED, "loader-config-name and loader should only specify one", "Please check the `loader-config-name` and `loader` config in task configuration file."
+    20016,
+    C.CONFIG,
+    _I,
+    _MED,
+    "loader-config-name and loader should only specify one",
+    "Please check the `loader-config-name` and `loader` config in task configuration file.",
 )
 ErrConfigSyncerCfgConflict = _e(
-    20017, C.CONFIG, _I, _MED, "syncer-config-name and syncer should only specify one", "Please check the `syncer-config-name` and `syncer` config in task configuration file."
+    20017,
+    C.CONFIG,
+    _I,
+    _MED,
+    "syncer-config-name and syncer should only specify one",
+    "Please check the `syncer-config-name` and `syncer` config in task configuration file.",
 )
 ErrConfigReadCfgFromFile = _e(20018, C.CONFIG, _I, _MED, "read config file %v")
-ErrConfigNeedUniqueTaskName = _e(20019, C.CONFIG, _I, _MED, "must specify a unique task name", "Please check the `name` config in task configuration file.")
+ErrConfigNeedUniqueTaskName = _e(
+    20019,
+    C.CONFIG,
+    _I,
+    _MED,
+    "must specify a unique task name",
+    "Please check the `name` config in task configuration file.",
+)
 ErrConfigInvalidTaskMode = _e(
-    20020, C.CONFIG, _I, _MED, "please specify right task-mode, support `full`, `incremental`, `all`, `dump`, `load`", "Please check the `task-mode` config in task configuration file."
+    20020,
+    C.CONFIG,
+    _I,
+    _MED,
+    "please specify right task-mode, support `full`, `incremental`, `all`, `dump`, `load`",
+    "Please check the `task-mode` config in task configuration file.",
 )
-ErrConfigNeedTargetDB = _e(20021, C.CONFIG, _I, _MED, "must specify target-database", "Please check the `target-database` config in task configuration file.")
-ErrConfigMetadataNotSet = _e(20022, C.CONFIG, _I, _MED, "mysql-instance(%s) must set meta for task-mode %s", "Please check the `meta` config in task configuration file.")
-ErrConfigRouteRuleNotFound = _e(20023, C.CONFIG, _I, _MED, "mysql-instance(%d)'s route-rules %s not exist in routes", "Please check the `route-rules` config in task configuration file.")
-ErrConfigFilterRuleNotFound = _e(20024, C.CONFIG, _I, _MED, "mysql-instance(%d)'s filter-rules %s not exist in filters", "Please check the `filter-rules` config in task configuration file.")
+ErrConfigNeedTargetDB = _e(
+    20021,
+    C.CONFIG,
+    _I,
+    _MED,
+    "must specify target-database",
+    "Please check the `target-database` config in task configuration file.",
+)
+ErrConfigMetadataNotSet = _e(
+    20022,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%s) must set meta for task-mode %s",
+    "Please check the `meta` config in task configuration file.",
+)
+ErrConfigRouteRuleNotFound = _e(
+    20023,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s route-rules %s not exist in routes",
+    "Please check the `route-rules` config in task configuration file.",
+)
+ErrConfigFilterRuleNotFound = _e(
+    20024,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s filter-rules %s not exist in filters",
+    "Please check the `filter-rules` config in task configuration file.",
+)
 ErrConfigColumnMappingNotFound = _e(
-    20025, C.CONFIG, _I, _MED, "mysql-instance(%d)'s column-mapping-rules %s not exist in column-mapping", "Please check the `column-mapping-rules` config in task configuration file."
+    20025,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s column-mapping-rules %s not exist in column-mapping",
+    "Please check the `column-mapping-rules` config in task configuration file.",
 )
-ErrConfigBAListNotFound = _e(20026, C.CONFIG, _I, _MED, "mysql-instance(%d)'s list %s not exist in block allow list", "Please check the `block-allow-list` config in task configuration file.")
+ErrConfigBAListNotFound = _e(
+    20026,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s list %s not exist in block allow list",
+    "Please check the `block-allow-list` config in task configuration file.",
+)
 ErrConfigMydumperCfgNotFound = _e(
-    20027, C.CONFIG, _I, _MED, "mysql-instance(%d)'s mydumper config %s not exist in mydumpers", "Please check the `mydumper-config-name` config in task configuration file."
+    20027,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s mydumper config %s not exist in mydumpers",
+    "Please check the `mydumper-config-name` config in task configuration file.",
 )
 ErrConfigMydumperPathNotValid = _e(
     20028,
@@ -220,43 +388,222 @@ ErrConfigMydumperPathNotValid = _e(
     "mysql-instance(%d)'s mydumper-path must specify a valid path to mydumper binary when task-mode is all or full",
     "Please check the `mydumper-path` config in task configuration file.",
 )
-ErrConfigLoaderCfgNotFound = _e(20029, C.CONFIG, _I, _MED, "mysql-instance(%d)'s loader config %s not exist in loaders", "Please check the `loader-config-name` config in task configuration file.")
-ErrConfigSyncerCfgNotFound = _e(20030, C.CONFIG, _I, _MED, "mysql-instance(%d)'s syncer config %s not exist in syncer", "Please check the `syncer-config-name` config in task configuration file.")
-ErrConfigSourceIDNotFound = _e(20031, C.CONFIG, _I, _MED, "source %s in deployment configuration not found", "Please use `operate-source create source-config-file-path` to add source.")
+ErrConfigLoaderCfgNotFound = _e(
+    20029,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s loader config %s not exist in loaders",
+    "Please check the `loader-config-name` config in task configuration file.",
+)
+ErrConfigSyncerCfgNotFound = _e(
+    20030,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s syncer config %s not exist in syncer",
+    "Please check the `syncer-config-name` config in task configuration file.",
+)
+ErrConfigSourceIDNotFound = _e(
+    20031,
+    C.CONFIG,
+    _I,
+    _MED,
+    "source %s in deployment configuration not found",
+    "Please use `operate-source create source-config-file-path` to add source.",
+)
 ErrConfigDuplicateCfgItem = _e(
-    20032, C.CONFIG, _I, _MED, "the following mysql configs have duplicate items, please remove the duplicates:\n%s", "Please check the `mysql-instances` config in task configuration file."
+    20032,
+    C.CONFIG,
+    _I,
+    _MED,
+    "the following mysql configs have duplicate items, please remove the duplicates:\n%s",
+    "Please check the `mysql-instances` config in task configuration file.",
 )
 ErrConfigShardModeNotSupport = _e(
-    20033, C.CONFIG, _I, _MED, "shard mode %s not supported", "Please check the `shard-mode` config in task configuration file, which can be set to `pessimistic`/`optimistic`."
+    20033,
+    C.CONFIG,
+    _I,
+    _MED,
+    "shard mode %s not supported",
+    "Please check the `shard-mode` config in task configuration file, which can be set to `pessimistic`/`optimistic`.",
 )
-ErrConfigGenBinlogEventFilter = _e(20037, C.CONFIG, _I, _HIGH, "generate binlog event filter", "Please check the `filters` config in source and task configuration files.")
+ErrConfigGenBinlogEventFilter = _e(
+    20037,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "generate binlog event filter",
+    "Please check the `filters` config in source and task configuration files.",
+)
 ErrConfigGlobalConfigsUnused = _e(
-    20038, C.CONFIG, _I, _HIGH, "The configurations as following %v are set in global configuration but instances don't use them", "Please check the configuration files."
+    20038,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "The configurations as following %v are set in global configuration but instances don't use them",
+    "Please check the configuration files.",
 )
 ErrConfigExprFilterManyExpr = _e(
-    20039, C.CONFIG, _I, _HIGH, "expression filter can only specify one of (insert, update, delete) expressions, but %s has specified %v", "If you want to filter by A or B, please write two filters."
+    20039,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "expression filter can only specify one of (insert, update, delete) expressions, but %s has specified %v",
+    "If you want to filter by A or B, please write two filters.",
 )
 ErrConfigExprFilterNotFound = _e(
-    20040, C.CONFIG, _I, _HIGH, "mysql-instance(%d)'s expression-filters %s not exist in expression-filter", "Please check the `expression-filters` config in task configuration file."
+    20040,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "mysql-instance(%d)'s expression-filters %s not exist in expression-filter",
+    "Please check the `expression-filters` config in task configuration file.",
 )
-ErrConfigExprFilterWrongGrammar = _e(20041, C.CONFIG, _I, _HIGH, "expression-filter name(%s) SQL(%s) has wrong grammar: %v", "Please check the `expression-filters` config in task configuration file.")
-ErrConfigExprFilterEmptyName = _e(20042, C.CONFIG, _I, _HIGH, "expression-filter %s has empty %s", "Please check the `expression-filters` config in task configuration file.")
-ErrConfigInvalidBackoff = _e(20043, C.CONFIG, _I, _HIGH, "`backoff-max` value %v is less than `backoff-min` value %v", "Please increase `backoff-max` config in task configuration file.")
-ErrConfigGenBAList = _e(20044, C.CONFIG, _I, _HIGH, "generate block allow list error", "Please check the `block-allow-list` config in task configuration file.")
-ErrConfigGenTableRouter = _e(20045, C.CONFIG, _I, _HIGH, "generate table router error", "Please check the `routes` config in task configuration file.")
-ErrConfigCollationCompatibleNotSupport = _e(20052, C.CONFIG, _I, _MED, "collation compatible %s not supported", "Please check the `collation_compatible` config in task configuration file, which can be set to `loose`/`strict`.")
-ErrConfigInvalidChunkFileSize = _e(20047, C.CONFIG, _I, _HIGH, "invalid `chunk-filesize` %v", "Please check the `chunk-filesize` config in task configuration file.")
-ErrConfigOnlineDDLInvalidRegex = _e(20048, C.CONFIG, _I, _HIGH, "config '%s' regex pattern '%s' invalid, reason: %s", "Please check if params is correctly in the configuration file.")
-ErrConfigInvalidLoadMode = _e(20053, C.CONFIG, _I, _MED, "invalid load mode '%s'", "Please choose a valid value in ['logical', 'physical', 'import-into']")
-ErrConfigInvalidDuplicateResolution = _e(20054, C.CONFIG, _I, _MED, "invalid load on-duplicate-logical or on-duplicate option '%s'", "Please choose a valid value in ['replace', 'error', 'ignore'] or leave it empty.")
-ErrConfigValidationMode = _e(20055, C.CONFIG, _I, _HIGH, "invalid validation mode", "Please check `validation-mode` config in task configuration file.")
-ErrContinuousValidatorCfgNotFound = _e(20056, C.CONFIG, _I, _MED, "mysql-instance(%d)'s continuous validator config %s not exist", "Please check the `validator-config-name` config in task configuration file.")
-ErrConfigStartTimeTooLate = _e(20057, C.CONFIG, _I, _HIGH, "start-time %s is too late, no binlog location matches it", "Please check the `--start-time` is expected or try again later.")
-ErrConfigLoaderDirInvalid = _e(20058, C.CONFIG, _I, _HIGH, "loader's dir %s is invalid", "Please check the `dir` config in task configuration file.")
-ErrConfigInvalidSafeModeDuration = _e(20060, C.CONFIG, _I, _MED, "safe-mode-duration '%s' parsed failed: %v", "Please check the `safe-mode-duration` is correct.")
-ErrConfigConflictSafeModeDuration = _e(20061, C.CONFIG, _I, _LOW, "safe-mode(true) conflicts with safe-mode-duration(0s)", "Please set safe-mode to false or safe-mode-duration to non-zero.")
-ErrConfigInvalidPhysicalDuplicateResolution = _e(20062, C.CONFIG, _I, _MED, "invalid load on-duplicate-physical option '%s'", "Please choose a valid value in ['none', 'manual'] or leave it empty.")
-ErrConfigInvalidPhysicalChecksum = _e(20063, C.CONFIG, _I, _MED, "invalid load checksum-physical option '%s'", "Please choose a valid value in ['required', 'optional', 'off'] or leave it empty.")
+ErrConfigExprFilterWrongGrammar = _e(
+    20041,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "expression-filter name(%s) SQL(%s) has wrong grammar: %v",
+    "Please check the `expression-filters` config in task configuration file.",
+)
+ErrConfigExprFilterEmptyName = _e(
+    20042,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "expression-filter %s has empty %s",
+    "Please check the `expression-filters` config in task configuration file.",
+)
+ErrConfigInvalidBackoff = _e(
+    20043,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "`backoff-max` value %v is less than `backoff-min` value %v",
+    "Please increase `backoff-max` config in task configuration file.",
+)
+ErrConfigGenBAList = _e(
+    20044,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "generate block allow list error",
+    "Please check the `block-allow-list` config in task configuration file.",
+)
+ErrConfigGenTableRouter = _e(
+    20045,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "generate table router error",
+    "Please check the `routes` config in task configuration file.",
+)
+ErrConfigCollationCompatibleNotSupport = _e(
+    20052,
+    C.CONFIG,
+    _I,
+    _MED,
+    "collation compatible %s not supported",
+    "Please check the `collation_compatible` config in task configuration file, which can be set to `loose`/`strict`.",
+)
+ErrConfigInvalidChunkFileSize = _e(
+    20047,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "invalid `chunk-filesize` %v",
+    "Please check the `chunk-filesize` config in task configuration file.",
+)
+ErrConfigOnlineDDLInvalidRegex = _e(
+    20048,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "config '%s' regex pattern '%s' invalid, reason: %s",
+    "Please check if params is correctly in the configuration file.",
+)
+ErrConfigInvalidLoadMode = _e(
+    20053,
+    C.CONFIG,
+    _I,
+    _MED,
+    "invalid load mode '%s'",
+    "Please choose a valid value in ['logical', 'physical', 'import-into']",
+)
+ErrConfigInvalidDuplicateResolution = _e(
+    20054,
+    C.CONFIG,
+    _I,
+    _MED,
+    "invalid load on-duplicate-logical or on-duplicate option '%s'",
+    "Please choose a valid value in ['replace', 'error', 'ignore'] or leave it empty.",
+)
+ErrConfigValidationMode = _e(
+    20055,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "invalid validation mode",
+    "Please check `validation-mode` config in task configuration file.",
+)
+ErrContinuousValidatorCfgNotFound = _e(
+    20056,
+    C.CONFIG,
+    _I,
+    _MED,
+    "mysql-instance(%d)'s continuous validator config %s not exist",
+    "Please check the `validator-config-name` config in task configuration file.",
+)
+ErrConfigStartTimeTooLate = _e(
+    20057,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "start-time %s is too late, no binlog location matches it",
+    "Please check the `--start-time` is expected or try again later.",
+)
+ErrConfigLoaderDirInvalid = _e(
+    20058,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "loader's dir %s is invalid",
+    "Please check the `dir` config in task configuration file.",
+)
+ErrConfigInvalidSafeModeDuration = _e(
+    20060,
+    C.CONFIG,
+    _I,
+    _MED,
+    "safe-mode-duration '%s' parsed failed: %v",
+    "Please check the `safe-mode-duration` is correct.",
+)
+ErrConfigConflictSafeModeDuration = _e(
+    20061,
+    C.CONFIG,
+    _I,
+    _LOW,
+    "safe-mode(true) conflicts with safe-mode-duration(0s)",
+    "Please set safe-mode to false or safe-mode-duration to non-zero.",
+)
+ErrConfigInvalidPhysicalDuplicateResolution = _e(
+    20062,
+    C.CONFIG,
+    _I,
+    _MED,
+    "invalid load on-duplicate-physical option '%s'",
+    "Please choose a valid value in ['none', 'manual'] or leave it empty.",
+)
+ErrConfigInvalidPhysicalChecksum = _e(
+    20063,
+    C.CONFIG,
+    _I,
+    _MED,
+    "invalid load checksum-physical option '%s'",
+    "Please choose a valid value in ['required', 'optional', 'off'] or leave it empty.",
+)
 ErrConfigColumnMappingDeprecated = _e(
     20064,
     C.CONFIG,
@@ -265,7 +612,14 @@ ErrConfigColumnMappingDeprecated = _e(
     "column-mapping is not supported since v6.6.0",
     "Please use extract-table/extract-schema/extract-source to handle data conflict when merge tables. See https://docs.pingcap.com/tidb/v6.4/task-configuration-file-full#task-configuration-file-template-advanced",
 )
-ErrConfigInvalidLoadAnalyze = _e(20065, C.CONFIG, _I, _MED, "invalid load analyze option '%s'", "Please choose a valid value in ['required', 'optional', 'off'] or leave it empty.")
+ErrConfigInvalidLoadAnalyze = _e(
+    20065,
+    C.CONFIG,
+    _I,
+    _MED,
+    "invalid load analyze option '%s'",
+    "Please choose a valid value in ['required', 'optional', 'off'] or leave it empty.",
+)
 ErrConfigStrictOptimisticShardMode = _e(
     20066,
     C.CONFIG,
@@ -275,50 +629,188 @@ ErrConfigStrictOptimisticShardMode = _e(
     "Please set `shard-mode` to `optimistic` if you want to enable `strict-optimistic-shard-mode`.",
 )
 ErrConfigSecretKeyPath = _e(
-    20067, C.CONFIG, _I, _HIGH, "invalid secret key path or content: %v", "Please check whether the path is valid, and has required permission to read the file, and the key is correct."
+    20067,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "invalid secret key path or content: %v",
+    "Please check whether the path is valid, and has required permission to read the file, and the key is correct.",
 )
-ErrConfigImportIntoShardingNotSupport = _e(20068, C.CONFIG, _I, _HIGH, "import-into mode does not support sharding (multi-source) scenario", "Please use 'physical' or 'logical' mode for sharding scenarios, or disable sharding mode to use 'import-into'.")
-ErrConfigUnsupportedForeignKeyChecksOption = _e(20070, C.CONFIG, _I, _MED, "`%s` is not supported when foreign_key_checks=1", "Please disable `foreign_key_checks`, or disable this syncer option in task configuration file.")
+ErrConfigImportIntoShardingNotSupport = _e(
+    20068,
+    C.CONFIG,
+    _I,
+    _HIGH,
+    "import-into mode does not support sharding (multi-source) scenario",
+    "Please use 'physical' or 'logical' mode for sharding scenarios, or disable sharding mode to use 'import-into'.",
+)
+ErrConfigUnsupportedForeignKeyChecksOption = _e(
+    20070,
+    C.CONFIG,
+    _I,
+    _MED,
+    "`%s` is not supported when foreign_key_checks=1",
+    "Please disable `foreign_key_checks`, or disable this syncer option in task configuration file.",
+)
 ErrBinlogParsePosFromStr = _e(22003, C.BINLOG_OP, _I, _HIGH, "")
 ErrCheckpointInvalidTaskMode = _e(24001, C.CHECKPOINT, _I, _MED, "invalid task mode: %s")
-ErrCheckpointDBNotExistInFile = _e(24004, C.CHECKPOINT, _I, _MED, "db (%s) not exist in data files, but in checkpoint")
-ErrCheckpointTableNotExistInFile = _e(24005, C.CHECKPOINT, _I, _MED, "table (%s) not exist in db (%s) data files, but in checkpoint")
-ErrTaskCheckSameTableName = _e(26001, C.TASK_CHECK, _I, _MED, "same table name in case-insensitive %v", "Please check `target-table` config in task configuration file.")
-ErrTaskCheckFailedOpenDB = _e(26002, C.TASK_CHECK, _I, _HIGH, "failed to open DSN %s:***@%s:%d", "Please check the database config in configuration file.")
-ErrTaskCheckGenTableRouter = _e(26003, C.TASK_CHECK, _I, _MED, "generate table router error", "Please check the `routes` config in task configuration file.")
-ErrTaskCheckSyncConfigError = _e(26005, C.TASK_CHECK, _I, _MED, "%s: %v\n detail: %v")
-ErrTaskCheckGenBAList = _e(26006, C.TASK_CHECK, _I, _MED, "generate block allow list error", "Please check the `block-allow-list` config in task configuration file.")
-ErrDumpUnitRuntime = _e(32001, C.DUMP_UNIT, _I, _HIGH, "mydumper/dumpling runs with error, with output (may empty): %s")
-ErrDumpUnitGenTableRouter = _e(32002, C.DUMP_UNIT, _I, _HIGH, "generate table router", "Please check `routes` config in task configuration file.")
-ErrDumpUnitGenBAList = _e(32003, C.DUMP_UNIT, _I, _HIGH, "generate block allow list", "Please check the `block-allow-list` config in task configuration file.")
-ErrDumpUnitGlobalLock = _e(
-    32004, C.DUMP_UNIT, _I, _HIGH, "Couldn't acquire global lock", "Please check upstream privilege about FTWRL, or add `--no-locks` or `--consistency none` to extra-args of mydumpers"
+ErrCheckpointDBNotExistInFile = _e(
+    24004, C.CHECKPOINT, _I, _MED, "db (%s) not exist in data files, but in checkpoint"
 )
-ErrLoadUnitCreateSchemaFile = _e(34001, C.LOAD_UNIT, _I, _MED, "generate schema file", "Please check the `loaders` config in task configuration file.")
+ErrCheckpointTableNotExistInFile = _e(
+    24005, C.CHECKPOINT, _I, _MED, "table (%s) not exist in db (%s) data files, but in checkpoint"
+)
+ErrTaskCheckSameTableName = _e(
+    26001,
+    C.TASK_CHECK,
+    _I,
+    _MED,
+    "same table name in case-insensitive %v",
+    "Please check `target-table` config in task configuration file.",
+)
+ErrTaskCheckFailedOpenDB = _e(
+    26002,
+    C.TASK_CHECK,
+    _I,
+    _HIGH,
+    "failed to open DSN %s:***@%s:%d",
+    "Please check the database config in configuration file.",
+)
+ErrTaskCheckGenTableRouter = _e(
+    26003,
+    C.TASK_CHECK,
+    _I,
+    _MED,
+    "generate table router error",
+    "Please check the `routes` config in task configuration file.",
+)
+ErrTaskCheckSyncConfigError = _e(26005, C.TASK_CHECK, _I, _MED, "%s: %v\n detail: %v")
+ErrTaskCheckGenBAList = _e(
+    26006,
+    C.TASK_CHECK,
+    _I,
+    _MED,
+    "generate block allow list error",
+    "Please check the `block-allow-list` config in task configuration file.",
+)
+ErrDumpUnitRuntime = _e(
+    32001, C.DUMP_UNIT, _I, _HIGH, "mydumper/dumpling runs with error, with output (may empty): %s"
+)
+ErrDumpUnitGenTableRouter = _e(
+    32002,
+    C.DUMP_UNIT,
+    _I,
+    _HIGH,
+    "generate table router",
+    "Please check `routes` config in task configuration file.",
+)
+ErrDumpUnitGenBAList = _e(
+    32003,
+    C.DUMP_UNIT,
+    _I,
+    _HIGH,
+    "generate block allow list",
+    "Please check the `block-allow-list` config in task configuration file.",
+)
+ErrDumpUnitGlobalLock = _e(
+    32004,
+    C.DUMP_UNIT,
+    _I,
+    _HIGH,
+    "Couldn't acquire global lock",
+    "Please check upstream privilege about FTWRL, or add `--no-locks` or `--consistency none` to extra-args of mydumpers",
+)
+ErrLoadUnitCreateSchemaFile = _e(
+    34001,
+    C.LOAD_UNIT,
+    _I,
+    _MED,
+    "generate schema file",
+    "Please check the `loaders` config in task configuration file.",
+)
 ErrLoadUnitReadSchemaFile = _e(34005, C.LOAD_UNIT, _I, _HIGH, "read schema from sql file %s")
 ErrLoadUnitParseStatement = _e(34006, C.LOAD_UNIT, _I, _HIGH, "parse statement %s")
-ErrLoadUnitNotCreateTable = _e(34007, C.LOAD_UNIT, _I, _HIGH, "statement %s for %s/%s is not create table statement")
+ErrLoadUnitNotCreateTable = _e(
+    34007, C.LOAD_UNIT, _I, _HIGH, "statement %s for %s/%s is not create table statement"
+)
 ErrLoadUnitDispatchSQLFromFile = _e(34008, C.LOAD_UNIT, _I, _HIGH, "dispatch sql")
 ErrLoadUnitInvalidInsertSQL = _e(34009, C.LOAD_UNIT, _I, _HIGH, "invalid insert sql %s")
-ErrLoadUnitGenTableRouter = _e(34010, C.LOAD_UNIT, _I, _HIGH, "generate table router", "Please check `routes` config in task configuration file.")
+ErrLoadUnitGenTableRouter = _e(
+    34010,
+    C.LOAD_UNIT,
+    _I,
+    _HIGH,
+    "generate table router",
+    "Please check `routes` config in task configuration file.",
+)
 ErrLoadUnitNoDBFile = _e(34012, C.LOAD_UNIT, _I, _HIGH, "invalid data sql file, cannot find db - %s")
 ErrLoadUnitNoTableFile = _e(34013, C.LOAD_UNIT, _I, _HIGH, "invalid data sql file, cannot find table - %s")
 ErrLoadUnitDumpDirNotFound = _e(34014, C.LOAD_UNIT, _I, _HIGH, "%s does not exist or it's not a dir")
-ErrLoadUnitDuplicateTableFile = _e(34015, C.LOAD_UNIT, _I, _HIGH, "invalid table schema file, duplicated item - %s")
-ErrLoadUnitGenBAList = _e(34016, C.LOAD_UNIT, _I, _HIGH, "generate block allow list", "Please check the `block-allow-list` config in task configuration file.")
-ErrLoadTaskCheckPointNotMatch = _e(34018, C.FUNCTIONAL, _I, _HIGH, "inconsistent checkpoints between loader and target database", "If you want to redo the whole task, please check that you have not forgotten to add -remove-meta flag for start-task command.")
+ErrLoadUnitDuplicateTableFile = _e(
+    34015, C.LOAD_UNIT, _I, _HIGH, "invalid table schema file, duplicated item - %s"
+)
+ErrLoadUnitGenBAList = _e(
+    34016,
+    C.LOAD_UNIT,
+    _I,
+    _HIGH,
+    "generate block allow list",
+    "Please check the `block-allow-list` config in task configuration file.",
+)
+ErrLoadTaskCheckPointNotMatch = _e(
+    34018,
+    C.FUNCTIONAL,
+    _I,
+    _HIGH,
+    "inconsistent checkpoints between loader and target database",
+    "If you want to redo the whole task, please check that you have not forgotten to add -remove-meta flag for start-task command.",
+)
 ErrLoadLightningRuntime = _e(34019, C.LOAD_UNIT, _I, _HIGH, "")
 ErrSyncerUnitPanic = _e(36001, C.SYNC_UNIT, _I, _HIGH, "panic error: %v")
 ErrSyncUnitInvalidTableName = _e(36002, C.SYNC_UNIT, _I, _HIGH, "extract table name for DML error: %s")
 ErrSyncUnitTableNameQuery = _e(36003, C.SYNC_UNIT, _I, _HIGH, "table name parse error: %s")
 ErrSyncUnitNotSupportedDML = _e(36004, C.SYNC_UNIT, _I, _HIGH, "DMLNode %v not supported")
-ErrSyncerUnitDMLStatementFound = _e(36014, C.SYNC_UNIT, _I, _HIGH, "only support ROW format binlog, unexpected DML statement found in query event")
-ErrSyncerUnitDMLColumnNotMatch = _e(36027, C.SYNC_UNIT, _I, _HIGH, "Column count doesn't match value count: %d (columns) vs %d (values)", "Please check the log files to see if a related DDL has been skipped, and you could use `operate-schema` to get and set the table structure.")
+ErrSyncerUnitDMLStatementFound = _e(
+    36014,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "only support ROW format binlog, unexpected DML statement found in query event",
+)
+ErrSyncerUnitDMLColumnNotMatch = _e(
+    36027,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "Column count doesn't match value count: %d (columns) vs %d (values)",
+    "Please check the log files to see if a related DDL has been skipped, and you could use `operate-schema` to get and set the table structure.",
+)
 ErrSyncerUnitBinlogEventFilter = _e(36015, C.SYNC_UNIT, _I, _HIGH, "")
-ErrSyncerUnitGenBinlogEventFilter = _e(36030, C.SYNC_UNIT, _I, _HIGH, "generate binlog event filter", "Please check the `filters` config in source and task configuration files.")
-ErrSyncerUnitGenTableRouter = _e(36031, C.SYNC_UNIT, _I, _HIGH, "generate table router", "Please check `routes` config in task configuration file.")
+ErrSyncerUnitGenBinlogEventFilter = _e(
+    36030,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "generate binlog event filter",
+    "Please check the `filters` config in source and task configuration files.",
+)
+ErrSyncerUnitGenTableRouter = _e(
+    36031,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "generate table router",
+    "Please check `routes` config in task configuration file.",
+)
 ErrSyncerUnitInvalidReplicaEvent = _e(36016, C.SYNC_UNIT, _I, _HIGH, "invalid replication event type %v")
-ErrSyncerUnitGenBAList = _e(36060, C.SYNC_UNIT, _I, _HIGH, "generate block allow list", "Please check the `block-allow-list` config in task configuration file.")
+ErrSyncerUnitGenBAList = _e(
+    36060,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "generate block allow list",
+    "Please check the `block-allow-list` config in task configuration file.",
+)
 ErrSyncerUnitHandleDDLFailed = _e(36061, C.SYNC_UNIT, _I, _HIGH, "fail to handle ddl job for %s")
 ErrSyncerUnitParseDDL = _e(
     36067,
@@ -328,7 +820,15 @@ ErrSyncerUnitParseDDL = _e(
     "parse DDL: %s",
     "Please confirm your DDL statement is correct and needed. For TiDB compatible DDL, see https://docs.pingcap.com/tidb/stable/mysql-compatibility#ddl-operations. You can use `handle-error` command to skip or replace the DDL or add a binlog filter rule to ignore it if the DDL is not needed.",
 )
-ErrSyncerGetEvent = _e(36069, C.SYNC_UNIT, _U, _HIGH, "get binlog event error: %v", "Please check if the binlog file could be parsed by `mysqlbinlog`.", resumable=True)
+ErrSyncerGetEvent = _e(
+    36069,
+    C.SYNC_UNIT,
+    _U,
+    _HIGH,
+    "get binlog event error: %v",
+    "Please check if the binlog file could be parsed by `mysqlbinlog`.",
+    resumable=True,
+)
 ErrSyncerDownstreamTableNotFound = _e(36070, C.SYNC_UNIT, _I, _HIGH, "downstream table %s not found")
 ErrSyncerReprocessWithSafeModeFail = _e(
     36071,
@@ -341,51 +841,192 @@ ErrSyncerReprocessWithSafeModeFail = _e(
 ErrMasterParseArgs = _e(38001, C.DM_MASTER, _I, _MED, "nil request not valid")
 ErrMasterSQLOpNotSupport = _e(38002, C.DM_MASTER, _I, _MED, "op %s not supported")
 ErrMasterGRPCRequestError = _e(38008, C.DM_MASTER, _I, _HIGH, "grpc request error")
-ErrMasterHostPortNotValid = _e(38035, C.DM_MASTER, _I, _HIGH, "host:port '%s' not valid", "Please check the `master-addr` config in master configuration file.")
+ErrMasterHostPortNotValid = _e(
+    38035,
+    C.DM_MASTER,
+    _I,
+    _HIGH,
+    "host:port '%s' not valid",
+    "Please check the `master-addr` config in master configuration file.",
+)
 ErrMasterInvalidOperateOp = _e(38041, C.DM_MASTER, _I, _MED, "invalid op %s on %s")
-ErrMasterOperRespNotSuccess = _e(38032, C.DM_MASTER, _I, _HIGH, "some error occurs in dm-worker: %s", "Please execute `query-status` to check status.")
-ErrMasterWorkerArgsExtractor = _e(38029, C.DM_MASTER, _I, _HIGH, "", "Please use list-member command to see if the some workers are offline.")
-ErrMasterRequestIsNotAsync = _e(38044, C.DM_MASTER, _I, _MED, "request %s is not an async one, needn't wait for ok")
+ErrMasterOperRespNotSuccess = _e(
+    38032,
+    C.DM_MASTER,
+    _I,
+    _HIGH,
+    "some error occurs in dm-worker: %s",
+    "Please execute `query-status` to check status.",
+)
+ErrMasterWorkerArgsExtractor = _e(
+    38029,
+    C.DM_MASTER,
+    _I,
+    _HIGH,
+    "",
+    "Please use list-member command to see if the some workers are offline.",
+)
+ErrMasterRequestIsNotAsync = _e(
+    38044, C.DM_MASTER, _I, _MED, "request %s is not an async one, needn't wait for ok"
+)
 ErrMasterFailToGetExpectResult = _e(38045, C.DM_MASTER, _I, _MED, "fail to get expected result")
 ErrMasterStartTask = _e(38058, C.DM_MASTER, _I, _HIGH, "can not start task: %s reason: %s")
 ErrWorkerUpdateSourceIDNotAllowed = _e(40059, C.DM_WORKER, _I, _HIGH, "update source ID is not allowed")
 ErrWorkerNoAvailUnits = _e(40060, C.DM_WORKER, _I, _HIGH, "subtask %s has no dm units for mode %s")
-ErrWorkerNeedSourceID = _e(40005, C.DM_WORKER, _I, _MED, "dm-worker should bind a non-empty source ID which represents a MySQL/MariaDB instance or a replica group. \n notice: if you use old version dm-ansible, please update to newest version.")
-ErrWorkerTooLongSourceID = _e(40006, C.DM_WORKER, _I, _MED, "the length of source ID %s is more than max allowed value %d")
+ErrWorkerNeedSourceID = _e(
+    40005,
+    C.DM_WORKER,
+    _I,
+    _MED,
+    "dm-worker should bind a non-empty source ID which represents a MySQL/MariaDB instance or a replica group. \n notice: if you use old version dm-ansible, please update to newest version.",
+)
+ErrWorkerTooLongSourceID = _e(
+    40006, C.DM_WORKER, _I, _MED, "the length of source ID %s is more than max allowed value %d"
+)
 ErrWorkerRelayBinlogName = _e(40007, C.DM_WORKER, _I, _MED, "relay-binlog-name %s not valid")
 ErrWorkerSubTaskNotFound = _e(40054, C.DM_WORKER, _I, _HIGH, "sub task with name %s not found")
 ErrWorkerSubTaskExists = _e(40055, C.DM_WORKER, _I, _HIGH, "sub task %s already exists")
 ErrWorkerNoStart = _e(40070, C.DM_WORKER, _I, _HIGH, "no mysql source is being handled in the worker")
-ErrWorkerHostPortNotValid = _e(40069, C.DM_WORKER, _I, _HIGH, "host:port '%s' not valid", "Please check configs in worker configuration file.")
-ErrWorkerJoinMaster = _e(40077, C.DM_WORKER, _I, _HIGH, "cannot join with master endpoints: %v, error: %v", "Please check network connection of worker and check worker name is unique.")
-ErrWorkerRouteTableDupMatch = _e(40080, C.DM_WORKER, _I, _HIGH, "table %s.%s matches more than one rule", "please check the route rules in the task config")
-ErrSchemaTrackerInvalidJSON = _e(44001, C.SCHEMA_TRACKER, _D, _HIGH, "saved schema of `%s`.`%s` is not proper JSON")
-ErrSchemaTrackerCannotCreateSchema = _e(44002, C.SCHEMA_TRACKER, _I, _HIGH, "failed to create database for `%s` in schema tracker")
-ErrSchemaTrackerCannotCreateTable = _e(44003, C.SCHEMA_TRACKER, _I, _HIGH, "failed to create table for %v in schema tracker")
-ErrSchemaTrackerCannotGetTable = _e(44005, C.SCHEMA_TRACKER, _I, _HIGH, "cannot get table info for %v from schema tracker")
-ErrSchemaTrackerCannotExecDDL = _e(44006, C.SCHEMA_TRACKER, _I, _HIGH, "cannot track DDL: %s", "You can use handle-error to replace or skip this DDL.")
-ErrSchemaTrackerCannotFetchDownstreamTable = _e(44007, C.SCHEMA_TRACKER, _D, _MED, "cannot fetch downstream table schema of %v to initialize upstream schema %v in schema tracker")
-ErrSchemaTrackerInvalidCreateTableStmt = _e(44009, C.SCHEMA_TRACKER, _I, _MED, "%s is not a valid `CREATE TABLE` statement")
-ErrSchemaTrackerCannotDropTable = _e(44011, C.SCHEMA_TRACKER, _I, _HIGH, "failed to drop table for %v in schema tracker")
+ErrWorkerHostPortNotValid = _e(
+    40069,
+    C.DM_WORKER,
+    _I,
+    _HIGH,
+    "host:port '%s' not valid",
+    "Please check configs in worker configuration file.",
+)
+ErrWorkerJoinMaster = _e(
+    40077,
+    C.DM_WORKER,
+    _I,
+    _HIGH,
+    "cannot join with master endpoints: %v, error: %v",
+    "Please check network connection of worker and check worker name is unique.",
+)
+ErrWorkerRouteTableDupMatch = _e(
+    40080,
+    C.DM_WORKER,
+    _I,
+    _HIGH,
+    "table %s.%s matches more than one rule",
+    "please check the route rules in the task config",
+)
+ErrSchemaTrackerInvalidJSON = _e(
+    44001, C.SCHEMA_TRACKER, _D, _HIGH, "saved schema of `%s`.`%s` is not proper JSON"
+)
+ErrSchemaTrackerCannotCreateSchema = _e(
+    44002, C.SCHEMA_TRACKER, _I, _HIGH, "failed to create database for `%s` in schema tracker"
+)
+ErrSchemaTrackerCannotCreateTable = _e(
+    44003, C.SCHEMA_TRACKER, _I, _HIGH, "failed to create table for %v in schema tracker"
+)
+ErrSchemaTrackerCannotGetTable = _e(
+    44005, C.SCHEMA_TRACKER, _I, _HIGH, "cannot get table info for %v from schema tracker"
+)
+ErrSchemaTrackerCannotExecDDL = _e(
+    44006,
+    C.SCHEMA_TRACKER,
+    _I,
+    _HIGH,
+    "cannot track DDL: %s",
+    "You can use handle-error to replace or skip this DDL.",
+)
+ErrSchemaTrackerCannotFetchDownstreamTable = _e(
+    44007,
+    C.SCHEMA_TRACKER,
+    _D,
+    _MED,
+    "cannot fetch downstream table schema of %v to initialize upstream schema %v in schema tracker",
+)
+ErrSchemaTrackerInvalidCreateTableStmt = _e(
+    44009, C.SCHEMA_TRACKER, _I, _MED, "%s is not a valid `CREATE TABLE` statement"
+)
+ErrSchemaTrackerCannotDropTable = _e(
+    44011, C.SCHEMA_TRACKER, _I, _HIGH, "failed to drop table for %v in schema tracker"
+)
 ErrSchedulerNotStarted = _e(46001, C.SCHEDULER, _I, _HIGH, "the scheduler has not started")
 ErrSchedulerWorkerExist = _e(46003, C.SCHEDULER, _I, _MED, "dm-worker with name %s already exists")
 ErrSchedulerWorkerNotExist = _e(46004, C.SCHEDULER, _I, _MED, "dm-worker with name %s not exists")
-ErrSchedulerWorkerOnline = _e(46005, C.SCHEDULER, _I, _MED, "dm-worker with name %s is still online", "Please shut it down first.")
-ErrSchedulerWorkerInvalidTrans = _e(46006, C.SCHEDULER, _I, _MED, "invalid stage transformation for dm-worker %s, from %s to %s")
+ErrSchedulerWorkerOnline = _e(
+    46005, C.SCHEDULER, _I, _MED, "dm-worker with name %s is still online", "Please shut it down first."
+)
+ErrSchedulerWorkerInvalidTrans = _e(
+    46006, C.SCHEDULER, _I, _MED, "invalid stage transformation for dm-worker %s, from %s to %s"
+)
 ErrSchedulerSourceCfgExist = _e(46007, C.SCHEDULER, _I, _MED, "source config with ID %s already exists")
 ErrSchedulerSourceCfgNotExist = _e(46008, C.SCHEDULER, _I, _MED, "source config with ID %s not exists")
 ErrSchedulerSourcesUnbound = _e(46009, C.DM_MASTER, _I, _MED, "sources %v have not bound")
-ErrSchedulerSourceOpTaskExist = _e(46010, C.DM_MASTER, _I, _MED, "source with name %s need to operate has existing tasks %v", "Please `stop-task` first.")
-ErrSchedulerSubTaskExist = _e(46014, C.SCHEDULER, _I, _MED, "subtasks with name %s for sources %v already exist", "Please use `query-status` command to see tasks.")
-ErrSchedulerSubTaskOpTaskNotExist = _e(46016, C.DM_MASTER, _I, _MED, "subtasks with name %s need to be operate not exist", "Please use `query-status` command to see tasks.")
-ErrSchedulerSubTaskOpSourceNotExist = _e(46017, C.DM_MASTER, _I, _MED, "sources %v need to be operate not exist")
-ErrSchedulerTaskNotExist = _e(46018, C.SCHEDULER, _I, _MED, "task with name %s not exist", "Please use `query-status` command to see tasks.")
-ErrSchedulerWorkersBoundForOtherSources = _e(46021, C.SCHEDULER, _I, _HIGH, "these workers %s have bound for another sources %s respectively", "Please `start-relay` on free or same source workers.")
+ErrSchedulerSourceOpTaskExist = _e(
+    46010,
+    C.DM_MASTER,
+    _I,
+    _MED,
+    "source with name %s need to operate has existing tasks %v",
+    "Please `stop-task` first.",
+)
+ErrSchedulerSubTaskExist = _e(
+    46014,
+    C.SCHEDULER,
+    _I,
+    _MED,
+    "subtasks with name %s for sources %v already exist",
+    "Please use `query-status` command to see tasks.",
+)
+ErrSchedulerSubTaskOpTaskNotExist = _e(
+    46016,
+    C.DM_MASTER,
+    _I,
+    _MED,
+    "subtasks with name %s need to be operate not exist",
+    "Please use `query-status` command to see tasks.",
+)
+ErrSchedulerSubTaskOpSourceNotExist = _e(
+    46017, C.DM_MASTER, _I, _MED, "sources %v need to be operate not exist"
+)
+ErrSchedulerTaskNotExist = _e(
+    46018,
+    C.SCHEDULER,
+    _I,
+    _MED,
+    "task with name %s not exist",
+    "Please use `query-status` command to see tasks.",
+)
+ErrSchedulerWorkersBoundForOtherSources = _e(
+    46021,
+    C.SCHEDULER,
+    _I,
+    _HIGH,
+    "these workers %s have bound for another sources %s respectively",
+    "Please `start-relay` on free or same source workers.",
+)
 ErrSchedulerWorkerNotFree = _e(46033, C.SCHEDULER, _I, _LOW, "dm-worker with name %s not free")
-ErrSchedulerSubTaskNotExist = _e(46034, C.SCHEDULER, _I, _MED, "subtasks with name %s for sources %v not exist", "Please create this subtask first.")
-ErrCtlGRPCCreateConn = _e(48001, C.DMCTL, _I, _HIGH, "can not create grpc connection", "Please check your network connection.")
-ErrCtlInvalidTLSCfg = _e(48002, C.DMCTL, _I, _MED, "invalid TLS config", "Please check the `ssl-ca`, `ssl-cert` and `ssl-key` config in command line.")
-ErrCtlLoadTLSCfg = _e(48003, C.DMCTL, _I, _HIGH, "can not load tls config", "Please ensure that the tls certificate is accessible on the node currently running dmctl.")
+ErrSchedulerSubTaskNotExist = _e(
+    46034,
+    C.SCHEDULER,
+    _I,
+    _MED,
+    "subtasks with name %s for sources %v not exist",
+    "Please create this subtask first.",
+)
+ErrCtlGRPCCreateConn = _e(
+    48001, C.DMCTL, _I, _HIGH, "can not create grpc connection", "Please check your network connection."
+)
+ErrCtlInvalidTLSCfg = _e(
+    48002,
+    C.DMCTL,
+    _I,
+    _MED,
+    "invalid TLS config",
+    "Please check the `ssl-ca`, `ssl-cert` and `ssl-key` config in command line.",
+)
+ErrCtlLoadTLSCfg = _e(
+    48003,
+    C.DMCTL,
+    _I,
+    _HIGH,
+    "can not load tls config",
+    "Please ensure that the tls certificate is accessible on the node currently running dmctl.",
+)
 ErrNotSet = _e(50000, C.NOT_SET, _N, _HIGH, "")
 
 

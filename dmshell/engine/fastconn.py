@@ -35,16 +35,25 @@ class _Connection(Connection):
             return _preferred
 
 
-def connect(cfg: DBConfig, *, autocommit: bool = True, read_timeout: float | None = None,
-            connect_timeout: float = 10) -> Connection:
+def connect(
+    cfg: DBConfig, *, autocommit: bool = True, read_timeout: float | None = None, connect_timeout: float = 10
+) -> Connection:
     """Like :func:`dmshell.engine.db.connect` (utf8mb4, the config's session variables; a
     resumable ``DMError`` when the server can't be reached)."""
     try:
         conn = _Connection(
-            host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password, charset="utf8mb4",
-            autocommit=autocommit, connect_timeout=connect_timeout, read_timeout=read_timeout,
-            write_timeout=read_timeout, cursorclass=pymysql.cursors.Cursor,
-            max_allowed_packet=cfg.max_allowed_packet or 64 * 1024 * 1024, local_infile=False,
+            host=cfg.host,
+            port=cfg.port,
+            user=cfg.user,
+            password=cfg.password,
+            charset="utf8mb4",
+            autocommit=autocommit,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            write_timeout=read_timeout,
+            cursorclass=pymysql.cursors.Cursor,
+            max_allowed_packet=cfg.max_allowed_packet or 64 * 1024 * 1024,
+            local_infile=False,
         )
     except pymysql.err.MySQLError as exc:
         raise classify(exc, f"connect to {cfg.host}:{cfg.port}") from exc

@@ -24,8 +24,9 @@ def task_meta_tables(conn, meta_schema: str, task: str, other_tasks: Iterable[st
     longer = [o + "_" for o in other_tasks if o != task and (o + "_").startswith(prefix)]
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
-                        (meta_schema,))
+            cur.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", (meta_schema,)
+            )
             names = [row[0] for row in cur.fetchall()]
     except Exception as exc:
         raise classify(exc, f"list tables of meta schema {meta_schema}") from exc

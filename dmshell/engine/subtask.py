@@ -31,8 +31,11 @@ UnitFactory = Callable[[UnitContext], list[Unit]]
 
 #: task-mode → the units' (module, class) in pipeline order
 MODE_UNITS: dict[str, list[tuple[str, str]]] = {
-    "all": [("dmshell.engine.dump.dumper", "DumpUnit"), ("dmshell.engine.load.loader", "LoadUnit"),
-            ("dmshell.engine.sync.syncer", "SyncUnit")],
+    "all": [
+        ("dmshell.engine.dump.dumper", "DumpUnit"),
+        ("dmshell.engine.load.loader", "LoadUnit"),
+        ("dmshell.engine.sync.syncer", "SyncUnit"),
+    ],
     "full": [("dmshell.engine.dump.dumper", "DumpUnit"), ("dmshell.engine.load.loader", "LoadUnit")],
     "incremental": [("dmshell.engine.sync.syncer", "SyncUnit")],
     "dump": [("dmshell.engine.dump.dumper", "DumpUnit")],
@@ -67,8 +70,15 @@ def process_error(exc: BaseException) -> pb.ProcessError:
         text = str(exc)
         exc = errors.ErrNotSet(f"{type(exc).__name__}: {text}" if text else type(exc).__name__)
     e = exc.entry
-    return pb.ProcessError(ErrCode=e.code, ErrClass=str(e.cls), ErrScope=str(e.scope), ErrLevel=str(e.level),
-                           Message=exc.message, RawCause=exc.raw_cause, Workaround=exc.workaround)
+    return pb.ProcessError(
+        ErrCode=e.code,
+        ErrClass=str(e.cls),
+        ErrScope=str(e.scope),
+        ErrLevel=str(e.level),
+        Message=exc.message,
+        RawCause=exc.raw_cause,
+        Workaround=exc.workaround,
+    )
 
 
 @dataclass(slots=True)
@@ -86,8 +96,12 @@ class AutoResume:
 class SubTask:
     """A subtask and its unit pipeline. Thread-safe; only ``pause``/``stop``/``join`` block."""
 
-    def __init__(self, ctx: UnitContext, unit_factory: UnitFactory = default_units,
-                 auto_resume: AutoResume | None = None) -> None:
+    def __init__(
+        self,
+        ctx: UnitContext,
+        unit_factory: UnitFactory = default_units,
+        auto_resume: AutoResume | None = None,
+    ) -> None:
         self.ctx = ctx
         self._factory = unit_factory
         self.auto_resume = auto_resume or AutoResume()
@@ -149,8 +163,9 @@ class SubTask:
                 except BaseException as exc:
                     self._pause_with_error_locked(exc)
                     return
-                threading.Thread(target=self._locate_current, daemon=True,
-                                 name=f"subtask-{self.name}-locate").start()
+                threading.Thread(
+                    target=self._locate_current, daemon=True, name=f"subtask-{self.name}-locate"
+                ).start()
 
     def _locate_current(self) -> None:
         try:
@@ -225,8 +240,13 @@ class SubTask:
         with self._lock:
             if self._stage == pb.Running and self._resumed_at and now - self._resumed_at >= ar.rollback:
                 self._backoff = ar.backoff_min
-            if (self._closed or self._stage != pb.Paused or not self._resumable or self._result is None
-                    or self._result.isCanceled):
+            if (
+                self._closed
+                or self._stage != pb.Paused
+                or not self._resumable
+                or self._result is None
+                or self._result.isCanceled
+            ):
                 return False
             if now - self._paused_at < self._backoff:
                 log.info("backoff skip auto resume task %s (backoff %.1fs)", self.name, self._backoff)
@@ -276,8 +296,12 @@ class SubTask:
         self._resumable = False
         stop = threading.Event()
         self._stop = stop
-        self._thread = threading.Thread(target=self._run, args=(stop,), daemon=True,
-                                        name=f"subtask-{self.name}-{self.ctx.source.source_id}")
+        self._thread = threading.Thread(
+            target=self._run,
+            args=(stop,),
+            daemon=True,
+            name=f"subtask-{self.name}-{self.ctx.source.source_id}",
+        )
         self._thread.start()
 
     def _run(self, stop: threading.Event) -> None:

@@ -51,8 +51,12 @@ def render_entry(entry: ConsoleEntry, palette: Palette) -> RenderableType:
         if entry.result.output.strip():
             parts.append(render_output(entry.result.output))
         status = "ok" if entry.result.ok else f"exit {entry.result.exit_code}: {entry.result.summary}"
-        parts.append(Text(("✓ " if entry.result.ok else "✗ ") + status,
-                          style=palette.ok if entry.result.ok else f"bold {palette.bad}"))
+        parts.append(
+            Text(
+                ("✓ " if entry.result.ok else "✗ ") + status,
+                style=palette.ok if entry.result.ok else f"bold {palette.bad}",
+            )
+        )
     if entry.note:
         parts.append(Text(entry.note, style=palette.ok if entry.ok else f"bold {palette.bad}"))
     return Group(*parts)
@@ -90,8 +94,13 @@ class ConsoleScreen(StatusScreen):
     def on_mount(self) -> None:
         super().on_mount()
         log = self.query_one("#console-log", RichLog)
-        log.write(Text("dmctl commands run against the master here (tab completes, ↑ history). "
-                       "The TUI's own actions are listed too, as dmctl lines.", style=self.palette.muted))
+        log.write(
+            Text(
+                "dmctl commands run against the master here (tab completes, ↑ history). "
+                "The TUI's own actions are listed too, as dmctl lines.",
+                style=self.palette.muted,
+            )
+        )
         self.watch(self.app, "console_version", self._entries_changed)
         self.query_one(CommandLine).focus()
 
@@ -99,7 +108,7 @@ class ConsoleScreen(StatusScreen):
         log = self.query_one("#console-log", RichLog)
         entries = self.shell.console_entries
         palette = self.palette
-        for entry in entries[self._shown:]:
+        for entry in entries[self._shown :]:
             log.write(render_entry(entry, palette))
         self._shown = len(entries)
 

@@ -121,8 +121,11 @@ class DashboardScreen(StatusScreen):
         with Horizontal(id="main"):
             with Vertical(id="task-pane"):
                 yield Static("Tasks", classes="section", id="tasks-title")
-                yield Input(placeholder="filter tasks: text or regex, ! inverts; enter keeps, esc clears",
-                            id="filter", compact=True)
+                yield Input(
+                    placeholder="filter tasks: text or regex, ! inverts; enter keeps, esc clears",
+                    id="filter",
+                    compact=True,
+                )
                 yield TaskTable(id="tasks")
                 yield Static("", id="empty", markup=False)
             with VerticalScroll(id="preview"):
@@ -143,8 +146,9 @@ class DashboardScreen(StatusScreen):
         history = self.shell.history
         tasks = self.visible_tasks(snapshot)
         self.query_one("#sources", SourceTable).show(snapshot.sources, palette, size=size, force=force)
-        self.query_one("#tasks", TaskTable).show(tasks, palette, size=size, lag_history=history.task_lag,
-                                                 force=force)
+        self.query_one("#tasks", TaskTable).show(
+            tasks, palette, size=size, lag_history=history.task_lag, force=force
+        )
         self.query_one("#sources-title", Static).update(f"Sources ({len(snapshot.sources)})")
         title = f"Tasks ({len(snapshot.tasks)})"
         if self.filter_text:
@@ -186,13 +190,17 @@ class DashboardScreen(StatusScreen):
             history = self.shell.history
             if st.unit == "Sync":
                 lags = history.subtask_lag(task.name, st.source)
-                parts.append(Text("lag       ", style="bold")
-                             + Text(text_sparkline(lags, 48, floor=LAG_SLOW), style=palette.accent))
+                parts.append(
+                    Text("lag       ", style="bold")
+                    + Text(text_sparkline(lags, 48, floor=LAG_SLOW), style=palette.accent)
+                )
             rate_label = "rows/s" if st.unit == "Sync" else "bytes/s"
             rates = history.subtask_rate(task.name, st.source, st.unit)
             if rates:
-                parts.append(Text(f"{rate_label:<10}", style="bold")
-                             + Text(text_sparkline(rates, 48), style=palette.accent))
+                parts.append(
+                    Text(f"{rate_label:<10}", style="bold")
+                    + Text(text_sparkline(rates, 48), style=palette.accent)
+                )
         preview.update(Group(*parts))
 
     def on_resize(self) -> None:

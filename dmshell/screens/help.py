@@ -44,8 +44,12 @@ class HelpScreen(ModalScreen[None]):
         Binding("question_mark", "close", "Close", show=False),
     ]
 
-    def __init__(self, keys: Sequence[tuple[str, str]], commands: Sequence[tuple[str, str, str]],
-                 notes: Sequence[tuple[str, str]] = ()) -> None:
+    def __init__(
+        self,
+        keys: Sequence[tuple[str, str]],
+        commands: Sequence[tuple[str, str, str]],
+        notes: Sequence[tuple[str, str]] = (),
+    ) -> None:
         """``keys``: (key, description); ``commands``: (name, usage, short help); ``notes``: (example,
         what it does) for the ``:`` prompt."""
         super().__init__()

@@ -42,8 +42,9 @@ class PromptScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, values: Callable[[str], Iterable[str]], history: list[str], *,
-                 value: str = "") -> None:
+    def __init__(
+        self, values: Callable[[str], Iterable[str]], history: list[str], *, value: str = ""
+    ) -> None:
         super().__init__()
         self.values = values
         self.history = history
@@ -52,11 +53,21 @@ class PromptScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical() as box:
             box.border_title = ":"
-            yield Static(Text("dmctl syntax, e.g. pause-task my-task · views: " + ", ".join(VIEW_WORDS[:-1])
-                              + " · esc cancels"), id="prompt-hint")
-            yield CommandLine(self.values, self.history, value=self.initial,
-                              placeholder="query-status · pause-task NAME · sources · task NAME",
-                              id="prompt-line")
+            yield Static(
+                Text(
+                    "dmctl syntax, e.g. pause-task my-task · views: "
+                    + ", ".join(VIEW_WORDS[:-1])
+                    + " · esc cancels"
+                ),
+                id="prompt-hint",
+            )
+            yield CommandLine(
+                self.values,
+                self.history,
+                value=self.initial,
+                placeholder="query-status · pause-task NAME · sources · task NAME",
+                id="prompt-line",
+            )
 
     def on_mount(self) -> None:
         self.query_one(CommandLine).focus()

@@ -83,25 +83,38 @@ class DDLLocksScreen(ReservedScreen):
                 for ddl in st.blocking_ddls:
                     out.append(Text(f"{task.name} @ {st.source}: blocked by ", style="bold") + Text(ddl))
                 if st.unresolved_lock:
-                    out.append(Text(f"{task.name} @ {st.source}: unresolved lock {st.unresolved_lock}",
-                                    style=palette.warn))
+                    out.append(
+                        Text(
+                            f"{task.name} @ {st.source}: unresolved lock {st.unresolved_lock}",
+                            style=palette.warn,
+                        )
+                    )
         return out or [Text("No subtask is waiting on a shard DDL.", style=palette.ok)]
 
 
 class ErrorsScreen(ReservedScreen):
     TITLE_TEXT = "Errors"
-    COMMANDS = ("query-status", "resume-task", "binlog skip", "binlog replace", "binlog inject",
-                "binlog list")
-    COMING = ("Guided resolution (the failing event and SQL, skip / replace / inject with a preview) "
-              "comes here.")
+    COMMANDS = (
+        "query-status",
+        "resume-task",
+        "binlog skip",
+        "binlog replace",
+        "binlog inject",
+        "binlog list",
+    )
+    COMING = (
+        "Guided resolution (the failing event and SQL, skip / replace / inject with a preview) " "comes here."
+    )
 
     def items(self, snapshot: Snapshot, palette: Palette) -> list[RenderableType]:
         out: list[RenderableType] = []
         for task in snapshot.tasks:
             for st in task.subtasks:
                 for err in st.errors:
-                    out.append(Text(f"{task.name} @ {st.source}  ", style="bold")
-                               + Text(err.header, style=f"bold {palette.bad}"))
+                    out.append(
+                        Text(f"{task.name} @ {st.source}  ", style="bold")
+                        + Text(err.header, style=f"bold {palette.bad}")
+                    )
                     out.append(Text(f"  {err.message}"))
                     if err.raw_cause:
                         out.append(Text(f"  RawCause: {err.raw_cause}"))

@@ -93,8 +93,13 @@ class SourceFormScreen(StatusScreen):
                 yield Label("password")
                 yield Input(password=True, id="password", compact=True)
                 yield Label("flavor")
-                yield Select([("detect", ""), ("mysql", "mysql"), ("mariadb", "mariadb")], value="",
-                             allow_blank=False, id="flavor", compact=True)
+                yield Select(
+                    [("detect", ""), ("mysql", "mysql"), ("mariadb", "mariadb")],
+                    value="",
+                    allow_blank=False,
+                    id="flavor",
+                    compact=True,
+                )
                 yield Label("")
                 yield Checkbox("enable-gtid", id="enable-gtid", compact=True)
                 yield Label("")
@@ -131,8 +136,13 @@ class SourceFormScreen(StatusScreen):
 
     def can_create(self) -> bool:
         form = self.form()
-        return (not self.busy and not form.problems() and self.tested_key == form.key and passed(self.checks)
-                and not self.shell.read_only)
+        return (
+            not self.busy
+            and not form.problems()
+            and self.tested_key == form.key
+            and passed(self.checks)
+            and not self.shell.read_only
+        )
 
     def on_input_changed(self, _event: Input.Changed) -> None:
         self._render_result()
@@ -181,8 +191,11 @@ class SourceFormScreen(StatusScreen):
             self.notify("Read-only mode: operate-source create is disabled.", severity="warning")
             return
         if not self.can_create():
-            self.notify("Run the connection test first (ctrl+t); Create needs every check to pass "
-                        "for the values in the form.", severity="warning")
+            self.notify(
+                "Run the connection test first (ctrl+t); Create needs every check to pass "
+                "for the values in the form.",
+                severity="warning",
+            )
             return
         form = self.form()
         self.busy = f"creating source {form.source_id} ..."
@@ -218,18 +231,29 @@ class SourceFormScreen(StatusScreen):
                 grid.add_row(mark, item.name, item.detail)
             parts.append(grid)
             if not stale:
-                verdict = ("all checks passed: ctrl+s creates the source" if passed(self.checks)
-                           else "fix the failed checks, then test again")
+                verdict = (
+                    "all checks passed: ctrl+s creates the source"
+                    if passed(self.checks)
+                    else "fix the failed checks, then test again"
+                )
                 parts.append(Text(verdict, style=palette.ok if passed(self.checks) else palette.warn))
         else:
-            parts.append(Text("ctrl+t tests the connection (binlog, server_id, GTID, privileges) before "
-                              "anything is saved.", style=palette.muted))
+            parts.append(
+                Text(
+                    "ctrl+t tests the connection (binlog, server_id, GTID, privileges) before "
+                    "anything is saved.",
+                    style=palette.muted,
+                )
+            )
         if self.outcome is not None:
             parts.append(self.outcome)
         parts.append(Text(""))
         parts.append(Text("Equivalent dmctl command (the YAML below, saved as a file):", style=palette.muted))
-        parts.append(Text(self.shell.dmctl_line("operate-source", "create",
-                                                f"{form.source_id or 'source'}.yaml"), style="bold"))
+        parts.append(
+            Text(
+                self.shell.dmctl_line("operate-source", "create", f"{form.source_id or 'source'}.yaml"),
+                style="bold",
+            )
+        )
         parts.append(yaml_text(form.yaml(), dark=self.app.current_theme.dark))
         self.query_one("#check-result", Static).update(Group(*parts))
-

@@ -141,4 +141,3 @@ class SourcesScreen(StatusScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in ("new_source", "stop_source") and self.shell.read_only)
-

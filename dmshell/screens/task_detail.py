@@ -92,15 +92,19 @@ class TaskDetailScreen(StatusScreen):
         history = self.shell.history
 
         def series(st: SubtaskView) -> tuple[tuple[float, ...], tuple[float, ...]]:
-            return (history.subtask_lag(view.name, st.source),
-                    history.subtask_rate(view.name, st.source, st.unit))
+            return (
+                history.subtask_lag(view.name, st.source),
+                history.subtask_rate(view.name, st.source, st.unit),
+            )
 
         wanted = [_panel_id(st.source) for st in view.subtasks]
         existing = {child.id: child for child in panels.children if isinstance(child, SubtaskPanel)}
         if list(existing) != wanted:
             panels.remove_children()
-            panels.mount_all(SubtaskPanel(st, view.mode, palette, *series(st), id=pid)
-                             for st, pid in zip(view.subtasks, wanted, strict=True))
+            panels.mount_all(
+                SubtaskPanel(st, view.mode, palette, *series(st), id=pid)
+                for st, pid in zip(view.subtasks, wanted, strict=True)
+            )
             return
         for st, pid in zip(view.subtasks, wanted, strict=True):
             existing[pid].show(st, view.mode, palette, *series(st), force=force)

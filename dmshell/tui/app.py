@@ -71,9 +71,20 @@ from dmshell.tui.widgets.format import human_seconds
 THEME_DIR = Path(__file__).parent.parent / "themes"
 
 HIGH_CONTRAST = Theme(
-    name="dmshell-high-contrast", primary="#00ffff", secondary="#ffff00", accent="#ffff00",
-    warning="#ffff00", error="#ff4040", success="#00ff00", foreground="#ffffff", background="#000000",
-    surface="#000000", panel="#202020", boost="#303030", dark=True)
+    name="dmshell-high-contrast",
+    primary="#00ffff",
+    secondary="#ffff00",
+    accent="#ffff00",
+    warning="#ffff00",
+    error="#ff4040",
+    success="#00ff00",
+    foreground="#ffffff",
+    background="#000000",
+    surface="#000000",
+    panel="#202020",
+    boost="#303030",
+    dark=True,
+)
 
 #: --theme name → (Textual theme, tcss file in dmshell/themes).
 THEMES: dict[str, tuple[str, str]] = {
@@ -168,21 +179,36 @@ class DMShellApp(App[int]):
     TITLE = "dmshell"
     COMMANDS = App.COMMANDS | {DmshellCommands}
     # Views other than the dashboard are imported when first opened (start-up time).
-    MODES = {"dashboard": DashboardScreen,
-             "sources": _lazy_screen("dmshell.screens.sources", "SourcesScreen"),
-             "console": _lazy_screen("dmshell.screens.console", "ConsoleScreen"),
-             "ddl-locks": _lazy_screen("dmshell.screens.reserved", "DDLLocksScreen"),
-             "errors": _lazy_screen("dmshell.screens.reserved", "ErrorsScreen")}
+    MODES = {
+        "dashboard": DashboardScreen,
+        "sources": _lazy_screen("dmshell.screens.sources", "SourcesScreen"),
+        "console": _lazy_screen("dmshell.screens.console", "ConsoleScreen"),
+        "ddl-locks": _lazy_screen("dmshell.screens.reserved", "DDLLocksScreen"),
+        "errors": _lazy_screen("dmshell.screens.reserved", "ErrorsScreen"),
+    }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
         Binding("q", "quit", "Quit", tooltip="Quit dmshell (the daemon keeps running)"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="This help"),
-        Binding("colon", "prompt", "Command", key_display=":",
-                tooltip="The : prompt: a dmctl command line, or a view name (sources, console, task NAME)"),
-        *(Binding(key, f"switch_view('{name}')", label, show=False, tooltip=f"Go to {label}")
-          for name, (key, label) in VIEWS.items()),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True,
-                tooltip="Quit dmshell (the daemon keeps running)"),
+        Binding(
+            "colon",
+            "prompt",
+            "Command",
+            key_display=":",
+            tooltip="The : prompt: a dmctl command line, or a view name (sources, console, task NAME)",
+        ),
+        *(
+            Binding(key, f"switch_view('{name}')", label, show=False, tooltip=f"Go to {label}")
+            for name, (key, label) in VIEWS.items()
+        ),
+        Binding(
+            "ctrl+c",
+            "quit",
+            "Quit",
+            show=False,
+            priority=True,
+            tooltip="Quit dmshell (the daemon keeps running)",
+        ),
     ]
 
     snapshot: var[Snapshot] = var(Snapshot)
@@ -241,12 +267,15 @@ class DMShellApp(App[int]):
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
         self.stream = StatusStream(
-            self.master_addr, interval_ms=self.interval_ms, backoff=self.backoff,
+            self.master_addr,
+            interval_ms=self.interval_ms,
+            backoff=self.backoff,
             on_status=lambda resp: self.post_message(StatusArrived(resp)),
             on_state=lambda state: self.post_message(StreamChanged(state)),
             on_cluster=lambda info: self.post_message(ClusterArrived(info)),
             on_modes=lambda modes: self.post_message(ModesArrived(modes)),
-            on_sources=lambda configs: self.post_message(SourcesArrived(configs)))
+            on_sources=lambda configs: self.post_message(SourcesArrived(configs)),
+        )
         self.stream.start()
         self.set_interval(1.0, self._refresh_banner)
         if self.handle_signals:
@@ -328,8 +357,15 @@ class DMShellApp(App[int]):
             return f"⚠ no status update from {self.master_addr}{age}"
         return ""
 
-    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """Notifications never parse markup: DM's messages start with ``[code=...]``."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
@@ -355,8 +391,11 @@ class DMShellApp(App[int]):
         self.call_later(go)
 
     def open_task(self, name: str) -> None:
-        self._push_in_view("dashboard", lambda: TaskDetailScreen(name),
-                           lambda s: isinstance(s, TaskDetailScreen) and s.task_name == name)
+        self._push_in_view(
+            "dashboard",
+            lambda: TaskDetailScreen(name),
+            lambda s: isinstance(s, TaskDetailScreen) and s.task_name == name,
+        )
 
     def open_source_form(self) -> None:
         if self.read_only:
@@ -421,6 +460,7 @@ class DMShellApp(App[int]):
             return
         question = confirmation_question(argv)
         if question:
+
             def answered(yes: bool | None) -> None:
                 if yes:
                     self._run_dmctl(argv, line, origin)
@@ -460,8 +500,12 @@ class DMShellApp(App[int]):
         if result.ok:
             self.notify(f"{result.line}\n{result.summary}{where}", title=f"{path}: ok", timeout=6)
         else:
-            self.notify(f"{result.line}\n{result.summary}{where}", title=f"{path}: failed", severity="error",
-                        timeout=10)
+            self.notify(
+                f"{result.line}\n{result.summary}{where}",
+                title=f"{path}: failed",
+                severity="error",
+                timeout=10,
+            )
         if mutates(argv) and self.stream is not None:
             self.stream.refresh_configs()
 
@@ -531,8 +575,9 @@ class DMShellApp(App[int]):
             ok, detail, failure = resp.result and not problems, resp.msg or "; ".join(problems), "refused"
         self.call_from_thread(self._create_source_done, line, ok, detail, failure, done)
 
-    def _create_source_done(self, line: str, ok: bool, detail: str, failure: str,
-                            done: Callable[[bool, str], None]) -> None:
+    def _create_source_done(
+        self, line: str, ok: bool, detail: str, failure: str, done: Callable[[bool, str], None]
+    ) -> None:
         if ok:
             self._log_action(line, ok, detail)
             self.notify(line, title="source created")
@@ -559,11 +604,16 @@ class DMShellApp(App[int]):
                 groups[group].append(display)
             if binding.show or binding.action.startswith("switch_view"):
                 shown.add(group)
-        keys = [(" ".join(keys), description) for (action, description), keys in groups.items()
-                if (action, description) in shown]
-        keys += [("↑ ↓ pgup pgdn ctrl+home ctrl+end", "move the cursor, scroll"),
-                 ("tab shift+tab", "next / previous panel"),
-                 ("^p", "command palette: task actions, views, dmctl commands, themes")]
+        keys = [
+            (" ".join(keys), description)
+            for (action, description), keys in groups.items()
+            if (action, description) in shown
+        ]
+        keys += [
+            ("↑ ↓ pgup pgdn ctrl+home ctrl+end", "move the cursor, scroll"),
+            ("tab shift+tab", "next / previous panel"),
+            ("^p", "command palette: task actions, views, dmctl commands, themes"),
+        ]
         commands = [(c.name, c.usage, c.short) for c in registry_commands()]
         self.push_screen(HelpScreen(keys, commands, PROMPT_NOTES))
 
@@ -589,22 +639,51 @@ class Settings:
 
 def build_parser(prog: str = "dmshell") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=prog, description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).",
+        prog=prog,
+        description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).",
         epilog="Settings come from the flags, then $DM_MASTER_ADDR / $DMSHELL_THEME, then the config file "
-               "($XDG_CONFIG_HOME/dmshell/config.toml: master-addr, theme, read-only, mouse).")
-    parser.add_argument("--master-addr", default=None,
-                        help="master address(es), comma-separated "
-                             f"(default: $DM_MASTER_ADDR, the config file, or {DEFAULT_MASTER_ADDR})")
-    parser.add_argument("--read-only", dest="read_only", action="store_const", const=True, default=None,
-                        help="disable every action that changes the cluster")
-    parser.add_argument("--read-write", dest="read_only", action="store_const", const=False,
-                        help="allow changes even when the config file says read-only")
-    parser.add_argument("--theme", choices=THEME_NAMES, default=None,
-                        help="colour theme (default: dark; NO_COLOR is honoured in every theme)")
-    parser.add_argument("--no-mouse", dest="mouse", action="store_const", const=False, default=None,
-                        help="leave the mouse to the terminal (native copy and paste over SSH)")
-    parser.add_argument("--config", default=None, help="config file (default: $DMSHELL_CONFIG or "
-                                                       "$XDG_CONFIG_HOME/dmshell/config.toml)")
+        "($XDG_CONFIG_HOME/dmshell/config.toml: master-addr, theme, read-only, mouse).",
+    )
+    parser.add_argument(
+        "--master-addr",
+        default=None,
+        help="master address(es), comma-separated "
+        f"(default: $DM_MASTER_ADDR, the config file, or {DEFAULT_MASTER_ADDR})",
+    )
+    parser.add_argument(
+        "--read-only",
+        dest="read_only",
+        action="store_const",
+        const=True,
+        default=None,
+        help="disable every action that changes the cluster",
+    )
+    parser.add_argument(
+        "--read-write",
+        dest="read_only",
+        action="store_const",
+        const=False,
+        help="allow changes even when the config file says read-only",
+    )
+    parser.add_argument(
+        "--theme",
+        choices=THEME_NAMES,
+        default=None,
+        help="colour theme (default: dark; NO_COLOR is honoured in every theme)",
+    )
+    parser.add_argument(
+        "--no-mouse",
+        dest="mouse",
+        action="store_const",
+        const=False,
+        default=None,
+        help="leave the mouse to the terminal (native copy and paste over SSH)",
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="config file (default: $DMSHELL_CONFIG or " "$XDG_CONFIG_HOME/dmshell/config.toml)",
+    )
     return parser
 
 
@@ -637,7 +716,8 @@ def unreachable_message(addrs: str, why: str) -> str:
         f"    dmshell daemon --master-addr {addr} --data-dir {shlex.quote(default_data_dir())}\n"
         "or point the TUI at a running master:\n"
         "    dmshell --master-addr HOST:PORT        (or export DM_MASTER_ADDR=HOST:PORT)\n"
-        "New to dmshell? `dmshell playground` starts a throw-away cluster with sample data.\n")
+        "New to dmshell? `dmshell playground` starts a throw-away cluster with sample data.\n"
+    )
 
 
 def run_tui(master_addr: str, *, read_only: bool = False, theme: str = "dark", mouse: bool = True) -> int:

@@ -93,16 +93,18 @@ class MasterOps:
         self.addr = addr
         self.timeout = timeout
 
-    def operate_source(self, op: int, configs: Iterable[str] = (),
-                       source_ids: Iterable[str] = ()) -> dmmaster_pb2.OperateSourceResponse:
+    def operate_source(
+        self, op: int, configs: Iterable[str] = (), source_ids: Iterable[str] = ()
+    ) -> dmmaster_pb2.OperateSourceResponse:
         """``OperateSource`` (op is a ``dmmaster_pb2.SourceOp``). Raises ``grpc.RpcError`` on failure."""
         with grpc.insecure_channel(self.addr) as channel:
             stub = dmmaster_pb2_grpc.MasterStub(channel)
             req = dmmaster_pb2.OperateSourceRequest(op=op, config=list(configs), sourceID=list(source_ids))
             return stub.OperateSource(req, timeout=max(self.timeout, 60.0))
 
-    def operate_task(self, op: int, name: str,
-                     sources: Iterable[str] = ()) -> dmmaster_pb2.OperateTaskResponse:
+    def operate_task(
+        self, op: int, name: str, sources: Iterable[str] = ()
+    ) -> dmmaster_pb2.OperateTaskResponse:
         """``OperateTask`` (op is a ``pb.TaskOp`` value). Raises ``grpc.RpcError`` when the call fails."""
         with grpc.insecure_channel(self.addr) as channel:
             stub = dmmaster_pb2_grpc.MasterStub(channel)
@@ -231,8 +233,9 @@ class StatusStream:
             return  # an older master without cluster info: the bar shows what it knows
         self._on_cluster(info)
 
-    def _refresh_modes(self, stub: dmmaster_pb2_grpc.MasterStub,
-                       resp: dmmaster_pb2.QueryStatusListResponse) -> None:
+    def _refresh_modes(
+        self, stub: dmmaster_pb2_grpc.MasterStub, resp: dmmaster_pb2.QueryStatusListResponse
+    ) -> None:
         names = {st.name for src in resp.sources for st in src.subTaskStatus if st.name}
         if names <= self._known_tasks:
             return
@@ -245,9 +248,9 @@ class StatusStream:
             return
         self._on_modes(parse_task_modes(dict(configs.taskConfigs)))
 
-
-    def _refresh_sources(self, stub: dmmaster_pb2_grpc.MasterStub,
-                         resp: dmmaster_pb2.QueryStatusListResponse) -> None:
+    def _refresh_sources(
+        self, stub: dmmaster_pb2_grpc.MasterStub, resp: dmmaster_pb2.QueryStatusListResponse
+    ) -> None:
         ids = {src.sourceStatus.source for src in resp.sources if src.sourceStatus.source}
         if self._known_sources and ids <= self._known_sources:
             return

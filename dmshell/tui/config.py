@@ -71,5 +71,10 @@ def load_config(path: Path | None = None, *, required: bool = False) -> TuiConfi
     theme = values.get("theme")
     if theme is not None and theme not in THEME_NAMES:
         raise ConfigError(f"{path}: theme must be one of {', '.join(THEME_NAMES)}, not {theme!r}")
-    return TuiConfig(path=path, master_addr=values.get("master-addr"), theme=theme,  # type: ignore[arg-type]
-                     read_only=values.get("read-only"), mouse=values.get("mouse"))  # type: ignore[arg-type]
+    return TuiConfig(
+        path=path,
+        master_addr=values.get("master-addr"),
+        theme=theme,  # type: ignore[arg-type]
+        read_only=values.get("read-only"),
+        mouse=values.get("mouse"),
+    )  # type: ignore[arg-type]

@@ -21,10 +21,22 @@ if TYPE_CHECKING:
 # dmshell.ctl.registry is imported by the functions that need it, not at start-up.
 
 #: Master RPCs that only read; every other RPC changes the cluster (refused with --read-only).
-READ_RPCS = frozenset({
-    "QueryStatus", "ShowDDLLocks", "CheckTask", "ListMember", "GetCfg", "GetSubTaskCfg", "GetMasterCfg",
-    "GetValidationStatus", "GetValidationError", "ListTaskConfigs", "ListSourceConfigs", "Encrypt",
-})
+READ_RPCS = frozenset(
+    {
+        "QueryStatus",
+        "ShowDDLLocks",
+        "CheckTask",
+        "ListMember",
+        "GetCfg",
+        "GetSubTaskCfg",
+        "GetMasterCfg",
+        "GetValidationStatus",
+        "GetValidationError",
+        "ListTaskConfigs",
+        "ListSourceConfigs",
+        "Encrypt",
+    }
+)
 #: Commands whose RPC also writes, but that only read when called like this.
 READ_SUBCOMMANDS = {"operate-source": "show", "operate-schema": "get"}
 #: Commands that are not the cluster's business (local files or help).
@@ -133,7 +145,7 @@ class CommandResult:
             return "result: true" if doc.get("result", True) else "result: false"
         for line in self.output.splitlines():
             if line.startswith("Error: "):
-                return line[len("Error: "):][:300]
+                return line[len("Error: ") :][:300]
         first = next((line for line in self.output.splitlines() if line.strip()), "")
         return first[:300]
 

@@ -135,8 +135,10 @@ class Snapshot:
 def _errors(result: pb.ProcessResult | None) -> tuple[ErrorView, ...]:
     if result is None:
         return ()
-    return tuple(ErrorView(e.ErrCode, e.ErrClass, e.ErrScope, e.ErrLevel, e.Message, e.RawCause, e.Workaround)
-                 for e in result.errors)
+    return tuple(
+        ErrorView(e.ErrCode, e.ErrClass, e.ErrScope, e.ErrLevel, e.Message, e.RawCause, e.Workaround)
+        for e in result.errors
+    )
 
 
 _PERCENT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%")
@@ -160,26 +162,44 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
     unit = pb.UnitType.Name(st.unit) if st.unit else ""
     kind = st.WhichOneof("status")
     base = {
-        "task": st.name, "source": source, "worker": worker, "stage": stage, "unit": unit,
+        "task": st.name,
+        "source": source,
+        "worker": worker,
+        "stage": stage,
+        "unit": unit,
         "unresolved_lock": st.unresolvedDDLLockID,
         "errors": _errors(st.result if st.HasField("result") else None),
     }
     if kind == "sync":
         s = st.sync
         return SubtaskView(
-            **base, rows_per_sec=s.recentRps, total_rows=s.totalRows, lag=s.secondsBehindMaster,
-            synced=s.synced, master_binlog=s.masterBinlog, master_gtid=s.masterBinlogGtid,
-            syncer_binlog=s.syncerBinlog, syncer_gtid=s.syncerBinlogGtid,
-            blocking_ddls=tuple(s.blockingDDLs), progress_text="synced" if s.synced else "catching up")
+            **base,
+            rows_per_sec=s.recentRps,
+            total_rows=s.totalRows,
+            lag=s.secondsBehindMaster,
+            synced=s.synced,
+            master_binlog=s.masterBinlog,
+            master_gtid=s.masterBinlogGtid,
+            syncer_binlog=s.syncerBinlog,
+            syncer_gtid=s.syncerBinlogGtid,
+            blocking_ddls=tuple(s.blockingDDLs),
+            progress_text="synced" if s.synced else "catching up",
+        )
     if kind == "load":
         ld = st.load
         fraction = _percent(ld.progress)
         if fraction is None and ld.totalBytes > 0:
             fraction = min(ld.finishedBytes / ld.totalBytes, 1.0)
         eta = _eta(ld.totalBytes - ld.finishedBytes, ld.bps)
-        return SubtaskView(**base, fraction=fraction, progress_text=ld.progress,
-                           bytes_per_sec=ld.bps or None, eta=eta,
-                           master_binlog=ld.metaBinlog, master_gtid=ld.metaBinlogGTID)
+        return SubtaskView(
+            **base,
+            fraction=fraction,
+            progress_text=ld.progress,
+            bytes_per_sec=ld.bps or None,
+            eta=eta,
+            master_binlog=ld.metaBinlog,
+            master_gtid=ld.metaBinlogGTID,
+        )
     if kind == "dump":
         d = st.dump
         fraction = _percent(d.progress)
@@ -190,9 +210,14 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
         if d.finishedRows > 0 and d.estimateTotalRows > d.finishedRows and d.finishedBytes > 0:
             # rows left times bytes per row so far, at the current byte rate
             eta = _eta((d.estimateTotalRows - d.finishedRows) * d.finishedBytes / d.finishedRows, d.bps)
-        return SubtaskView(**base, fraction=fraction, progress_text=text, bytes_per_sec=d.bps or None,
-                           eta=eta,
-                           total_rows=int(d.finishedRows) if d.finishedRows else None)
+        return SubtaskView(
+            **base,
+            fraction=fraction,
+            progress_text=text,
+            bytes_per_sec=d.bps or None,
+            eta=eta,
+            total_rows=int(d.finishedRows) if d.finishedRows else None,
+        )
     if kind == "msg":
         return SubtaskView(**base, msg=st.msg)
     return SubtaskView(**base)
@@ -235,14 +260,23 @@ def _task_view(name: str, mode: str, subtasks: list[SubtaskView], relay_stages: 
     # A paused or stopped syncer's lag is a stale number: only running syncers count.
     lags = [st.lag for st in subtasks if st.lag is not None and st.unit == "Sync" and st.stage == "Running"]
     return TaskView(
-        name=name, mode=mode, status=task_status(subtasks, relay_stages), unit=unit, progress=progress,
-        rows_per_sec=sum(rates) if rates else None, lag=max(lags) if lags else None,
-        error_count=sum(len(st.errors) for st in subtasks), subtasks=tuple(subtasks))
+        name=name,
+        mode=mode,
+        status=task_status(subtasks, relay_stages),
+        unit=unit,
+        progress=progress,
+        rows_per_sec=sum(rates) if rates else None,
+        lag=max(lags) if lags else None,
+        error_count=sum(len(st.errors) for st in subtasks),
+        subtasks=tuple(subtasks),
+    )
 
 
-def build_snapshot(resp: dmmaster_pb2.QueryStatusListResponse,
-                   modes: dict[str, str] | None = None,
-                   facts: dict[str, SourceFacts] | None = None) -> Snapshot:
+def build_snapshot(
+    resp: dmmaster_pb2.QueryStatusListResponse,
+    modes: dict[str, str] | None = None,
+    facts: dict[str, SourceFacts] | None = None,
+) -> Snapshot:
     """Group a status response by task and by source (both sorted by name); ``modes`` (task →
     task-mode) and ``facts`` (source → config facts) fill in what the status does not say."""
     modes = modes or {}
@@ -276,21 +310,50 @@ def build_snapshot(resp: dmmaster_pb2.QueryStatusListResponse,
         if source:
             fact = facts.get(source, SourceFacts())
             gtid = "?" if fact.enable_gtid is None else ("on" if fact.enable_gtid else "off")
-            sources.append(SourceView(source=source, worker=ss.worker, master_binlog=master_binlog,
-                                      tasks=tuple(task_names), relay=relay, error_count=errors,
-                                      msg=source_msg, master_gtid=master_gtid, gtid=gtid,
-                                      flavor=fact.flavor, address=fact.address))
+            sources.append(
+                SourceView(
+                    source=source,
+                    worker=ss.worker,
+                    master_binlog=master_binlog,
+                    tasks=tuple(task_names),
+                    relay=relay,
+                    error_count=errors,
+                    msg=source_msg,
+                    master_gtid=master_gtid,
+                    gtid=gtid,
+                    flavor=fact.flavor,
+                    address=fact.address,
+                )
+            )
     seen = {s.source for s in sources}
     for source, fact in facts.items():  # configured, but no live worker reports it
         if source not in seen:
             gtid = "?" if fact.enable_gtid is None else ("on" if fact.enable_gtid else "off")
-            sources.append(SourceView(source=source, worker="", master_binlog="", tasks=(), relay="",
-                                      error_count=0, msg="not bound to a live worker", gtid=gtid,
-                                      flavor=fact.flavor, address=fact.address))
-    tasks = tuple(_task_view(name, modes.get(name, ""), sorted(subs, key=lambda s: s.source), relay_stages)
-                  for name, subs in sorted(by_task.items()))
-    return Snapshot(tasks=tasks, sources=tuple(sorted(sources, key=lambda s: s.source)),
-                    result=resp.result, msg=resp.msg, task_index={t.name: t for t in tasks})
+            sources.append(
+                SourceView(
+                    source=source,
+                    worker="",
+                    master_binlog="",
+                    tasks=(),
+                    relay="",
+                    error_count=0,
+                    msg="not bound to a live worker",
+                    gtid=gtid,
+                    flavor=fact.flavor,
+                    address=fact.address,
+                )
+            )
+    tasks = tuple(
+        _task_view(name, modes.get(name, ""), sorted(subs, key=lambda s: s.source), relay_stages)
+        for name, subs in sorted(by_task.items())
+    )
+    return Snapshot(
+        tasks=tasks,
+        sources=tuple(sorted(sources, key=lambda s: s.source)),
+        result=resp.result,
+        msg=resp.msg,
+        task_index={t.name: t for t in tasks},
+    )
 
 
 def pipeline_units(mode: str, current: str) -> list[tuple[str, str]]:
@@ -315,6 +378,7 @@ _SECRET_LINE = re.compile(r"^(\s*[\w-]*password[\w-]*\s*:\s*)(\S.*)$", re.IGNORE
 def mask_secrets(yaml_text: str) -> str:
     """The config with every ``*password*: value`` shown as ``'******'`` (the master already masks
     them; this is the TUI's own guarantee that no password reaches the screen)."""
+
     def hide(m: re.Match[str]) -> str:
         return m.group(1) + ("''" if m.group(2).strip() in ("''", '""') else "'******'")
 
@@ -334,6 +398,9 @@ def source_facts(yaml_text: str) -> SourceFacts:
     db = doc.get("from") if isinstance(doc.get("from"), dict) else {}
     address = f"{db.get('host', '')}:{db.get('port', '')}" if db.get("host") else ""
     gtid, relay = doc.get("enable-gtid"), doc.get("enable-relay")
-    return SourceFacts(enable_gtid=bool(gtid) if gtid is not None else False,
-                       enable_relay=bool(relay) if relay is not None else False,
-                       flavor=str(doc.get("flavor") or ""), address=address)
+    return SourceFacts(
+        enable_gtid=bool(gtid) if gtid is not None else False,
+        enable_relay=bool(relay) if relay is not None else False,
+        flavor=str(doc.get("flavor") or ""),
+        address=address,
+    )

@@ -54,15 +54,17 @@ class SourceForm:
         """The source config YAML (DM's keys); the password is ``'******'`` unless asked for."""
         password = "'******'" if mask_password else json.dumps(self.password)
         flavor = f"flavor: {self.flavor}\n" if self.flavor else ""
-        return (f"source-id: {json.dumps(self.source_id)}\n"
-                f"enable-gtid: {str(self.enable_gtid).lower()}\n"
-                f"enable-relay: {str(self.enable_relay).lower()}\n"
-                f"{flavor}"
-                "from:\n"
-                f"  host: {json.dumps(self.host)}\n"
-                f"  port: {self.port}\n"
-                f"  user: {json.dumps(self.user)}\n"
-                f"  password: {password}\n")
+        return (
+            f"source-id: {json.dumps(self.source_id)}\n"
+            f"enable-gtid: {str(self.enable_gtid).lower()}\n"
+            f"enable-relay: {str(self.enable_relay).lower()}\n"
+            f"{flavor}"
+            "from:\n"
+            f"  host: {json.dumps(self.host)}\n"
+            f"  port: {self.port}\n"
+            f"  user: {json.dumps(self.user)}\n"
+            f"  password: {password}\n"
+        )
 
     @property
     def key(self) -> tuple[object, ...]:
@@ -104,8 +106,15 @@ def check_source(form: SourceForm, timeout: float = 5.0) -> list[CheckItem]:
     items: list[CheckItem] = []
     where = f"{form.user}@{form.host}:{form.port}"
     try:
-        conn = pymysql.connect(host=form.host, port=form.port, user=form.user, password=form.password,
-                               connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+        conn = pymysql.connect(
+            host=form.host,
+            port=form.port,
+            user=form.user,
+            password=form.password,
+            connect_timeout=timeout,
+            read_timeout=timeout,
+            write_timeout=timeout,
+        )
     except pymysql.err.MySQLError as exc:
         return [CheckItem("connect", False, f"{where}: {_error_text(exc)}")]
     try:
@@ -116,19 +125,43 @@ def check_source(form: SourceForm, timeout: float = 5.0) -> list[CheckItem]:
             server = f"{'MariaDB' if is_mariadb else 'MySQL'} {version}"
             items.append(CheckItem("connect", True, f"{where} ({server})"))
             if form.flavor and (form.flavor == "mariadb") != is_mariadb:
-                items.append(CheckItem("flavor", False, f"flavor is {form.flavor} but the server is "
-                                                        f"{'MariaDB' if is_mariadb else 'MySQL'}"))
-            items.append(CheckItem("binlog", bool(int(log_bin)), "log_bin=ON" if int(log_bin)
-                                   else "log_bin=OFF: enable the binary log (log_bin) and restart"))
+                items.append(
+                    CheckItem(
+                        "flavor",
+                        False,
+                        f"flavor is {form.flavor} but the server is "
+                        f"{'MariaDB' if is_mariadb else 'MySQL'}",
+                    )
+                )
+            items.append(
+                CheckItem(
+                    "binlog",
+                    bool(int(log_bin)),
+                    "log_bin=ON"
+                    if int(log_bin)
+                    else "log_bin=OFF: enable the binary log (log_bin) and restart",
+                )
+            )
             row = str(binlog_format).upper() == "ROW"
-            items.append(CheckItem("binlog_format", row,
-                                   f"binlog_format={binlog_format}" + ("" if row else ": must be ROW")))
+            items.append(
+                CheckItem(
+                    "binlog_format", row, f"binlog_format={binlog_format}" + ("" if row else ": must be ROW")
+                )
+            )
             full = str(row_image).upper() == "FULL"
-            items.append(CheckItem("binlog_row_image", full,
-                                   f"binlog_row_image={row_image}" + ("" if full else ": must be FULL")))
+            items.append(
+                CheckItem(
+                    "binlog_row_image",
+                    full,
+                    f"binlog_row_image={row_image}" + ("" if full else ": must be FULL"),
+                )
+            )
             sid_ok = int(server_id) > 0
-            items.append(CheckItem("server_id", sid_ok,
-                                   f"server_id={server_id}" + ("" if sid_ok else ": must not be 0")))
+            items.append(
+                CheckItem(
+                    "server_id", sid_ok, f"server_id={server_id}" + ("" if sid_ok else ": must not be 0")
+                )
+            )
             items.append(_gtid_check(cur, form, is_mariadb))
             cur.execute("SHOW GRANTS")
             grants = [row[0] for row in cur.fetchall()]
@@ -150,8 +183,11 @@ def _gtid_check(cur, form: SourceForm, is_mariadb: bool) -> CheckItem:
     cur.execute("SELECT @@gtid_mode")
     mode = str(cur.fetchone()[0]).upper()
     if form.enable_gtid:
-        return CheckItem("GTID", mode == "ON", f"gtid_mode={mode}" + ("" if mode == "ON" else
-                                                                       ": enable-gtid needs gtid_mode=ON"))
+        return CheckItem(
+            "GTID",
+            mode == "ON",
+            f"gtid_mode={mode}" + ("" if mode == "ON" else ": enable-gtid needs gtid_mode=ON"),
+        )
     return CheckItem("GTID", True, f"off in this config (gtid_mode={mode})")
 
 

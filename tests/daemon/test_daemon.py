@@ -434,8 +434,9 @@ def test_start_task_start_time_reaches_the_sync_unit(cluster, mariadb, dbname):
     mariadb.up1.execute(f"INSERT INTO {dbname}.t VALUES (2, 'after')")
 
     task = "starttime"
-    resp = d.stub.StartTask(mpb.StartTaskRequest(task=task_yaml(task, mariadb, dbname), startTime=start_time),
-                            timeout=60)
+    resp = d.stub.StartTask(
+        mpb.StartTaskRequest(task=task_yaml(task, mariadb, dbname), startTime=start_time), timeout=60
+    )
     assert resp.result, resp
     check_running(d, task, S1)
     replicated(mariadb, dbname, 2, "after")  # written after the start time, before start-task
@@ -445,14 +446,18 @@ def test_start_task_start_time_reaches_the_sync_unit(cluster, mariadb, dbname):
 
 def test_bad_start_time_is_refused_with_dms_message(cluster, mariadb, dbname):
     text = task_yaml("badtime", mariadb, dbname)
-    for call, req in ((cluster.stub.StartTask, mpb.StartTaskRequest(task=text, startTime="20060102 150405")),
-                      (cluster.stub.CheckTask, mpb.CheckTaskRequest(task=text, startTime="20060102 150405"))):
+    for call, req in (
+        (cluster.stub.StartTask, mpb.StartTaskRequest(task=text, startTime="20060102 150405")),
+        (cluster.stub.CheckTask, mpb.CheckTaskRequest(task=text, startTime="20060102 150405")),
+    ):
         resp = call(req, timeout=30)
         assert not resp.result
         assert resp.msg.startswith(
-            "error while parse start-time, expected in the format like '2006-01-02 15:04:05'")
+            "error while parse start-time, expected in the format like '2006-01-02 15:04:05'"
+        )
     assert cluster.stub.QueryStatus(mpb.QueryStatusListRequest(name="badtime"), timeout=15).msg == (
-        "task badtime has no source or not exist")
+        "task badtime has no source or not exist"
+    )
 
 
 def test_exported_configs_carry_encrypted_passwords(cluster, mariadb):

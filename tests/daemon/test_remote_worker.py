@@ -63,8 +63,7 @@ def test_fixed_workers_and_a_remote_worker(daemon_factory, mariadb, dbname, tmp_
         busy = create(d, source_yaml(S2, mariadb.up2), worker="worker1")
         assert not busy.result
         assert (
-            busy.msg
-            == "[code=46033:class=scheduler:scope=internal:level=low], "
+            busy.msg == "[code=46033:class=scheduler:scope=internal:level=low], "
             "Message: dm-worker with name worker1 not free"
         )
         nobody = create(d, source_yaml(S2, mariadb.up2), worker="worker7")

@@ -32,13 +32,24 @@ from dmshell.engine.unit import UnitContext
 
 def main(argv: list[str]) -> int:
     spec = json.loads(argv[1])
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",
+    )
     cfg = SubTaskConfig(
-        name=spec["task"], task_mode="incremental", source_id="mysql-01", meta_schema=f"{spec['db']}_meta",
-        target=DBConfig(**spec["target"]), meta=Meta(binlog_name=spec["file"], binlog_pos=spec["pos"]),
-        block_allow_list=BAList(do_dbs=[spec["db"]]), routes=[], mydumper=MydumperConfig(),
-        loader=LoaderConfig(), syncer=SyncerConfig(**spec["syncer"]))
+        name=spec["task"],
+        task_mode="incremental",
+        source_id="mysql-01",
+        meta_schema=f"{spec['db']}_meta",
+        target=DBConfig(**spec["target"]),
+        meta=Meta(binlog_name=spec["file"], binlog_pos=spec["pos"]),
+        block_allow_list=BAList(do_dbs=[spec["db"]]),
+        routes=[],
+        mydumper=MydumperConfig(),
+        loader=LoaderConfig(),
+        syncer=SyncerConfig(**spec["syncer"]),
+    )
     source = SourceConfig(source_id="mysql-01", from_db=DBConfig(**spec["upstream"]))
     ctx = UnitContext(cfg=cfg, source=source, work_dir=Path(spec["work_dir"]), worker_name="child")
     stop = threading.Event()

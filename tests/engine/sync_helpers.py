@@ -23,21 +23,44 @@ from dmshell.engine.unit import UnitContext
 TIMEOUT = 60  # generous upper bound for convergence polls; they normally return within a second
 
 
-def make_ctx(tmp_path: Path, source, target, dbname: str, *, task: str = "tsync", meta: Meta | None = None,
-             routes=None, schemas: list[str] | None = None, ba: BAList | None = None, filters=None,
-             expression_filters=None, task_mode: str = "incremental", enable_gtid: bool = False,
-             source_id: str = "mysql-01", **syncer) -> UnitContext:
+def make_ctx(
+    tmp_path: Path,
+    source,
+    target,
+    dbname: str,
+    *,
+    task: str = "tsync",
+    meta: Meta | None = None,
+    routes=None,
+    schemas: list[str] | None = None,
+    ba: BAList | None = None,
+    filters=None,
+    expression_filters=None,
+    task_mode: str = "incremental",
+    enable_gtid: bool = False,
+    source_id: str = "mysql-01",
+    **syncer,
+) -> UnitContext:
     options = {"worker_count": 4, "batch": 20, "checkpoint_flush_interval": 1, "safe_mode_duration": 0.0}
     options.update(syncer)
     if meta is None and task_mode == "incremental":
         with source.connect() as conn:
             meta = meta_at(master_status(conn))
     cfg = SubTaskConfig(
-        name=task, task_mode=task_mode, source_id=source_id, meta_schema=f"{dbname}_meta",
-        target=target.dbconfig(), meta=meta, block_allow_list=ba or BAList(do_dbs=schemas or [dbname]),
-        routes=routes or [], mydumper=MydumperConfig(threads=2), loader=LoaderConfig(pool_size=2),
-        syncer=SyncerConfig(**options), filters=list(filters or []),
-        expression_filters=list(expression_filters or []))
+        name=task,
+        task_mode=task_mode,
+        source_id=source_id,
+        meta_schema=f"{dbname}_meta",
+        target=target.dbconfig(),
+        meta=meta,
+        block_allow_list=ba or BAList(do_dbs=schemas or [dbname]),
+        routes=routes or [],
+        mydumper=MydumperConfig(threads=2),
+        loader=LoaderConfig(pool_size=2),
+        syncer=SyncerConfig(**options),
+        filters=list(filters or []),
+        expression_filters=list(expression_filters or []),
+    )
     src = SourceConfig(source_id=source_id, from_db=source.dbconfig(), enable_gtid=enable_gtid)
     return UnitContext(cfg=cfg, source=src, work_dir=tmp_path / source_id, worker_name="worker1")
 
@@ -96,14 +119,17 @@ def wait_until(predicate, what: str, timeout: float = TIMEOUT, running: Running 
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def converge(src, dst, tables: list[tuple[str, str]], running: Running | None = None,
-             timeout: float = TIMEOUT) -> None:
+def converge(
+    src, dst, tables: list[tuple[str, str]], running: Running | None = None, timeout: float = TIMEOUT
+) -> None:
     """Wait until every (source table, target table) pair holds the same rows."""
+
     def same() -> bool:
         try:
             return all(rows(src, f"SELECT * FROM {a}") == rows(dst, f"SELECT * FROM {b}") for a, b in tables)
         except Exception:  # the target table may not exist yet
             return False
+
     wait_until(same, f"convergence of {tables}", timeout=timeout, running=running)
 
 
@@ -115,10 +141,12 @@ def synced(unit: SyncUnit, server) -> bool:
 
 
 def checkpoint_rows(target, dbname: str, task: str = "tsync") -> list[tuple]:
-    return target.query("SELECT cp_schema, cp_table, binlog_name, binlog_pos, binlog_gtid, "
-                        "exit_safe_binlog_name, exit_safe_binlog_pos, exit_safe_binlog_gtid, table_info, "
-                        "is_global "
-                        f"FROM `{dbname}_meta`.`{task}_syncer_checkpoint` ORDER BY cp_schema, cp_table")
+    return target.query(
+        "SELECT cp_schema, cp_table, binlog_name, binlog_pos, binlog_gtid, "
+        "exit_safe_binlog_name, exit_safe_binlog_pos, exit_safe_binlog_gtid, table_info, "
+        "is_global "
+        f"FROM `{dbname}_meta`.`{task}_syncer_checkpoint` ORDER BY cp_schema, cp_table"
+    )
 
 
 def global_checkpoint(target, dbname: str, task: str = "tsync") -> Location:
@@ -147,6 +175,10 @@ def fresh_db(mariadb, dbname: str) -> str:
     """``dbname`` with its databases (and ``_t``/``_x``/``_meta`` companions) dropped on every server
     (for each test module's ``db`` fixture)."""
     for server in (mariadb.up1, mariadb.up2, mariadb.target):
-        server.execute(f"DROP DATABASE IF EXISTS `{dbname}`", f"DROP DATABASE IF EXISTS `{dbname}_meta`",
-                       f"DROP DATABASE IF EXISTS `{dbname}_t`", f"DROP DATABASE IF EXISTS `{dbname}_x`")
+        server.execute(
+            f"DROP DATABASE IF EXISTS `{dbname}`",
+            f"DROP DATABASE IF EXISTS `{dbname}_meta`",
+            f"DROP DATABASE IF EXISTS `{dbname}_t`",
+            f"DROP DATABASE IF EXISTS `{dbname}_x`",
+        )
     return dbname

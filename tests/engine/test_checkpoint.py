@@ -5,9 +5,21 @@ from __future__ import annotations
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.sync.checkpoint import SyncCheckpoint, TablePoint, table_name
 
-DM_COLUMNS = ["id", "cp_schema", "cp_table", "binlog_name", "binlog_pos", "binlog_gtid",
-              "exit_safe_binlog_name", "exit_safe_binlog_pos", "exit_safe_binlog_gtid", "table_info",
-              "is_global", "create_time", "update_time"]
+DM_COLUMNS = [
+    "id",
+    "cp_schema",
+    "cp_table",
+    "binlog_name",
+    "binlog_pos",
+    "binlog_gtid",
+    "exit_safe_binlog_name",
+    "exit_safe_binlog_pos",
+    "exit_safe_binlog_gtid",
+    "table_info",
+    "is_global",
+    "create_time",
+    "update_time",
+]
 
 
 def test_checkpoint_round_trip(mariadb, dbname):
@@ -26,27 +38,41 @@ def test_checkpoint_round_trip(mariadb, dbname):
         assert fresh.location is None and fresh.exit_safe is None and fresh.tables == []
 
         g1 = Location("mysql-bin.000002", 120, "1-101-5")
-        cp.flush(g1, Location("mysql-bin.000003", 4, "1-101-9"),
-                 [TablePoint("db", "t", Location("mysql-bin.000001", 99, "1-101-2"), '{"x": 1}'),
-                  TablePoint("db", "u", g1, '{"y": 2}')])
+        cp.flush(
+            g1,
+            Location("mysql-bin.000003", 4, "1-101-9"),
+            [
+                TablePoint("db", "t", Location("mysql-bin.000001", 99, "1-101-2"), '{"x": 1}'),
+                TablePoint("db", "u", g1, '{"y": 2}'),
+            ],
+        )
         other.flush(Location("mysql-bin.000007", 7, ""))
-        created = dst.query(f"SELECT create_time FROM {meta}.task1_syncer_checkpoint WHERE cp_schema = ''"
-                            " AND id = 'src-a'")
+        created = dst.query(
+            f"SELECT create_time FROM {meta}.task1_syncer_checkpoint WHERE cp_schema = ''" " AND id = 'src-a'"
+        )
         saved = cp.load()
         assert saved.location == g1 and saved.exit_safe == Location("mysql-bin.000003", 4, "1-101-9")
         assert {(t.schema, t.table, t.location, t.table_info) for t in saved.tables} == {
-            ("db", "t", Location("mysql-bin.000001", 99, "1-101-2"), '{"x": 1}'), ("db", "u", g1, '{"y": 2}')}
+            ("db", "t", Location("mysql-bin.000001", 99, "1-101-2"), '{"x": 1}'),
+            ("db", "u", g1, '{"y": 2}'),
+        }
 
         g2 = Location("mysql-bin.000003", 500, "1-101-12")
         cp.flush(g2, None, [TablePoint("db", "t", g2, '{"x": 2}')], removed=[("db", "u")])
         saved = cp.load()
         assert saved.location == g2 and saved.exit_safe is None
         assert [(t.table, t.location, t.table_info) for t in saved.tables] == [("t", g2, '{"x": 2}')]
-        assert dst.query(f"SELECT create_time FROM {meta}.task1_syncer_checkpoint WHERE cp_schema = ''"
-                         " AND id = 'src-a'") == created, "an upsert, not a REPLACE"
-        assert dst.query(f"SELECT exit_safe_binlog_name, exit_safe_binlog_pos, table_info, is_global "
-                         f"FROM {meta}.task1_syncer_checkpoint WHERE cp_schema = '' AND id = 'src-a'") == [
-            ("", 0, "null", 1)]
+        assert (
+            dst.query(
+                f"SELECT create_time FROM {meta}.task1_syncer_checkpoint WHERE cp_schema = ''"
+                " AND id = 'src-a'"
+            )
+            == created
+        ), "an upsert, not a REPLACE"
+        assert dst.query(
+            f"SELECT exit_safe_binlog_name, exit_safe_binlog_pos, table_info, is_global "
+            f"FROM {meta}.task1_syncer_checkpoint WHERE cp_schema = '' AND id = 'src-a'"
+        ) == [("", 0, "null", 1)]
 
         cp.remove()
         assert cp.load().location is None

@@ -29,8 +29,9 @@ from dmshell.engine.sync.dml import (
 
 PK = table_from_create("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(5), g INT AS (id) VIRTUAL)", "db")
 NOKEY = table_from_create("CREATE TABLE n (a INT, b VARCHAR(5))", "db")
-UK = table_from_create("CREATE TABLE u (x INT, k VARCHAR(5) NOT NULL, n INT, UNIQUE KEY uk (k), "
-                       "UNIQUE KEY un (n))", "db")
+UK = table_from_create(
+    "CREATE TABLE u (x INT, k VARCHAR(5) NOT NULL, n INT, UNIQUE KEY uk (k), " "UNIQUE KEY un (n))", "db"
+)
 CPK = table_from_create("CREATE TABLE c (a INT, b VARCHAR(5), v INT, PRIMARY KEY (a, b))", "db")
 TARGET = ("tdb", "tt")
 
@@ -43,35 +44,46 @@ def change(table, op, before=None, after=None, safe=False) -> RowChange:
 
 def test_normal_mode_sql():
     assert statements(change(PK, INSERT, after=[1, "a", 1])) == [
-        "INSERT INTO `tdb`.`tt` (`id`,`v`) VALUES (1,'a')"]
+        "INSERT INTO `tdb`.`tt` (`id`,`v`) VALUES (1,'a')"
+    ]
     assert statements(change(PK, UPDATE, [1, "a", 1], [2, "b", 2])) == [
-        "UPDATE `tdb`.`tt` SET `id`=2,`v`='b' WHERE `id`=1 LIMIT 1"]
+        "UPDATE `tdb`.`tt` SET `id`=2,`v`='b' WHERE `id`=1 LIMIT 1"
+    ]
     assert statements(change(PK, DELETE, before=[2, "b", 2])) == [
-        "DELETE FROM `tdb`.`tt` WHERE `id`=2 LIMIT 1"]
+        "DELETE FROM `tdb`.`tt` WHERE `id`=2 LIMIT 1"
+    ]
     assert statements(change(NOKEY, DELETE, before=[None, "x"])) == [
-        "DELETE FROM `tdb`.`tt` WHERE `a` IS NULL AND `b`='x' LIMIT 1"]
+        "DELETE FROM `tdb`.`tt` WHERE `a` IS NULL AND `b`='x' LIMIT 1"
+    ]
     (sql,) = statements(change(UK, UPDATE, [1, "k", None], [2, "k", None]))
     assert sql.endswith("WHERE `k`='k' LIMIT 1")
 
 
 def test_safe_mode_sql():
     assert statements(change(PK, INSERT, after=[1, "a", 1]), True) == [
-        "REPLACE INTO `tdb`.`tt` (`id`,`v`) VALUES (1,'a')"]
+        "REPLACE INTO `tdb`.`tt` (`id`,`v`) VALUES (1,'a')"
+    ]
     assert statements(change(PK, UPDATE, [1, "a", 1], [1, "b", 1], safe=True)) == [
-        "REPLACE INTO `tdb`.`tt` (`id`,`v`) VALUES (1,'b')"]
+        "REPLACE INTO `tdb`.`tt` (`id`,`v`) VALUES (1,'b')"
+    ]
     assert statements(change(PK, UPDATE, [1, "a", 1], [2, "a", 2]), True) == [
         "DELETE FROM `tdb`.`tt` WHERE `id`=1 LIMIT 1",
-        "REPLACE INTO `tdb`.`tt` (`id`,`v`) VALUES (2,'a')"]
+        "REPLACE INTO `tdb`.`tt` (`id`,`v`) VALUES (2,'a')",
+    ]
     assert statements(change(NOKEY, INSERT, after=[1, "a"]), True) == [
         "DELETE FROM `tdb`.`tt` WHERE `a`=1 AND `b`='a' LIMIT 1",
-        "INSERT INTO `tdb`.`tt` (`a`,`b`) VALUES (1,'a')"]
+        "INSERT INTO `tdb`.`tt` (`a`,`b`) VALUES (1,'a')",
+    ]
     assert [s.split(" WHERE")[0] for s in statements(change(NOKEY, UPDATE, [1, "a"], [1, "b"]), True)] == [
-        "DELETE FROM `tdb`.`tt`", "DELETE FROM `tdb`.`tt`", "INSERT INTO `tdb`.`tt` (`a`,`b`) VALUES (1,'b')"]
+        "DELETE FROM `tdb`.`tt`",
+        "DELETE FROM `tdb`.`tt`",
+        "INSERT INTO `tdb`.`tt` (`a`,`b`) VALUES (1,'b')",
+    ]
 
 
 def test_literals():
     assert literal(None) == "NULL" and literal(True) == "1" and literal(-5) == "-5"
-    assert literal("it's a \\ \"q\"\n\r\0\x1a") == "'it\\'s a \\\\ \\\"q\\\"\\n\\r\\0\\Z'"
+    assert literal('it\'s a \\ "q"\n\r\0\x1a') == "'it\\'s a \\\\ \\\"q\\\"\\n\\r\\0\\Z'"
     assert literal("héllo ☃") == "'héllo ☃'"
     raw = literal(b"\x00\xff'\\")
     assert raw.encode("utf-8", "surrogateescape") == b"_binary'\\0\xff\\'\\\\'"
@@ -85,8 +97,11 @@ def test_literals():
 
 
 def test_values_are_normalised_for_their_column_types():
-    t = table_from_create("CREATE TABLE t (b BIT(5), s SET('x','y','z'), u INT UNSIGNED, "
-                          "big BIGINT UNSIGNED, j JSON, i INT)", "db")
+    t = table_from_create(
+        "CREATE TABLE t (b BIT(5), s SET('x','y','z'), u INT UNSIGNED, "
+        "big BIGINT UNSIGNED, j JSON, i INT)",
+        "db",
+    )
     values = ["10101", {"z", "x"}, -1, -2, {"a": [1, "é"]}, -3]
     assert normalize(t, values) == [21, "x,z", 4294967295, 18446744073709551614, '{"a": [1, "é"]}', -3]
     decoded = [21, "x,z", 4294967295, 1, '{"a": 1}', -3]
@@ -96,9 +111,12 @@ def test_values_are_normalised_for_their_column_types():
 def test_causality_keys():
     assert causality_keys(change(PK, UPDATE, [1, "a", 1], [1, "b", 1])) == [("`tdb`.`tt`", 0, 1)]
     assert causality_keys(change(PK, UPDATE, [1, "a", 1], [2, "a", 2])) == [
-        ("`tdb`.`tt`", 0, 1), ("`tdb`.`tt`", 0, 2)]
-    assert causality_keys(change(UK, INSERT, after=[1, "AbC", None])) == [("`tdb`.`tt`", 0, "abc")], \
-        "case-insensitive, and a NULL unique key is no key"
+        ("`tdb`.`tt`", 0, 1),
+        ("`tdb`.`tt`", 0, 2),
+    ]
+    assert causality_keys(change(UK, INSERT, after=[1, "AbC", None])) == [
+        ("`tdb`.`tt`", 0, "abc")
+    ], "case-insensitive, and a NULL unique key is no key"
     t = "`tdb`.`tt`"
     assert causality_keys(change(UK, INSERT, after=[1, "k", 7])) == [(t, 0, "k"), (t, 1, 7)]
     assert causality_keys(change(NOKEY, DELETE, before=[1, b"\x00\xff"])) == [(t, -1, 1, b"\x00\xff")]
@@ -120,12 +138,18 @@ def test_causality_detects_conflicts_and_keeps_older_keys():
 
 def test_multiple_rows_statements():
     batch = [
-        change(PK, INSERT, after=[1, "a", 1]), change(CPK, INSERT, after=[1, "x", 1]),
-        change(PK, INSERT, after=[2, "b", 2]), change(PK, UPDATE, [5, "e", 5], [5, "f", 5]),
-        change(PK, DELETE, before=[1, "a", 1]), change(PK, INSERT, after=[1, "c", 1]),
-        change(PK, INSERT, after=[3, "it's", 3]), change(PK, UPDATE, [6, "e", 6], [7, "e", 7]),
-        change(NOKEY, INSERT, after=[1, "n"]), change(CPK, DELETE, before=[2, "y", 0]),
-        change(CPK, DELETE, before=[1, "x", 1]), change(PK, UPDATE, [8, "h", 8], [8, "i", 8], safe=True),
+        change(PK, INSERT, after=[1, "a", 1]),
+        change(CPK, INSERT, after=[1, "x", 1]),
+        change(PK, INSERT, after=[2, "b", 2]),
+        change(PK, UPDATE, [5, "e", 5], [5, "f", 5]),
+        change(PK, DELETE, before=[1, "a", 1]),
+        change(PK, INSERT, after=[1, "c", 1]),
+        change(PK, INSERT, after=[3, "it's", 3]),
+        change(PK, UPDATE, [6, "e", 6], [7, "e", 7]),
+        change(NOKEY, INSERT, after=[1, "n"]),
+        change(CPK, DELETE, before=[2, "y", 0]),
+        change(CPK, DELETE, before=[1, "x", 1]),
+        change(PK, UPDATE, [8, "h", 8], [8, "i", 8], safe=True),
     ]
     assert [sql for sql, _c in batch_statements(batch, True)] == [
         "INSERT INTO `tdb`.`tt` (`id`,`v`) VALUES (1,'a'),(2,'b')",
@@ -159,16 +183,22 @@ def target_db(mariadb, dbname):
 
 def test_safe_mode_replays_are_idempotent_on_the_target(target_db, dbname):
     dst = target_db
-    dst.execute(f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(5))",
-                f"CREATE TABLE {dbname}.n (a INT, b VARCHAR(5))")
+    dst.execute(
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(5))",
+        f"CREATE TABLE {dbname}.n (a INT, b VARCHAR(5))",
+    )
     pk = table_from_create("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(5))", dbname)
     nk = table_from_create("CREATE TABLE n (a INT, b VARCHAR(5))", dbname)
     t, n = (dbname, "t"), (dbname, "n")
     changes = [
-        RowChange(INSERT, pk, t, None, [1, "a"]), RowChange(INSERT, pk, t, None, [2, "b"]),
-        RowChange(UPDATE, pk, t, [1, "a"], [3, "c"]), RowChange(DELETE, pk, t, [2, "b"], None),
-        RowChange(INSERT, nk, n, None, [1, "x"]), RowChange(INSERT, nk, n, None, [2, "y"]),
-        RowChange(UPDATE, nk, n, [1, "x"], [1, "z"]), RowChange(DELETE, nk, n, [2, "y"], None),
+        RowChange(INSERT, pk, t, None, [1, "a"]),
+        RowChange(INSERT, pk, t, None, [2, "b"]),
+        RowChange(UPDATE, pk, t, [1, "a"], [3, "c"]),
+        RowChange(DELETE, pk, t, [2, "b"], None),
+        RowChange(INSERT, nk, n, None, [1, "x"]),
+        RowChange(INSERT, nk, n, None, [2, "y"]),
+        RowChange(UPDATE, nk, n, [1, "x"], [1, "z"]),
+        RowChange(DELETE, nk, n, [2, "y"], None),
     ]
     for ch in changes:
         ch.safe = True
@@ -211,9 +241,11 @@ def random_changes(rng: random.Random, kind: str, info, target, n: int, safe: bo
     def fresh():
         while True:
             k = rng.randrange(40)
-            v = ([k, rng.choice("aAbB") + str(k), rng.randrange(5)] if kind == "cpk"
-                 else [f"k{k}" if kind == "uk" else k, rng.choice(["x", "y", "it's", None]),
-                       rng.randrange(5)])
+            v = (
+                [k, rng.choice("aAbB") + str(k), rng.randrange(5)]
+                if kind == "cpk"
+                else [f"k{k}" if kind == "uk" else k, rng.choice(["x", "y", "it's", None]), rng.randrange(5)]
+            )
             if ident(v) not in rows:
                 return v
 
@@ -272,15 +304,16 @@ def test_multiple_rows_and_compact_batches_equal_one_statement_per_change(target
             i = 0
             while i < len(moved):  # random batch sizes, as the workers see them
                 size = rng.randrange(1, 60)
-                part = moved[i:i + size]
+                part = moved[i : i + size]
                 for c in part:
                     c.keys = causality_keys(c)
                 sqls += [s for s, _c in batch_statements(part, multiple_rows, compact=compact)]
                 i += size
             run(dst, sqls)
             order = "ORDER BY 1, 2, 3"
-            assert dst.query(f"SELECT * FROM {dbname}.{b} {order}") == \
-                dst.query(f"SELECT * FROM {dbname}.{a} {order}"), (multiple_rows, compact)
+            assert dst.query(f"SELECT * FROM {dbname}.{b} {order}") == dst.query(
+                f"SELECT * FROM {dbname}.{a} {order}"
+            ), (multiple_rows, compact)
 
 
 def test_compact_rules():
@@ -302,7 +335,9 @@ def test_compact_rules():
     moved = change(PK, UPDATE, [1, "a", 1], [3, "a", 3])
     assert ops([moved]) == [(DELETE, [1, "a", 1], None, False), (INSERT, None, [3, "a", 3], False)]
     assert ops([change(NOKEY, INSERT, after=[1, "a"]), change(NOKEY, DELETE, before=[1, "a"])]) == [
-        (INSERT, None, [1, "a"], False), (DELETE, [1, "a"], None, False)], "no identity: no compaction"
+        (INSERT, None, [1, "a"], False),
+        (DELETE, [1, "a"], None, False),
+    ], "no identity: no compaction"
     # a unique key freed by row 1 and taken by row 2 in between: row 1's changes keep their order
     u1 = change(UK, UPDATE, [1, "k1", 5], [1, "k1", 6])
     take = change(UK, INSERT, after=[2, "k2", 5])

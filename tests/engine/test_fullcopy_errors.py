@@ -40,15 +40,36 @@ from dmshell.sandbox import Sandbox, ServerSpec
 USER, PASSWORD = "dm_limited", "limited-pw"
 
 
-def make_ctx(work: Path, source: DBConfig, target: DBConfig, dbname: str, *, source_id: str = "mysql-01",
-             routes: list[RouteRule] | None = None, rows: int = 0, threads: int = 2) -> UnitContext:
+def make_ctx(
+    work: Path,
+    source: DBConfig,
+    target: DBConfig,
+    dbname: str,
+    *,
+    source_id: str = "mysql-01",
+    routes: list[RouteRule] | None = None,
+    rows: int = 0,
+    threads: int = 2,
+) -> UnitContext:
     cfg = SubTaskConfig(
-        name="terr", task_mode="all", source_id=source_id, meta_schema=f"{dbname}_meta", target=target,
-        meta=None, block_allow_list=BAList(do_dbs=[dbname]), routes=routes or [],
-        mydumper=MydumperConfig(threads=threads, rows=rows), loader=LoaderConfig(pool_size=2),
-        syncer=SyncerConfig())
-    return UnitContext(cfg=cfg, source=SourceConfig(source_id=source_id, from_db=source),
-                       work_dir=work / source_id, worker_name="worker1")
+        name="terr",
+        task_mode="all",
+        source_id=source_id,
+        meta_schema=f"{dbname}_meta",
+        target=target,
+        meta=None,
+        block_allow_list=BAList(do_dbs=[dbname]),
+        routes=routes or [],
+        mydumper=MydumperConfig(threads=threads, rows=rows),
+        loader=LoaderConfig(pool_size=2),
+        syncer=SyncerConfig(),
+    )
+    return UnitContext(
+        cfg=cfg,
+        source=SourceConfig(source_id=source_id, from_db=source),
+        work_dir=work / source_id,
+        worker_name="worker1",
+    )
 
 
 def rows_of(server, table: str) -> list[tuple]:
@@ -69,20 +90,26 @@ def raises(fn) -> errors.DMError:
 
 
 def fill(server, dbname: str, rows: int = 500) -> None:
-    server.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-                   f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(50), b BLOB)",
-                   f"INSERT INTO {dbname}.t SELECT seq, CONCAT('value ', seq), UNHEX(SHA1(seq)) "
-                   f"FROM {dbname}.seq_1_to_{rows}")
+    server.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(50), b BLOB)",
+        f"INSERT INTO {dbname}.t SELECT seq, CONCAT('value ', seq), UNHEX(SHA1(seq)) "
+        f"FROM {dbname}.seq_1_to_{rows}",
+    )
 
 
 def test_target_without_privileges(mariadb, dbname, tmp_path):
     up, target = mariadb.up1, mariadb.target
     fill(up, dbname)
-    target.execute(f"DROP DATABASE IF EXISTS {dbname}", f"DROP DATABASE IF EXISTS {dbname}_meta",
-                   f"DROP USER IF EXISTS '{USER}'@'127.0.0.1'",
-                   f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
-                   f"GRANT ALL ON `{dbname}_meta`.* TO '{USER}'@'127.0.0.1'",
-                   f"GRANT SELECT, CREATE ON `{dbname}`.* TO '{USER}'@'127.0.0.1'")
+    target.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"DROP DATABASE IF EXISTS {dbname}_meta",
+        f"DROP USER IF EXISTS '{USER}'@'127.0.0.1'",
+        f"CREATE USER '{USER}'@'127.0.0.1' IDENTIFIED BY '{PASSWORD}'",
+        f"GRANT ALL ON `{dbname}_meta`.* TO '{USER}'@'127.0.0.1'",
+        f"GRANT SELECT, CREATE ON `{dbname}`.* TO '{USER}'@'127.0.0.1'",
+    )
     limited = DBConfig(host=target.host, port=target.port, user=USER, password=PASSWORD)
     ctx = make_ctx(tmp_path, up.dbconfig(), limited, dbname, rows=200)
     DumpUnit(ctx).process(threading.Event())
@@ -107,8 +134,10 @@ def test_target_without_privileges(mariadb, dbname, tmp_path):
 def test_table_the_target_cannot_create(mariadb, dbname, tmp_path):
     up, target = mariadb.up1, mariadb.target
     fill(up, dbname)
-    up.execute(f"CREATE TABLE {dbname}.aria (id INT PRIMARY KEY, note VARCHAR(20)) ENGINE=Aria",
-               f"INSERT INTO {dbname}.aria SELECT seq, 'n' FROM {dbname}.seq_1_to_50")
+    up.execute(
+        f"CREATE TABLE {dbname}.aria (id INT PRIMARY KEY, note VARCHAR(20)) ENGINE=Aria",
+        f"INSERT INTO {dbname}.aria SELECT seq, 'n' FROM {dbname}.seq_1_to_50",
+    )
     for server in (target,):
         server.execute(f"DROP DATABASE IF EXISTS {dbname}", f"DROP DATABASE IF EXISTS {dbname}_meta")
     ctx = make_ctx(tmp_path, up.dbconfig(), target.dbconfig(), dbname)
@@ -170,10 +199,13 @@ def own_source(tmp_path_factory):
 
 def test_source_disappears_mid_dump(own_source, mariadb, dbname, tmp_path):
     up, target = own_source, mariadb.target
-    up.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-               f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v CHAR(200))",
-               f"INSERT INTO {dbname}.t SELECT seq, REPEAT(CHAR(65 + seq MOD 26), 200) FROM "
-               f"{dbname}.seq_1_to_80000")
+    up.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v CHAR(200))",
+        f"INSERT INTO {dbname}.t SELECT seq, REPEAT(CHAR(65 + seq MOD 26), 200) FROM "
+        f"{dbname}.seq_1_to_80000",
+    )
     target.execute(f"DROP DATABASE IF EXISTS {dbname}", f"DROP DATABASE IF EXISTS {dbname}_meta")
     ctx = make_ctx(tmp_path, up.dbconfig(), target.dbconfig(), dbname, threads=1, rows=20000)
     unit = DumpUnit(ctx)
@@ -209,10 +241,16 @@ def test_merged_shards_conflict_across_sources(mariadb, dbname, tmp_path):
     up1, up2, target = mariadb.up1, mariadb.up2, mariadb.target
     for server in (up1, up2, target):
         server.execute(f"DROP DATABASE IF EXISTS {dbname}", f"DROP DATABASE IF EXISTS {dbname}_meta")
-    up1.execute(f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.s1 (id INT PRIMARY KEY, v VARCHAR(10))",
-                f"INSERT INTO {dbname}.s1 VALUES (1, 'one')")
-    up2.execute(f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.s2 (id INT PRIMARY KEY, v VARCHAR(20))",
-                f"INSERT INTO {dbname}.s2 VALUES (2, 'two')")
+    up1.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.s1 (id INT PRIMARY KEY, v VARCHAR(10))",
+        f"INSERT INTO {dbname}.s1 VALUES (1, 'one')",
+    )
+    up2.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.s2 (id INT PRIMARY KEY, v VARCHAR(20))",
+        f"INSERT INTO {dbname}.s2 VALUES (2, 'two')",
+    )
     routes = [RouteRule(schema_pattern=dbname, table_pattern="s*", target_schema=dbname, target_table="s")]
     ctx1 = make_ctx(tmp_path, up1.dbconfig(), target.dbconfig(), dbname, routes=routes)
     ctx2 = make_ctx(tmp_path, up2.dbconfig(), target.dbconfig(), dbname, source_id="mysql-02", routes=routes)
@@ -223,7 +261,8 @@ def test_merged_shards_conflict_across_sources(mariadb, dbname, tmp_path):
     assert err.code == 34019
     assert err.message == (
         f"`{dbname}`.`s2` is loaded into the existing table `{dbname}`.`s` but they differ: "
-        "column `v` varchar(20) CHARACTER SET utf8mb4 vs varchar(10) CHARACTER SET utf8mb4 in the target")
+        "column `v` varchar(20) CHARACTER SET utf8mb4 vs varchar(10) CHARACTER SET utf8mb4 in the target"
+    )
     assert "routes" in err.workaround
     assert target.query(f"SELECT * FROM {dbname}.s") == [(1, "one")]
     # the DBA widens the target column; the second source then loads
@@ -235,8 +274,11 @@ def test_merged_shards_conflict_across_sources(mariadb, dbname, tmp_path):
 def test_target_without_local_infile_uses_inserts(mariadb, dbname, tmp_path):
     up, target = mariadb.up1, mariadb.target
     fill(up, dbname, rows=3000)
-    target.execute(f"DROP DATABASE IF EXISTS {dbname}", f"DROP DATABASE IF EXISTS {dbname}_meta",
-                   "SET GLOBAL local_infile = 0")
+    target.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"DROP DATABASE IF EXISTS {dbname}_meta",
+        "SET GLOBAL local_infile = 0",
+    )
     try:
         ctx = make_ctx(tmp_path, up.dbconfig(), target.dbconfig(), dbname, rows=1000)
         DumpUnit(ctx).process(threading.Event())
@@ -252,9 +294,12 @@ def test_max_allowed_packet_is_respected(mariadb, dbname, tmp_path):
     """Statements and LOAD DATA pieces stay under the target's max_allowed_packet; a row that cannot
     fit is a clear error."""
     up, target = mariadb.up1, mariadb.target
-    up.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-               f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, b MEDIUMBLOB)",
-               f"INSERT INTO {dbname}.t SELECT seq, RANDOM_BYTES(1000) FROM {dbname}.seq_1_to_400")
+    up.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, b MEDIUMBLOB)",
+        f"INSERT INTO {dbname}.t SELECT seq, RANDOM_BYTES(1000) FROM {dbname}.seq_1_to_400",
+    )
     target.execute(f"DROP DATABASE IF EXISTS {dbname}", f"DROP DATABASE IF EXISTS {dbname}_meta")
     (old,) = target.query("SELECT @@GLOBAL.max_allowed_packet")[0]
     target.execute("SET GLOBAL max_allowed_packet = 16384")
@@ -287,12 +332,18 @@ def test_a_row_the_target_rejects_is_not_retried(mariadb, dbname, tmp_path):
     """A server-side refusal (here a CHECK constraint of a table the DBA created) is not resumable:
     auto-resume would only fail again."""
     up, target = mariadb.up1, mariadb.target
-    up.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-               f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v INT)",
-               f"INSERT INTO {dbname}.t VALUES (1, 5), (2, 500)")
-    target.execute(f"DROP DATABASE IF EXISTS {dbname}", f"DROP DATABASE IF EXISTS {dbname}_meta",
-                   f"CREATE DATABASE {dbname}",
-                   f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v INT, CONSTRAINT small CHECK (v < 100))")
+    up.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v INT)",
+        f"INSERT INTO {dbname}.t VALUES (1, 5), (2, 500)",
+    )
+    target.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"DROP DATABASE IF EXISTS {dbname}_meta",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v INT, CONSTRAINT small CHECK (v < 100))",
+    )
     ctx = make_ctx(tmp_path, up.dbconfig(), target.dbconfig(), dbname)
     DumpUnit(ctx).process(threading.Event())
     err = raises(lambda: LoadUnit(ctx).process(threading.Event()))

@@ -45,17 +45,76 @@ TYPES = """CREATE TABLE {t} (
     gs BIGINT AS (IFNULL(bi, 0) DIV 2) STORED
 )"""
 
-COLUMNS = ["id", "ti", "tiu", "si", "siu", "mi", "miu", "i", "iu", "bi", "biu", "dec65", "dec0", "flt", "dbl",
-           "b1", "b13", "b64", "e", "s", "d", "dt", "dt6", "ts6", "y", "tm", "tm3", "ch", "vc", "tt", "txt",
-           "mt", "lvc", "lch", "ltxt", "ascii_c", "bin", "vb", "bl", "lb", "j"]
+COLUMNS = [
+    "id",
+    "ti",
+    "tiu",
+    "si",
+    "siu",
+    "mi",
+    "miu",
+    "i",
+    "iu",
+    "bi",
+    "biu",
+    "dec65",
+    "dec0",
+    "flt",
+    "dbl",
+    "b1",
+    "b13",
+    "b64",
+    "e",
+    "s",
+    "d",
+    "dt",
+    "dt6",
+    "ts6",
+    "y",
+    "tm",
+    "tm3",
+    "ch",
+    "vc",
+    "tt",
+    "txt",
+    "mt",
+    "lvc",
+    "lch",
+    "ltxt",
+    "ascii_c",
+    "bin",
+    "vb",
+    "bl",
+    "lb",
+    "j",
+]
 
 #: what is compared: every column as the server renders it, FLOAT exactly, strings byte by byte
-FINGERPRINT = ("SELECT *, flt * 1e0, HEX(vc), HEX(txt), HEX(lvc), HEX(ltxt), HEX(bin), HEX(lb), b64 + 0, "
-               "e + 0, s + 0, UNIX_TIMESTAMP(ts6) FROM {t} ORDER BY id")
+FINGERPRINT = (
+    "SELECT *, flt * 1e0, HEX(vc), HEX(txt), HEX(lvc), HEX(ltxt), HEX(bin), HEX(lb), b64 + 0, "
+    "e + 0, s + 0, UNIX_TIMESTAMP(ts6) FROM {t} ORDER BY id"
+)
 
 HOSTILE = [
-    "plain", "", " ", "it's", "\\", "\\\\'", "a\nb", "a\r\nb", "tab\there", "nul\x00byte", "ctrl-z\x1a",
-    "comma,comma", "NULL", "\\N", "'quoted'", '"dq"', "emoji 😀🎉 ü é ß 中文", ",'\\n", "end\\",
+    "plain",
+    "",
+    " ",
+    "it's",
+    "\\",
+    "\\\\'",
+    "a\nb",
+    "a\r\nb",
+    "tab\there",
+    "nul\x00byte",
+    "ctrl-z\x1a",
+    "comma,comma",
+    "NULL",
+    "\\N",
+    "'quoted'",
+    '"dq"',
+    "emoji 😀🎉 ü é ß 中文",
+    ",'\\n",
+    "end\\",
 ]
 
 
@@ -76,7 +135,7 @@ def limits_rows() -> list[str]:
         "2155, '838:59:59', '838:59:59.000', 'zzzzzzzzzz', REPEAT('ü', 200), REPEAT('x', 255), "
         "REPEAT('long text ', 3000), REPEAT('😀', 20000), REPEAT('ÿ', 50), 'ÿÿÿÿ', REPEAT(CHAR(233), 1000), "
         "'~~~~', x'FFFFFFFFFFFFFFFF', REPEAT(x'00FF', 50), REPEAT(x'5C27000A0D1A2C', 1000), "
-        "REPEAT(x'00', 70000), '{\"a\": {\"b\": [1, 2.5, \"\\\\u00e9\", null, true]}}')",
+        'REPEAT(x\'00\', 70000), \'{"a": {"b": [1, 2.5, "\\\\u00e9", null, true]}}\')',
         # NULLs everywhere
         "(2, " + ", ".join(["NULL"] * (len(COLUMNS) - 1)) + ")",
         # small values, zero dates, an invalid ENUM value, the smallest doubles
@@ -102,24 +161,51 @@ def hostile_rows(rng: random.Random, n: int) -> list[tuple]:
         text = rng.choice(HOSTILE) + "".join(rng.choice(HOSTILE) for _ in range(rng.randint(0, 3)))
         latin = "".join(chr(rng.choice(LATIN1)) for _ in range(20))
         blob = bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
-        rows.append((
-            100 + k, rng.randint(-128, 127), rng.choice([None, rng.randint(0, 255)]),
-            rng.randint(-32768, 32767), rng.randint(0, 65535), rng.randint(-8388608, 8388607),
-            rng.randint(0, 16777215), rng.randint(-2**31, 2**31 - 1), rng.randint(0, 2**32 - 1),
-            rng.randint(-2**63, 2**63 - 1), rng.randint(0, 2**64 - 1),
-            f"{rng.randint(-10**35 + 1, 10**35 - 1)}.{rng.randint(0, 10**30 - 1):030d}",
-            rng.randint(0, 10**20 - 1), rng.uniform(-1e30, 1e30), rng.uniform(-1e300, 1e300) * rng.random(),
-            rng.randint(0, 1), rng.randint(0, 2**13 - 1), rng.randint(0, 2**64 - 1),
-            rng.choice(["a", "b", "c", None]), rng.choice(["", "x", "x,z", "y,z", None]),
-            f"{rng.randint(1000, 9999)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            f"2001-02-03 {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
-            f"1999-12-31 23:59:{rng.randint(0, 59):02d}.{rng.randint(0, 999999):06d}",
-            f"2021-0{rng.randint(1, 9)}-15 12:00:00.{rng.randint(0, 999999):06d}",
-            rng.choice([0, *range(1901, 2156)]), f"{rng.randint(-838, 838)}:{rng.randint(0, 59):02d}:00",
-            f"-{rng.randint(0, 838)}:00:00.{rng.randint(0, 999):03d}",
-            text[:10], text[:200], text[:255], text, text * 3, latin[:50], latin[:4], latin, "ascii\\'\n",
-            blob[:8], blob, blob * 2, blob * 50, rng.choice(['{"k": "v\\n"}', "[1, 2, 3]", "null", None]),
-        ))
+        rows.append(
+            (
+                100 + k,
+                rng.randint(-128, 127),
+                rng.choice([None, rng.randint(0, 255)]),
+                rng.randint(-32768, 32767),
+                rng.randint(0, 65535),
+                rng.randint(-8388608, 8388607),
+                rng.randint(0, 16777215),
+                rng.randint(-(2**31), 2**31 - 1),
+                rng.randint(0, 2**32 - 1),
+                rng.randint(-(2**63), 2**63 - 1),
+                rng.randint(0, 2**64 - 1),
+                f"{rng.randint(-10**35 + 1, 10**35 - 1)}.{rng.randint(0, 10**30 - 1):030d}",
+                rng.randint(0, 10**20 - 1),
+                rng.uniform(-1e30, 1e30),
+                rng.uniform(-1e300, 1e300) * rng.random(),
+                rng.randint(0, 1),
+                rng.randint(0, 2**13 - 1),
+                rng.randint(0, 2**64 - 1),
+                rng.choice(["a", "b", "c", None]),
+                rng.choice(["", "x", "x,z", "y,z", None]),
+                f"{rng.randint(1000, 9999)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+                f"2001-02-03 {rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:{rng.randint(0, 59):02d}",
+                f"1999-12-31 23:59:{rng.randint(0, 59):02d}.{rng.randint(0, 999999):06d}",
+                f"2021-0{rng.randint(1, 9)}-15 12:00:00.{rng.randint(0, 999999):06d}",
+                rng.choice([0, *range(1901, 2156)]),
+                f"{rng.randint(-838, 838)}:{rng.randint(0, 59):02d}:00",
+                f"-{rng.randint(0, 838)}:00:00.{rng.randint(0, 999):03d}",
+                text[:10],
+                text[:200],
+                text[:255],
+                text,
+                text * 3,
+                latin[:50],
+                latin[:4],
+                latin,
+                "ascii\\'\n",
+                blob[:8],
+                blob,
+                blob * 2,
+                blob * 50,
+                rng.choice(['{"k": "v\\n"}', "[1, 2, 3]", "null", None]),
+            )
+        )
     return rows
 
 
@@ -129,12 +215,24 @@ def make_ctx(tmp_path: Path, source, target, dbname: str) -> UnitContext:
     scfg = source.dbconfig()
     scfg.session = {"time_zone": "+09:30"}  # nor the dump on the source's
     cfg = SubTaskConfig(
-        name="ttypes", task_mode="full", source_id="mysql-01", meta_schema=f"{dbname}_meta", target=tcfg,
-        meta=None, block_allow_list=BAList(do_dbs=[dbname]), routes=[],
-        mydumper=MydumperConfig(threads=2, rows=40, statement_size=3000), loader=LoaderConfig(pool_size=3),
-        syncer=SyncerConfig())
-    return UnitContext(cfg=cfg, source=SourceConfig(source_id="mysql-01", from_db=scfg),
-                       work_dir=tmp_path / "mysql-01", worker_name="worker1")
+        name="ttypes",
+        task_mode="full",
+        source_id="mysql-01",
+        meta_schema=f"{dbname}_meta",
+        target=tcfg,
+        meta=None,
+        block_allow_list=BAList(do_dbs=[dbname]),
+        routes=[],
+        mydumper=MydumperConfig(threads=2, rows=40, statement_size=3000),
+        loader=LoaderConfig(pool_size=3),
+        syncer=SyncerConfig(),
+    )
+    return UnitContext(
+        cfg=cfg,
+        source=SourceConfig(source_id="mysql-01", from_db=scfg),
+        work_dir=tmp_path / "mysql-01",
+        worker_name="worker1",
+    )
 
 
 def fingerprint(server, table: str) -> list[tuple]:
@@ -166,8 +264,10 @@ def test_every_type_round_trips_exactly(mariadb, dbname, tmp_path, load_data):
             # an invalid ENUM value and zero dates only exist in non-strict mode; TIMESTAMPs in +03:00
             cur.execute("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+03:00'")
             cur.execute(f"INSERT INTO {table} ({','.join(COLUMNS)}) VALUES " + ",".join(limits_rows()))
-            cur.executemany(f"INSERT INTO {table} ({','.join(COLUMNS)}) VALUES "
-                            f"({','.join(['%s'] * len(COLUMNS))})", hostile_rows(rng, 150))
+            cur.executemany(
+                f"INSERT INTO {table} ({','.join(COLUMNS)}) VALUES " f"({','.join(['%s'] * len(COLUMNS))})",
+                hostile_rows(rng, 150),
+            )
     finally:
         conn.close()
     source = fingerprint(up, table)

@@ -56,12 +56,16 @@ def test_invalid_sets_are_dm_errors():
 
 def test_resolve_gtid_start_finds_the_first_transaction_not_in_the_set(mariadb, dbname):
     up = mariadb.up1
-    up.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-               f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)")
+    up.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)",
+    )
     with up.connect() as conn:
         before = master_status(conn)
-        up.execute(f"INSERT INTO {dbname}.t VALUES (1)", "FLUSH BINARY LOGS",
-                   f"INSERT INTO {dbname}.t VALUES (2)")
+        up.execute(
+            f"INSERT INTO {dbname}.t VALUES (1)", "FLUSH BINARY LOGS", f"INSERT INTO {dbname}.t VALUES (2)"
+        )
         now = master_status(conn)
         start = resolve_gtid_start(conn, before.gtid, "mariadb")
         assert start == before, "the next transaction starts right where the set ends"
@@ -74,8 +78,11 @@ def test_resolve_gtid_start_finds_the_first_transaction_not_in_the_set(mariadb, 
 
 def test_gtid_at_a_position_and_the_binlog_files(mariadb, dbname):
     up = mariadb.up1
-    up.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-               f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)")
+    up.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)",
+    )
     with up.connect() as conn:
         here = master_status(conn)
         up.execute(f"INSERT INTO {dbname}.t VALUES (1)", "FLUSH BINARY LOGS")

@@ -35,16 +35,35 @@ from dmshell.proto import dmworker_pb2 as pb
 REPO = Path(__file__).resolve().parents[2]
 
 
-def make_ctx(tmp_path: Path, source, target, dbname: str, *, source_id: str = "mysql-01",
-             schemas: list[str] | None = None, routes: list[RouteRule] | None = None, rows: int = 0,
-             pool_size: int = 4, statement_size: int = 0, task_mode: str = "all",
-             on_duplicate: str = "replace", extra_args: str = "") -> UnitContext:
+def make_ctx(
+    tmp_path: Path,
+    source,
+    target,
+    dbname: str,
+    *,
+    source_id: str = "mysql-01",
+    schemas: list[str] | None = None,
+    routes: list[RouteRule] | None = None,
+    rows: int = 0,
+    pool_size: int = 4,
+    statement_size: int = 0,
+    task_mode: str = "all",
+    on_duplicate: str = "replace",
+    extra_args: str = "",
+) -> UnitContext:
     cfg = SubTaskConfig(
-        name="tload", task_mode=task_mode, source_id=source_id, meta_schema=f"{dbname}_meta",
-        target=target.dbconfig(), meta=None, block_allow_list=BAList(do_dbs=schemas or [dbname]),
-        routes=routes or [], mydumper=MydumperConfig(threads=2, rows=rows, statement_size=statement_size,
-                                                     extra_args=extra_args),
-        loader=LoaderConfig(pool_size=pool_size, on_duplicate_logical=on_duplicate), syncer=SyncerConfig())
+        name="tload",
+        task_mode=task_mode,
+        source_id=source_id,
+        meta_schema=f"{dbname}_meta",
+        target=target.dbconfig(),
+        meta=None,
+        block_allow_list=BAList(do_dbs=schemas or [dbname]),
+        routes=routes or [],
+        mydumper=MydumperConfig(threads=2, rows=rows, statement_size=statement_size, extra_args=extra_args),
+        loader=LoaderConfig(pool_size=pool_size, on_duplicate_logical=on_duplicate),
+        syncer=SyncerConfig(),
+    )
     src = SourceConfig(source_id=source_id, from_db=source.dbconfig())
     return UnitContext(cfg=cfg, source=src, work_dir=tmp_path / source_id, worker_name="worker1")
 
@@ -87,7 +106,8 @@ def test_round_trip_all_types(mariadb, dbname, tmp_path, load_data):
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
     up.execute(
-        f"CREATE DATABASE {dbname}", ALL_TYPES.format(t=f"{dbname}.types"),
+        f"CREATE DATABASE {dbname}",
+        ALL_TYPES.format(t=f"{dbname}.types"),
         "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO', time_zone = '+03:00'",
         f"""INSERT INTO {dbname}.types (id, u, i8, dec1, dbl, flt, bits, dt, ts, d, tm, y, vc, txt, lat, ch,
                 bin, vb, bl, e, s, j) VALUES
@@ -129,7 +149,9 @@ def test_round_trip_all_types(mariadb, dbname, tmp_path, load_data):
         src = raw_rows(up, f"SELECT * FROM {dbname}.{table}")
         assert raw_rows(target, f"SELECT * FROM {dbname}.{table}") == src, table
     assert raw_rows(target, f"SELECT id, ts FROM {dbname}.types WHERE id < 2") == [
-        ("0", "2038-01-19 00:14:07.999999"), ("1", "1970-01-01 00:00:01.000000")]  # UTC
+        ("0", "2038-01-19 00:14:07.999999"),
+        ("1", "1970-01-01 00:00:01.000000"),
+    ]  # UTC
     assert len(raw_rows(target, f"SELECT * FROM {dbname}.big")) == 4000
 
     conn = target.connect()
@@ -160,13 +182,22 @@ def test_shard_tables_from_two_sources_merge_into_one_table(mariadb, dbname, tmp
     merged = f"{dbname}_all"
     fresh([up1, up2, target], dbname, merged, f"{dbname}_meta")
     shard = "CREATE TABLE {db}.{t} (id INT PRIMARY KEY, src VARCHAR(10), v DECIMAL(10,2))"
-    up1.execute(f"CREATE DATABASE {dbname}", shard.format(db=dbname, t="orders_1"),
-                f"INSERT INTO {dbname}.orders_1 SELECT seq, 'one', seq / 4 FROM {dbname}.seq_1_to_700")
-    up2.execute(f"CREATE DATABASE {dbname}", shard.format(db=dbname, t="orders_2"),
-                f"INSERT INTO {dbname}.orders_2 SELECT seq, 'two', seq / 3 FROM {dbname}.seq_701_to_1500")
-    routes = [RouteRule(schema_pattern=dbname, table_pattern="orders_*", target_schema=merged,
-                        target_table="orders"),
-              RouteRule(schema_pattern=dbname, target_schema=merged)]
+    up1.execute(
+        f"CREATE DATABASE {dbname}",
+        shard.format(db=dbname, t="orders_1"),
+        f"INSERT INTO {dbname}.orders_1 SELECT seq, 'one', seq / 4 FROM {dbname}.seq_1_to_700",
+    )
+    up2.execute(
+        f"CREATE DATABASE {dbname}",
+        shard.format(db=dbname, t="orders_2"),
+        f"INSERT INTO {dbname}.orders_2 SELECT seq, 'two', seq / 3 FROM {dbname}.seq_701_to_1500",
+    )
+    routes = [
+        RouteRule(
+            schema_pattern=dbname, table_pattern="orders_*", target_schema=merged, target_table="orders"
+        ),
+        RouteRule(schema_pattern=dbname, target_schema=merged),
+    ]
     for server, sid in ((up1, "mysql-01"), (up2, "mysql-02")):
         ctx = make_ctx(tmp_path, server, target, dbname, source_id=sid, routes=routes, rows=200)
         dump(ctx)
@@ -174,8 +205,9 @@ def test_shard_tables_from_two_sources_merge_into_one_table(mariadb, dbname, tmp
         assert LoadUnit(ctx).completed()
 
     got = raw_rows(target, f"SELECT * FROM {merged}.orders")
-    want = (raw_rows(up1, f"SELECT * FROM {dbname}.orders_1")
-            + raw_rows(up2, f"SELECT * FROM {dbname}.orders_2"))
+    want = raw_rows(up1, f"SELECT * FROM {dbname}.orders_1") + raw_rows(
+        up2, f"SELECT * FROM {dbname}.orders_2"
+    )
     assert got == sorted(want, key=repr) and len(got) == 1500
     assert target.query(f"SHOW TABLES FROM {merged}") == [("orders",)]
     assert target.query(f"SHOW DATABASES LIKE '{dbname}'") == []
@@ -184,8 +216,11 @@ def test_shard_tables_from_two_sources_merge_into_one_table(mariadb, dbname, tmp
 def test_merged_shards_with_different_columns_fail(mariadb, dbname, tmp_path):
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
-    up.execute(f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.s_1 (id INT PRIMARY KEY, v INT)",
-               f"CREATE TABLE {dbname}.s_2 (id INT PRIMARY KEY, v BIGINT)")
+    up.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.s_1 (id INT PRIMARY KEY, v INT)",
+        f"CREATE TABLE {dbname}.s_2 (id INT PRIMARY KEY, v BIGINT)",
+    )
     routes = [RouteRule(schema_pattern=dbname, table_pattern="s_*", target_schema=dbname, target_table="s")]
     ctx = make_ctx(tmp_path, up, target, dbname, routes=routes)
     dump(ctx)
@@ -206,13 +241,18 @@ def prepare_blocked_load(mariadb, dbname: str, tmp_path: Path) -> UnitContext:
     chunk — is inserted. The caller holds that lock to freeze the load in the middle of a chunk."""
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
-    up.execute(f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(20))",
-               f"INSERT INTO {dbname}.t SELECT seq, CONCAT('row ', seq) FROM {dbname}.seq_1_to_1000")
+    up.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(20))",
+        f"INSERT INTO {dbname}.t SELECT seq, CONCAT('row ', seq) FROM {dbname}.seq_1_to_1000",
+    )
     target.execute(
-        f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.t (id INT, v VARCHAR(20))",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT, v VARCHAR(20))",
         f"CREATE TRIGGER {dbname}.block BEFORE INSERT ON {dbname}.t FOR EACH ROW BEGIN "
         f"IF NEW.id = 250 THEN SET @b = GET_LOCK('{dbname}', 600); SET @b = RELEASE_LOCK('{dbname}'); "
-        "END IF; END")
+        "END IF; END",
+    )
     ctx = make_ctx(tmp_path, up, target, dbname, rows=100, pool_size=1, statement_size=600)
     meta = dump(ctx)
     assert len(meta.tables[0].chunks) == 10
@@ -222,8 +262,11 @@ def prepare_blocked_load(mariadb, dbname: str, tmp_path: Path) -> UnitContext:
 def wait_until_blocked(target, dbname: str, proc: subprocess.Popen | None = None) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        waiting = target.query("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
-                               "WHERE STATE = 'User lock' AND INFO LIKE %s", (f"%GET_LOCK('{dbname}'%",))
+        waiting = target.query(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+            "WHERE STATE = 'User lock' AND INFO LIKE %s",
+            (f"%GET_LOCK('{dbname}'%",),
+        )
         if waiting[0][0]:
             return
         assert proc is None or proc.poll() is None, "the load process exited early"
@@ -293,15 +336,23 @@ def test_load_resumes_after_kill_9(mariadb, dbname, tmp_path):
     target = mariadb.target
     ctx = prepare_blocked_load(mariadb, dbname, tmp_path)
     tcfg = target.dbconfig()
-    args = {"meta": ctx.cfg.meta_schema, "db": dbname, "work_dir": str(ctx.work_dir),
-            "target": {"host": tcfg.host, "port": tcfg.port, "user": tcfg.user, "password": tcfg.password}}
+    args = {
+        "meta": ctx.cfg.meta_schema,
+        "db": dbname,
+        "work_dir": str(ctx.work_dir),
+        "target": {"host": tcfg.host, "port": tcfg.port, "user": tcfg.user, "password": tcfg.password},
+    }
     locker = target.connect()
     try:
         with locker.cursor() as cur:
             cur.execute("SELECT GET_LOCK(%s, 10)", (dbname,))
-        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, json.dumps(args)], cwd=REPO,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                env={**os.environ, "PYTHONPATH": str(REPO)})
+        proc = subprocess.Popen(
+            [sys.executable, "-c", KILL_SCRIPT, json.dumps(args)],
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+        )
         try:
             wait_until_blocked(target, dbname, proc)
         finally:
@@ -337,8 +388,9 @@ def test_load_connection_loss_is_resumable(mariadb, dbname, tmp_path):
         thread = threading.Thread(target=run)
         thread.start()
         wait_until_blocked(target, dbname)
-        (conn_id,) = target.query("SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s",
-                                  (f"%GET_LOCK('{dbname}'%",))[0]
+        (conn_id,) = target.query(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE %s", (f"%GET_LOCK('{dbname}'%",)
+        )[0]
         target.execute(f"KILL CONNECTION {conn_id}")
         thread.join(60)
     finally:
@@ -355,29 +407,49 @@ def test_load_connection_loss_is_resumable(mariadb, dbname, tmp_path):
 def test_extract_columns_are_added_to_rows(mariadb, dbname, tmp_path):
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
-    up.execute(f"CREATE DATABASE {dbname}",
-               *(f"CREATE TABLE {dbname}.s_{n} (id INT PRIMARY KEY, v VARCHAR(20))" for n in ("a", "b")),
-               f"INSERT INTO {dbname}.s_a VALUES (1, 'x),(y'), (2, 'q''t\\\\')",
-               f"INSERT INTO {dbname}.s_b VALUES (1, NULL), (3, '(')")
-    target.execute(f"CREATE DATABASE {dbname}",
-                   f"CREATE TABLE {dbname}.s (id INT, v VARCHAR(20), c_table VARCHAR(10), "
-                   "c_source VARCHAR(20), PRIMARY KEY (id, c_table))")
-    routes = [RouteRule(schema_pattern=dbname, table_pattern="s_*", target_schema=dbname, target_table="s",
-                        extract_table=TableExtractor(table_regexp="s_(.*)", target_column="c_table"),
-                        extract_source=SourceExtractor(source_regexp="(.*)", target_column="c_source"))]
+    up.execute(
+        f"CREATE DATABASE {dbname}",
+        *(f"CREATE TABLE {dbname}.s_{n} (id INT PRIMARY KEY, v VARCHAR(20))" for n in ("a", "b")),
+        f"INSERT INTO {dbname}.s_a VALUES (1, 'x),(y'), (2, 'q''t\\\\')",
+        f"INSERT INTO {dbname}.s_b VALUES (1, NULL), (3, '(')",
+    )
+    target.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.s (id INT, v VARCHAR(20), c_table VARCHAR(10), "
+        "c_source VARCHAR(20), PRIMARY KEY (id, c_table))",
+    )
+    routes = [
+        RouteRule(
+            schema_pattern=dbname,
+            table_pattern="s_*",
+            target_schema=dbname,
+            target_table="s",
+            extract_table=TableExtractor(table_regexp="s_(.*)", target_column="c_table"),
+            extract_source=SourceExtractor(source_regexp="(.*)", target_column="c_source"),
+        )
+    ]
     ctx = make_ctx(tmp_path, up, target, dbname, routes=routes)
     dump(ctx)
     LoadUnit(ctx).process(threading.Event())
-    assert raw_rows(target, f"SELECT * FROM {dbname}.s") == sorted([
-        ("1", "x),(y", "a", "mysql-01"), ("2", "q't\\", "a", "mysql-01"),
-        ("1", None, "b", "mysql-01"), ("3", "(", "b", "mysql-01")], key=repr)
+    assert raw_rows(target, f"SELECT * FROM {dbname}.s") == sorted(
+        [
+            ("1", "x),(y", "a", "mysql-01"),
+            ("2", "q't\\", "a", "mysql-01"),
+            ("1", None, "b", "mysql-01"),
+            ("3", "(", "b", "mysql-01"),
+        ],
+        key=repr,
+    )
 
 
 def test_load_refuses_checkpoints_of_another_dump(mariadb, dbname, tmp_path):
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
-    up.execute(f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)",
-               f"INSERT INTO {dbname}.t SELECT seq FROM {dbname}.seq_1_to_300")
+    up.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)",
+        f"INSERT INTO {dbname}.t SELECT seq FROM {dbname}.seq_1_to_300",
+    )
     ctx = make_ctx(tmp_path, up, target, dbname, rows=100, pool_size=1)
     dump(ctx)
     stop = threading.Event()
@@ -420,8 +492,9 @@ def test_on_duplicate_logical(mariadb, dbname, tmp_path, mode):
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
     ddl = f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(10))"
-    up.execute(f"CREATE DATABASE {dbname}", ddl,
-               f"INSERT INTO {dbname}.t VALUES (1, 'source'), (2, 'source')")
+    up.execute(
+        f"CREATE DATABASE {dbname}", ddl, f"INSERT INTO {dbname}.t VALUES (1, 'source'), (2, 'source')"
+    )
     target.execute(f"CREATE DATABASE {dbname}", ddl, f"INSERT INTO {dbname}.t VALUES (1, 'target')")
     ctx = make_ctx(tmp_path, up, target, dbname, on_duplicate=mode)
     dump(ctx)
@@ -444,22 +517,30 @@ def test_remove_meta_starts_over(mariadb, dbname, tmp_path):
 
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
-    up.execute(f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(20))",
-               f"INSERT INTO {dbname}.t SELECT seq, 'first' FROM {dbname}.seq_1_to_500")
+    up.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(20))",
+        f"INSERT INTO {dbname}.t SELECT seq, 'first' FROM {dbname}.seq_1_to_500",
+    )
     ctx = make_ctx(tmp_path, up, target, dbname, rows=100)
     first = dump(ctx)
     LoadUnit(ctx).process(threading.Event())
     assert LoadUnit(ctx).completed()
 
-    up.execute(f"UPDATE {dbname}.t SET v = 'second' WHERE id % 2 = 0",
-               f"INSERT INTO {dbname}.t SELECT seq, 'new' FROM {dbname}.seq_501_to_700")
+    up.execute(
+        f"UPDATE {dbname}.t SET v = 'second' WHERE id % 2 = 0",
+        f"INSERT INTO {dbname}.t SELECT seq, 'new' FROM {dbname}.seq_501_to_700",
+    )
     conn = target.connect()
     try:
         dropped = remove_task_meta(conn, ctx.cfg.meta_schema, ctx.cfg.name)
     finally:
         conn.close()
-    assert dropped == ["tload_lightning_checkpoint_list", "tload_loader_checkpoint",
-                       "tload_loader_deferred_index"]
+    assert dropped == [
+        "tload_lightning_checkpoint_list",
+        "tload_loader_checkpoint",
+        "tload_loader_deferred_index",
+    ]
     shutil.rmtree(ctx.work_dir)
     assert not LoadUnit(ctx).completed() and not DumpUnit(ctx).completed()
 
@@ -503,16 +584,19 @@ def test_secondary_indexes_are_built_after_the_data(mariadb, dbname, tmp_path):
     assert checkpoint_count(target, dbname) == 1
     keys = {row[2] for row in target.query(f"SHOW INDEX FROM {dbname}.t")}
     assert keys == {"PRIMARY", "u", "ft"}
-    deferred = target.query(f"SELECT target_table, index_name FROM {dbname}_meta.tload_loader_deferred_index "
-                            "ORDER BY target_table, seq")
+    deferred = target.query(
+        f"SELECT target_table, index_name FROM {dbname}_meta.tload_loader_deferred_index "
+        "ORDER BY target_table, seq"
+    )
     assert deferred == [("parent", "xk"), ("t", "zk"), ("t", "ak"), ("t", "gk")]
     # a table with a foreign key keeps its indexes
     assert {row[2] for row in target.query(f"SHOW INDEX FROM {dbname}.child")} == {"PRIMARY", "pk"}
 
     LoadUnit(ctx).process(threading.Event())
     for table in ("t", "parent", "child"):
-        assert (target.query(f"SHOW CREATE TABLE {dbname}.{table}")
-                == up.query(f"SHOW CREATE TABLE {dbname}.{table}")), table
+        assert target.query(f"SHOW CREATE TABLE {dbname}.{table}") == up.query(
+            f"SHOW CREATE TABLE {dbname}.{table}"
+        ), table
     assert target.query(f"SELECT COUNT(*) FROM {dbname}_meta.tload_loader_deferred_index") == [(0,)]
     assert raw_rows(target, f"SELECT * FROM {dbname}.t") == raw_rows(up, f"SELECT * FROM {dbname}.t")
 
@@ -523,10 +607,13 @@ def test_views_are_created_after_the_tables(mariadb, dbname, tmp_path):
     up, target = mariadb.up1, mariadb.target
     renamed = f"{dbname}_r"
     fresh([up, target], dbname, renamed, f"{dbname}_meta")
-    up.execute(f"CREATE DATABASE {dbname}", f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v INT)",
-               f"INSERT INTO {dbname}.t SELECT seq, seq * 2 FROM {dbname}.seq_1_to_50",
-               f"CREATE VIEW {dbname}.z_base AS SELECT id, v FROM {dbname}.t WHERE id > 10",
-               f"CREATE VIEW {dbname}.a_top AS SELECT COUNT(*) AS n, SUM(v) AS total FROM {dbname}.z_base")
+    up.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v INT)",
+        f"INSERT INTO {dbname}.t SELECT seq, seq * 2 FROM {dbname}.seq_1_to_50",
+        f"CREATE VIEW {dbname}.z_base AS SELECT id, v FROM {dbname}.t WHERE id > 10",
+        f"CREATE VIEW {dbname}.a_top AS SELECT COUNT(*) AS n, SUM(v) AS total FROM {dbname}.z_base",
+    )
     routes = [RouteRule(schema_pattern=dbname, target_schema=renamed)]
     ctx = make_ctx(tmp_path, up, target, dbname, routes=routes, extra_args="--no-views=false")
     meta = dump(ctx)
@@ -534,6 +621,9 @@ def test_views_are_created_after_the_tables(mariadb, dbname, tmp_path):
     LoadUnit(ctx).process(threading.Event())
     want = up.query(f"SELECT n, total FROM {dbname}.a_top")
     assert target.query(f"SELECT n, total FROM {renamed}.a_top") == want
-    assert target.query(f"SHOW FULL TABLES FROM {renamed}") == [("a_top", "VIEW"), ("t", "BASE TABLE"),
-                                                                 ("z_base", "VIEW")]
+    assert target.query(f"SHOW FULL TABLES FROM {renamed}") == [
+        ("a_top", "VIEW"),
+        ("t", "BASE TABLE"),
+        ("z_base", "VIEW"),
+    ]
     assert target.query(f"SHOW DATABASES LIKE '{dbname}'") == []

@@ -71,9 +71,11 @@ ALL_TYPES = """CREATE TABLE {db}.types (
   gen BIGINT AS (i + 1) VIRTUAL
 )"""
 
-COLUMNS = ("ti, tiu, si, siu, mi, miu, i, iu, bi, biu, f, d, d1, d2, d3, d4, b1, b13, b64, dt0, dt3, dt6, "
-           "ts0, ts2, ts6, t0, t1, t4, t6, dd, y, c, c2, vc, lat, asc_, bn, vb, tt, tx, mt, lt, tb, bl, mb, "
-           "lb, e, e2, s, s9, j, g, pt")
+COLUMNS = (
+    "ti, tiu, si, siu, mi, miu, i, iu, bi, biu, f, d, d1, d2, d3, d4, b1, b13, b64, dt0, dt3, dt6, "
+    "ts0, ts2, ts6, t0, t1, t4, t6, dd, y, c, c2, vc, lat, asc_, bn, vb, tt, tx, mt, lt, tb, bl, mb, "
+    "lb, e, e2, s, s9, j, g, pt"
+)
 
 ROWS = [
     # minimum values, zero dates, empty strings and sets
@@ -107,10 +109,21 @@ ROWS = [
 def library_events(server, start: Location, end: Location, tables: dict) -> list:
     """mysql-replication's decoding of [start, end), patched as the syncer used to patch it."""
     stream = BinLogStreamReader(
-        connection_settings={"host": server.host, "port": server.port, "user": server.user,
-                             "password": server.password},
-        server_id=4242, log_file=start.file, log_pos=start.pos, resume_stream=True, blocking=True,
-        slave_heartbeat=0.5, filter_non_implemented_events=False, is_mariadb=False)
+        connection_settings={
+            "host": server.host,
+            "port": server.port,
+            "user": server.user,
+            "password": server.password,
+        },
+        server_id=4242,
+        log_file=start.file,
+        log_pos=start.pos,
+        resume_stream=True,
+        blocking=True,
+        slave_heartbeat=0.5,
+        filter_non_implemented_events=False,
+        is_mariadb=False,
+    )
     out = []
     file = start.file
     try:
@@ -124,8 +137,14 @@ def library_events(server, start: Location, end: Location, tables: dict) -> list
             if isinstance(ev, librow.RowsEvent):
                 if ev.table in tables:
                     out.append((type(ev).__name__, ev.packet.log_pos, ev.rows))
-            elif isinstance(ev, libevent.MariadbGtidEvent | libevent.XidEvent | libevent.QueryEvent
-                            | libevent.RotateEvent | librow.TableMapEvent):
+            elif isinstance(
+                ev,
+                libevent.MariadbGtidEvent
+                | libevent.XidEvent
+                | libevent.QueryEvent
+                | libevent.RotateEvent
+                | librow.TableMapEvent,
+            ):
                 out.append((type(ev).__name__, ev.packet.log_pos, _lib_detail(ev)))
             if Location(file, ev.packet.log_pos) >= end and not isinstance(ev, libevent.RotateEvent):
                 break
@@ -207,7 +226,8 @@ def library_value(col, v):
     dtype = col.data_type
     binary = ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob")
     if (v == "" and col.data_type in binary) or (
-            v == "" and col.charset and col.charset not in ("utf8mb4", "utf8mb3", "utf8")):
+        v == "" and col.charset and col.charset not in ("utf8mb4", "utf8mb3", "utf8")
+    ):
         return b""  # the library decodes an empty binary string with the 'binary' codec: ''
     if dtype == "year" and v == 1900:
         return 0
@@ -269,8 +289,9 @@ def text_rows(server, sql: str) -> list[tuple]:
 def test_every_type_decodes_like_the_library_and_round_trips(mariadb, dbname, upstream):
     src, dst = getattr(mariadb, upstream), mariadb.target
     for server in (src, dst):
-        server.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-                       ALL_TYPES.format(db=dbname))
+        server.execute(
+            f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}", ALL_TYPES.format(db=dbname)
+        )
     with src.connect() as conn:
         start = master_status(conn)
     src.execute("SET SESSION time_zone = '+00:00'")
@@ -295,13 +316,20 @@ def test_every_type_decodes_like_the_library_and_round_trips(mariadb, dbname, up
     for o, x in zip(ours, lib, strict=True):
         if o[0] in ("WriteRowsEvent", "UpdateRowsEvent", "DeleteRowsEvent"):
             images = o[2]
-            lib_images = [v for r in x[2] for v in (
-                [list(r["before_values"].values()), list(r["after_values"].values())]
-                if "before_values" in r else [list(r["values"].values())])]
+            lib_images = [
+                v
+                for r in x[2]
+                for v in (
+                    [list(r["before_values"].values()), list(r["after_values"].values())]
+                    if "before_values" in r
+                    else [list(r["values"].values())]
+                )
+            ]
             problems += ours_vs_library(info, images, lib_images)
             # the compatibility view: the same values by name
             assert [list(r.get("values", r.get("after_values")).values()) for r in o[3]] == (
-                images if o[0] != "UpdateRowsEvent" else images[1::2])
+                images if o[0] != "UpdateRowsEvent" else images[1::2]
+            )
         else:
             assert o[2] == x[2], (o, x)
     assert not problems, "\n".join(problems)
@@ -312,8 +340,11 @@ def test_every_type_decodes_like_the_library_and_round_trips(mariadb, dbname, up
         cur.execute("SET SESSION time_zone = '+00:00'")
         for kind, _pos, images, _rows in (e for e in ours if len(e) == 4):
             op = {"WriteRowsEvent": INSERT, "UpdateRowsEvent": UPDATE, "DeleteRowsEvent": DELETE}[kind]
-            pairs = zip(images[::2], images[1::2], strict=True) if op == UPDATE else (
-                (None, v) if op == INSERT else (v, None) for v in images)
+            pairs = (
+                zip(images[::2], images[1::2], strict=True)
+                if op == UPDATE
+                else ((None, v) if op == INSERT else (v, None) for v in images)
+            )
             for before, after in pairs:
                 for sql in statements(RowChange(op, info, (dbname, "types"), before, after)):
                     cur.execute(encode(sql))
@@ -321,20 +352,31 @@ def test_every_type_decodes_like_the_library_and_round_trips(mariadb, dbname, up
     select = f"SELECT * FROM {dbname}.types ORDER BY id"
     names = [c.name for c in info.columns]
     pairs = zip(text_rows(dst, select), text_rows(src, select), strict=True)
-    diffs = [(r, names[i], x, y) for r, (a, b) in enumerate(pairs)
-             for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+    diffs = [
+        (r, names[i], x, y)
+        for r, (a, b) in enumerate(pairs)
+        for i, (x, y) in enumerate(zip(a, b, strict=True))
+        if x != y
+    ]
     assert not diffs
 
 
 def test_reader_follows_rotation_and_gtids(mariadb, dbname):
     src = mariadb.up1
-    src.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-                f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(10))")
+    src.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, v VARCHAR(10))",
+    )
     with src.connect() as conn:
         start = master_status(conn)
-    src.execute(f"INSERT INTO {dbname}.t VALUES (1, 'a')", "FLUSH BINARY LOGS",
-                f"INSERT INTO {dbname}.t VALUES (2, 'b')", f"ALTER TABLE {dbname}.t ADD COLUMN w INT",
-                f"UPDATE {dbname}.t SET w = 5")
+    src.execute(
+        f"INSERT INTO {dbname}.t VALUES (1, 'a')",
+        "FLUSH BINARY LOGS",
+        f"INSERT INTO {dbname}.t VALUES (2, 'b')",
+        f"ALTER TABLE {dbname}.t ADD COLUMN w INT",
+        f"UPDATE {dbname}.t SET w = 5",
+    )
     with src.connect() as conn:
         end = master_status(conn)
     assert end.file != start.file

@@ -11,11 +11,14 @@ from dmshell.engine.schema.tracker import SchemaTracker, TableInfo, load_table_i
 
 def test_table_from_real_show_create_table(mariadb, dbname):
     up = mariadb.up1
-    up.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-               f"CREATE TABLE {dbname}.t (id BIGINT UNSIGNED AUTO_INCREMENT, "
-               "name VARCHAR(20) CHARSET latin1, "
-               "e ENUM('a','b') NOT NULL, doc JSON, g INT AS (u + 1) PERSISTENT, u INT NOT NULL, n INT, "
-               "PRIMARY KEY (id), UNIQUE KEY un (n), UNIQUE KEY uu (u), KEY (name)) DEFAULT CHARSET utf8mb4")
+    up.execute(
+        f"DROP DATABASE IF EXISTS {dbname}",
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id BIGINT UNSIGNED AUTO_INCREMENT, "
+        "name VARCHAR(20) CHARSET latin1, "
+        "e ENUM('a','b') NOT NULL, doc JSON, g INT AS (u + 1) PERSISTENT, u INT NOT NULL, n INT, "
+        "PRIMARY KEY (id), UNIQUE KEY un (n), UNIQUE KEY uu (u), KEY (name)) DEFAULT CHARSET utf8mb4",
+    )
     sql = up.query(f"SHOW CREATE TABLE {dbname}.t")[0][1]
     info = table_from_create(sql, dbname)
     assert (info.schema, info.name, info.charset) == (dbname, "t", "utf8mb4")
@@ -34,6 +37,7 @@ def test_table_from_real_show_create_table(mariadb, dbname):
 def test_identity_prefers_pk_then_not_null_unique_key():
     def info(sql: str) -> TableInfo:
         return table_from_create(sql, "db")
+
     two = info("CREATE TABLE t (a INT, b INT NOT NULL, UNIQUE KEY (a), UNIQUE KEY (b))")
     assert two.identity_indexes() == [1]
     assert info("CREATE TABLE t (a INT, b INT, UNIQUE KEY (a))").identity_indexes() is None
@@ -54,8 +58,11 @@ def test_replaying_ddl():
     replay(tr, "ALTER TABLE t ADD COLUMN z INT FIRST, ADD y INT AFTER a, DROP COLUMN c, ADD COLUMN a INT")
     assert [c.name for c in tr.get("db", "t").columns] == ["z", "id", "a", "y", "b"]
     assert [c.name for c in first.columns] == ["id", "a", "b", "c"], "copy-on-write"
-    replay(tr, "ALTER TABLE t CHANGE b bb VARCHAR(9) NOT NULL, MODIFY a BIGINT UNSIGNED AFTER bb, "
-               "RENAME COLUMN y TO yy, DROP COLUMN missing")
+    replay(
+        tr,
+        "ALTER TABLE t CHANGE b bb VARCHAR(9) NOT NULL, MODIFY a BIGINT UNSIGNED AFTER bb, "
+        "RENAME COLUMN y TO yy, DROP COLUMN missing",
+    )
     t = tr.get("db", "t")
     assert [c.name for c in t.columns] == ["z", "id", "yy", "bb", "a"]
     assert t.unique_keys == [("ub", ["bb"])] and t.columns[4].unsigned and not t.columns[3].nullable
@@ -82,16 +89,22 @@ def test_replaying_ddl():
 def test_alter_of_an_unknown_table_uses_the_loader():
     tr = SchemaTracker()
     loaded = table_from_create("CREATE TABLE t (a INT, b INT)", "db")
-    tr.apply(parse_ddl("ALTER TABLE t ADD COLUMN c INT, ADD COLUMN b INT", "db"), lambda n: True,
-             lambda s, t: loaded if (s, t) == ("db", "t") else None)
+    tr.apply(
+        parse_ddl("ALTER TABLE t ADD COLUMN c INT, ADD COLUMN b INT", "db"),
+        lambda n: True,
+        lambda s, t: loaded if (s, t) == ("db", "t") else None,
+    )
     assert [c.name for c in tr.get("db", "t").columns] == ["a", "b", "c"]
     tr.apply(parse_ddl("ALTER TABLE nowhere ADD COLUMN c INT", "db"), lambda n: True, lambda s, t: None)
     assert tr.get("db", "nowhere") is None
 
 
 def test_json_round_trip_and_bad_json():
-    info = table_from_create("CREATE TABLE t (a INT UNSIGNED NOT NULL, e SET('x','y'), PRIMARY KEY (a), "
-                             "UNIQUE KEY u (e)) DEFAULT CHARSET=latin1", "db")
+    info = table_from_create(
+        "CREATE TABLE t (a INT UNSIGNED NOT NULL, e SET('x','y'), PRIMARY KEY (a), "
+        "UNIQUE KEY u (e)) DEFAULT CHARSET=latin1",
+        "db",
+    )
     back = TableInfo.from_json(info.to_json())
     assert back.columns == info.columns and back.primary_key == ["a"] and back.unique_keys == [("u", ["e"])]
     assert back.charset == "latin1" and "CREATE TABLE `t`" in back.create_sql()

@@ -24,12 +24,12 @@ def db(mariadb, dbname):
 
 KEY_TABLES = {
     "pk": "CREATE TABLE {db}.pk (id INT UNSIGNED PRIMARY KEY, big BIGINT UNSIGNED, name VARCHAR(20), "
-          "e ENUM('a','b','c'), s SET('x','y'), b BIT(5), bin VARBINARY(8), dec_ DECIMAL(10,3), "
-          "f FLOAT, ts TIMESTAMP(3) NULL, d DATE, t TIME, doc TEXT, lat VARCHAR(10) CHARACTER SET latin1, "
-          "g BIGINT AS (id * 2) VIRTUAL)",
+    "e ENUM('a','b','c'), s SET('x','y'), b BIT(5), bin VARBINARY(8), dec_ DECIMAL(10,3), "
+    "f FLOAT, ts TIMESTAMP(3) NULL, d DATE, t TIME, doc TEXT, lat VARCHAR(10) CHARACTER SET latin1, "
+    "g BIGINT AS (id * 2) VIRTUAL)",
     "cpk": "CREATE TABLE {db}.cpk (a INT, b VARCHAR(10), v INT, PRIMARY KEY (a, b))",
     "uk": "CREATE TABLE {db}.uk (u INT NOT NULL, v VARCHAR(10), n INT NULL, UNIQUE KEY uu (u), "
-          "UNIQUE KEY un (n))",
+    "UNIQUE KEY un (n))",
     "nokey": "CREATE TABLE {db}.nokey (a INT, b VARCHAR(10))",
 }
 
@@ -110,17 +110,22 @@ def test_ddl_then_dml_in_one_binlog_decoded_without_metadata(mariadb, db, tmp_pa
 
 def test_routing_two_shards_into_one_table(mariadb, db, tmp_path):
     src, dst = mariadb.up2, mariadb.target
-    src.execute(f"CREATE DATABASE {db}",
-                *(f"CREATE TABLE {db}.shard_{i} (id INT PRIMARY KEY, v VARCHAR(10))" for i in (1, 2)))
+    src.execute(
+        f"CREATE DATABASE {db}",
+        *(f"CREATE TABLE {db}.shard_{i} (id INT PRIMARY KEY, v VARCHAR(10))" for i in (1, 2)),
+    )
     dst.execute(f"CREATE DATABASE {db}_t", f"CREATE TABLE {db}_t.merged (id INT PRIMARY KEY, v VARCHAR(10))")
-    route = RouteRule(schema_pattern=db, table_pattern="shard_*", target_schema=f"{db}_t",
-                      target_table="merged")
+    route = RouteRule(
+        schema_pattern=db, table_pattern="shard_*", target_schema=f"{db}_t", target_table="merged"
+    )
     running = Running(make_ctx(tmp_path, src, dst, db, routes=[route]))
     try:
-        src.execute(f"INSERT INTO {db}.shard_1 VALUES (1, 'a'), (3, 'c')",
-                    f"INSERT INTO {db}.shard_2 VALUES (2, 'b'), (4, 'd')",
-                    f"UPDATE {db}.shard_2 SET v = 'bb' WHERE id = 2",
-                    f"DELETE FROM {db}.shard_1 WHERE id = 3")
+        src.execute(
+            f"INSERT INTO {db}.shard_1 VALUES (1, 'a'), (3, 'c')",
+            f"INSERT INTO {db}.shard_2 VALUES (2, 'b'), (4, 'd')",
+            f"UPDATE {db}.shard_2 SET v = 'bb' WHERE id = 2",
+            f"DELETE FROM {db}.shard_1 WHERE id = 3",
+        )
         want = [("1", "a"), ("2", "bb"), ("4", "d")]
         wait_until(lambda: rows(dst, f"SELECT * FROM {db}_t.merged") == want, "merged rows", running=running)
     finally:
@@ -132,9 +137,11 @@ def test_stop_restart_and_forced_replay_are_exact(mariadb, db, tmp_path):
     (every row of it) to an older state and restart: the replay in safe mode is idempotent."""
     src, dst = mariadb.up1, mariadb.target
     ctx = make_ctx(tmp_path, src, dst, db, batch=7, safe_mode_duration=0.5)
-    src.execute(f"CREATE DATABASE {db}",
-                f"CREATE TABLE {db}.k (id INT PRIMARY KEY, n INT, u INT NOT NULL, UNIQUE KEY (u))",
-                f"CREATE TABLE {db}.h (a INT, b VARCHAR(20))")
+    src.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.k (id INT PRIMARY KEY, n INT, u INT NOT NULL, UNIQUE KEY (u))",
+        f"CREATE TABLE {db}.h (a INT, b VARCHAR(20))",
+    )
     tables = [(f"{db}.k", f"{db}.k"), (f"{db}.h", f"{db}.h")]
     counter = iter(range(1, 1_000_000))
 
@@ -184,10 +191,13 @@ def test_stop_restart_and_forced_replay_are_exact(mariadb, db, tmp_path):
     dst.execute(f"DELETE FROM `{db}_meta`.tsync_syncer_checkpoint")
     with dst.connect() as conn, conn.cursor() as cur:
         for r in old_checkpoint:
-            cur.execute(f"INSERT INTO `{db}_meta`.tsync_syncer_checkpoint (id, cp_schema, cp_table, "
-                        "binlog_name, binlog_pos, binlog_gtid, exit_safe_binlog_name, exit_safe_binlog_pos, "
-                        "exit_safe_binlog_gtid, table_info, is_global) "
-                        "VALUES ('mysql-01', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", r)
+            cur.execute(
+                f"INSERT INTO `{db}_meta`.tsync_syncer_checkpoint (id, cp_schema, cp_table, "
+                "binlog_name, binlog_pos, binlog_gtid, exit_safe_binlog_name, exit_safe_binlog_pos, "
+                "exit_safe_binlog_gtid, table_info, is_global) "
+                "VALUES ('mysql-01', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                r,
+            )
     replay_ctx = make_ctx(tmp_path, src, dst, db, batch=7, safe_mode_duration=0.5)
     running = Running(replay_ctx)
     try:
@@ -218,12 +228,17 @@ def test_safe_mode_exit_point_is_persisted(mariadb, db, tmp_path):
     assert Location(row[5], row[6]).same_position(at_start), "still in safe mode: the exit point is kept"
     # as if a run had crashed while replaying: the exit point lies beyond the checkpoint
     further = row[3] + 100_000
-    dst.execute(f"UPDATE `{db}_meta`.tsync_syncer_checkpoint SET exit_safe_binlog_name = binlog_name, "
-                f"exit_safe_binlog_pos = {further} WHERE is_global")
+    dst.execute(
+        f"UPDATE `{db}_meta`.tsync_syncer_checkpoint SET exit_safe_binlog_name = binlog_name, "
+        f"exit_safe_binlog_pos = {further} WHERE is_global"
+    )
     running = Running(ctx)
     try:
-        wait_until(lambda: running.unit.status().secondsBehindMaster == 0 and synced(running.unit, src),
-                   "synced status", running=running)
+        wait_until(
+            lambda: running.unit.status().secondsBehindMaster == 0 and synced(running.unit, src),
+            "synced status",
+            running=running,
+        )
     finally:
         running.stop()
     (row,) = [r for r in checkpoint_rows(dst, db) if r[9]]
@@ -237,8 +252,9 @@ def test_safe_mode_exit_point_is_persisted(mariadb, db, tmp_path):
 def test_ddl_rejected_by_target_pauses_with_dm_error(mariadb, db, tmp_path):
     src, dst = mariadb.up1, mariadb.target
     running = Running(make_ctx(tmp_path, src, dst, db))
-    src.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)",
-                f"INSERT INTO {db}.t VALUES (1)")
+    src.execute(
+        f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)", f"INSERT INTO {db}.t VALUES (1)"
+    )
     converge(src, dst, [(f"{db}.t", f"{db}.t")], running)
     dst.execute(f"DROP TABLE {db}.t")
     alter = f"ALTER TABLE {db}.t ADD COLUMN c INT"
@@ -258,18 +274,23 @@ def test_ddl_rejected_by_target_pauses_with_dm_error(mariadb, db, tmp_path):
 
 def test_gtid_recorded_and_gtid_only_meta(mariadb, db, tmp_path):
     src, dst = mariadb.up1, mariadb.target
-    src.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)",
-                f"INSERT INTO {db}.t VALUES (1)")
+    src.execute(
+        f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)", f"INSERT INTO {db}.t VALUES (1)"
+    )
     dst.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
     gtid = src.query("SELECT @@gtid_binlog_pos")[0][0]
     assert gtid.startswith("1-101-")
-    ctx = make_ctx(tmp_path, src, dst, db, meta=Meta(binlog_name="", binlog_pos=4, binlog_gtid=gtid),
-                   enable_gtid=True)
+    ctx = make_ctx(
+        tmp_path, src, dst, db, meta=Meta(binlog_name="", binlog_pos=4, binlog_gtid=gtid), enable_gtid=True
+    )
     running = Running(ctx)
     try:
         src.execute(f"INSERT INTO {db}.t VALUES (2)", f"UPDATE {db}.t SET id = 3 WHERE id = 2")
-        wait_until(lambda: rows(dst, f"SELECT * FROM {db}.t") == [("3",)], "only changes after the GTID",
-                   running=running)
+        wait_until(
+            lambda: rows(dst, f"SELECT * FROM {db}.t") == [("3",)],
+            "only changes after the GTID",
+            running=running,
+        )
         wait_until(lambda: synced(running.unit, src), "synced status", running=running)
         st = running.unit.status()
         now = src.query("SELECT @@gtid_binlog_pos")[0][0]
@@ -312,14 +333,17 @@ def test_connection_losses_are_resumable(mariadb, db, tmp_path):
     src, dst = mariadb.up2, mariadb.target
     ctx = make_ctx(tmp_path, src, dst, db, safe_mode_duration=0.5)
     running = Running(ctx)
-    src.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)",
-                f"INSERT INTO {db}.t VALUES (1)")
+    src.execute(
+        f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)", f"INSERT INTO {db}.t VALUES (1)"
+    )
     converge(src, dst, [(f"{db}.t", f"{db}.t")], running)
 
     # the target drops every connection of the unit
     with dst.connect() as conn, conn.cursor() as cur:
-        cur.execute("SELECT id FROM information_schema.processlist WHERE id <> CONNECTION_ID() "
-                    "AND command <> 'Daemon'")
+        cur.execute(
+            "SELECT id FROM information_schema.processlist WHERE id <> CONNECTION_ID() "
+            "AND command <> 'Daemon'"
+        )
         for (cid,) in cur.fetchall():
             cur.execute(f"KILL CONNECTION {cid}")
     src.execute(f"INSERT INTO {db}.t VALUES (2)")
@@ -350,13 +374,20 @@ def test_all_mode_continues_where_the_load_finished(mariadb, db, tmp_path):
     from dmshell.engine.load.loader import LoadUnit
 
     src, dst = mariadb.up1, mariadb.target
-    src.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT UNSIGNED)",
-                f"INSERT INTO {db}.t VALUES (1, 4294967295), (2, 2)")
+    src.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT UNSIGNED)",
+        f"INSERT INTO {db}.t VALUES (1, 4294967295), (2, 2)",
+    )
     ctx = make_ctx(tmp_path, src, dst, db, task_mode="all")
     DumpUnit(ctx).process(threading.Event())
     # rows logged before the ALTER can only be decoded with the dump's (older) structure
-    src.execute(f"INSERT INTO {db}.t VALUES (4, 4294967293)", f"ALTER TABLE {db}.t ADD COLUMN w INT",
-                f"INSERT INTO {db}.t VALUES (3, 4294967294, 3)", f"UPDATE {db}.t SET w = id")
+    src.execute(
+        f"INSERT INTO {db}.t VALUES (4, 4294967293)",
+        f"ALTER TABLE {db}.t ADD COLUMN w INT",
+        f"INSERT INTO {db}.t VALUES (3, 4294967294, 3)",
+        f"UPDATE {db}.t SET w = id",
+    )
     LoadUnit(ctx).process(threading.Event())
     assert rows(dst, f"SELECT * FROM {db}.t") == [("1", "4294967295"), ("2", "2")]
     running = Running(ctx)

@@ -21,8 +21,9 @@ TABLE = "CREATE TABLE {t} (id INT PRIMARY KEY, u VARCHAR(10) NULL, v INT, UNIQUE
 @pytest.fixture
 def target(mariadb, dbname):
     dst = mariadb.target
-    dst.execute(f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}",
-                TABLE.format(t=f"{dbname}.t"))
+    dst.execute(
+        f"DROP DATABASE IF EXISTS {dbname}", f"CREATE DATABASE {dbname}", TABLE.format(t=f"{dbname}.t")
+    )
     return dst
 
 
@@ -47,8 +48,15 @@ def test_changes_are_applied_in_key_order_with_counters(target, dbname, multiple
     try:
         # event-sized groups of rows, and single changes, interleaved over 4 workers
         applier.dispatch_rows(INSERT, t, dest, [[i, f"u{i}", 0] for i in range(1, 101)], 1, "ev1", False)
-        applier.dispatch_rows(UPDATE, t, dest, [v for i in range(1, 101, 2) for v in
-                                                ([i, f"u{i}", 0], [i, f"u{i}", i])], 2, "ev2", False)
+        applier.dispatch_rows(
+            UPDATE,
+            t,
+            dest,
+            [v for i in range(1, 101, 2) for v in ([i, f"u{i}", 0], [i, f"u{i}", i])],
+            2,
+            "ev2",
+            False,
+        )
         for i in range(1, 101, 3):
             applier.dispatch(RowChange(DELETE, t, dest, [i, f"u{i}", i if i % 2 else 0], None, 3), False)
             applier.dispatch(RowChange(INSERT, t, dest, None, [i, f"w{i}", -i], 3), False)
@@ -98,9 +106,12 @@ def test_conflicting_keys_drain_and_generations_keep_order(target, dbname, monke
     try:
         applier.dispatch(RowChange(INSERT, t, dest, None, [1, "x", 0]), False)
         # a row whose keys (id and u) land on another worker than row 1's
-        other = next(i for i in range(2, 500)
-                     if applier.causality.assign([(f"`{dbname}`.`t`", 0, i), (f"`{dbname}`.`t`", 1, "y")])
-                     != applier.causality.relations[(f"`{dbname}`.`t`", 0, 1)])
+        other = next(
+            i
+            for i in range(2, 500)
+            if applier.causality.assign([(f"`{dbname}`.`t`", 0, i), (f"`{dbname}`.`t`", 1, "y")])
+            != applier.causality.relations[(f"`{dbname}`.`t`", 0, 1)]
+        )
         applier.causality.reset()
         applier.causality.assign([(f"`{dbname}`.`t`", 0, 1), (f"`{dbname}`.`t`", 1, "x")])
         applier.dispatch(RowChange(INSERT, t, dest, None, [other, "y", 0]), False)
@@ -199,8 +210,9 @@ def test_the_dml_process_dies_with_its_syncer(target, dbname, tmp_path):
         cur.execute(f"SELECT * FROM {dbname}.t WHERE id = 1 FOR UPDATE")
     script = tmp_path / "parent.py"
     script.write_text(PARENT)
-    parent = subprocess.Popen([sys.executable, str(script), dbname, str(target.port)], stdout=subprocess.PIPE,
-                              text=True)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), dbname, str(target.port)], stdout=subprocess.PIPE, text=True
+    )
     try:
         child = int(parent.stdout.readline())
         assert parent.stdout.readline().strip() == "dispatched"

@@ -24,19 +24,31 @@ def structure(server, schema: str, table: str) -> tuple:
     cols = server.query(
         "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLLATION_NAME "
         "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-        "ORDER BY ORDINAL_POSITION", (schema, table))
+        "ORDER BY ORDINAL_POSITION",
+        (schema, table),
+    )
     keys = server.query(
         "SELECT INDEX_NAME, SEQ_IN_INDEX, COLUMN_NAME, NON_UNIQUE, SUB_PART "
         "FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-        "ORDER BY INDEX_NAME, SEQ_IN_INDEX", (schema, table))
-    comment = server.query("SELECT TABLE_COMMENT, TABLE_COLLATION FROM information_schema.TABLES "
-                           "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (schema, table))
+        "ORDER BY INDEX_NAME, SEQ_IN_INDEX",
+        (schema, table),
+    )
+    comment = server.query(
+        "SELECT TABLE_COMMENT, TABLE_COLLATION FROM information_schema.TABLES "
+        "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+        (schema, table),
+    )
     return cols, keys, comment
 
 
 def tables(server, schema: str) -> list[str]:
-    return [r[0] for r in server.query("SELECT TABLE_NAME FROM information_schema.TABLES "
-                                       "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME", (schema,))]
+    return [
+        r[0]
+        for r in server.query(
+            "SELECT TABLE_NAME FROM information_schema.TABLES " "WHERE TABLE_SCHEMA = %s ORDER BY TABLE_NAME",
+            (schema,),
+        )
+    ]
 
 
 def schemas(server, *names: str) -> list[str]:
@@ -94,7 +106,10 @@ def test_every_ddl_kind_with_routed_names(mariadb, db, tmp_path):
     assert tables(dst, f"{db}_t") == ["a", "b3"]
     assert schemas(dst, db, f"{db}_x") == [], "names are routed; the dropped database is gone"
     assert rows(dst, f"SELECT id, v, dd FROM {db}_t.a") == [
-        ("1", "x", "u"), ("2", "w", None), ("4", "é", "ü")]
+        ("1", "x", "u"),
+        ("2", "w", None),
+        ("4", "é", "ü"),
+    ]
 
 
 def test_ddl_on_filtered_tables_is_ignored(mariadb, db, tmp_path):
@@ -137,16 +152,26 @@ def test_multi_clause_alter_split_when_the_target_needs_it(mariadb, db, tmp_path
     running = Running(make_ctx(tmp_path, src, dst, db))
     caplog.set_level(logging.INFO, logger="dmshell.sync")
     try:
-        src.execute(f"ALTER TABLE {db}.t ADD (c INT, d VARCHAR(5)), DROP COLUMN a, MODIFY b BIGINT NOT NULL, "
-                    f"ADD UNIQUE KEY ub (b), RENAME TO {db}.t2",
-                    f"INSERT INTO {db}.t2 VALUES (1, 5, 6, 'x')")
+        src.execute(
+            f"ALTER TABLE {db}.t ADD (c INT, d VARCHAR(5)), DROP COLUMN a, MODIFY b BIGINT NOT NULL, "
+            f"ADD UNIQUE KEY ub (b), RENAME TO {db}.t2",
+            f"INSERT INTO {db}.t2 VALUES (1, 5, 6, 'x')",
+        )
         converge(src, dst, [(f"{db}.t2", f"{db}.t2")], running)
     finally:
         running.stop()
     executed = [r.getMessage() for r in caplog.records if r.getMessage().startswith("executed DDL: ")]
-    assert executed == [f"executed DDL: ALTER TABLE `{db}`.`t` {clause}" for clause in (
-        "ADD COLUMN c INT", "ADD COLUMN d VARCHAR(5)", "DROP COLUMN a", "MODIFY b BIGINT NOT NULL",
-        "ADD UNIQUE KEY ub (b)", f"RENAME TO `{db}`.`t2`")]
+    assert executed == [
+        f"executed DDL: ALTER TABLE `{db}`.`t` {clause}"
+        for clause in (
+            "ADD COLUMN c INT",
+            "ADD COLUMN d VARCHAR(5)",
+            "DROP COLUMN a",
+            "MODIFY b BIGINT NOT NULL",
+            "ADD UNIQUE KEY ub (b)",
+            f"RENAME TO `{db}`.`t2`",
+        )
+    ]
     assert structure(dst, db, "t2") == structure(src, db, "t2")
 
 
@@ -154,18 +179,26 @@ def test_second_shard_create_table_on_the_merged_target(mariadb, db, tmp_path):
     """DM creates tables with IF NOT EXISTS: the second shard's CREATE TABLE finds the merged
     table already there and is no error."""
     src, dst = mariadb.up2, mariadb.target
-    route = RouteRule(schema_pattern=db, table_pattern="shard_*", target_schema=f"{db}_t",
-                      target_table="merged")
+    route = RouteRule(
+        schema_pattern=db, table_pattern="shard_*", target_schema=f"{db}_t", target_table="merged"
+    )
     schema_route = RouteRule(schema_pattern=db, target_schema=f"{db}_t")
     running = Running(make_ctx(tmp_path, src, dst, db, routes=[route, schema_route]))
     try:
-        src.execute(f"CREATE DATABASE {db}",
-                    f"CREATE TABLE {db}.shard_1 (id INT PRIMARY KEY, v VARCHAR(10))",
-                    f"INSERT INTO {db}.shard_1 VALUES (1, 'a')",
-                    f"CREATE TABLE {db}.shard_2 (id INT PRIMARY KEY, v VARCHAR(10))",
-                    f"INSERT INTO {db}.shard_2 VALUES (2, 'b')")
-        wait_until(lambda: rows(dst, f"SELECT * FROM {db}_t.merged") == [("1", "a"), ("2", "b")]
-                   if tables(dst, f"{db}_t") else False, "merged rows", running=running)
+        src.execute(
+            f"CREATE DATABASE {db}",
+            f"CREATE TABLE {db}.shard_1 (id INT PRIMARY KEY, v VARCHAR(10))",
+            f"INSERT INTO {db}.shard_1 VALUES (1, 'a')",
+            f"CREATE TABLE {db}.shard_2 (id INT PRIMARY KEY, v VARCHAR(10))",
+            f"INSERT INTO {db}.shard_2 VALUES (2, 'b')",
+        )
+        wait_until(
+            lambda: rows(dst, f"SELECT * FROM {db}_t.merged") == [("1", "a"), ("2", "b")]
+            if tables(dst, f"{db}_t")
+            else False,
+            "merged rows",
+            running=running,
+        )
     finally:
         running.stop()
     assert tables(dst, f"{db}_t") == ["merged"]

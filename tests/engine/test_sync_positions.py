@@ -85,8 +85,10 @@ def test_enable_gtid_resumes_from_the_gtid_set(mariadb, db, tmp_path):
     running.stop()
     saved = global_checkpoint(dst, db)
     assert saved.gtid == master(src).gtid
-    dst.execute(f"UPDATE `{db}_meta`.tsync_syncer_checkpoint SET binlog_name = 'mysql-bin.999999', "
-                "binlog_pos = 4 WHERE is_global")
+    dst.execute(
+        f"UPDATE `{db}_meta`.tsync_syncer_checkpoint SET binlog_name = 'mysql-bin.999999', "
+        "binlog_pos = 4 WHERE is_global"
+    )
     src.execute("FLUSH BINARY LOGS")
     inserts(src, db, range(6, 11))
     running = Running(ctx)
@@ -126,16 +128,20 @@ def test_start_time_starts_at_the_first_transaction_at_or_after_it(mariadb, db, 
     unit = SyncUnit(ctx, start_time=start)
     running = Running(ctx, unit=unit)
     try:
-        wait_until(lambda: rows(dst, f"SELECT id FROM {db}.t") == [("3",), ("4",)], "rows after the time",
-                   running=running)
+        wait_until(
+            lambda: rows(dst, f"SELECT id FROM {db}.t") == [("3",), ("4",)],
+            "rows after the time",
+            running=running,
+        )
         wait_until(lambda: synced(unit, src), "synced status", running=running)
     finally:
         running.stop(close=False)
     inserts(src, db, [5])
     running = Running(ctx, unit=unit)  # resumes from its checkpoint, not from the time again
     try:
-        wait_until(lambda: rows(dst, f"SELECT id FROM {db}.t") == [("3",), ("4",), ("5",)], "row 5",
-                   running=running)
+        wait_until(
+            lambda: rows(dst, f"SELECT id FROM {db}.t") == [("3",), ("4",), ("5",)], "row 5", running=running
+        )
     finally:
         running.stop()
     too_late = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() + 3600)) + "+00:00"
@@ -152,8 +158,9 @@ def test_checkpoint_flushes(mariadb, db, tmp_path):
     src, dst = mariadb.up1, mariadb.target
     other = f"{db}_x"
     setup_table(src, dst, db)
-    src.execute(f"DROP DATABASE IF EXISTS {other}", f"CREATE DATABASE {other}",
-                f"CREATE TABLE {other}.t (id INT)")
+    src.execute(
+        f"DROP DATABASE IF EXISTS {other}", f"CREATE DATABASE {other}", f"CREATE TABLE {other}.t (id INT)"
+    )
     start = master(src)
     running = Running(make_ctx(tmp_path, src, dst, db, meta=meta_at(start), checkpoint_flush_interval=1))
     stop_writing = threading.Event()
@@ -168,8 +175,11 @@ def test_checkpoint_flushes(mariadb, db, tmp_path):
     thread = threading.Thread(target=writer)
     thread.start()
     try:
-        wait_until(lambda: flushed_checkpoint(dst, db) > start, "an interval flush while changes flow",
-                   running=running)
+        wait_until(
+            lambda: flushed_checkpoint(dst, db) > start,
+            "an interval flush while changes flow",
+            running=running,
+        )
     finally:
         stop_writing.set()
         thread.join()
@@ -180,10 +190,14 @@ def test_checkpoint_flushes(mariadb, db, tmp_path):
     try:
         src.execute(f"ALTER TABLE {db}.t ADD COLUMN w INT")
         after_ddl = master(src)
-        wait_until(lambda: global_checkpoint(dst, db).same_position(after_ddl), "the flush after the DDL",
-                   running=running)
-        table_info = dst.query(f"SELECT table_info FROM `{db}_meta`.tsync_syncer_checkpoint "
-                               "WHERE cp_table = 't'")
+        wait_until(
+            lambda: global_checkpoint(dst, db).same_position(after_ddl),
+            "the flush after the DDL",
+            running=running,
+        )
+        table_info = dst.query(
+            f"SELECT table_info FROM `{db}_meta`.tsync_syncer_checkpoint " "WHERE cp_table = 't'"
+        )
         assert '"name":"w"' in table_info[0][0]
         src.execute(f"INSERT INTO {other}.t VALUES (1)", f"INSERT INTO {other}.t VALUES (2)")
         wait_until(lambda: synced(running.unit, src), "synced on an idle upstream", running=running)

@@ -64,8 +64,10 @@ class Workload(threading.Thread):
 
     def create_table(self) -> None:
         name = f"k{len(self.ids) + 1}"
-        self.sql(f"CREATE TABLE {self.db}.{name} (id INT PRIMARY KEY, a INT, s VARCHAR(20), u INT NULL, "
-                 "UNIQUE KEY uu (u))")
+        self.sql(
+            f"CREATE TABLE {self.db}.{name} (id INT PRIMARY KEY, a INT, s VARCHAR(20), u INT NULL, "
+            "UNIQUE KEY uu (u))"
+        )
         self.ids[name] = set()
         self.extra[name] = []
 
@@ -88,8 +90,10 @@ class Workload(threading.Thread):
                 ids.discard(i)
                 ids.add(new)
             else:
-                self.sql(f"UPDATE {db}.{table} SET a = {rng.randint(0, 99)}, s = 's{self.next()}', "
-                         f"u = {self.next() if rng.random() < 0.5 else 'NULL'} WHERE id = {i}")
+                self.sql(
+                    f"UPDATE {db}.{table} SET a = {rng.randint(0, 99)}, s = 's{self.next()}', "
+                    f"u = {self.next() if rng.random() < 0.5 else 'NULL'} WHERE id = {i}"
+                )
         elif op < 0.9:
             i = rng.choice(sorted(ids))
             self.sql(f"DELETE FROM {db}.{table} WHERE id = {i}")
@@ -142,8 +146,14 @@ class Workload(threading.Thread):
 def start_child(spec: dict, log: Path) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     with open(log, "ab") as out:
-        return subprocess.Popen([sys.executable, str(CHILD), json.dumps(spec)], stdout=out, stderr=out,
-                                stdin=subprocess.DEVNULL, env=env, cwd=ROOT)
+        return subprocess.Popen(
+            [sys.executable, str(CHILD), json.dumps(spec)],
+            stdout=out,
+            stderr=out,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=ROOT,
+        )
 
 
 def started(log: Path) -> int:
@@ -163,10 +173,16 @@ def test_kill_minus_9_at_random_points_converges(mariadb, db, tmp_path):
         c = server.dbconfig()
         return {"host": c.host, "port": c.port, "user": c.user, "password": c.password}
 
-    spec = {"task": "trand", "db": db, "upstream": conn(src), "target": conn(dst), "file": start.file,
-            "pos": start.pos, "work_dir": str(tmp_path / "work"),
-            "syncer": {"worker_count": 4, "batch": 10, "checkpoint_flush_interval": 1,
-                       "safe_mode_duration": 0.5}}
+    spec = {
+        "task": "trand",
+        "db": db,
+        "upstream": conn(src),
+        "target": conn(dst),
+        "file": start.file,
+        "pos": start.pos,
+        "work_dir": str(tmp_path / "work"),
+        "syncer": {"worker_count": 4, "batch": 10, "checkpoint_flush_interval": 1, "safe_mode_duration": 0.5},
+    }
     log = tmp_path / "child.log"
     workload = Workload(src, db, rng)
     workload.start()
@@ -176,8 +192,9 @@ def test_kill_minus_9_at_random_points_converges(mariadb, db, tmp_path):
             before = started(log)
             child = start_child(spec, log)
             if round_ % 3 != 2:  # mostly once it replicates; sometimes while it is still starting
-                wait_until(lambda n=before, c=child: started(log) > n or c.poll() is not None,
-                           "the child started")
+                wait_until(
+                    lambda n=before, c=child: started(log) > n or c.poll() is not None, "the child started"
+                )
             time.sleep(rng.uniform(0.0, 1.2))  # a random point: catching up, in a DDL, flushing, ...
             assert child.poll() is None, log.read_text()[-3000:]
             child.send_signal(signal.SIGKILL)

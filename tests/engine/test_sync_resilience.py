@@ -124,6 +124,7 @@ def test_outages_and_killed_connections_resume_and_converge(mariadb, db, tmp_pat
     writer.start()
     tables = [(f"{db}.t", f"{db}.t")]
     try:
+
         def applied_more(n: int) -> bool:
             return dst.query(f"SELECT COUNT(*) FROM {db}.t")[0][0] > n
 
@@ -149,8 +150,9 @@ def test_outages_and_killed_connections_resume_and_converge(mariadb, db, tmp_pat
         writer.paused.set()
         src.stop()
         try:
-            wait_until(lambda: task.sync_status().secondsBehindMaster >= 2,
-                       "lag growing while the upstream is down")
+            wait_until(
+                lambda: task.sync_status().secondsBehindMaster >= 2, "lag growing while the upstream is down"
+            )
         finally:
             src.start()
             writer.paused.clear()
@@ -174,10 +176,14 @@ def test_large_transaction_is_applied_in_batches_with_the_checkpoint_before_it(m
     src, dst = mariadb.up1, mariadb.target
     n = 50_000
     for server in (src, dst):
-        server.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)",
-                       f"CREATE TABLE {db}.gate (id INT PRIMARY KEY)")
-    running = Running(make_ctx(tmp_path, src, dst, db, worker_count=4, batch=100, queue_size=1024,
-                               safe_mode_duration=1.0))
+        server.execute(
+            f"CREATE DATABASE {db}",
+            f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)",
+            f"CREATE TABLE {db}.gate (id INT PRIMARY KEY)",
+        )
+    running = Running(
+        make_ctx(tmp_path, src, dst, db, worker_count=4, batch=100, queue_size=1024, safe_mode_duration=1.0)
+    )
     blocker = dst.connect()
     try:
         wait_until(lambda: synced(running.unit, src), "started", running=running)
@@ -190,10 +196,16 @@ def test_large_transaction_is_applied_in_batches_with_the_checkpoint_before_it(m
             cur.execute(f"INSERT INTO {db}.t SELECT seq, seq FROM {db}.seq_1_to_{n}")
             cur.execute("COMMIT")
         after = master(src)
-        wait_until(lambda: dst.query(f"SELECT COUNT(*) FROM {db}.t")[0][0] > 0,
-                   "part of the transaction applied", running=running)
-        wait_until(lambda: running.unit.status().masterBinlog == after.position_str(), "master refreshed",
-                   running=running)
+        wait_until(
+            lambda: dst.query(f"SELECT COUNT(*) FROM {db}.t")[0][0] > 0,
+            "part of the transaction applied",
+            running=running,
+        )
+        wait_until(
+            lambda: running.unit.status().masterBinlog == after.position_str(),
+            "master refreshed",
+            running=running,
+        )
         st = running.unit.status()
         applied = dst.query(f"SELECT COUNT(*) FROM {db}.t")[0][0]
         assert 0 < applied < n, "applied in batches, not all at once"
@@ -203,8 +215,11 @@ def test_large_transaction_is_applied_in_batches_with_the_checkpoint_before_it(m
         with blocker.cursor() as cur:
             cur.execute("UNLOCK TABLES")
         converge(src, dst, [(f"{db}.t", f"{db}.t"), (f"{db}.gate", f"{db}.gate")], running)
-        wait_until(lambda: flushed_checkpoint(dst, db).same_position(after), "checkpoint after the COMMIT",
-                   running=running)
+        wait_until(
+            lambda: flushed_checkpoint(dst, db).same_position(after),
+            "checkpoint after the COMMIT",
+            running=running,
+        )
     finally:
         blocker.close()
         running.stop()
@@ -239,7 +254,7 @@ def test_16mb_rows(mariadb, db, tmp_path):
         dst.execute("SET GLOBAL max_allowed_packet = 4194304")
         running = Running(ctx)
         with src.connect(max_allowed_packet=PACKET_64M) as conn, conn.cursor() as cur:
-            cur.execute(f"INSERT INTO {db}.t VALUES (2, %s)", (big[:6 * 1024 * 1024],))
+            cur.execute(f"INSERT INTO {db}.t VALUES (2, %s)", (big[: 6 * 1024 * 1024],))
         err = running.wait_error()
         assert err.code == 10006 and not err.resumable and "max_allowed_packet" in str(err)
         assert "packet for query is too large" in err.raw_cause

@@ -33,10 +33,12 @@ ROWS = 1000
 def test_lag_is_never_zero_before_caught_up_and_grows_while_paused(mariadb, db, tmp_path):
     src, dst = mariadb.up2, mariadb.target
     src.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(20))")
-    dst.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(20))",
-                # a slow target: the catch-up takes a while, with many batches
-                f"CREATE TRIGGER {db}.slow BEFORE INSERT ON {db}.t FOR EACH ROW "
-                "SET @dmshell_x = SLEEP(0.003)")
+    dst.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v VARCHAR(20))",
+        # a slow target: the catch-up takes a while, with many batches
+        f"CREATE TRIGGER {db}.slow BEFORE INSERT ON {db}.t FOR EACH ROW " "SET @dmshell_x = SLEEP(0.003)",
+    )
     ctx = make_ctx(tmp_path, src, dst, db, worker_count=2, batch=1, queue_size=64)
     with src.connect() as conn, conn.cursor() as cur:  # a backlog of small transactions
         for i in range(ROWS):
@@ -45,13 +47,23 @@ def test_lag_is_never_zero_before_caught_up_and_grows_while_paused(mariadb, db, 
     running = Running(ctx)
     samples = []
     try:
-        wait_until(lambda: running.unit.status().totalBinlogEvents > 0, "the first event read",
-                   running=running)
+        wait_until(
+            lambda: running.unit.status().totalBinlogEvents > 0, "the first event read", running=running
+        )
         while True:
             st = running.unit.status()
             applied = dst.query(f"SELECT COUNT(*) FROM {db}.t")[0][0]
-            samples.append((st.secondsBehindMaster, applied, st.recentRps, st.recentEps, st.recentBps,
-                            list(st.queueDepths), st.queueCapacity))
+            samples.append(
+                (
+                    st.secondsBehindMaster,
+                    applied,
+                    st.recentRps,
+                    st.recentEps,
+                    st.recentBps,
+                    list(st.queueDepths),
+                    st.queueCapacity,
+                )
+            )
             if applied == ROWS:
                 break
             if running.error is not None:
@@ -63,8 +75,9 @@ def test_lag_is_never_zero_before_caught_up_and_grows_while_paused(mariadb, db, 
         # bounded queues (a backlog of 1000 changes never piles up in them)
         assert all(len(s[5]) == 2 and all(d <= 2 * s[6] for d in s[5]) for s in samples), samples
         assert all(max(s[i] for s in samples) > 0 for i in (2, 3, 4)), "rows/s, events/s and bytes/s"
-        wait_until(lambda: running.unit.status().secondsBehindMaster == 0, "lag 0 once caught up",
-                   running=running)
+        wait_until(
+            lambda: running.unit.status().secondsBehindMaster == 0, "lag 0 once caught up", running=running
+        )
     finally:
         running.stop(close=False)
     unit = running.unit

@@ -9,8 +9,12 @@ from dmshell.engine.unit import UnitContext
 
 
 def make_ctx(work_dir: Path) -> UnitContext:
-    return UnitContext(cfg=None, source=SourceConfig(source_id="s1", from_db=DBConfig()),  # type: ignore[arg-type]
-                       work_dir=work_dir, worker_name="worker1")
+    return UnitContext(
+        cfg=None,
+        source=SourceConfig(source_id="s1", from_db=DBConfig()),  # type: ignore[arg-type]
+        work_dir=work_dir,
+        worker_name="worker1",
+    )
 
 
 def test_start_time_is_used_until_applied_then_never_again_for_that_run(tmp_path: Path) -> None:

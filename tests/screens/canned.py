@@ -6,8 +6,15 @@ from __future__ import annotations
 from dmshell.proto import dmmaster_pb2 as m
 from dmshell.proto import dmworker_pb2 as pb
 
-CLUSTER = m.ClusterInfo(masterAddr="127.0.0.1:8261", dataDir="/var/lib/dmshell", workersUp=2, workersTotal=3,
-                        version="v0.1.0-test", pid=4242, startTime=1_700_000_000)
+CLUSTER = m.ClusterInfo(
+    masterAddr="127.0.0.1:8261",
+    dataDir="/var/lib/dmshell",
+    workersUp=2,
+    workersTotal=3,
+    version="v0.1.0-test",
+    pid=4242,
+    startTime=1_700_000_000,
+)
 
 TASK_CONFIGS = {
     "shop-merge": "name: shop-merge\ntask-mode: all\nshard-mode: pessimistic\n",
@@ -18,18 +25,32 @@ TASK_CONFIGS = {
 
 #: What the master's ListSourceConfigs returns (passwords already masked by the master).
 SOURCE_CONFIGS = {
-    "mysql-01": ("source-id: mysql-01\nenable-gtid: true\nenable-relay: false\nflavor: mariadb\nfrom:\n"
-                 "  host: 10.0.0.11\n  port: 3306\n  user: dm\n  password: '******'\n"),
-    "mysql-02": ("source-id: mysql-02\nenable-gtid: false\nenable-relay: true\nflavor: mysql\nfrom:\n"
-                 "  host: 10.0.0.12\n  port: 3306\n  user: dm\n  password: '******'\n"),
+    "mysql-01": (
+        "source-id: mysql-01\nenable-gtid: true\nenable-relay: false\nflavor: mariadb\nfrom:\n"
+        "  host: 10.0.0.11\n  port: 3306\n  user: dm\n  password: '******'\n"
+    ),
+    "mysql-02": (
+        "source-id: mysql-02\nenable-gtid: false\nenable-relay: true\nflavor: mysql\nfrom:\n"
+        "  host: 10.0.0.12\n  port: 3306\n  user: dm\n  password: '******'\n"
+    ),
 }
 
 #: Lag samples pushed before the graph snapshots (seconds; the last one is the canned status's 25).
 LAG_SERIES = (0, 1, 1, 2, 4, 7, 9, 12, 15, 14, 18, 22, 25)
 
 
-def _sync(st: pb.SubTaskStatus, *, master: str, syncer: str, gtid_m: str, gtid_s: str, lag: int, rps: int,
-          rows: int, synced: bool = False) -> None:
+def _sync(
+    st: pb.SubTaskStatus,
+    *,
+    master: str,
+    syncer: str,
+    gtid_m: str,
+    gtid_s: str,
+    lag: int,
+    rps: int,
+    rows: int,
+    synced: bool = False,
+) -> None:
     st.sync.masterBinlog, st.sync.syncerBinlog = master, syncer
     st.sync.masterBinlogGtid, st.sync.syncerBinlogGtid = gtid_m, gtid_s
     st.sync.secondsBehindMaster, st.sync.recentRps, st.sync.totalRows = lag, rps, rows
@@ -45,8 +66,16 @@ def canned_status(*, shop_lag: int = 25, shop_rps: int = 36) -> m.QueryStatusLis
     s1 = resp.sources.add(result=True)
     s1.sourceStatus.source, s1.sourceStatus.worker = "mysql-01", "worker-1"
     st = s1.subTaskStatus.add(name="shop-merge", stage=pb.Running, unit=pb.Sync)
-    _sync(st, master="(mysql-bin.000003, 48211)", syncer="(mysql-bin.000003, 47950)",
-          gtid_m="1-101-3377", gtid_s="1-101-3361", lag=3, rps=118, rows=104_220)
+    _sync(
+        st,
+        master="(mysql-bin.000003, 48211)",
+        syncer="(mysql-bin.000003, 47950)",
+        gtid_m="1-101-3377",
+        gtid_s="1-101-3361",
+        lag=3,
+        rps=118,
+        rows=104_220,
+    )
     st = s1.subTaskStatus.add(name="archive", stage=pb.Running, unit=pb.Load)
     st.load.finishedBytes, st.load.totalBytes, st.load.progress = 4_500_000, 10_000_000, "45.00 %"
     st.load.metaBinlog, st.load.metaBinlogGTID = "(mysql-bin.000002, 1544)", "1-101-2044"
@@ -59,19 +88,39 @@ def canned_status(*, shop_lag: int = 25, shop_rps: int = 36) -> m.QueryStatusLis
     relay.masterBinlog = relay.relayBinlog = "(mysql-bin.000007, 9120)"
     relay.relaySubDir, relay.relayCatchUpMaster = "a9f1c3d2.000001", True
     st = s2.subTaskStatus.add(name="shop-merge", stage=pb.Running, unit=pb.Sync)
-    _sync(st, master="(mysql-bin.000007, 9120)", syncer="(mysql-bin.000007, 4410)",
-          gtid_m="", gtid_s="", lag=shop_lag, rps=shop_rps, rows=88_015)
+    _sync(
+        st,
+        master="(mysql-bin.000007, 9120)",
+        syncer="(mysql-bin.000007, 4410)",
+        gtid_m="",
+        gtid_s="",
+        lag=shop_lag,
+        rps=shop_rps,
+        rows=88_015,
+    )
     st = s2.subTaskStatus.add(name="archive", stage=pb.Running, unit=pb.Dump)
     st.dump.totalTables, st.dump.completedTables, st.dump.finishedRows = 8, 3, 120_000
     st.dump.estimateTotalRows, st.dump.finishedBytes, st.dump.bps = 320_000, 24_000_000, 2_400_000
     st = s2.subTaskStatus.add(name="billing", stage=pb.Paused, unit=pb.Sync)
-    _sync(st, master="(mysql-bin.000007, 9120)", syncer="(mysql-bin.000006, 77120)",
-          gtid_m="", gtid_s="", lag=0, rps=0, rows=5_002)
+    _sync(
+        st,
+        master="(mysql-bin.000007, 9120)",
+        syncer="(mysql-bin.000006, 77120)",
+        gtid_m="",
+        gtid_s="",
+        lag=0,
+        rps=0,
+        rows=5_002,
+    )
     st.result.errors.add(
-        ErrCode=10006, ErrClass="database", ErrScope="downstream", ErrLevel="high",
+        ErrCode=10006,
+        ErrClass="database",
+        ErrScope="downstream",
+        ErrLevel="high",
         Message="execute statement failed: INSERT INTO `billing`.`invoices` (`id`,`total`) VALUES (?,?)",
         RawCause="Error 1062 (23000): Duplicate entry '17' for key 'PRIMARY'",
-        Workaround="Please check the target table, then `resume-task billing`.")
+        Workaround="Please check the target table, then `resume-task billing`.",
+    )
     return resp
 
 
@@ -99,9 +148,14 @@ async def wait_until(pilot, predicate, timeout: float = 10.0, what: str = "condi
 async def wait_for_data(pilot) -> None:
     """Until status, cluster info and task modes have all arrived and been rendered."""
     app = pilot.app
-    await wait_until(pilot, lambda: bool(app.snapshot.tasks) and app.cluster_info is not None
-                     and all(t.mode for t in app.snapshot.tasks)
-                     and all(s.gtid != "?" for s in app.snapshot.sources), what="the first status")
+    await wait_until(
+        pilot,
+        lambda: bool(app.snapshot.tasks)
+        and app.cluster_info is not None
+        and all(t.mode for t in app.snapshot.tasks)
+        and all(s.gtid != "?" for s in app.snapshot.sources),
+        what="the first status",
+    )
     await pilot.pause()
 
 

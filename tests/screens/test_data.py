@@ -16,16 +16,19 @@ def _st(stage: str, unit: str = "Sync", errors: int = 0, source: str = "s1") -> 
     return SubtaskView(task="t", source=source, worker="w", stage=stage, unit=unit, errors=errs)
 
 
-@pytest.mark.parametrize("stages,expected", [
-    ([("Running", 0), ("Running", 0)], "Running"),
-    ([("Running", 0), ("Paused", 0)], "Paused"),
-    ([("Paused", 0), ("Running", 0)], "Paused"),
-    ([("Running", 0), ("Paused", 1)], "Error - Some error occurred in subtask"),
-    ([("Paused", 1), ("Paused", 0)], "Error - Some error occurred in subtask"),
-    ([("Finished", 0), ("Finished", 0)], "Finished"),
-    ([("Finished", 0), ("Running", 0)], "Running"),
-    ([("New", 0), ("New", 0)], "New"),
-])
+@pytest.mark.parametrize(
+    "stages,expected",
+    [
+        ([("Running", 0), ("Running", 0)], "Running"),
+        ([("Running", 0), ("Paused", 0)], "Paused"),
+        ([("Paused", 0), ("Running", 0)], "Paused"),
+        ([("Running", 0), ("Paused", 1)], "Error - Some error occurred in subtask"),
+        ([("Paused", 1), ("Paused", 0)], "Error - Some error occurred in subtask"),
+        ([("Finished", 0), ("Finished", 0)], "Finished"),
+        ([("Finished", 0), ("Running", 0)], "Running"),
+        ([("New", 0), ("New", 0)], "New"),
+    ],
+)
 def test_task_status_follows_dmctl(stages, expected):
     subtasks = [_st(stage, errors=n, source=f"s{i}") for i, (stage, n) in enumerate(stages)]
     assert task_status(subtasks, {}) == expected
@@ -50,7 +53,8 @@ def test_build_snapshot_groups_by_task_and_source():
     assert (billing.error_count, billing.lag) == (1, None)
     assert [(s.source, s.worker, s.tasks, s.error_count) for s in snap.sources] == [
         ("mysql-01", "worker-1", ("shop-merge", "archive"), 0),
-        ("mysql-02", "worker-2", ("shop-merge", "archive", "billing"), 1)]
+        ("mysql-02", "worker-2", ("shop-merge", "archive", "billing"), 1),
+    ]
     assert snap.sources[0].master_binlog == "(mysql-bin.000003, 48211)"
     assert snap == build_snapshot(canned_status(), {"shop-merge": "all"})  # comparable: no spurious redraws
 
@@ -75,7 +79,13 @@ def test_pipeline_units_by_mode():
 def test_lag_words_and_durations():
     pal = Palette()
     assert [str(lag_text(s, pal)) for s in (0, 9, 10, 19, 20, 3725)] == [
-        "0s ok", "9s ok", "10s slow", "19s slow", "20s BEHIND", "1h02m BEHIND"]
+        "0s ok",
+        "9s ok",
+        "10s slow",
+        "19s slow",
+        "20s BEHIND",
+        "1h02m BEHIND",
+    ]
     assert str(lag_text(None, pal)) == "—"
     assert [human_seconds(s) for s in (59, 60, 3599, 86400 + 7200)] == ["59s", "1m00s", "59m59s", "1d02h"]
     assert progress_bar(0.5, width=10) == "█████░░░░░  50.0%"

@@ -130,8 +130,9 @@ async def test_rows_update_in_place_and_cursor_stays(master):
         assert str(table.get_cell("shop-merge", "lag")) == "25s BEHIND"
         master.set("QueryStatus", canned_status(shop_lag=12))
         master.push_status(canned_status(shop_lag=12))
-        await wait_until(pilot, lambda: str(table.get_cell("shop-merge", "lag")) == "12s slow",
-                         what="the new lag")
+        await wait_until(
+            pilot, lambda: str(table.get_cell("shop-merge", "lag")) == "12s slow", what="the new lag"
+        )
         assert table.current_key == "shop-merge"
         assert task_names(table) == ["archive", "billing", "shop-merge"]
 
@@ -185,8 +186,10 @@ async def test_palette_offers_task_actions(master):
         assert app.screen.command.endswith("pause-task billing")
 
 
-@pytest.mark.parametrize("theme,textual_theme", [("dark", "textual-dark"), ("light", "textual-light"),
-                                                  ("high-contrast", "dmshell-high-contrast")])
+@pytest.mark.parametrize(
+    "theme,textual_theme",
+    [("dark", "textual-dark"), ("light", "textual-light"), ("high-contrast", "dmshell-high-contrast")],
+)
 async def test_themes(master, theme, textual_theme):
     app = make_app(master, theme_name=theme)
     async with app.run_test(size=(80, 24)) as pilot:

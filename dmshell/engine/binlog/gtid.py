@@ -198,8 +198,9 @@ def resolve_gtid_start(conn, gtid_text: str, flavor: str) -> Location:
             break
     if start_file is None:
         raise errors.ErrSyncerGetEvent(
-            f"the binlog holding GTID set {gtid_text} was purged (oldest file {files[0]})")
-    for name in files[files.index(start_file):]:
+            f"the binlog holding GTID set {gtid_text} was purged (oldest file {files[0]})"
+        )
+    for name in files[files.index(start_file) :]:
         pos = 4
         while True:
             with conn.cursor() as cur:

@@ -138,9 +138,13 @@ class RowsEvent(BinlogEvent):
         names = (self.map.bound or self.map.bind(None)).names
         if self._present2 is None:
             return [{"values": dict(zip(names, v, strict=True))} for v in images]
-        return [{"before_values": dict(zip(names, images[i], strict=True)),
-                 "after_values": dict(zip(names, images[i + 1], strict=True))}
-                for i in range(0, len(images), 2)]
+        return [
+            {
+                "before_values": dict(zip(names, images[i], strict=True)),
+                "after_values": dict(zip(names, images[i + 1], strict=True)),
+            }
+            for i in range(0, len(images), 2)
+        ]
 
 
 class WriteRowsEvent(RowsEvent):
@@ -161,8 +165,14 @@ class OtherEvent(BinlogEvent):
     __slots__ = ()
 
 
-_ROWS = {23: WriteRowsEvent, 24: UpdateRowsEvent, 25: DeleteRowsEvent,  # v1 (MariaDB)
-         30: WriteRowsEvent, 31: UpdateRowsEvent, 32: DeleteRowsEvent}  # v2 (MySQL 5.6+)
+_ROWS = {
+    23: WriteRowsEvent,
+    24: UpdateRowsEvent,
+    25: DeleteRowsEvent,  # v1 (MariaDB)
+    30: WriteRowsEvent,
+    31: UpdateRowsEvent,
+    32: DeleteRowsEvent,
+}  # v2 (MySQL 5.6+)
 _UNSUPPORTED = {
     39: "PARTIAL_UPDATE_ROWS_EVENT (binlog_row_value_options=PARTIAL_JSON)",
     40: "TRANSACTION_PAYLOAD_EVENT (binlog_transaction_compression=ON)",
@@ -181,8 +191,9 @@ class _Interrupted(Exception):
 
 
 def _lost(detail: str = "") -> pymysql_err.OperationalError:
-    return pymysql_err.OperationalError(2013, "Lost connection to MySQL server during query"
-                                        + (f" ({detail})" if detail else ""))
+    return pymysql_err.OperationalError(
+        2013, "Lost connection to MySQL server during query" + (f" ({detail})" if detail else "")
+    )
 
 
 class BinlogReader:
@@ -192,8 +203,16 @@ class BinlogReader:
     out and the reader is about to wait for the network: the caller's chance to flush buffers.
     """
 
-    def __init__(self, db: DBConfig, server_id: int, start: Location, *, heartbeat: float = 1.0,
-                 read_timeout: float = 60.0, on_idle: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        db: DBConfig,
+        server_id: int,
+        start: Location,
+        *,
+        heartbeat: float = 1.0,
+        read_timeout: float = 60.0,
+        on_idle: Callable[[], None] | None = None,
+    ) -> None:
         self._db = db
         self._server_id = server_id
         self._start = start
@@ -212,9 +231,17 @@ class BinlogReader:
         self._wide_map = True  # 6-byte table ids (every server since MySQL 5.1)
         self._tables: dict[int, TableMap] = {}  # table id -> its current table map
         self._maps: dict[bytes, TableMap] = {}  # table map body -> parsed (shared)
-        parsers = {2: self._query, 4: self._rotate, 15: self._format_description, 16: self._xid,
-                   19: self._table_map, 27: self._heartbeat, 33: self._mysql_gtid, 41: self._heartbeat,
-                   162: self._mariadb_gtid}
+        parsers = {
+            2: self._query,
+            4: self._rotate,
+            15: self._format_description,
+            16: self._xid,
+            19: self._table_map,
+            27: self._heartbeat,
+            33: self._mysql_gtid,
+            41: self._heartbeat,
+            162: self._mariadb_gtid,
+        }
         parsers.update(dict.fromkeys(_ROWS, self._rows))
         parsers.update(dict.fromkeys(_UNSUPPORTED, self._unsupported))
         self._parsers = parsers
@@ -231,8 +258,10 @@ class BinlogReader:
                 checksum = row is not None and str(row[1]).upper() != "NONE"
                 if checksum:
                     cur.execute("SET @master_binlog_checksum = @@global.binlog_checksum")
-                cur.execute("SET @master_heartbeat_period = %s",
-                            (int(min(self._heartbeat_period, self._read_timeout / 2) * 1_000_000_000),))
+                cur.execute(
+                    "SET @master_heartbeat_period = %s",
+                    (int(min(self._heartbeat_period, self._read_timeout / 2) * 1_000_000_000),),
+                )
                 cur.execute("SET @mariadb_slave_capability = 4")
                 cur.execute("SELECT VERSION()")
                 self._mariadb = "mariadb" in str(cur.fetchone()[0]).lower()
@@ -253,7 +282,7 @@ class BinlogReader:
     # -- packets -------------------------------------------------------------------------------
     def _fill(self, need: int) -> None:
         """Make at least ``need`` bytes available from ``self._pos`` (blocking)."""
-        buf = self._buf[self._pos:]
+        buf = self._buf[self._pos :]
         sock = self._sock
         while len(buf) < need:
             if self.on_idle is not None and not self._poll.poll(0):
@@ -273,7 +302,7 @@ class BinlogReader:
         if len(buf) - p < 4 + n:
             self._fill(4 + n)
             buf, p = self._buf, self._pos
-        data = buf[p + 4:p + 4 + n]
+        data = buf[p + 4 : p + 4 + n]
         self._pos = p + 4 + n
         if n == _MAX_PACKET:
             data = data + self._payload()
@@ -313,9 +342,12 @@ class BinlogReader:
 
     def _next(self) -> BinlogEvent:
         buf, p = self._buf, self._pos
-        if len(buf) - p >= 4 and (n := buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16) < _MAX_PACKET \
-                and len(buf) - p >= 4 + n:
-            data = buf[p + 4:p + 4 + n]
+        if (
+            len(buf) - p >= 4
+            and (n := buf[p] | buf[p + 1] << 8 | buf[p + 2] << 16) < _MAX_PACKET
+            and len(buf) - p >= 4 + n
+        ):
+            data = buf[p + 4 : p + 4 + n]
             self._pos = p + 4 + n
         else:
             data = self._payload()
@@ -356,13 +388,13 @@ class BinlogReader:
     def _rotate(self, header: tuple, data: bytes) -> RotateEvent:
         ev = RotateEvent(header)
         ev.position = int.from_bytes(data[20:28], "little")
-        ev.next_binlog = data[28:len(data) - self._checksum].decode("utf-8", "replace")
+        ev.next_binlog = data[28 : len(data) - self._checksum].decode("utf-8", "replace")
         self._tables.clear()  # table ids are only valid within one binlog file
         return ev
 
     def _heartbeat(self, header: tuple, data: bytes) -> HeartbeatLogEvent:
         ev = HeartbeatLogEvent(header)
-        ev.ident = data[20:len(data) - self._checksum].decode("utf-8", "replace") if header[1] == 27 else ""
+        ev.ident = data[20 : len(data) - self._checksum].decode("utf-8", "replace") if header[1] == 27 else ""
         return ev
 
     def _mysql_gtid(self, header: tuple, data: bytes) -> GtidEvent:
@@ -373,8 +405,9 @@ class BinlogReader:
         return ev
 
     def _unsupported(self, header: tuple, data: bytes) -> BinlogEvent:
-        raise errors.ErrSyncerUnitPanic(f"binlog event {_UNSUPPORTED[header[1]]} is not supported; "
-                                        "turn the option off on the upstream")
+        raise errors.ErrSyncerUnitPanic(
+            f"binlog event {_UNSUPPORTED[header[1]]} is not supported; " "turn the option off on the upstream"
+        )
 
     def _format_description(self, header: tuple, data: bytes) -> FormatDescriptionEvent:
         ev = FormatDescriptionEvent(header)
@@ -393,8 +426,8 @@ class BinlogReader:
         schema_len = data[28]
         status_len = data[31] | data[32] << 8
         p = 33 + status_len
-        ev.schema = data[p:p + schema_len].decode("utf-8", "replace")
-        ev.query = data[p + schema_len + 1:end].decode("utf-8", "backslashreplace")
+        ev.schema = data[p : p + schema_len].decode("utf-8", "replace")
+        ev.query = data[p + schema_len + 1 : end].decode("utf-8", "backslashreplace")
         return ev
 
     def _table_map(self, header: tuple, data: bytes) -> TableMapEvent:
@@ -402,10 +435,10 @@ class BinlogReader:
         if self._wide_map:
             low, high = _TABLE_ID(data, 20)
             ev.table_id = low | high << 32
-            body = data[28:len(data) - self._checksum]
+            body = data[28 : len(data) - self._checksum]
         else:
             ev.table_id = int.from_bytes(data[20:24], "little")
-            body = data[26:len(data) - self._checksum]
+            body = data[26 : len(data) - self._checksum]
         tm = self._maps.get(body)
         if tm is None:
             if len(self._maps) >= MAX_TABLE_MAPS:
@@ -436,7 +469,7 @@ class BinlogReader:
         elif c == 252:
             count, p = data[p + 1] | data[p + 2] << 8, p + 3
         else:
-            count, p = int.from_bytes(data[p + 1:p + 4], "little"), p + 4
+            count, p = int.from_bytes(data[p + 1 : p + 4], "little"), p + 4
         if count <= 8:
             ev._present = data[p]
             p += 1
@@ -447,10 +480,10 @@ class BinlogReader:
                 ev._present2 = None
         else:
             nbytes = (count + 7) // 8
-            ev._present = int.from_bytes(data[p:p + nbytes], "little")
+            ev._present = int.from_bytes(data[p : p + nbytes], "little")
             p += nbytes
             if cls is UpdateRowsEvent:
-                ev._present2 = int.from_bytes(data[p:p + nbytes], "little")
+                ev._present2 = int.from_bytes(data[p : p + nbytes], "little")
                 p += nbytes
             else:
                 ev._present2 = None

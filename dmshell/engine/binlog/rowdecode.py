@@ -45,8 +45,9 @@ from dmshell.engine import errors
 # binlog column types (include/mysql_com.h enum_field_types)
 DECIMAL, TINY, SHORT, LONG, FLOAT, DOUBLE, NULL, TIMESTAMP, LONGLONG, INT24 = range(10)
 DATE, TIME, DATETIME, YEAR, NEWDATE, VARCHAR, BIT, TIMESTAMP2, DATETIME2, TIME2 = range(10, 20)
-JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING, GEOMETRY = (
-    range(245, 256))
+JSON, NEWDECIMAL, ENUM, SET, TINY_BLOB, MEDIUM_BLOB, LONG_BLOB, BLOB, VAR_STRING, STRING, GEOMETRY = range(
+    245, 256
+)
 
 _UTF8 = frozenset({"utf8mb4", "utf8mb3", "utf8"})
 _NUMERIC = frozenset({TINY, SHORT, INT24, LONG, LONGLONG, NEWDECIMAL, FLOAT, DOUBLE, YEAR})
@@ -65,15 +66,28 @@ def _lenenc(b: bytes, p: int) -> tuple[int, int]:
     if c == 252:
         return b[p + 1] | b[p + 2] << 8, p + 3
     if c == 253:
-        return int.from_bytes(b[p + 1:p + 4], "little"), p + 4
-    return int.from_bytes(b[p + 1:p + 9], "little"), p + 9
+        return int.from_bytes(b[p + 1 : p + 4], "little"), p + 4
+    return int.from_bytes(b[p + 1 : p + 9], "little"), p + 9
 
 
 class TableMap:
     """The structure a ``TABLE_MAP`` event describes (shared by identical table map events)."""
 
-    __slots__ = ("_decoders", "bound", "charsets", "column_count", "enum_values", "meta", "names",
-                 "nullable", "schema", "set_values", "table", "types", "unsigned")
+    __slots__ = (
+        "_decoders",
+        "bound",
+        "charsets",
+        "column_count",
+        "enum_values",
+        "meta",
+        "names",
+        "nullable",
+        "schema",
+        "set_values",
+        "table",
+        "types",
+        "unsigned",
+    )
 
     def __init__(self, body: bytes, start: int, end: int, *, mariadb: bool = True) -> None:
         """Parse a table map body from ``start`` (the schema name length, after table id and
@@ -82,21 +96,32 @@ class TableMap:
         b = body
         p = start
         n = b[p]
-        self.schema = b[p + 1:p + 1 + n].decode("utf-8", "replace")
+        self.schema = b[p + 1 : p + 1 + n].decode("utf-8", "replace")
         p += n + 2
         n = b[p]
-        self.table = b[p + 1:p + 1 + n].decode("utf-8", "replace")
+        self.table = b[p + 1 : p + 1 + n].decode("utf-8", "replace")
         p += n + 2
         count, p = _lenenc(b, p)
         self.column_count = count
-        types = list(b[p:p + count])
+        types = list(b[p : p + count])
         p += count
         meta_len, p = _lenenc(b, p)
         meta_end = p + meta_len
         metas: list[tuple[int, ...]] = []
         for i, t in enumerate(types):
-            if t in (FLOAT, DOUBLE, BLOB, GEOMETRY, JSON, TIMESTAMP2, DATETIME2, TIME2, TINY_BLOB,
-                     MEDIUM_BLOB, LONG_BLOB):
+            if t in (
+                FLOAT,
+                DOUBLE,
+                BLOB,
+                GEOMETRY,
+                JSON,
+                TIMESTAMP2,
+                DATETIME2,
+                TIME2,
+                TINY_BLOB,
+                MEDIUM_BLOB,
+                LONG_BLOB,
+            ):
                 metas.append((b[p],))
                 p += 1
             elif t in (VARCHAR, VAR_STRING):
@@ -120,7 +145,7 @@ class TableMap:
                 metas.append(())
         p = meta_end
         nbytes = (count + 7) // 8
-        nulls = int.from_bytes(b[p:p + nbytes], "little")
+        nulls = int.from_bytes(b[p : p + nbytes], "little")
         p += nbytes
         self.types = types
         self.meta = metas
@@ -175,7 +200,7 @@ class TableMap:
                 names = []
                 while q < stop:
                     n, q = _lenenc(b, q)
-                    names.append(b[q:q + n].decode("utf-8", "replace"))
+                    names.append(b[q : q + n].decode("utf-8", "replace"))
                     q += n
                 self.names = names
             elif kind in (5, 6):  # SET_STR_VALUE / ENUM_STR_VALUE
@@ -185,7 +210,7 @@ class TableMap:
                     members = []
                     for _ in range(count):
                         n, q = _lenenc(b, q)
-                        members.append(b[q:q + n].decode("utf-8", "replace"))
+                        members.append(b[q : q + n].decode("utf-8", "replace"))
                         q += n
                     lists.append(members)
                 per_col: list[list[str] | None] = [None] * len(types)
@@ -237,7 +262,7 @@ def _read_decimal(b: bytes, p: int, precision: int, scale: int) -> tuple[Decimal
     intg0, intg0x = divmod(intg, 9)
     frac0, frac0x = divmod(scale, 9)
     size = intg0 * 4 + _DIG2BYTES[intg0x] + frac0 * 4 + _DIG2BYTES[frac0x]
-    raw = bytearray(b[p:p + size])
+    raw = bytearray(b[p : p + size])
     negative = not raw[0] & 0x80
     raw[0] ^= 0x80
     if negative:
@@ -246,7 +271,7 @@ def _read_decimal(b: bytes, p: int, precision: int, scale: int) -> tuple[Decimal
     parts = ["-" if negative else ""]
     n = _DIG2BYTES[intg0x]
     if n:
-        parts.append(str(int.from_bytes(raw[q:q + n], "big")))
+        parts.append(str(int.from_bytes(raw[q : q + n], "big")))
         q += n
     for _ in range(intg0):
         parts.append(f"{int.from_bytes(raw[q:q + 4], 'big'):09d}")
@@ -265,11 +290,11 @@ def _read_fraction(b: bytes, p: int, fsp: int) -> tuple[int, int]:
     n = _FSP_BYTES[fsp]
     if not n:
         return 0, p
-    return int.from_bytes(b[p:p + n], "big") * _FSP_SCALE[fsp], p + n
+    return int.from_bytes(b[p : p + n], "big") * _FSP_SCALE[fsp], p + n
 
 
 def _read_datetime2(b: bytes, p: int, fsp: int) -> tuple[Any, int]:
-    v = int.from_bytes(b[p:p + 5], "big") - 0x8000000000
+    v = int.from_bytes(b[p : p + 5], "big") - 0x8000000000
     us, q = _read_fraction(b, p + 5, fsp)
     ymd, hms = v >> 17, v % (1 << 17)
     ym = ymd >> 5
@@ -278,12 +303,12 @@ def _read_datetime2(b: bytes, p: int, fsp: int) -> tuple[Any, int]:
     try:
         return dt.datetime(year, month, day, hour, minute, second, us), q
     except ValueError:  # zero dates: their text
-        frac = f".{us:06d}"[:fsp + 1] if fsp else ""
+        frac = f".{us:06d}"[: fsp + 1] if fsp else ""
         return f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}{frac}", q
 
 
 def _read_timestamp2(b: bytes, p: int, fsp: int) -> tuple[Any, int]:
-    sec = int.from_bytes(b[p:p + 4], "big")
+    sec = int.from_bytes(b[p : p + 4], "big")
     us, q = _read_fraction(b, p + 4, fsp)
     if sec == 0 and us == 0:
         return "0000-00-00 00:00:00", q
@@ -292,7 +317,7 @@ def _read_timestamp2(b: bytes, p: int, fsp: int) -> tuple[Any, int]:
 
 def _read_time2(b: bytes, p: int, fsp: int) -> tuple[dt.timedelta, int]:
     """MySQL's ``my_time_packed_from_binary``."""
-    intpart = int.from_bytes(b[p:p + 3], "big") - 0x800000
+    intpart = int.from_bytes(b[p : p + 3], "big") - 0x800000
     frac = 0
     q = p + 3
     if fsp in (1, 2):
@@ -310,7 +335,7 @@ def _read_time2(b: bytes, p: int, fsp: int) -> tuple[dt.timedelta, int]:
         frac *= 100
         q += 2
     elif fsp in (5, 6):
-        packed = int.from_bytes(b[p:p + 6], "big") - 0x800000000000
+        packed = int.from_bytes(b[p : p + 6], "big") - 0x800000000000
         intpart, frac = packed >> 24, packed % (1 << 24)
         q += 3
     packed = (intpart << 24) + frac
@@ -333,7 +358,7 @@ def _read_date(b: bytes, p: int) -> tuple[Any, int]:
 
 def _read_datetime(b: bytes, p: int) -> tuple[Any, int]:
     """The pre-5.6 DATETIME: YYYYMMDDhhmmss as an 8-byte integer."""
-    v = int.from_bytes(b[p:p + 8], "little")
+    v = int.from_bytes(b[p : p + 8], "little")
     d, t = divmod(v, 1000000)
     year, month, day = d // 10000, d // 100 % 100, d % 100
     hour, minute, second = t // 10000, t // 100 % 100, t % 100
@@ -344,7 +369,7 @@ def _read_datetime(b: bytes, p: int) -> tuple[Any, int]:
 
 
 def _read_timestamp(b: bytes, p: int) -> tuple[Any, int]:
-    sec = int.from_bytes(b[p:p + 4], "little")
+    sec = int.from_bytes(b[p : p + 4], "little")
     if sec == 0:
         return "0000-00-00 00:00:00", p + 4
     return _EPOCH + dt.timedelta(seconds=sec), p + 4
@@ -352,7 +377,7 @@ def _read_timestamp(b: bytes, p: int) -> tuple[Any, int]:
 
 def _read_time(b: bytes, p: int) -> tuple[dt.timedelta, int]:
     """The pre-5.6 TIME: [-]HHMMSS as a signed 3-byte integer."""
-    v = int.from_bytes(b[p:p + 3], "little", signed=True)
+    v = int.from_bytes(b[p : p + 3], "little", signed=True)
     sign = -1 if v < 0 else 1
     v = abs(v)
     value = dt.timedelta(hours=v // 10000, minutes=v // 100 % 100, seconds=v % 100)
@@ -395,6 +420,7 @@ def _set_value(members: list[str]) -> Callable[[int], Any]:
         if mask & ~known:
             return mask  # a member the tracked structure doesn't know: the bit mask is exact
         return ",".join(m for i, m in enumerate(members) if mask >> i & 1)
+
     return value
 
 
@@ -471,8 +497,9 @@ class Decoder:
             return _Column("struct", fmt="d", size=8)
         if t == INT24:
             signed = not self._unsigned(i)
-            return _Column("code",
-                           text=f"{{v}} = int.from_bytes(b[p:p + 3], 'little', signed={signed}); p += 3")
+            return _Column(
+                "code", text=f"{{v}} = int.from_bytes(b[p:p + 3], 'little', signed={signed}); p += 3"
+            )
         if t == YEAR:
             return _Column("code", text="{v} = b[p]; {v} = {v} + 1900 if {v} else 0; p += 1")
         if t in (VARCHAR, VAR_STRING, STRING):
@@ -493,8 +520,9 @@ class Decoder:
             fn = self._fn("_decimal", _read_decimal)
             return _Column("code", text=f"{{v}}, p = {fn}(b, p, {precision}, {scale})")
         if t in (TIMESTAMP2, DATETIME2, TIME2):
-            fn = self._fn(f"_t{t}", {TIMESTAMP2: _read_timestamp2, DATETIME2: _read_datetime2,
-                                     TIME2: _read_time2}[t])
+            fn = self._fn(
+                f"_t{t}", {TIMESTAMP2: _read_timestamp2, DATETIME2: _read_datetime2, TIME2: _read_time2}[t]
+            )
             return _Column("code", text=f"{{v}}, p = {fn}(b, p, {meta[0]})")
         if t in (DATE, NEWDATE):
             return _Column("code", text=f"{{v}}, p = {self._fn('_date', _read_date)}(b, p)")
@@ -512,12 +540,14 @@ class Decoder:
             size = meta[0]
             members = self._members(i, t == ENUM)
             fn = self._fn(f"_m{i}", _enum_value(members) if t == ENUM else _set_value(members))
-            return _Column("code", text=f"{{v}} = {fn}(int.from_bytes(b[p:p + {size}], 'little')); "
-                                        f"p += {size}")
+            return _Column(
+                "code", text=f"{{v}} = {fn}(int.from_bytes(b[p:p + {size}], 'little')); " f"p += {size}"
+            )
         if t == NULL:
             return _Column("code", text="{v} = None")
-        raise errors.ErrSyncerUnitPanic(f"binlog column type {t} of `{self.map.schema}`.`{self.map.table}` "
-                                        "is not supported")
+        raise errors.ErrSyncerUnitPanic(
+            f"binlog column type {t} of `{self.map.schema}`.`{self.map.table}` " "is not supported"
+        )
 
     def _string_tail(self, i: int) -> str:
         cs = self._column_charset(i)
@@ -547,8 +577,12 @@ class Decoder:
             c = cols[k]
             if c.kind == "struct" and not nullable[k]:
                 run = [k]
-                while (k + len(run) < count and present[k + len(run)] and not nullable[k + len(run)]
-                       and cols[k + len(run)].kind == "struct"):
+                while (
+                    k + len(run) < count
+                    and present[k + len(run)]
+                    and not nullable[k + len(run)]
+                    and cols[k + len(run)].kind == "struct"
+                ):
                     run.append(k + len(run))
                 fmt = "<" + "".join(cols[j].fmt for j in run)
                 fn = self._fn(f"_s{k}", struct.Struct(fmt).unpack_from)
@@ -608,9 +642,12 @@ class Decoder:
         except (IndexError, struct.error, UnicodeDecodeError, ValueError) as exc:
             raise errors.ErrSyncerUnitPanic(
                 f"rows event of `{self.map.schema}`.`{self.map.table}` doesn't match its table "
-                f"structure ({type(exc).__name__}: {exc})", cause=exc) from exc
+                f"structure ({type(exc).__name__}: {exc})",
+                cause=exc,
+            ) from exc
         if p != end:
             raise errors.ErrSyncerUnitPanic(
                 f"rows event of `{self.map.schema}`.`{self.map.table}` doesn't match its table structure "
-                f"({end - p} bytes left over)")
+                f"({end - p} bytes left over)"
+            )
         return out

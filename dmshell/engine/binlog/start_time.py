@@ -38,8 +38,10 @@ def parse_start_time(text: str, upstream_offset: float) -> float:
     upstream's time zone (``upstream_offset`` seconds east of UTC). ValueError when malformed."""
     m = _TIME_RE.match(text.strip())
     if not m:
-        raise ValueError(f"start-time {text!r} is not like '2021-10-21 00:01:00', '2021-10-21T00:01:00' "
-                         "or '2021-10-21T00:01:00+08:00'")
+        raise ValueError(
+            f"start-time {text!r} is not like '2021-10-21 00:01:00', '2021-10-21T00:01:00' "
+            "or '2021-10-21T00:01:00+08:00'"
+        )
     date, clock, frac, zone = m.groups()
     naive = dt.datetime.fromisoformat(f"{date}T{clock}{frac or ''}")
     if zone:
@@ -59,15 +61,35 @@ class _Events:
     """The events of one binlog file, read over the replication protocol (its own server id)."""
 
     def __init__(self, cfg: DBConfig, server_id: int, file: str) -> None:
-        settings = {"host": cfg.host, "port": cfg.port, "user": cfg.user, "password": cfg.password,
-                    "charset": "utf8mb4", "connect_timeout": 10, "read_timeout": 60}
+        settings = {
+            "host": cfg.host,
+            "port": cfg.port,
+            "user": cfg.user,
+            "password": cfg.password,
+            "charset": "utf8mb4",
+            "connect_timeout": 10,
+            "read_timeout": 60,
+        }
         self.file = file
         self.stream = BinLogStreamReader(
-            connection_settings=settings, server_id=server_id, log_file=file, log_pos=4,
-            resume_stream=True, blocking=False, is_mariadb=False, enable_logging=False,
-            only_events=[FormatDescriptionEvent, GtidEvent, MariadbGtidEvent, QueryEvent, RotateEvent,
-                         XidEvent],
-            pymysql_wrapper=_connect)
+            connection_settings=settings,
+            server_id=server_id,
+            log_file=file,
+            log_pos=4,
+            resume_stream=True,
+            blocking=False,
+            is_mariadb=False,
+            enable_logging=False,
+            only_events=[
+                FormatDescriptionEvent,
+                GtidEvent,
+                MariadbGtidEvent,
+                QueryEvent,
+                RotateEvent,
+                XidEvent,
+            ],
+            pymysql_wrapper=_connect,
+        )
 
     def __iter__(self):
         try:
@@ -93,8 +115,9 @@ def _first_timestamp(cfg: DBConfig, server_id: int, file: str) -> int:
     return 0
 
 
-def find_location_by_time(cfg: DBConfig, conn, when: float, flavor: str,
-                          server_id: int) -> tuple[Location | None, str]:
+def find_location_by_time(
+    cfg: DBConfig, conn, when: float, flavor: str, server_id: int
+) -> tuple[Location | None, str]:
     """(location, BELOW | IN_RANGE | ABOVE) of the first transaction at or after ``when``.
 
     ``conn`` is a normal connection to the same upstream; ``server_id`` must not be used by another

@@ -29,12 +29,33 @@ from dmshell.engine.ddl.statement import DDL, AlterAction, ColumnDef, DDLParseEr
 
 #: integer types by width (TiDB compares their default display widths: "narrower" means this order)
 _INTS = {"tinyint": 1, "smallint": 2, "mediumint": 3, "int": 4, "bigint": 5}
-_STRINGS = {"char", "varchar", "binary", "varbinary", "tinytext", "text", "mediumtext", "longtext",
-            "tinyblob", "blob", "mediumblob", "longblob"}
+_STRINGS = {
+    "char",
+    "varchar",
+    "binary",
+    "varbinary",
+    "tinytext",
+    "text",
+    "mediumtext",
+    "longtext",
+    "tinyblob",
+    "blob",
+    "mediumblob",
+    "longblob",
+}
 #: TiDB type codes: these pairs are the same type (``TypeBlob`` family keeps its own codes)
-_TYPE_CODE = {"binary": "char", "varbinary": "varchar", "bool": "tinyint", "boolean": "tinyint",
-              "integer": "int", "numeric": "decimal", "dec": "decimal", "fixed": "decimal",
-              "real": "double", "double precision": "double"}
+_TYPE_CODE = {
+    "binary": "char",
+    "varbinary": "varchar",
+    "bool": "tinyint",
+    "boolean": "tinyint",
+    "integer": "int",
+    "numeric": "decimal",
+    "dec": "decimal",
+    "fixed": "decimal",
+    "real": "double",
+    "double precision": "double",
+}
 _CLAUSE_WORDS = [
     (("DROP", "PARTITION"), "drop table partition"),
     (("TRUNCATE", "PARTITION"), "truncate table partition"),
@@ -51,8 +72,9 @@ def statement_event(ddl: DDL) -> str:
     return ddl.kind
 
 
-def clause_event(ddl: DDL, a: AlterAction, old: ColumnDef | None = None, *, primary: bool = False,
-                 unique: bool = False) -> str:
+def clause_event(
+    ddl: DDL, a: AlterAction, old: ColumnDef | None = None, *, primary: bool = False, unique: bool = False
+) -> str:
     """The event type of one ALTER TABLE clause.
 
     ``old`` is the tracked column a MODIFY/CHANGE clause changes (None when unknown: the clause is
@@ -60,23 +82,32 @@ def clause_event(ddl: DDL, a: AlterAction, old: ColumnDef | None = None, *, prim
     tell whether that column is the primary key / a single-column unique key.
     """
     kind = a.kind
-    simple = {"rename column": "rename column", "rename index": "rename index",
-              "rename table": "rename table", "drop column": "drop column",
-              "drop primary key": "drop primary key",
-              "alter column": "modify default value", "convert charset": "modify charset"}
+    simple = {
+        "rename column": "rename column",
+        "rename index": "rename index",
+        "rename table": "rename table",
+        "drop column": "drop column",
+        "drop primary key": "drop primary key",
+        "alter column": "modify default value",
+        "convert charset": "modify charset",
+    }
     if kind in simple:
         return simple[kind]
-    words = _words(ddl.sql[a.start:a.end])
+    words = _words(ddl.sql[a.start : a.end])
     if kind == "drop index":
         return "drop index" if words[1:2] in (["INDEX"], ["KEY"]) else "alter table"
-    if kind == "add index" or (kind == "other" and words[:1] == ["ADD"] and len(words) > 1
-                               and words[1] in ("CONSTRAINT", "FOREIGN", "CHECK", "PRIMARY", "UNIQUE",
-                                                "INDEX", "KEY", "FULLTEXT", "SPATIAL")):
+    if kind == "add index" or (
+        kind == "other"
+        and words[:1] == ["ADD"]
+        and len(words) > 1
+        and words[1]
+        in ("CONSTRAINT", "FOREIGN", "CHECK", "PRIMARY", "UNIQUE", "INDEX", "KEY", "FULLTEXT", "SPATIAL")
+    ):
         return "modify constraint"
     if kind in ("modify column", "change column"):
         return _modify_event(a, old, primary, unique)
     for prefix, event in _CLAUSE_WORDS:
-        if tuple(words[:len(prefix)]) == prefix:
+        if tuple(words[: len(prefix)]) == prefix:
             return event
     if kind == "other":
         for w in words:
@@ -131,7 +162,7 @@ def _needs_data_change(old: ColumnDef, new: ColumnDef) -> str:
         if oc == "decimal":
             return "precision decrease" if (oflen, odec) != (nflen, ndec) or toggled else "alter table"
         if oc in ("enum", "set"):
-            changed = new.elements[:len(old.elements)] != old.elements
+            changed = new.elements[: len(old.elements)] != old.elements
             return "value range decrease" if changed else "alter table"
         if oc in _INTS:
             return "precision decrease" if toggled else "alter table"
@@ -157,8 +188,12 @@ def _norm_default(col: ColumnDef) -> str | None:
     if len(d) >= 2 and d[0] == d[-1] and d[0] in "'\"":
         d = d[1:-1]
     d = d.lower()
-    return {"current_timestamp()": "current_timestamp", "now()": "current_timestamp",
-            "localtimestamp": "current_timestamp", "localtime": "current_timestamp"}.get(d, d)
+    return {
+        "current_timestamp()": "current_timestamp",
+        "now()": "current_timestamp",
+        "localtimestamp": "current_timestamp",
+        "localtime": "current_timestamp",
+    }.get(d, d)
 
 
 def _modify_event(a: AlterAction, old: ColumnDef | None, primary: bool, unique: bool) -> str:

@@ -27,33 +27,38 @@ from sqlglot.tokens import TokenType
 from dmshell.engine.db import quote_ident, quote_table
 
 #: MySQL error numbers that mean "this DDL was already applied" (ignored while replaying in safe mode)
-ALREADY_APPLIED_ERRNOS = frozenset({
-    1007,  # can't create database; database exists
-    1008,  # can't drop database; database doesn't exist
-    1050,  # table already exists
-    1051,  # unknown table (DROP)
-    1054,  # unknown column (CHANGE / RENAME COLUMN of an already renamed column)
-    1060,  # duplicate column name
-    1061,  # duplicate key name
-    1068,  # multiple primary key defined
-    1091,  # can't DROP; check that column/key exists
-    1176,  # key doesn't exist (RENAME INDEX)
-})
+ALREADY_APPLIED_ERRNOS = frozenset(
+    {
+        1007,  # can't create database; database exists
+        1008,  # can't drop database; database doesn't exist
+        1050,  # table already exists
+        1051,  # unknown table (DROP)
+        1054,  # unknown column (CHANGE / RENAME COLUMN of an already renamed column)
+        1060,  # duplicate column name
+        1061,  # duplicate key name
+        1068,  # multiple primary key defined
+        1091,  # can't DROP; check that column/key exists
+        1176,  # key doesn't exist (RENAME INDEX)
+    }
+)
 #: "table doesn't exist": already applied only for statements that drop or rename the table.
 NO_SUCH_TABLE = 1146
 
 _STRING_TYPES = {TokenType.STRING, TokenType.NATIONAL_STRING, TokenType.RAW_STRING}
 _LITERAL_TYPES = {TokenType.NUMBER, TokenType.HEX_STRING, TokenType.BIT_STRING, TokenType.BYTE_STRING}
 _PUNCT = {
-    TokenType.L_PAREN: "(", TokenType.R_PAREN: ")", TokenType.COMMA: ",", TokenType.DOT: ".",
-    TokenType.SEMICOLON: ";", TokenType.EQ: "=",
+    TokenType.L_PAREN: "(",
+    TokenType.R_PAREN: ")",
+    TokenType.COMMA: ",",
+    TokenType.DOT: ".",
+    TokenType.SEMICOLON: ";",
+    TokenType.EQ: "=",
 }
 
 
 class _Tokenizer(MySQL.Tokenizer):
     # sqlglot treats RENAME/REPLACE/... as opaque commands (the rest becomes one string token).
     COMMANDS = set()
-
 
 
 class DDLParseError(ValueError):
@@ -192,14 +197,27 @@ class DDL:
             return True
         return errno == NO_SUCH_TABLE and (
             self.kind in ("drop table", "drop index", "rename table", "truncate table")
-            or (self.kind == "alter table" and any(a.kind == "rename table" for a in self.actions)))
+            or (self.kind == "alter table" and any(a.kind == "rename table" for a in self.actions))
+        )
 
 
 # -- the reader --------------------------------------------------------------------------------
 _SKIP_WORDS = {"BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "XA", "RELEASE"}
 _DML_WORDS = {"INSERT", "UPDATE", "DELETE", "REPLACE", "LOAD"}
-_INDEX_START = {"INDEX", "KEY", "UNIQUE", "PRIMARY", "FULLTEXT", "SPATIAL", "CONSTRAINT", "FOREIGN",
-                "CHECK", "PERIOD", "SYSTEM", "PARTITION"}
+_INDEX_START = {
+    "INDEX",
+    "KEY",
+    "UNIQUE",
+    "PRIMARY",
+    "FULLTEXT",
+    "SPATIAL",
+    "CONSTRAINT",
+    "FOREIGN",
+    "CHECK",
+    "PERIOD",
+    "SYSTEM",
+    "PARTITION",
+}
 
 
 def first_word(sql: str) -> str:
@@ -299,7 +317,7 @@ class _Reader:
             t = self.next()
             if t.kind == "punct":
                 depth += {"(": 1, ")": -1}.get(t.text, 0)
-        return self.toks[start:self.i - 1]
+        return self.toks[start : self.i - 1]
 
     def split_top(self, toks: list[Tok]) -> list[list[Tok]]:
         """Split tokens at depth-0 commas."""
@@ -474,11 +492,25 @@ class _Reader:
                 data_type = "mediumblob" if self.next().upper == "VARBINARY" else "mediumtext"
             else:
                 data_type = "mediumtext"
-        data_type = {"character varying": "varchar", "char varying": "varchar", "double precision": "double",
-                     "character": "char", "integer": "int", "bool": "tinyint", "boolean": "tinyint",
-                     "dec": "decimal", "numeric": "decimal", "fixed": "decimal", "real": "double",
-                     "int1": "tinyint", "int2": "smallint", "int3": "mediumint", "int4": "int",
-                     "int8": "bigint", "middleint": "mediumint"}.get(data_type, data_type)
+        data_type = {
+            "character varying": "varchar",
+            "char varying": "varchar",
+            "double precision": "double",
+            "character": "char",
+            "integer": "int",
+            "bool": "tinyint",
+            "boolean": "tinyint",
+            "dec": "decimal",
+            "numeric": "decimal",
+            "fixed": "decimal",
+            "real": "double",
+            "int1": "tinyint",
+            "int2": "smallint",
+            "int3": "mediumint",
+            "int4": "int",
+            "int8": "bigint",
+            "middleint": "mediumint",
+        }.get(data_type, data_type)
         col = ColumnDef(name, data_type, data_type)
         args = ""
         if self.at("("):
@@ -510,7 +542,7 @@ class _Reader:
                 begin = self.peek()
                 self.skip_expr()
                 if begin is not None:
-                    col.default = self.sql[begin.start:self.toks[self.i - 1].end]
+                    col.default = self.sql[begin.start : self.toks[self.i - 1].end]
             elif u == "UPDATE":
                 self.skip_expr()
             elif u == "AUTO_INCREMENT":
@@ -555,8 +587,12 @@ class _Reader:
             col.charset = col.collation.split("_")[0]
         if data_type in ("binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"):
             col.charset = "binary"
-        col.type = data_type + (f"({args})" if args else "") + (" unsigned" if col.unsigned else "") + (
-            " zerofill" if zerofill else "")
+        col.type = (
+            data_type
+            + (f"({args})" if args else "")
+            + (" unsigned" if col.unsigned else "")
+            + (" zerofill" if zerofill else "")
+        )
         return col
 
     def skip_expr(self) -> None:
@@ -580,8 +616,11 @@ class _Reader:
             self.next()
             ddl = DDL("alter database", self.sql)
             t = self.peek()
-            if t is not None and t.is_name() and t.upper not in ("DEFAULT", "CHARACTER", "CHARSET", "COLLATE",
-                                                                 "COMMENT", "UPGRADE"):
+            if (
+                t is not None
+                and t.is_name()
+                and t.upper not in ("DEFAULT", "CHARACTER", "CHARSET", "COLLATE", "COMMENT", "UPGRADE")
+            ):
                 self.next()
                 ddl.schema, ddl.schema_span = t.text, (t.start, t.end)
             else:
@@ -592,7 +631,7 @@ class _Reader:
         ddl = DDL("alter table", self.sql)
         ddl.if_exists = self.accept("IF", "EXISTS")
         ddl.tables = [self.table_name()]
-        rest = self.toks[self.i:]
+        rest = self.toks[self.i :]
         for part in self.split_top(rest):
             action = self.sub(part).alter_action(ddl)
             action.start, action.end = part[0].start, part[-1].end
@@ -613,8 +652,12 @@ class _Reader:
             if self.at("("):
                 parts = self.split_top(self.skip_group())
                 cols = [self.sub(p).column_def(ddl.refs) for p in parts]
-                return AlterAction("add column", columns=cols, if_exists=if_not_exists,
-                                   spans=[(p[0].start, p[-1].end) for p in parts])
+                return AlterAction(
+                    "add column",
+                    columns=cols,
+                    if_exists=if_not_exists,
+                    spans=[(p[0].start, p[-1].end) for p in parts],
+                )
             return AlterAction("add column", columns=[self.column_def(ddl.refs)], if_exists=if_not_exists)
         if self.accept("DROP"):
             if self.accept("PRIMARY", "KEY"):
@@ -640,8 +683,9 @@ class _Reader:
             if_exists = self.accept("IF", "EXISTS")
             old = self.name().text
             col = self.column_def(ddl.refs)
-            return AlterAction("change column", columns=[col], name=old, new_name=col.name,
-                               if_exists=if_exists)
+            return AlterAction(
+                "change column", columns=[col], name=old, new_name=col.name, if_exists=if_exists
+            )
         if self.accept("RENAME"):
             if self.accept("COLUMN"):
                 if_exists = self.accept("IF", "EXISTS")
@@ -663,7 +707,7 @@ class _Reader:
             if self.accept("SET", "DEFAULT"):
                 begin = self.peek()
                 self.skip_expr()
-                default = self.sql[begin.start:self.toks[self.i - 1].end] if begin is not None else None
+                default = self.sql[begin.start : self.toks[self.i - 1].end] if begin is not None else None
                 return AlterAction("alter column", name=name, new_name=default or "")
             if self.accept("DROP", "DEFAULT"):
                 return AlterAction("alter column", name=name)
@@ -743,9 +787,13 @@ def route_statement(ddl: DDL, route: Router, keep: Callable[[TableName], bool]) 
     return downstream_statements(ddl, route, keep)
 
 
-def downstream_statements(ddl: DDL, route: Router, keep: Callable[[TableName], bool],
-                          keep_clause: Callable[[AlterAction], bool] | None = None,
-                          split: bool = False) -> list[str]:
+def downstream_statements(
+    ddl: DDL,
+    route: Router,
+    keep: Callable[[TableName], bool],
+    keep_clause: Callable[[AlterAction], bool] | None = None,
+    split: bool = False,
+) -> list[str]:
     """The statements to run on the target for ``ddl``; ``[]`` when nothing is left to run.
 
     * ``route(schema, table)`` gives the target name (``table == ""`` for a database); only the
@@ -781,7 +829,7 @@ def downstream_statements(ddl: DDL, route: Router, keep: Callable[[TableName], b
             return []
         if len(kept) == len(ddl.tables) and not (split and len(kept) > 1):
             return [rewrite(sql, [*guard, *((t.start, t.end, routed(t)) for t in ddl.tables)])]
-        head = sql[:ddl.tables[0].start] + (ifx if guard else "")
+        head = sql[: ddl.tables[0].start] + (ifx if guard else "")
         if split:
             return [head + routed(t) for t in kept]
         return [head + ", ".join(routed(t) for t in kept)]
@@ -808,7 +856,7 @@ def downstream_statements(ddl: DDL, route: Router, keep: Callable[[TableName], b
         return rewrite(sql[start:end], inner)
 
     if not split:
-        head = rewrite(sql[:actions[0].start], [(ddl.table.start, ddl.table.end, routed(ddl.table))])
+        head = rewrite(sql[: actions[0].start], [(ddl.table.start, ddl.table.end, routed(ddl.table))])
         return [head + ", ".join(clause(a, a.start, a.end) for a in kept_actions)]
     out = []
     current = routed(ddl.table)

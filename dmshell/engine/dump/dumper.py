@@ -142,14 +142,17 @@ class DumpUnit(Unit):
 
         def list_objects(conn: pymysql.connections.Connection) -> list[tuple[str, str]]:
             listed["schemas"], listed["tables"], views = dump_plan.list_objects(
-                conn, ba.allow_table, ba.allow_schema, cfg.meta_schema)
+                conn, ba.allow_table, ba.allow_schema, cfg.meta_schema
+            )
             listed["views"] = [] if opts.no_views else views
             return [(t.schema, t.table) for t in listed["tables"]]
 
-        self._snapshot = snap = take_snapshot(self.ctx.source.from_db, opts.threads, self.ctx.source.flavor,
-                                              opts.consistency, list_objects)
-        log.info("dump of source %s: consistency %s, location %s", cfg.source_id, snap.consistency,
-                 snap.location)
+        self._snapshot = snap = take_snapshot(
+            self.ctx.source.from_db, opts.threads, self.ctx.source.flavor, opts.consistency, list_objects
+        )
+        log.info(
+            "dump of source %s: consistency %s, location %s", cfg.source_id, snap.consistency, snap.location
+        )
         schemas: list[str] = listed["schemas"]
         plans: list[TablePlan] = listed["tables"]
         views: list[ViewPlan] = listed["views"]
@@ -159,18 +162,27 @@ class DumpUnit(Unit):
             self._estimate_rows = sum(p.est_rows for p in plans)
 
         meta = dumpfiles.DumpMetadata(
-            dump_id=uuid.uuid4().hex, source_id=cfg.source_id, flavor=snap.flavor,
-            consistency=snap.consistency, location=snap.location, started_at=started, finished_at="")
+            dump_id=uuid.uuid4().hex,
+            source_id=cfg.source_id,
+            flavor=snap.flavor,
+            consistency=snap.consistency,
+            location=snap.location,
+            started_at=started,
+            finished_at="",
+        )
         conn0 = snap.conns[0]
         for schema in schemas:
-            sql = _run(lambda s=schema: dump_plan.show_create_database(conn0, s),
-                       f"show create database {schema}")
+            sql = _run(
+                lambda s=schema: dump_plan.show_create_database(conn0, s), f"show create database {schema}"
+            )
             name = dumpfiles.schema_create_file(schema)
             self._write_file(name, sql + ";\n")
             meta.schemas.append(dumpfiles.SchemaMeta(schema, name))
         for view in views:
-            sql = _run(lambda v=view: dump_plan.show_create_view(conn0, v),
-                       f"show create view {view.schema}.{view.name}")
+            sql = _run(
+                lambda v=view: dump_plan.show_create_view(conn0, v),
+                f"show create view {view.schema}.{view.name}",
+            )
             name = dumpfiles.view_schema_file(view.schema, view.name)
             self._write_file(name, sql + ";\n")
             meta.views.append(dumpfiles.ViewMeta(view.schema, view.name, name))
@@ -178,9 +190,15 @@ class DumpUnit(Unit):
         work: queue.Queue[_Job | None] = queue.Queue()
         abort = threading.Event()
         failures: list[BaseException] = []
-        workers = [threading.Thread(target=self._worker, args=(conn, work, opts, stop, abort, failures),
-                                    name=f"dump-{cfg.source_id}-{i + 1}", daemon=True)
-                   for i, conn in enumerate(snap.conns[1:])]
+        workers = [
+            threading.Thread(
+                target=self._worker,
+                args=(conn, work, opts, stop, abort, failures),
+                name=f"dump-{cfg.source_id}-{i + 1}",
+                daemon=True,
+            )
+            for i, conn in enumerate(snap.conns[1:])
+        ]
         for t in workers:
             t.start()
         try:
@@ -188,9 +206,14 @@ class DumpUnit(Unit):
                 if stop.is_set() or abort.is_set():
                     break
                 self._plan_table(conn0, plan, opts.rows, stop)
-                meta.tables.append(dumpfiles.TableMeta(
-                    plan.schema, plan.table, dumpfiles.table_schema_file(plan.schema, plan.table),
-                    plan.column_meta()))
+                meta.tables.append(
+                    dumpfiles.TableMeta(
+                        plan.schema,
+                        plan.table,
+                        dumpfiles.table_schema_file(plan.schema, plan.table),
+                        plan.column_meta(),
+                    )
+                )
                 with self._lock:
                     self._chunks_left[(plan.schema, plan.table)] = len(plan.chunks)
                     # the statistics may lag behind (a fresh table shows 0 rows): the chunks know better
@@ -228,18 +251,35 @@ class DumpUnit(Unit):
             raise _file_error("write dump metadata", exc) from exc
         with self._lock:
             self._finished = True
-        log.info("dump of source %s finished: %d tables, %d rows, %d bytes", cfg.source_id,
-                 len(meta.tables), self._finished_rows, self._finished_bytes)
+        log.info(
+            "dump of source %s finished: %d tables, %d rows, %d bytes",
+            cfg.source_id,
+            len(meta.tables),
+            self._finished_rows,
+            self._finished_bytes,
+        )
 
-    def _plan_table(self, conn: pymysql.connections.Connection, plan: TablePlan, rows_per_chunk: int,
-                    stop: threading.Event) -> None:
+    def _plan_table(
+        self,
+        conn: pymysql.connections.Connection,
+        plan: TablePlan,
+        rows_per_chunk: int,
+        stop: threading.Event,
+    ) -> None:
         name = f"{plan.schema}.{plan.table}"
         _run(lambda: dump_plan.describe(conn, plan), f"describe {name}")
         self._write_file(dumpfiles.table_schema_file(plan.schema, plan.table), plan.create_sql + ";\n")
         _run(lambda: dump_plan.split(conn, plan, rows_per_chunk, stop), f"split {name} into chunks")
 
-    def _worker(self, conn: pymysql.connections.Connection, work: queue.Queue[_Job | None], opts: DumpOptions,
-                stop: threading.Event, abort: threading.Event, failures: list[BaseException]) -> None:
+    def _worker(
+        self,
+        conn: pymysql.connections.Connection,
+        work: queue.Queue[_Job | None],
+        opts: DumpOptions,
+        stop: threading.Event,
+        abort: threading.Event,
+        failures: list[BaseException],
+    ) -> None:
         while True:
             item = work.get()
             if item is None:
@@ -255,8 +295,16 @@ class DumpUnit(Unit):
                 abort.set()
                 failures.append(exc)
 
-    def _dump_chunk(self, conn: pymysql.connections.Connection, plan: TablePlan, index: int, where: str,
-                    opts: DumpOptions, stop: threading.Event, abort: threading.Event) -> None:
+    def _dump_chunk(
+        self,
+        conn: pymysql.connections.Connection,
+        plan: TablePlan,
+        index: int,
+        where: str,
+        opts: DumpOptions,
+        stop: threading.Event,
+        abort: threading.Event,
+    ) -> None:
         """Stream one key range into files of at most ``opts.filesize`` bytes."""
         if opts.where:
             where = f"({where}) AND ({opts.where})" if where else opts.where
@@ -291,7 +339,8 @@ class DumpUnit(Unit):
                 f"{what}: row {exc.row_number} is larger than the source's max_allowed_packet once "
                 "encoded for the dump",
                 workaround="Raise `max_allowed_packet` on the source (SET GLOBAL max_allowed_packet = ...), "
-                           "then `resume-task`.") from exc
+                "then `resume-task`.",
+            ) from exc
         except pymysql.err.MySQLError as exc:
             raise _dump_error(exc, what) from exc
         except OSError as exc:
@@ -359,8 +408,10 @@ def _dump_error(exc: BaseException, what: str) -> errors.DMError:
 
 def _file_error(what: str, exc: OSError) -> errors.DMError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        workaround = ("The dump directory is out of space: free disk space there (or move the worker's "
-                      "data directory to a larger disk), then `resume-task`; the dump starts over.")
+        workaround = (
+            "The dump directory is out of space: free disk space there (or move the worker's "
+            "data directory to a larger disk), then `resume-task`; the dump starts over."
+        )
     else:
         workaround = "Please check the dump directory (it must be writable), then `resume-task`."
     return errors.ErrDumpUnitRuntime(what, cause=exc, workaround=workaround)
@@ -375,4 +426,3 @@ def _run(fn: Callable[[], _T], what: str) -> _T:
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-

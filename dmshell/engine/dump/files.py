@@ -56,15 +56,41 @@ STATEMENT_SIZE = 1_000_000
 CODECS = ("num", "text", "bit", "hex")
 #: character sets whose bytes are UTF-8 (written as text); everything else is written as hex
 UTF8_CHARSETS = frozenset({"utf8mb4", "utf8mb3", "utf8", "ascii"})
-_NUMERIC = frozenset({
-    "tinyint", "smallint", "mediumint", "int", "integer", "bigint", "decimal", "numeric", "double",
-    "real", "double precision", "float",
-})
-_BINARY = frozenset({
-    "binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob", "geometry", "point",
-    "linestring", "polygon", "multipoint", "multilinestring", "multipolygon", "geometrycollection",
-    "geomcollection",
-})
+_NUMERIC = frozenset(
+    {
+        "tinyint",
+        "smallint",
+        "mediumint",
+        "int",
+        "integer",
+        "bigint",
+        "decimal",
+        "numeric",
+        "double",
+        "real",
+        "double precision",
+        "float",
+    }
+)
+_BINARY = frozenset(
+    {
+        "binary",
+        "varbinary",
+        "tinyblob",
+        "blob",
+        "mediumblob",
+        "longblob",
+        "geometry",
+        "point",
+        "linestring",
+        "polygon",
+        "multipoint",
+        "multilinestring",
+        "multipolygon",
+        "geometrycollection",
+        "geomcollection",
+    }
+)
 _TEXT = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set"})
 
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_$-]+")
@@ -242,9 +268,16 @@ class DumpMetadata:
             started_at=doc["started_at"],
             finished_at=doc["finished_at"],
             schemas=[SchemaMeta(**s) for s in doc["schemas"]],
-            tables=[TableMeta(**{**t, "columns": [ColumnMeta(**c) for c in t["columns"]],
-                                 "chunks": [ChunkMeta(**c) for c in t["chunks"]]})
-                    for t in doc["tables"]],
+            tables=[
+                TableMeta(
+                    **{
+                        **t,
+                        "columns": [ColumnMeta(**c) for c in t["columns"]],
+                        "chunks": [ChunkMeta(**c) for c in t["chunks"]],
+                    }
+                )
+                for t in doc["tables"]
+            ],
             views=[ViewMeta(**v) for v in doc.get("views", [])],
         )
 
@@ -305,7 +338,7 @@ def split_fields(line: bytes) -> list[bytes]:
         assert m is not None  # the pattern matches the empty string
         out.append(m.group(0))
         pos = m.end()
-        if pos >= len(line) or line[pos:pos + 1] != b",":
+        if pos >= len(line) or line[pos : pos + 1] != b",":
             return out
         pos += 1
 

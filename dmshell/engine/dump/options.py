@@ -25,13 +25,37 @@ log = logging.getLogger(__name__)
 
 _TRUE = {"true", "1", "t", "yes"}
 _FALSE = {"false", "0", "f", "no"}
-_VALUE_FLAGS = {"-t": "--threads", "-F": "--filesize", "-s": "--statement-size", "-r": "--rows",
-                "-B": "--database", "-T": "--tables-list", "-f": "--filter"}
-_LONG_VALUE = {"--threads", "--filesize", "--statement-size", "--rows", "--database", "--tables-list",
-               "--filter", "--consistency", "--where", "--snapshot", "--ca", "--cert", "--key"}
-_BOOL_FLAGS = {"-W": "--no-views", "--no-views": "--no-views", "--no-locks": "--no-locks",
-               "--escape-backslash": "--escape-backslash",
-               "--transactional-consistency": "--transactional-consistency"}
+_VALUE_FLAGS = {
+    "-t": "--threads",
+    "-F": "--filesize",
+    "-s": "--statement-size",
+    "-r": "--rows",
+    "-B": "--database",
+    "-T": "--tables-list",
+    "-f": "--filter",
+}
+_LONG_VALUE = {
+    "--threads",
+    "--filesize",
+    "--statement-size",
+    "--rows",
+    "--database",
+    "--tables-list",
+    "--filter",
+    "--consistency",
+    "--where",
+    "--snapshot",
+    "--ca",
+    "--cert",
+    "--key",
+}
+_BOOL_FLAGS = {
+    "-W": "--no-views",
+    "--no-views": "--no-views",
+    "--no-locks": "--no-locks",
+    "--escape-backslash": "--escape-backslash",
+    "--transactional-consistency": "--transactional-consistency",
+}
 
 
 @dataclass(slots=True)
@@ -79,15 +103,21 @@ class TableFilter:
     def allow_schema(self, schema: str) -> bool:
         if self.tables:
             return any(s == schema.lower() for s, _ in self.tables)
-        return any(not negate and fnmatch.fnmatchcase(schema.lower(), sp) and tp == "*"
-                   for negate, sp, tp in self.rules)
+        return any(
+            not negate and fnmatch.fnmatchcase(schema.lower(), sp) and tp == "*"
+            for negate, sp, tp in self.rules
+        )
 
 
 def dump_options(cfg: MydumperConfig) -> DumpOptions:
     """The effective settings; raises ``ErrDumpUnitRuntime`` for an invalid value in ``extra-args``."""
-    opts = DumpOptions(threads=cfg.threads or 4, rows=cfg.rows or DEFAULT_CHUNK_ROWS,
-                       filesize=parse_file_size(cfg.chunk_filesize) or 64 << 20,
-                       statement_size=cfg.statement_size or STATEMENT_SIZE, where=cfg.where)
+    opts = DumpOptions(
+        threads=cfg.threads or 4,
+        rows=cfg.rows or DEFAULT_CHUNK_ROWS,
+        filesize=parse_file_size(cfg.chunk_filesize) or 64 << 20,
+        statement_size=cfg.statement_size or STATEMENT_SIZE,
+        where=cfg.where,
+    )
     if cfg.extra_args.strip():
         _apply_extra_args(opts, cfg.extra_args)
     return opts
@@ -168,6 +198,7 @@ def _apply_extra_args(opts: DumpOptions, text: str) -> None:
 
 
 def _bad(text: str, why: str) -> errors.DMError:
-    return errors.ErrDumpUnitRuntime(f"parse extra-args {text!r}: {why}",
-                                     workaround="Please check the `extra-args` of `mydumpers` in the task "
-                                                "configuration file.")
+    return errors.ErrDumpUnitRuntime(
+        f"parse extra-args {text!r}: {why}",
+        workaround="Please check the `extra-args` of `mydumpers` in the task " "configuration file.",
+    )

@@ -30,10 +30,26 @@ SYSTEM_SCHEMAS = frozenset({"mysql", "information_schema", "performance_schema",
 DEFAULT_CHUNK_ROWS = 200_000
 _INTEGER = frozenset({"tinyint", "smallint", "mediumint", "int", "integer", "bigint"})
 #: key column types whose order the server compares exactly against a literal of the boundary
-CHUNKABLE_TYPES = _INTEGER | frozenset({
-    "decimal", "numeric", "float", "double", "real", "char", "varchar", "binary", "varbinary",
-    "date", "datetime", "timestamp", "time", "year", "enum", "bit",
-})
+CHUNKABLE_TYPES = _INTEGER | frozenset(
+    {
+        "decimal",
+        "numeric",
+        "float",
+        "double",
+        "real",
+        "char",
+        "varchar",
+        "binary",
+        "varbinary",
+        "date",
+        "datetime",
+        "timestamp",
+        "time",
+        "year",
+        "enum",
+        "bit",
+    }
+)
 _DEFINER = re.compile(r"\sDEFINER=(`(?:[^`]|``)*`|'[^']*'|\S+)@(`(?:[^`]|``)*`|'[^']*'|\S+)")
 
 Conn = pymysql.connections.Connection
@@ -69,8 +85,12 @@ class TablePlan:
         return [c for c in self.columns if not c.generated]
 
     def column_meta(self) -> list[ColumnMeta]:
-        return [ColumnMeta(c.name, c.column_type, dumpfiles.codec_for(c.data_type, c.charset), c.nullable,
-                           c.charset) for c in self.dumped]
+        return [
+            ColumnMeta(
+                c.name, c.column_type, dumpfiles.codec_for(c.data_type, c.charset), c.nullable, c.charset
+            )
+            for c in self.dumped
+        ]
 
     def select_sql(self, where: str) -> str:
         """The query returning every row of ``where`` as one record of the dump format."""
@@ -93,16 +113,19 @@ def _text(value: str | bytes | None) -> str:
     return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
 
 
-def list_objects(conn: Conn, allow_table: Callable[[str, str], bool], allow_schema: Callable[[str], bool],
-                 meta_schema: str) -> tuple[list[str], list[TablePlan], list[ViewPlan]]:
+def list_objects(
+    conn: Conn, allow_table: Callable[[str, str], bool], allow_schema: Callable[[str], bool], meta_schema: str
+) -> tuple[list[str], list[TablePlan], list[ViewPlan]]:
     """Allowed user schemas, base tables and views (sequences and system-versioned tables skipped)."""
     skip = SYSTEM_SCHEMAS | {meta_schema.lower()}
     with conn.cursor() as cur:
         cur.execute("SELECT SCHEMA_NAME FROM information_schema.SCHEMATA ORDER BY SCHEMA_NAME")
         all_schemas = [_text(r[0]) for r in cur.fetchall()]
-        cur.execute("SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, COALESCE(TABLE_ROWS, 0), "
-                    "COALESCE(DATA_LENGTH, 0) FROM information_schema.TABLES "
-                    "ORDER BY TABLE_SCHEMA, TABLE_NAME")
+        cur.execute(
+            "SELECT TABLE_SCHEMA, TABLE_NAME, TABLE_TYPE, COALESCE(TABLE_ROWS, 0), "
+            "COALESCE(DATA_LENGTH, 0) FROM information_schema.TABLES "
+            "ORDER BY TABLE_SCHEMA, TABLE_NAME"
+        )
         rows = cur.fetchall()
     tables, views = [], []
     for schema, table, ttype, est_rows, est_bytes in rows:
@@ -114,11 +137,14 @@ def list_objects(conn: Conn, allow_table: Callable[[str, str], bool], allow_sche
         elif ttype == "BASE TABLE":
             tables.append(TablePlan(schema, table, int(est_rows), int(est_bytes)))
         else:
-            log.info("dump: skip %s `%s`.`%s` (only base tables and views are dumped)", ttype.lower(),
-                     schema, table)
+            log.info(
+                "dump: skip %s `%s`.`%s` (only base tables and views are dumped)",
+                ttype.lower(),
+                schema,
+                table,
+            )
     with_objects = {t.schema for t in tables} | {v.schema for v in views}
-    schemas = [s for s in all_schemas
-               if s.lower() not in skip and (s in with_objects or allow_schema(s))]
+    schemas = [s for s in all_schemas if s.lower() not in skip and (s in with_objects or allow_schema(s))]
     return schemas, tables, views
 
 
@@ -145,17 +171,25 @@ def describe(conn: Conn, plan: TablePlan) -> None:
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COALESCE(GENERATION_EXPRESSION, ''), "
             "EXTRA, COALESCE(CHARACTER_SET_NAME, '') FROM information_schema.COLUMNS "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s ORDER BY ORDINAL_POSITION",
-            (plan.schema, plan.table))
+            (plan.schema, plan.table),
+        )
         plan.columns = [
-            Column(_text(name), _text(dtype).lower(), _text(ctype), _text(nullable) == "YES",
-                   bool(_text(gen_expr)) or "GENERATED" in _text(extra).upper(), _text(charset).lower())
+            Column(
+                _text(name),
+                _text(dtype).lower(),
+                _text(ctype),
+                _text(nullable) == "YES",
+                bool(_text(gen_expr)) or "GENERATED" in _text(extra).upper(),
+                _text(charset).lower(),
+            )
             for name, dtype, ctype, nullable, gen_expr, extra, charset in cur.fetchall()
         ]
         cur.execute(
             "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART FROM information_schema.STATISTICS "
             "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
             "ORDER BY INDEX_NAME = 'PRIMARY' DESC, NON_UNIQUE, INDEX_NAME, SEQ_IN_INDEX",
-            (plan.schema, plan.table))
+            (plan.schema, plan.table),
+        )
         indexes: dict[str, tuple[bool, list[tuple[str, bool]]]] = {}
         for index, non_unique, column, sub_part in cur.fetchall():
             entry = indexes.setdefault(_text(index), (_text(non_unique) == "0", []))
@@ -163,16 +197,22 @@ def describe(conn: Conn, plan: TablePlan) -> None:
     plan.key, plan.key_index = choose_key(plan.columns, indexes)
 
 
-def choose_key(columns: list[Column], indexes: dict[str, tuple[bool, list[tuple[str, bool]]]]
-               ) -> tuple[list[str], str]:
+def choose_key(
+    columns: list[Column], indexes: dict[str, tuple[bool, list[tuple[str, bool]]]]
+) -> tuple[list[str], str]:
     """The chunking key: the primary key, else the first usable NOT NULL unique key, else the first
     column of an index when it is a NOT NULL integer; ``([], "")`` when none fits."""
     by_name = {c.name.lower(): c for c in columns}
 
     def usable(name: str, prefix: bool) -> bool:
         c = by_name.get(name.lower())
-        return (c is not None and not prefix and not c.nullable and not c.generated
-                and c.data_type in CHUNKABLE_TYPES)
+        return (
+            c is not None
+            and not prefix
+            and not c.nullable
+            and not c.generated
+            and c.data_type in CHUNKABLE_TYPES
+        )
 
     for index, (unique, cols) in indexes.items():
         if unique and all(usable(n, p) for n, p in cols):
@@ -220,8 +260,10 @@ def split(conn: Conn, plan: TablePlan, rows_per_chunk: int, stop: threading.Even
     with conn.cursor() as cur:
         while not stop.is_set():
             where = f" WHERE {_gt(plan.key, bounds[-1])}" if bounds else ""
-            cur.execute(f"SELECT {literals} FROM {table}{where} ORDER BY {key_sql} "
-                        f"LIMIT 1 OFFSET {rows_per_chunk - 1}")
+            cur.execute(
+                f"SELECT {literals} FROM {table}{where} ORDER BY {key_sql} "
+                f"LIMIT 1 OFFSET {rows_per_chunk - 1}"
+            )
             row = cur.fetchone()
             if row is None:
                 break

@@ -30,8 +30,9 @@ def _lost() -> err.OperationalError:
     return err.OperationalError(CR.CR_SERVER_LOST, "Lost connection to MySQL server during query")
 
 
-def stream_rows(conn: pymysql.connections.Connection, sql: str, block_bytes: int = 1 << 20,
-                end: bytes = b"\0") -> Iterator[tuple[bytes, int]]:
+def stream_rows(
+    conn: pymysql.connections.Connection, sql: str, block_bytes: int = 1 << 20, end: bytes = b"\0"
+) -> Iterator[tuple[bytes, int]]:
     """Run ``sql`` (one column, never NULL) and yield ``(block, rows)``: ``block`` is about
     ``block_bytes`` of values, each followed by ``end``.
 
@@ -53,8 +54,9 @@ def stream_rows(conn: pymysql.connections.Connection, sql: str, block_bytes: int
         raise
 
 
-def _rows(conn: pymysql.connections.Connection, result, block_bytes: int,
-          end: bytes) -> Iterator[tuple[bytes, int]]:
+def _rows(
+    conn: pymysql.connections.Connection, result, block_bytes: int, end: bytes
+) -> Iterator[tuple[bytes, int]]:
     read = conn._rfile.read
     seq = conn._next_seq_id
     parts: list[bytes] = []

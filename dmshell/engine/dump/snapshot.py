@@ -66,8 +66,10 @@ def open_dump_session(cfg: DBConfig) -> pymysql.connections.Connection:
     conn.decoders = {}  # no type conversion: values are written back exactly as the server renders them
     try:
         with conn.cursor() as cur:
-            cur.execute("SET SESSION time_zone = '+00:00', sql_mode = '', sql_quote_show_create = 1, "
-                        "net_write_timeout = 3600, net_read_timeout = 3600")
+            cur.execute(
+                "SET SESSION time_zone = '+00:00', sql_mode = '', sql_quote_show_create = 1, "
+                "net_write_timeout = 3600, net_read_timeout = 3600"
+            )
             cur.execute("SET SESSION TRANSACTION ISOLATION LEVEL REPEATABLE READ")
     except pymysql.err.MySQLError as exc:
         conn.close()
@@ -87,8 +89,13 @@ def detect_flavor(conn: pymysql.connections.Connection, configured: str = "") ->
 ListObjects = Callable[[pymysql.connections.Connection], Sequence[tuple[str, str]]]
 
 
-def take_snapshot(cfg: DBConfig, threads: int, flavor_hint: str = "", consistency: str = AUTO,
-                  list_objects: ListObjects | None = None) -> Snapshot:
+def take_snapshot(
+    cfg: DBConfig,
+    threads: int,
+    flavor_hint: str = "",
+    consistency: str = AUTO,
+    list_objects: ListObjects | None = None,
+) -> Snapshot:
     """Open ``threads`` connections sharing one consistent snapshot and read its location.
 
     ``list_objects(conn)`` runs on the first connection while the snapshot is frozen (inside the
@@ -107,7 +114,8 @@ def take_snapshot(cfg: DBConfig, threads: int, flavor_hint: str = "", consistenc
                 raise errors.ErrDumpUnitRuntime(
                     "consistency snapshot: the source cannot take lock-free consistent snapshots "
                     "(it needs MariaDB with the binlog enabled, and snapshots that line up)",
-                    workaround="Use `--consistency flush` (or `auto`) in the `extra-args` of mydumpers.")
+                    workaround="Use `--consistency flush` (or `auto`) in the `extra-args` of mydumpers.",
+                )
             if location is not None and list_objects:
                 list_objects(conns[0])
         if location is None and method in (AUTO, SNAPSHOT, FLUSH, LOCK):
@@ -126,8 +134,9 @@ def take_snapshot(cfg: DBConfig, threads: int, flavor_hint: str = "", consistenc
         Snapshot(conns, Location("", 0), "", "").close()
         raise
     assert location is not None
-    log.info("dump snapshot taken with consistency %s over %d connection(s) at %s", method, len(conns),
-             location)
+    log.info(
+        "dump snapshot taken with consistency %s over %d connection(s) at %s", method, len(conns), location
+    )
     return Snapshot(conns, location, method, flavor)
 
 
@@ -189,8 +198,13 @@ def _lock_free(conns: list[pymysql.connections.Connection], flavor: str) -> Loca
     return None
 
 
-def _with_lock(cfg: DBConfig, conns: list[pymysql.connections.Connection], flavor: str, method: str,
-               list_objects: ListObjects | None) -> Location:
+def _with_lock(
+    cfg: DBConfig,
+    conns: list[pymysql.connections.Connection],
+    flavor: str,
+    method: str,
+    list_objects: ListObjects | None,
+) -> Location:
     lock_conn = open_dump_session(cfg)
     try:
         with lock_conn.cursor() as cur:
@@ -251,4 +265,4 @@ def _mariadb_gtid(cur: pymysql.cursors.Cursor, file: str, pos: int) -> str:
     cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))
     row = cur.fetchone()
     value = row[0] if row else ""
-    return (value.decode() if isinstance(value, bytes) else str(value or ""))
+    return value.decode() if isinstance(value, bytes) else str(value or "")

@@ -272,12 +272,19 @@ class _Compiler:
         if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div | exp.IntDiv | exp.Mod):
             if isinstance(node.expression, exp.Interval) or isinstance(node.this, exp.Interval):
                 raise _Unsupported()
-            op = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.IntDiv: "div",
-                  exp.Mod: "%"}[type(node)]
+            op = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.IntDiv: "div", exp.Mod: "%"}[
+                type(node)
+            ]
             fa, fb = c(node.this), c(node.expression)
             return lambda row: _arith(op, fa(row), fb(row))
-        cmp_ops = {exp.EQ: lambda r: r == 0, exp.NEQ: lambda r: r != 0, exp.GT: lambda r: r > 0,
-                   exp.GTE: lambda r: r >= 0, exp.LT: lambda r: r < 0, exp.LTE: lambda r: r <= 0}
+        cmp_ops = {
+            exp.EQ: lambda r: r == 0,
+            exp.NEQ: lambda r: r != 0,
+            exp.GT: lambda r: r > 0,
+            exp.GTE: lambda r: r >= 0,
+            exp.LT: lambda r: r < 0,
+            exp.LTE: lambda r: r <= 0,
+        }
         if type(node) in cmp_ops:
             test = cmp_ops[type(node)]
             fa, fb = c(node.this), c(node.expression)
@@ -479,7 +486,7 @@ class _Compiler:
                     return text[i:]
                 if n is None:
                     return None
-                return text[i:i + max(0, int(_num(n)))]
+                return text[i : i + max(0, int(_num(n)))]
 
             return substring
         if isinstance(node, exp.Abs):
@@ -576,8 +583,9 @@ class _Compiler:
 class _Remote:
     """Evaluates one expression on the target (exact MySQL semantics, one round trip per row)."""
 
-    def __init__(self, text: str, info: TableInfo, columns: list[int],
-                 query: Callable[[str, list], Any]) -> None:
+    def __init__(
+        self, text: str, info: TableInfo, columns: list[int], query: Callable[[str, list], Any]
+    ) -> None:
         self.columns = columns
         self.query = query
         if columns:
@@ -626,8 +634,12 @@ class _Expr:
             names = {col.name.lower() for col in tree.find_all(exp.Column)}
             missing = [n for n in names if info.index_of(n) < 0]
             if missing:
-                log.warning("expression %r of %s: unknown column(s) %s; it filters nothing (as DM)",
-                            text, name, ", ".join(sorted(missing)))
+                log.warning(
+                    "expression %r of %s: unknown column(s) %s; it filters nothing (as DM)",
+                    text,
+                    name,
+                    ", ".join(sorted(missing)),
+                )
                 self.never = True
                 return
             try:
@@ -659,15 +671,17 @@ class _Expr:
         except errors.DMError as err:
             if err.resumable:  # the target connection broke: retried after the resume
                 raise
-            raise errors.ErrConfigExprFilterWrongGrammar(self.name, self.text, err.raw_cause or err.message,
-                                                        cause=err.cause) from err
+            raise errors.ErrConfigExprFilterWrongGrammar(
+                self.name, self.text, err.raw_cause or err.message, cause=err.cause
+            ) from err
 
 
 class TableExprs:
     """The expression filters of one table structure."""
 
-    def __init__(self, insert: list[_Expr], update: list[tuple[_Expr | None, _Expr | None]],
-                 delete: list[_Expr]) -> None:
+    def __init__(
+        self, insert: list[_Expr], update: list[tuple[_Expr | None, _Expr | None]], delete: list[_Expr]
+    ) -> None:
         self.insert, self.update, self.delete = insert, update, delete
 
     def skip(self, op: str, before: Row | None, after: Row | None) -> bool:
@@ -716,8 +730,11 @@ class ExpressionFilters:
 
         insert = [e for r in rules if (e := make(r.insert_value_expr)) is not None]
         delete = [e for r in rules if (e := make(r.delete_value_expr)) is not None]
-        update = [(make(r.update_old_value_expr), make(r.update_new_value_expr)) for r in rules
-                  if r.update_old_value_expr or r.update_new_value_expr]
+        update = [
+            (make(r.update_old_value_expr), make(r.update_new_value_expr))
+            for r in rules
+            if r.update_old_value_expr or r.update_new_value_expr
+        ]
         compiled = TableExprs(insert, update, delete) if (insert or delete or update) else None
         self._compiled[key] = (info, compiled)
         return compiled

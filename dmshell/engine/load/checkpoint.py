@@ -69,8 +69,12 @@ def ensure_tables(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> N
 def done_chunks(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> set[str]:
     """File names of the chunks already loaded for this source."""
     with conn.cursor() as cur:
-        _execute(cur, f"SELECT filename FROM {checkpoint_table(cfg)} WHERE id = %s", (cfg.source_id,),
-                 "read loader checkpoint")
+        _execute(
+            cur,
+            f"SELECT filename FROM {checkpoint_table(cfg)} WHERE id = %s",
+            (cfg.source_id,),
+            "read loader checkpoint",
+        )
         return {_text(r[0]) for r in cur.fetchall()}
 
 
@@ -82,8 +86,12 @@ def begin_load(conn: pymysql.connections.Connection, cfg: SubTaskConfig, dump_id
     """
     table = status_table(cfg)
     with conn.cursor() as cur:
-        _execute(cur, f"SELECT status, dump_id FROM {table} WHERE task_name = %s AND source_name = %s",
-                 (cfg.name, cfg.source_id), "read load status")
+        _execute(
+            cur,
+            f"SELECT status, dump_id FROM {table} WHERE task_name = %s AND source_name = %s",
+            (cfg.name, cfg.source_id),
+            "read load status",
+        )
         row = cur.fetchone()
         if row is not None and _text(row[0]) == STATUS_FINISHED:
             return
@@ -91,37 +99,48 @@ def begin_load(conn: pymysql.connections.Connection, cfg: SubTaskConfig, dump_id
         if previous != dump_id and done_chunks(conn, cfg):
             raise errors.ErrLoadTaskCheckPointNotMatch(
                 cause=f"chunks of dump {previous!r} were loaded, "
-                      f"but the dump directory holds dump {dump_id!r}")
-        _execute(cur, f"INSERT INTO {table} (task_name, source_name, status, dump_id) "
-                 "VALUES (%s, %s, %s, %s) "
-                 "ON DUPLICATE KEY UPDATE status = VALUES(status), dump_id = VALUES(dump_id)",
-                 (cfg.name, cfg.source_id, STATUS_RUNNING, dump_id), "write load status")
+                f"but the dump directory holds dump {dump_id!r}"
+            )
+        _execute(
+            cur,
+            f"INSERT INTO {table} (task_name, source_name, status, dump_id) "
+            "VALUES (%s, %s, %s, %s) "
+            "ON DUPLICATE KEY UPDATE status = VALUES(status), dump_id = VALUES(dump_id)",
+            (cfg.name, cfg.source_id, STATUS_RUNNING, dump_id),
+            "write load status",
+        )
 
 
 def record_chunk_sql(cfg: SubTaskConfig) -> str:
     """The INSERT (args: id, filename, cp_schema, cp_table, offset, end_pos) run inside a chunk's
     transaction."""
-    return (f"INSERT INTO {checkpoint_table(cfg)} (id, filename, cp_schema, cp_table, `offset`, end_pos) "
-            "VALUES (%s, %s, %s, %s, %s, %s)")
+    return (
+        f"INSERT INTO {checkpoint_table(cfg)} (id, filename, cp_schema, cp_table, `offset`, end_pos) "
+        "VALUES (%s, %s, %s, %s, %s, %s)"
+    )
 
 
-def finish_load(conn: pymysql.connections.Connection, cfg: SubTaskConfig, location: Location,
-                expected_chunks: set[str]) -> None:
+def finish_load(
+    conn: pymysql.connections.Connection, cfg: SubTaskConfig, location: Location, expected_chunks: set[str]
+) -> None:
     """In one transaction: check every chunk is recorded, then mark the load finished at ``location``."""
     try:
         conn.begin()
         with conn.cursor() as cur:
-            cur.execute(f"SELECT filename FROM {checkpoint_table(cfg)} WHERE id = %s FOR UPDATE",
-                        (cfg.source_id,))
+            cur.execute(
+                f"SELECT filename FROM {checkpoint_table(cfg)} WHERE id = %s FOR UPDATE", (cfg.source_id,)
+            )
             missing = expected_chunks - {_text(r[0]) for r in cur.fetchall()}
             if missing:
                 raise errors.ErrLoadTaskCheckPointNotMatch(
                     cause=f"{len(missing)} chunk(s) of the dump are not recorded as loaded, "
-                          f"e.g. {min(missing)}")
+                    f"e.g. {min(missing)}"
+                )
             cur.execute(
                 f"UPDATE {status_table(cfg)} SET status = %s, binlog_name = %s, binlog_pos = %s, "
                 "binlog_gtid = %s WHERE task_name = %s AND source_name = %s",
-                (STATUS_FINISHED, location.file, location.pos, location.gtid, cfg.name, cfg.source_id))
+                (STATUS_FINISHED, location.file, location.pos, location.gtid, cfg.name, cfg.source_id),
+            )
         conn.commit()
     except BaseException as exc:
         try:
@@ -137,9 +156,11 @@ def finished_location(conn: pymysql.connections.Connection, cfg: SubTaskConfig) 
     """The dump's location once this source's load finished, else None."""
     try:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT binlog_name, binlog_pos, binlog_gtid FROM {status_table(cfg)} "
-                        "WHERE task_name = %s AND source_name = %s AND status = %s",
-                        (cfg.name, cfg.source_id, STATUS_FINISHED))
+            cur.execute(
+                f"SELECT binlog_name, binlog_pos, binlog_gtid FROM {status_table(cfg)} "
+                "WHERE task_name = %s AND source_name = %s AND status = %s",
+                (cfg.name, cfg.source_id, STATUS_FINISHED),
+            )
             row = cur.fetchone()
     except pymysql.err.MySQLError as exc:
         if db.errno_of(exc) in _MISSING:

@@ -37,8 +37,10 @@ from dmshell.engine.dump.files import ColumnMeta
 
 #: the target session: TIMESTAMPs in UTC like the dump; AUTO_INCREMENT keeps a 0; no strict mode
 #: (warnings are checked instead); every warning visible
-SESSION_SQL = ("SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', "
-               "foreign_key_checks = 0, max_error_count = 65535")
+SESSION_SQL = (
+    "SET SESSION sql_mode = 'NO_AUTO_VALUE_ON_ZERO,NO_ENGINE_SUBSTITUTION', time_zone = '+00:00', "
+    "foreign_key_checks = 0, max_error_count = 65535"
+)
 #: errors meaning "LOAD DATA LOCAL is not allowed here"
 LOCAL_INFILE_REFUSED = frozenset({1148, 3948, 2068, 4166})
 _PIECE = 1 << 20
@@ -51,9 +53,17 @@ def connect(cfg: DBConfig) -> pymysql.connections.Connection:
     (PyMySQL's own file sending stays disabled), set up by :data:`SESSION_SQL`."""
     try:
         conn = pymysql.connect(
-            host=cfg.host, port=cfg.port, user=cfg.user, password=cfg.password, charset="utf8mb4",
-            autocommit=True, connect_timeout=10, client_flag=CLIENT.LOCAL_FILES, local_infile=False,
-            max_allowed_packet=1 << 30)
+            host=cfg.host,
+            port=cfg.port,
+            user=cfg.user,
+            password=cfg.password,
+            charset="utf8mb4",
+            autocommit=True,
+            connect_timeout=10,
+            client_flag=CLIENT.LOCAL_FILES,
+            local_infile=False,
+            max_allowed_packet=1 << 30,
+        )
     except pymysql.err.MySQLError as exc:
         raise db.classify(exc, f"connect to {cfg.host}:{cfg.port}") from exc
     try:
@@ -117,15 +127,18 @@ def load_data_sql(t: Target) -> str:
         else:
             sets.append(f"{q} = @v{i}")
     sets += [f"{quote_ident(c)} = '{escape_string(v)}'" for c, v in t.extra]
-    sql = (f"LOAD DATA LOCAL INFILE 'dmshell-chunk' {_VERBS.get(t.on_duplicate, 'REPLACE')} "
-           f"INTO TABLE {t.name} CHARACTER SET utf8mb4 "
-           "FIELDS TERMINATED BY ',' ENCLOSED BY '\\'' ESCAPED BY '\\\\' LINES TERMINATED BY '\\0' "
-           f"({','.join(targets)})")
+    sql = (
+        f"LOAD DATA LOCAL INFILE 'dmshell-chunk' {_VERBS.get(t.on_duplicate, 'REPLACE')} "
+        f"INTO TABLE {t.name} CHARACTER SET utf8mb4 "
+        "FIELDS TERMINATED BY ',' ENCLOSED BY '\\'' ESCAPED BY '\\\\' LINES TERMINATED BY '\\0' "
+        f"({','.join(targets)})"
+    )
     return sql + (" SET " + ", ".join(sets) if sets else "")
 
 
-def load_data_local(conn: pymysql.connections.Connection, sql: str, path: Path, piece: int,
-                    on_bytes: Callable[[int], None]) -> Outcome:
+def load_data_local(
+    conn: pymysql.connections.Connection, sql: str, path: Path, piece: int, on_bytes: Callable[[int], None]
+) -> Outcome:
     """Run a ``LOAD DATA LOCAL`` statement, answering the server's file request with ``path``.
 
     An OSError while reading the file leaves the connection unusable: close it.
@@ -150,8 +163,11 @@ def execute(conn: pymysql.connections.Connection, sql: bytes) -> Outcome:
     if result is None:
         return Outcome(0, 0, "")
     message = result.message or b""
-    return Outcome(result.affected_rows or 0, result.warning_count or 0,
-                   message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message))
+    return Outcome(
+        result.affected_rows or 0,
+        result.warning_count or 0,
+        message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message),
+    )
 
 
 def insert_statements(t: Target, path: Path, limit: int) -> Iterator[tuple[bytes, list[bytes]]]:
@@ -183,8 +199,13 @@ def show_warnings(conn: pymysql.connections.Connection) -> list[tuple[str, int, 
         return [(str(level), int(code), str(msg)) for level, code, msg in cur.fetchall()]
 
 
-def check_warnings(conn: pymysql.connections.Connection, outcome: Outcome, t: Target,
-                   row_line: Callable[[int], bytes | None], what: str) -> None:
+def check_warnings(
+    conn: pymysql.connections.Connection,
+    outcome: Outcome,
+    t: Target,
+    row_line: Callable[[int], bytes | None],
+    what: str,
+) -> None:
     """Raise unless every warning of the last statement reproduces the source exactly.
 
     ``row_line(n)`` returns the dumped line of the statement's n-th row (1-based).
@@ -210,9 +231,11 @@ def check_warnings(conn: pymysql.connections.Connection, outcome: Outcome, t: Ta
     if bad:
         level, code, message = bad[0]
         raise errors.ErrDBExecuteFailed(
-            what, cause=f"Error {code}: {message}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""),
+            what,
+            cause=f"Error {code}: {message}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""),
             workaround="The target changed a value while loading it (or refused a row): make the target "
-                       "table's definition match the source, then `resume-task`.")
+            "table's definition match the source, then `resume-task`.",
+        )
 
 
 def read_line(path: Path, number: int) -> bytes | None:

@@ -72,20 +72,31 @@ def create_table_sql(cfg: SubTaskConfig) -> str:
     )"""
 
 
-def record(conn: pymysql.connections.Connection, cfg: SubTaskConfig, schema: str, table: str,
-           indexes: list[tuple[str, str]]) -> None:
+def record(
+    conn: pymysql.connections.Connection,
+    cfg: SubTaskConfig,
+    schema: str,
+    table: str,
+    indexes: list[tuple[str, str]],
+) -> None:
     rows = [(schema, table, name, seq, definition) for seq, (name, definition) in enumerate(indexes)]
     with conn.cursor() as cur:
-        cur.executemany(f"REPLACE INTO {table_name(cfg)} (target_schema, target_table, index_name, seq, "
-                        "definition) VALUES (%s, %s, %s, %s, %s)", rows)
+        cur.executemany(
+            f"REPLACE INTO {table_name(cfg)} (target_schema, target_table, index_name, seq, "
+            "definition) VALUES (%s, %s, %s, %s, %s)",
+            rows,
+        )
 
 
-def pending(conn: pymysql.connections.Connection, cfg: SubTaskConfig,
-            tables: set[tuple[str, str]]) -> list[DeferredIndex]:
+def pending(
+    conn: pymysql.connections.Connection, cfg: SubTaskConfig, tables: set[tuple[str, str]]
+) -> list[DeferredIndex]:
     """The recorded indexes of ``tables`` (target schema, table)."""
     with conn.cursor() as cur:
-        cur.execute(f"SELECT target_schema, target_table, index_name, definition FROM {table_name(cfg)} "
-                    "ORDER BY target_schema, target_table, seq")  # the original order of the indexes
+        cur.execute(
+            f"SELECT target_schema, target_table, index_name, definition FROM {table_name(cfg)} "
+            "ORDER BY target_schema, target_table, seq"
+        )  # the original order of the indexes
         rows = cur.fetchall()
     out = [DeferredIndex(*(_text(v) for v in row)) for row in rows]
     return [index for index in out if (index.schema, index.table) in tables]
@@ -96,16 +107,22 @@ def build(conn: pymysql.connections.Connection, cfg: SubTaskConfig, index: Defer
     forget it."""
     table = quote_table(index.schema, index.table)
     with conn.cursor() as cur:
-        cur.execute("SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
-                    "AND INDEX_NAME = %s LIMIT 1", (index.schema, index.table, index.name))
+        cur.execute(
+            "SELECT 1 FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s "
+            "AND INDEX_NAME = %s LIMIT 1",
+            (index.schema, index.table, index.name),
+        )
         if cur.fetchone() is None:
             try:
                 cur.execute(f"ALTER TABLE {table} ADD {index.definition}")
             except pymysql.err.MySQLError as exc:
                 if db.errno_of(exc) != 1061:  # "Duplicate key name": added concurrently
                     raise
-        cur.execute(f"DELETE FROM {table_name(cfg)} WHERE target_schema = %s AND target_table = %s "
-                    "AND index_name = %s", (index.schema, index.table, index.name))
+        cur.execute(
+            f"DELETE FROM {table_name(cfg)} WHERE target_schema = %s AND target_table = %s "
+            "AND index_name = %s",
+            (index.schema, index.table, index.name),
+        )
 
 
 def _text(value: object) -> str:

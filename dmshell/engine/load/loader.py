@@ -60,8 +60,9 @@ _CREATE_VIEW = re.compile(r"CREATE\s(.*?)\sVIEW\s(?:`(?:[^`]|``)*`\.)?`(?:[^`]|`
 _INT_WIDTH = re.compile(r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)")
 
 
-def load_finished_location(target_conn: pymysql.connections.Connection,
-                           cfg: SubTaskConfig) -> Location | None:
+def load_finished_location(
+    target_conn: pymysql.connections.Connection, cfg: SubTaskConfig
+) -> Location | None:
     """The dump's binlog location once this source's load is complete (None before that)."""
     return load_checkpoint.finished_location(target_conn, cfg)
 
@@ -130,8 +131,12 @@ class LoadUnit(Unit):
             self._total_bytes = sum(j.chunk.bytes for j in jobs)
             self._finished_bytes = sum(j.chunk.bytes for j in jobs if j.chunk.file in done)
         pending = sorted((j for j in jobs if j.chunk.file not in done), key=lambda j: -j.chunk.bytes)
-        log.info("load of source %s: %d files, %d already loaded", cfg.source_id, len(jobs),
-                 len(jobs) - len(pending))
+        log.info(
+            "load of source %s: %d files, %d already loaded",
+            cfg.source_id,
+            len(jobs),
+            len(jobs) - len(pending),
+        )
         self._load_all(pending, stop)
         if stop.is_set():
             log.info("load of source %s stopped", cfg.source_id)
@@ -151,8 +156,12 @@ class LoadUnit(Unit):
         with self._lock:
             finished, total = self._finished_bytes, self._total_bytes
             done, loc = self._finished, self._location
-        st = pb.LoadStatus(finishedBytes=finished, totalBytes=total, progress=percent(finished, total, done),
-                           bps=0 if done else self._meter.rate(finished))
+        st = pb.LoadStatus(
+            finishedBytes=finished,
+            totalBytes=total,
+            progress=percent(finished, total, done),
+            bps=0 if done else self._meter.rate(finished),
+        )
         if loc is not None and loc.file:
             st.metaBinlog = loc.position_str()
             st.metaBinlogGTID = loc.gtid
@@ -165,12 +174,14 @@ class LoadUnit(Unit):
             raise errors.ErrLoadUnitDumpDirNotFound(str(dump_dir))
         meta = dumpfiles.read_metadata(dump_dir)
         if meta is None:
-            raise errors.ErrParseMydumperMeta("the dump is incomplete (no metadata file)",
-                                              str(dump_dir / dumpfiles.METADATA_FILE))
+            raise errors.ErrParseMydumperMeta(
+                "the dump is incomplete (no metadata file)", str(dump_dir / dumpfiles.METADATA_FILE)
+            )
         return meta
 
-    def _prepare_targets(self, conn: pymysql.connections.Connection,
-                         meta: DumpMetadata) -> tuple[list[_Job], list[tuple[ViewMeta, str, str]]]:
+    def _prepare_targets(
+        self, conn: pymysql.connections.Connection, meta: DumpMetadata
+    ) -> tuple[list[_Job], list[tuple[ViewMeta, str, str]]]:
         """Route every dumped table, create target schemas and tables; the files to load and the
         views to create (with their target schema and name)."""
         cfg = self.ctx.cfg
@@ -181,8 +192,9 @@ class LoadUnit(Unit):
         except Exception as exc:
             raise errors.ErrLoadUnitGenTableRouter(cause=exc) from exc
         try:  # the dump's own filter (a table list in extra-args replaces the block-allow list)
-            ba = dump_options(cfg.mydumper).table_filter() or BAListFilter(cfg.block_allow_list,
-                                                                          cfg.case_sensitive)
+            ba = dump_options(cfg.mydumper).table_filter() or BAListFilter(
+                cfg.block_allow_list, cfg.case_sensitive
+            )
         except errors.DMError:
             raise
         except Exception as exc:
@@ -218,8 +230,12 @@ class LoadUnit(Unit):
         on_duplicate = cfg.loader.on_duplicate_logical or "replace"
         jobs = []
         for t in tables:
-            target = load_data.Target(*routed[(t.schema, t.table)], t.columns,
-                                      router.extract_columns(t.schema, t.table, cfg.source_id), on_duplicate)
+            target = load_data.Target(
+                *routed[(t.schema, t.table)],
+                t.columns,
+                router.extract_columns(t.schema, t.table, cfg.source_id),
+                on_duplicate,
+            )
             jobs.extend(_Job(t, c, target) for c in t.chunks)
         views = []
         for v in meta.views:
@@ -239,37 +255,44 @@ class LoadUnit(Unit):
             raise errors.ErrLoadUnitReadSchemaFile(name, cause=exc) from exc
         return text.strip().removesuffix(";")
 
-    def _create_schema(self, conn: pymysql.connections.Connection, source: str, file: str | None,
-                       target: str) -> None:
+    def _create_schema(
+        self, conn: pymysql.connections.Connection, source: str, file: str | None, target: str
+    ) -> None:
         sql = f"CREATE DATABASE IF NOT EXISTS {quote_ident(target)}"
         if file:
             original = self._read_statement(file)
             prefix = f"CREATE DATABASE {quote_ident(source)}"
             if not original.startswith(prefix):
                 raise errors.ErrLoadUnitParseStatement(original[:200])
-            sql += original[len(prefix):]  # keeps the character set / collation options
+            sql += original[len(prefix) :]  # keeps the character set / collation options
         _execute(conn, sql, f"create schema {target}")
 
-    def _create_table(self, conn: pymysql.connections.Connection, table: TableMeta, target_schema: str,
-                      target_table: str) -> None:
+    def _create_table(
+        self, conn: pymysql.connections.Connection, table: TableMeta, target_schema: str, target_table: str
+    ) -> None:
         create_sql = self._read_statement(table.schema_file)
         prefix = f"CREATE TABLE {quote_ident(table.table)}"
         if not create_sql.startswith(prefix):
             raise errors.ErrLoadUnitNotCreateTable(create_sql[:200], table.schema, table.table)
         create_sql, deferred = load_index.split_create(create_sql)
         if deferred:  # recorded first: a kill -9 right after the CREATE must not lose them
-            _guard(lambda: load_index.record(conn, self.ctx.cfg, target_schema, target_table, deferred),
-                   "record the secondary indexes to build")
-        sql = (f"CREATE TABLE IF NOT EXISTS {quote_table(target_schema, target_table)}"
-               + create_sql[len(prefix):])
+            _guard(
+                lambda: load_index.record(conn, self.ctx.cfg, target_schema, target_table, deferred),
+                "record the secondary indexes to build",
+            )
+        sql = (
+            f"CREATE TABLE IF NOT EXISTS {quote_table(target_schema, target_table)}"
+            + create_sql[len(prefix) :]
+        )
         try:
             conn.select_db(target_schema)  # unqualified foreign-key references resolve here
         except pymysql.err.MySQLError as exc:
             raise _target_error(exc, f"use {target_schema}") from exc
         _execute(conn, sql, f"create table {target_schema}.{target_table}")
 
-    def _create_views(self, conn: pymysql.connections.Connection,
-                      views: list[tuple[ViewMeta, str, str]]) -> None:
+    def _create_views(
+        self, conn: pymysql.connections.Connection, views: list[tuple[ViewMeta, str, str]]
+    ) -> None:
         """CREATE OR REPLACE every view; views that depend on views created later are retried."""
         pending = list(views)
         while pending:
@@ -279,7 +302,7 @@ class LoadUnit(Unit):
                 m = _CREATE_VIEW.match(sql)
                 if not m:
                     raise errors.ErrLoadUnitParseStatement(sql[:200])
-                body = sql[m.end():]
+                body = sql[m.end() :]
                 for old, new in self._renames.items():
                     body = body.replace(old, new)
                 statement = f"CREATE OR REPLACE {m.group(1)} VIEW {quote_table(schema, name)} AS {body}"
@@ -300,8 +323,10 @@ class LoadUnit(Unit):
         secondary indexes (:mod:`load_index`) as soon as its last file is in, while other files load."""
         conn = open_load_session(self.ctx.cfg.target)
         try:
-            recorded = _guard(lambda: load_index.pending(conn, self.ctx.cfg, self._targets),
-                              "read the secondary indexes to build")
+            recorded = _guard(
+                lambda: load_index.pending(conn, self.ctx.cfg, self._targets),
+                "read the secondary indexes to build",
+            )
         finally:
             conn.close()
         indexes: dict[tuple[str, str], list[load_index.DeferredIndex]] = {}
@@ -313,8 +338,12 @@ class LoadUnit(Unit):
         if not work:
             return
         if indexes:
-            log.info("load of source %s: %d secondary index(es) of %d table(s) are built after their data",
-                     self.ctx.cfg.source_id, len(recorded), len(indexes))
+            log.info(
+                "load of source %s: %d secondary index(es) of %d table(s) are built after their data",
+                self.ctx.cfg.source_id,
+                len(recorded),
+                len(indexes),
+            )
         lock = threading.Lock()
 
         def next_item() -> _Job | tuple[str, str] | None:
@@ -331,10 +360,15 @@ class LoadUnit(Unit):
         abort = threading.Event()
         failures: list[BaseException] = []
         n = max(1, min(self.ctx.cfg.loader.pool_size or 16, len(work)))
-        threads = [threading.Thread(target=self._worker,
-                                    args=(next_item, file_done, indexes, stop, abort, failures),
-                                    name=f"load-{self.ctx.cfg.source_id}-{i + 1}", daemon=True)
-                   for i in range(n)]
+        threads = [
+            threading.Thread(
+                target=self._worker,
+                args=(next_item, file_done, indexes, stop, abort, failures),
+                name=f"load-{self.ctx.cfg.source_id}-{i + 1}",
+                daemon=True,
+            )
+            for i in range(n)
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -342,8 +376,15 @@ class LoadUnit(Unit):
         if failures:
             raise failures[0]
 
-    def _worker(self, next_item, file_done, indexes: dict[tuple[str, str], list[load_index.DeferredIndex]],
-                stop: threading.Event, abort: threading.Event, failures: list[BaseException]) -> None:
+    def _worker(
+        self,
+        next_item,
+        file_done,
+        indexes: dict[tuple[str, str], list[load_index.DeferredIndex]],
+        stop: threading.Event,
+        abort: threading.Event,
+        failures: list[BaseException],
+    ) -> None:
         conn = None
         try:
             while not stop.is_set() and not abort.is_set():
@@ -380,8 +421,9 @@ class LoadUnit(Unit):
                 with contextlib.suppress(Exception):
                     conn.close()
 
-    def _build_indexes(self, conn: pymysql.connections.Connection,
-                       indexes: list[load_index.DeferredIndex]) -> None:
+    def _build_indexes(
+        self, conn: pymysql.connections.Connection, indexes: list[load_index.DeferredIndex]
+    ) -> None:
         for index in indexes:
             try:
                 load_index.build(conn, self.ctx.cfg, index)
@@ -417,8 +459,10 @@ class LoadUnit(Unit):
             if self.use_load_data is False:
                 self._insert(conn, job, path, what, progress)
             with conn.cursor() as cur:
-                cur.execute(load_checkpoint.record_chunk_sql(cfg),
-                            (cfg.source_id, chunk.file, table.schema, table.table, chunk.bytes, chunk.bytes))
+                cur.execute(
+                    load_checkpoint.record_chunk_sql(cfg),
+                    (cfg.source_id, chunk.file, table.schema, table.table, chunk.bytes, chunk.bytes),
+                )
             conn.commit()
         except BaseException as exc:
             with contextlib.suppress(Exception):
@@ -447,13 +491,20 @@ class LoadUnit(Unit):
         for sql, rows in load_data.insert_statements(job.target, path, limit):
             if len(sql) > max_packet - 64:
                 raise errors.ErrDBExecuteFailed(
-                    what, cause=f"a row of {len(sql)} bytes is larger than the target's max_allowed_packet "
-                                f"({max_packet})",
+                    what,
+                    cause=f"a row of {len(sql)} bytes is larger than the target's max_allowed_packet "
+                    f"({max_packet})",
                     workaround="Raise `max_allowed_packet` on the target "
-                               "(SET GLOBAL max_allowed_packet = ...), then `resume-task`.")
+                    "(SET GLOBAL max_allowed_packet = ...), then `resume-task`.",
+                )
             outcome = load_data.execute(conn, sql)
-            load_data.check_warnings(conn, outcome, job.target,
-                                     lambda n, rows=rows: rows[n - 1] if 0 < n <= len(rows) else None, what)
+            load_data.check_warnings(
+                conn,
+                outcome,
+                job.target,
+                lambda n, rows=rows: rows[n - 1] if 0 < n <= len(rows) else None,
+                what,
+            )
             progress(sum(len(r) + 1 for r in rows))
 
     def _mark_finished(self, location: Location, total_bytes: int) -> None:
@@ -497,8 +548,9 @@ def _normalized(col_type: str) -> str:
 
 
 def _describe(col: ColumnMeta) -> str:
-    return f"{col.type}{'' if col.nullable else ' NOT NULL'}" + (f" CHARACTER SET {col.charset}"
-                                                                  if col.charset else "")
+    return f"{col.type}{'' if col.nullable else ' NOT NULL'}" + (
+        f" CHARACTER SET {col.charset}" if col.charset else ""
+    )
 
 
 def _check_same_columns(target: tuple[str, str], members: list[TableMeta]) -> None:
@@ -510,34 +562,49 @@ def _check_same_columns(target: tuple[str, str], members: list[TableMeta]) -> No
         got = [(c.name.lower(), _normalized(c.type), c.nullable, c.charset) for c in other.columns]
         if got == expected:
             continue
-        diff = next(((a, b) for a, b in zip(first.columns, other.columns, strict=False)
-                     if (a.name.lower(), _normalized(a.type), a.nullable, a.charset)
-                     != (b.name.lower(), _normalized(b.type), b.nullable, b.charset)), None)
+        diff = next(
+            (
+                (a, b)
+                for a, b in zip(first.columns, other.columns, strict=False)
+                if (a.name.lower(), _normalized(a.type), a.nullable, a.charset)
+                != (b.name.lower(), _normalized(b.type), b.nullable, b.charset)
+            ),
+            None,
+        )
         if diff:
-            detail = (f"column {quote_ident(diff[0].name)} {_describe(diff[0])} vs "
-                      f"{quote_ident(diff[1].name)} {_describe(diff[1])}")
+            detail = (
+                f"column {quote_ident(diff[0].name)} {_describe(diff[0])} vs "
+                f"{quote_ident(diff[1].name)} {_describe(diff[1])}"
+            )
         else:
             detail = f"{len(first.columns)} columns vs {len(other.columns)}"
-        raise _conflict(f"shard tables {quote_table(first.schema, first.table)} and "
-                        f"{quote_table(other.schema, other.table)} are merged into {quote_table(*target)} "
-                        f"but their columns differ: {detail}")
+        raise _conflict(
+            f"shard tables {quote_table(first.schema, first.table)} and "
+            f"{quote_table(other.schema, other.table)} are merged into {quote_table(*target)} "
+            f"but their columns differ: {detail}"
+        )
 
 
-def _target_columns(conn: pymysql.connections.Connection, schema: str,
-                    table: str) -> dict[str, ColumnMeta] | None:
+def _target_columns(
+    conn: pymysql.connections.Connection, schema: str, table: str
+) -> dict[str, ColumnMeta] | None:
     """The columns of an existing target table (None when it does not exist)."""
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(CHARACTER_SET_NAME, '') "
-                        "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
-                        (schema, table))
+            cur.execute(
+                "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COALESCE(CHARACTER_SET_NAME, '') "
+                "FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s",
+                (schema, table),
+            )
             rows = cur.fetchall()
     except pymysql.err.MySQLError as exc:
         raise _target_error(exc, f"read the columns of {schema}.{table}") from exc
     if not rows:
         return None
-    return {str(n).lower(): ColumnMeta(str(n), str(t), "", str(nl) == "YES", str(cs).lower())
-            for n, t, nl, cs in rows}
+    return {
+        str(n).lower(): ColumnMeta(str(n), str(t), "", str(nl) == "YES", str(cs).lower())
+        for n, t, nl, cs in rows
+    }
 
 
 def _check_target_columns(target: tuple[str, str], table: TableMeta, existing: dict[str, ColumnMeta]) -> None:
@@ -553,17 +620,20 @@ def _check_target_columns(target: tuple[str, str], table: TableMeta, existing: d
             problem = f"column {quote_ident(col.name)} is nullable but NOT NULL in the target"
         else:
             continue
-        raise _conflict(f"{quote_table(table.schema, table.table)} is loaded into the existing table "
-                        f"{quote_table(*target)} but they differ: {problem}")
+        raise _conflict(
+            f"{quote_table(table.schema, table.table)} is loaded into the existing table "
+            f"{quote_table(*target)} but they differ: {problem}"
+        )
 
 
 def _conflict(message: str) -> errors.DMError:
     return errors.ErrLoadLightningRuntime(
         message,
         workaround="Please make the schemas of the shard tables (and of an existing target table) identical, "
-                   "or route them to different target tables in the `routes` config of the task "
-                   "configuration file; then `resume-task` (or `start-task --remove-meta` after dropping "
-                   "the target table).")
+        "or route them to different target tables in the `routes` config of the task "
+        "configuration file; then `resume-task` (or `start-task --remove-meta` after dropping "
+        "the target table).",
+    )
 
 
 # -- errors --------------------------------------------------------------------------------------
@@ -574,10 +644,12 @@ def _target_error(exc: BaseException, what: str) -> errors.DMError:
     error = db.classify(exc, what)
     if errno in _PRIVILEGE_ERRNOS:
         return errors.ErrDBExecuteFailed(
-            what, cause=exc,
+            what,
+            cause=exc,
             workaround="The target user lacks a privilege: grant it SELECT, INSERT, UPDATE, DELETE, CREATE, "
-                       "DROP, ALTER, INDEX and CREATE VIEW on the migrated schemas and the meta schema, "
-                       "then `resume-task`.")
+            "DROP, ALTER, INDEX and CREATE VIEW on the migrated schemas and the meta schema, "
+            "then `resume-task`.",
+        )
     return error
 
 

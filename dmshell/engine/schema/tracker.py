@@ -28,8 +28,9 @@ from dmshell.engine import errors
 from dmshell.engine.db import quote_ident
 from dmshell.engine.ddl.statement import DDL, ColumnDef, DDLParseError, TableName, parse_ddl
 
-TEXT_TYPES = frozenset({"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set",
-                        "json"})
+TEXT_TYPES = frozenset(
+    {"char", "varchar", "tinytext", "text", "mediumtext", "longtext", "enum", "set", "json"}
+)
 BINARY_TYPES = frozenset({"binary", "varbinary", "tinyblob", "blob", "mediumblob", "longblob"})
 
 
@@ -81,7 +82,9 @@ class TableInfo:
     # -- (de)serialisation -----------------------------------------------------------------------
     def to_json(self) -> str:
         doc = {
-            "schema": self.schema, "table": self.name, "charset": self.charset,
+            "schema": self.schema,
+            "table": self.name,
+            "charset": self.charset,
             "columns": [_column_doc(c) for c in self.columns],
             "primary_key": self.primary_key,
             "unique_keys": [[n, cols] for n, cols in self.unique_keys],
@@ -93,8 +96,14 @@ class TableInfo:
     def from_json(cls, text: str | bytes) -> TableInfo:
         doc = json.loads(text)
         cols = [ColumnDef(**{k: v for k, v in c.items() if k in _COLUMN_FIELDS}) for c in doc["columns"]]
-        return cls(doc["schema"], doc["table"], cols, list(doc.get("primary_key") or []),
-                   [(n, list(c)) for n, c in doc.get("unique_keys") or []], doc.get("charset", ""))
+        return cls(
+            doc["schema"],
+            doc["table"],
+            cols,
+            list(doc.get("primary_key") or []),
+            [(n, list(c)) for n, c in doc.get("unique_keys") or []],
+            doc.get("charset", ""),
+        )
 
     def create_sql(self) -> str:
         """A ``CREATE TABLE`` rendering of what is tracked (for people; not replayed anywhere)."""
@@ -114,13 +123,29 @@ class TableInfo:
         return f"CREATE TABLE {quote_ident(self.name)} (\n" + ",\n".join(lines) + "\n)" + tail
 
     def clone(self, schema: str | None = None, name: str | None = None) -> TableInfo:
-        return TableInfo(self.schema if schema is None else schema, self.name if name is None else name,
-                         copy.deepcopy(self.columns), list(self.primary_key),
-                         [(n, list(c)) for n, c in self.unique_keys], self.charset)
+        return TableInfo(
+            self.schema if schema is None else schema,
+            self.name if name is None else name,
+            copy.deepcopy(self.columns),
+            list(self.primary_key),
+            [(n, list(c)) for n, c in self.unique_keys],
+            self.charset,
+        )
 
 
-_COLUMN_FIELDS = ("name", "type", "data_type", "unsigned", "nullable", "generated", "charset", "collation",
-                  "elements", "default", "auto_increment")
+_COLUMN_FIELDS = (
+    "name",
+    "type",
+    "data_type",
+    "unsigned",
+    "nullable",
+    "generated",
+    "charset",
+    "collation",
+    "elements",
+    "default",
+    "auto_increment",
+)
 
 
 def _column_doc(c: ColumnDef) -> dict:

@@ -24,7 +24,6 @@ of one row collapsed when ``compact`` is on (:func:`dmshell.engine.sync.dml.batc
 "only fully applied positions are flushed" true.
 """
 
-
 from __future__ import annotations
 
 import dataclasses
@@ -113,9 +112,18 @@ class Applier:
     connections — is given or ``DMSHELL_DML_PROCESS=0``).
     """
 
-    def __init__(self, target: DBConfig, *, workers: int, batch: int, queue_size: int,
-                 multiple_rows: bool = False, compact: bool = False,
-                 connect_fn: Callable[[DBConfig], Any] | None = None, process: bool | None = None) -> None:
+    def __init__(
+        self,
+        target: DBConfig,
+        *,
+        workers: int,
+        batch: int,
+        queue_size: int,
+        multiple_rows: bool = False,
+        compact: bool = False,
+        connect_fn: Callable[[DBConfig], Any] | None = None,
+        process: bool | None = None,
+    ) -> None:
         self.workers_n = max(1, workers)
         self.batch = max(1, batch)
         self.queue_size = max(1, queue_size // 2)  # changes per lane queue (DM: queue-size / 2)
@@ -134,8 +142,13 @@ class Applier:
         tune_gc()
         if process is None:
             process = connect_fn is None and os.environ.get("DMSHELL_DML_PROCESS", "1") != "0"
-        options = {"lanes": self.workers_n, "batch": self.batch, "capacity": self.queue_size,
-                   "multiple_rows": multiple_rows, "compact": compact}
+        options = {
+            "lanes": self.workers_n,
+            "batch": self.batch,
+            "capacity": self.queue_size,
+            "multiple_rows": multiple_rows,
+            "compact": compact,
+        }
         if process:
             self._executor = ProcessExecutor(self, target, **options)
         else:
@@ -154,8 +167,9 @@ class Applier:
                 self._inflight.pop(seq, None)
             self.rows_applied += rows
 
-    def failed(self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str,
-               change: Any) -> None:
+    def failed(
+        self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str, change: Any
+    ) -> None:
         """A batch failed: its changes stay "in flight" (never applied: the checkpoint can't pass
         them, and the lag keeps counting them); the first failure is the applier's error."""
         err = classify(exc, sql[:2048] + ("..." if len(sql) > 2048 else ""))
@@ -199,8 +213,9 @@ class Applier:
     def queue_depths(self) -> list[int]:
         """Changes waiting for (or being applied by) each lane."""
         depths = self._executor.depths()
-        return [d + (len(b.changes) if (b := self._buffers[i]) is not None else 0)
-                for i, d in enumerate(depths)]
+        return [
+            d + (len(b.changes) if (b := self._buffers[i]) is not None else 0) for i, d in enumerate(depths)
+        ]
 
     def dispatch(self, change: RowChange, safe_mode: bool) -> None:
         """Queue one change (blocks while its worker's queue is full). Raises a worker's error."""
@@ -212,8 +227,16 @@ class Applier:
         keys = change.keys = causality_keys(change)
         self._enqueue(change, keys)
 
-    def dispatch_rows(self, op: str, info, target: tuple[str, str], images: list[list], ts: int,
-                      origin: Any, safe_mode: bool) -> None:
+    def dispatch_rows(
+        self,
+        op: str,
+        info,
+        target: tuple[str, str],
+        images: list[list],
+        ts: int,
+        origin: Any,
+        safe_mode: bool,
+    ) -> None:
         """Dispatch every row of one rows event (``images`` as from ``RowsEvent.decode``: UPDATE
         before and after images alternate); the same as :meth:`dispatch` per row, cheaper (the
         common case — a one-column primary key that doesn't change — is done inline)."""

@@ -102,7 +102,8 @@ class SyncCheckpoint:
             "SELECT cp_schema, cp_table, binlog_name, binlog_pos, binlog_gtid, exit_safe_binlog_name, "
             "exit_safe_binlog_pos, exit_safe_binlog_gtid, table_info, is_global "
             f"FROM {self.table} WHERE id = %s",
-            (self.source_id,))
+            (self.source_id,),
+        )
         saved = SavedCheckpoint()
         for schema, table, name, pos, gtid, es_name, es_pos, es_gtid, info, is_global in rows:
             loc = Location(name or "", int(pos or 0), gtid or "")
@@ -116,15 +117,46 @@ class SyncCheckpoint:
                 saved.tables.append(TablePoint(schema, table, loc, text))
         return saved
 
-    def flush(self, location: Location, exit_safe: Location | None = None,
-              tables: Iterable[TablePoint] = (), removed: Iterable[tuple[str, str]] = ()) -> None:
+    def flush(
+        self,
+        location: Location,
+        exit_safe: Location | None = None,
+        tables: Iterable[TablePoint] = (),
+        removed: Iterable[tuple[str, str]] = (),
+    ) -> None:
         """Write the global point (and the given table points; delete removed tables) atomically."""
         sql = UPSERT_SQL.format(table=self.table)
-        rows = [(self.source_id, "", "", location.file, location.pos, location.gtid,
-                 exit_safe.file if exit_safe else "", exit_safe.pos if exit_safe else 0,
-                 exit_safe.gtid if exit_safe else "", "null", True)]
-        rows += [(self.source_id, t.schema, t.table, t.location.file, t.location.pos, t.location.gtid,
-                  "", 0, "", t.table_info, False) for t in tables]
+        rows = [
+            (
+                self.source_id,
+                "",
+                "",
+                location.file,
+                location.pos,
+                location.gtid,
+                exit_safe.file if exit_safe else "",
+                exit_safe.pos if exit_safe else 0,
+                exit_safe.gtid if exit_safe else "",
+                "null",
+                True,
+            )
+        ]
+        rows += [
+            (
+                self.source_id,
+                t.schema,
+                t.table,
+                t.location.file,
+                t.location.pos,
+                t.location.gtid,
+                "",
+                0,
+                "",
+                t.table_info,
+                False,
+            )
+            for t in tables
+        ]
         removed = list(removed)
         try:
             self.conn.begin()

@@ -118,9 +118,15 @@ def _other_literal(v: Any) -> str:
 
 
 _LITERALS: dict[type, Any] = {
-    int: str, str: _str_literal, bytes: _bytes_literal, type(None): lambda v: "NULL",
-    float: _float_literal, Decimal: str, dt.timedelta: _timedelta_literal,
-    dt.datetime: lambda v: "'" + v.isoformat(" ") + "'", dt.date: lambda v: "'" + v.isoformat() + "'",
+    int: str,
+    str: _str_literal,
+    bytes: _bytes_literal,
+    type(None): lambda v: "NULL",
+    float: _float_literal,
+    Decimal: str,
+    dt.timedelta: _timedelta_literal,
+    dt.datetime: lambda v: "'" + v.isoformat(" ") + "'",
+    dt.date: lambda v: "'" + v.isoformat() + "'",
 }
 
 
@@ -193,8 +199,11 @@ def _plan(change: RowChange) -> _Plan:
 
 
 def _norm_columns(table: TableInfo) -> list[tuple[int, str, list[str]]]:
-    return [(i, c.data_type, list(c.elements)) for i, c in enumerate(table.columns)
-            if c.data_type in ("bit", "set", "json") or (c.unsigned and c.data_type in _INT_BITS)]
+    return [
+        (i, c.data_type, list(c.elements))
+        for i, c in enumerate(table.columns)
+        if c.data_type in ("bit", "set", "json") or (c.unsigned and c.data_type in _INT_BITS)
+    ]
 
 
 def normalize(table: TableInfo, values: list | None) -> list | None:
@@ -287,8 +296,9 @@ def statements(change: RowChange, safe_mode: bool | None = None) -> list[str]:
                 out.append(delete(after))
                 out.append(insert("INSERT", after))
         else:
-            sets = ",".join(f"{n}={literal(after[i])}"
-                            for n, i in zip(plan.names, plan.write_cols, strict=True))
+            sets = ",".join(
+                f"{n}={literal(after[i])}" for n, i in zip(plan.names, plan.write_cols, strict=True)
+            )
             out.append(f"UPDATE {plan.table} SET {sets} WHERE {_where(plan, before)} LIMIT 1")
     elif change.op == DELETE:
         assert before is not None
@@ -351,8 +361,11 @@ def _render(group: _Group, max_bytes: int) -> list[tuple[str, RowChange]]:
             parts = []
             for c in rows:
                 values = _normalize(norm, c.before)
-                parts.append("(" + " AND ".join(f"{n}={literal(values[i])}"
-                                                for n, i in zip(names, ident, strict=True)) + ")")
+                parts.append(
+                    "("
+                    + " AND ".join(f"{n}={literal(values[i])}" for n, i in zip(names, ident, strict=True))
+                    + ")"
+                )
             tail = ""
             sep = " OR "
     else:
@@ -373,8 +386,9 @@ def _render(group: _Group, max_bytes: int) -> list[tuple[str, RowChange]]:
     return out
 
 
-def batch_statements(changes: list[RowChange], multiple_rows: bool, max_bytes: int = 4 << 20,
-                     compact: bool = False) -> list[tuple[str, RowChange]]:
+def batch_statements(
+    changes: list[RowChange], multiple_rows: bool, max_bytes: int = 4 << 20, compact: bool = False
+) -> list[tuple[str, RowChange]]:
     """The statements applying ``changes`` (in order) in one transaction, each with the change to
     report when it fails. ``changes`` carry their causality keys (see :func:`causality_keys`)
     when ``multiple_rows`` or ``compact``."""

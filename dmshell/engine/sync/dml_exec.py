@@ -91,8 +91,9 @@ class Sink(Protocol):
 
     def applied(self, lane: int, seqs: list[int], rows: int) -> None: ...
 
-    def failed(self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str,
-               change: Any) -> None:
+    def failed(
+        self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str, change: Any
+    ) -> None:
         """``change``: the failing RowChange (its ``origin`` names it), or None."""
 
     def should_abort(self) -> bool: ...
@@ -137,8 +138,9 @@ class _Failed(Exception):
 
 
 def _lost(detail: str = "") -> pymysql_err.OperationalError:
-    return pymysql_err.OperationalError(CR.CR_SERVER_LOST, "Lost connection to MySQL server during query"
-                                        + (f" ({detail})" if detail else ""))
+    return pymysql_err.OperationalError(
+        CR.CR_SERVER_LOST, "Lost connection to MySQL server during query" + (f" ({detail})" if detail else "")
+    )
 
 
 def execute_texts(conn, sql: bytes) -> None:
@@ -268,7 +270,7 @@ class _Worker(threading.Thread):
                 except Exception:  # broken connection: the first error matters
                     pass
                 if errno_of(exc) in RETRY_ERRNOS and attempt < RETRIES:
-                    time.sleep(min(1.0, 0.01 * 2 ** attempt))
+                    time.sleep(min(1.0, 0.01 * 2**attempt))
                     continue  # the whole batch was rolled back: run it again
                 executor.done(lane, rows)
                 sink.failed(lane.index, seqs, rows, exc, self._sql, self._change)
@@ -308,8 +310,18 @@ class _Worker(threading.Thread):
 class ThreadExecutor:
     """The lanes in this process (see the module docstring)."""
 
-    def __init__(self, sink: Sink, target: DBConfig, *, lanes: int, batch: int, capacity: int,
-                 multiple_rows: bool, compact: bool, connect_fn=None) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        target: DBConfig,
+        *,
+        lanes: int,
+        batch: int,
+        capacity: int,
+        multiple_rows: bool,
+        compact: bool,
+        connect_fn=None,
+    ) -> None:
         self.sink = sink
         self.batch = batch
         self.multiple_rows = multiple_rows
@@ -442,8 +454,17 @@ def _rebuild(info: tuple[int | None, str, str]) -> BaseException:
 class ProcessExecutor:
     """The lanes in a child process (see the module docstring)."""
 
-    def __init__(self, sink: Sink, target: DBConfig, *, lanes: int, batch: int, capacity: int,
-                 multiple_rows: bool, compact: bool) -> None:
+    def __init__(
+        self,
+        sink: Sink,
+        target: DBConfig,
+        *,
+        lanes: int,
+        batch: int,
+        capacity: int,
+        multiple_rows: bool,
+        compact: bool,
+    ) -> None:
         self.sink = sink
         self._capacity = max(batch, capacity)  # changes in flight per lane
         self._pending = [0] * lanes
@@ -458,8 +479,9 @@ class ProcessExecutor:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in [_package_root(), env.get("PYTHONPATH", "")] if p)
         argv = [sys.executable, "-m", "dmshell.engine.sync.dml_exec", str(os.getpid())]
-        self._proc = subprocess.Popen(argv,
-                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True)
+        self._proc = subprocess.Popen(
+            argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
+        )
         try:
             _send(self._proc.stdin, ("init", target, lanes, batch, capacity, multiple_rows, compact))
             reply = _receive(self._proc.stdout)
@@ -550,8 +572,11 @@ class ProcessExecutor:
                     wire = plans[id(plan)] = (len(plans) + 1, plan)
                     new_plans.append(wire)
             rows.append((_OP_CODES[c.op], wire[0], c.before, c.after, c.safe))
-        msg = ("batch", index, batch.seq, rows) if not new_plans else \
-            ("batch", index, batch.seq, rows, [(w[0], w[1]) for w in new_plans])
+        msg = (
+            ("batch", index, batch.seq, rows)
+            if not new_plans
+            else ("batch", index, batch.seq, rows, [(w[0], w[1]) for w in new_plans])
+        )
         try:
             with self._write_lock:
                 _send(self._proc.stdin, msg)
@@ -619,8 +644,9 @@ class _ChildSink:
     def applied(self, lane: int, seqs: list[int], rows: int) -> None:
         self.write(("ok", lane, seqs, rows))
 
-    def failed(self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str,
-               change: Any) -> None:
+    def failed(
+        self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str, change: Any
+    ) -> None:
         if self.error is None:  # the lanes drop what follows (the parent stops at the failure)
             self.error = errors.ErrSyncerUnitPanic("stopped after a failure")
         ref = change.origin if change is not None else None
@@ -657,8 +683,15 @@ def child_main() -> int:
     _, target, lanes, batch, _capacity, multiple_rows, compact = _receive(inp)
     sink = _ChildSink(out)
     try:
-        executor = ThreadExecutor(sink, target, lanes=lanes, batch=batch, capacity=1 << 40,
-                                  multiple_rows=multiple_rows, compact=compact)
+        executor = ThreadExecutor(
+            sink,
+            target,
+            lanes=lanes,
+            batch=batch,
+            capacity=1 << 40,
+            multiple_rows=multiple_rows,
+            compact=compact,
+        )
     except errors.DMError as err:
         cause = err.cause if isinstance(err.cause, BaseException) else err
         sink.write(("error", _exception_info(cause)))
@@ -677,7 +710,8 @@ def child_main() -> int:
                 b = Batch(seq, 0)
                 changes = b.changes = [
                     RowChange(_OPS[op], None, None, before, after, 0, (seq, i), safe, None, plans[p])
-                    for i, (op, p, before, after, safe) in enumerate(rows)]
+                    for i, (op, p, before, after, safe) in enumerate(rows)
+                ]
                 if need_keys:
                     for c in changes:
                         c.keys = causality_keys(c)

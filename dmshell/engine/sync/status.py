@@ -201,8 +201,12 @@ def build_status(s: SyncStats) -> pb.SyncStatus:
         last_error, last_error_time = s.last_error, s.last_error_time
         is_synced = synced(s, master, flushed)
     st = pb.SyncStatus(
-        totalEvents=rows, totalTps=total_rps, recentTps=recent_rows,
-        totalRows=rows, totalRps=total_rps, recentRps=recent_rows,
+        totalEvents=rows,
+        totalTps=total_rps,
+        recentTps=recent_rows,
+        totalRows=rows,
+        totalRps=total_rps,
+        recentRps=recent_rows,
         masterBinlog=master.position_str() if master else "",
         masterBinlogGtid=master.gtid if master else "",
         syncerBinlog=flushed.position_str() if flushed else "",
@@ -210,9 +214,13 @@ def build_status(s: SyncStats) -> pb.SyncStatus:
         binlogType="remote",
         secondsBehindMaster=behind,
         ioTotalBytes=io_bytes,
-        totalBinlogEvents=events, recentEps=recent_events, recentBps=recent_bytes,
-        queueDepths=depths, queueCapacity=capacity,
-        lastError=last_error, lastErrorTime=last_error_time,
+        totalBinlogEvents=events,
+        recentEps=recent_events,
+        recentBps=recent_bytes,
+        queueDepths=depths,
+        queueCapacity=capacity,
+        lastError=last_error,
+        lastErrorTime=last_error_time,
     )
     st.synced = is_synced
     return st

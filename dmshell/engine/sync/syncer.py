@@ -108,8 +108,18 @@ STOP_GRACE = 5.0
 STOP_DRAIN_GRACE = 15.0
 _ROW_OPS = {WriteRowsEvent: INSERT, UpdateRowsEvent: UPDATE, DeleteRowsEvent: DELETE}
 #: events that carry the time of an upstream change (for the lag)
-_CHANGE_EVENTS = frozenset({TableMapEvent, WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent, XidEvent,
-                            GtidEvent, MariadbGtidEvent, QueryEvent})
+_CHANGE_EVENTS = frozenset(
+    {
+        TableMapEvent,
+        WriteRowsEvent,
+        UpdateRowsEvent,
+        DeleteRowsEvent,
+        XidEvent,
+        GtidEvent,
+        MariadbGtidEvent,
+        QueryEvent,
+    }
+)
 
 
 def needs_split(version: str) -> bool:
@@ -144,8 +154,10 @@ class _Origin:
             gs = parse_gtid_set(self.gtid_before, self.flavor)
             gs.add(self.pending_gtid)
             after = str(gs)
-        return (f"startLocation: [{Location(self.file, self.start, self.gtid_before)}], "
-                f"endLocation: [{Location(self.file, self.end, after)}]")
+        return (
+            f"startLocation: [{Location(self.file, self.start, self.gtid_before)}], "
+            f"endLocation: [{Location(self.file, self.end, after)}]"
+        )
 
 
 class SyncUnit(Unit):
@@ -195,8 +207,9 @@ class SyncUnit(Unit):
 class _Run:
     """State of one ``process()`` call."""
 
-    def __init__(self, ctx: UnitContext, stats: SyncStats, stop: threading.Event,
-                 start_time: str = "") -> None:
+    def __init__(
+        self, ctx: UnitContext, stats: SyncStats, stop: threading.Event, start_time: str = ""
+    ) -> None:
         self.ctx = ctx
         self.cfg = ctx.cfg
         self.source = ctx.source
@@ -270,8 +283,9 @@ class _Run:
         except Aborted:
             # stop requested while the target was stuck: the checkpoint stays where it was (the
             # next run replays from there in safe mode)
-            log.warning("sync %s/%s stopped without a final checkpoint flush", self.cfg.name,
-                        self.cfg.source_id)
+            log.warning(
+                "sync %s/%s stopped without a final checkpoint flush", self.cfg.name, self.cfg.source_id
+            )
         finally:
             self.teardown()
 
@@ -334,20 +348,28 @@ class _Run:
         else:
             self.flushed_point = start
         sc = cfg.syncer
-        self.applier = Applier(cfg.target, workers=sc.worker_count or 16, batch=sc.batch or 100,
-                               queue_size=sc.queue_size or 1024, multiple_rows=sc.multiple_rows,
-                               compact=sc.compact)
+        self.applier = Applier(
+            cfg.target,
+            workers=sc.worker_count or 16,
+            batch=sc.batch or 100,
+            queue_size=sc.queue_size or 1024,
+            multiple_rows=sc.multiple_rows,
+            compact=sc.compact,
+        )
         self.applier.should_abort = self.give_up
         with self.stats.lock:
             self.stats.applier = self.applier
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
-        self.reader = BinlogReader(self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD,
-                                   on_idle=self.applier.flush)
-        self.refresher = threading.Thread(target=self.refresh_loop, name=f"sync-status-{cfg.name}",
-                                          daemon=True)
+        self.reader = BinlogReader(
+            self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD, on_idle=self.applier.flush
+        )
+        self.refresher = threading.Thread(
+            target=self.refresh_loop, name=f"sync-status-{cfg.name}", daemon=True
+        )
         self.refresher.start()
-        log.info("sync %s/%s starts at %s (safe mode until %s)", cfg.name, cfg.source_id, start,
-                 self.exit_safe)
+        log.info(
+            "sync %s/%s starts at %s (safe mode until %s)", cfg.name, cfg.source_id, start, self.exit_safe
+        )
 
     def target_facts(self) -> tuple[bool, int]:
         """(whether DDL must be split, the target's max_allowed_packet)."""
@@ -371,8 +393,14 @@ class _Run:
         loc, kind = find_location_by_time(self.upstream, self.up, when, self.flavor, server_id)
         if kind == ABOVE or loc is None:
             raise errors.ErrConfigStartTimeTooLate(text)
-        log.info("sync %s/%s: start-time %s is at %s (%s); the checkpoint is ignored", self.cfg.name,
-                 self.cfg.source_id, text, loc, kind)
+        log.info(
+            "sync %s/%s: start-time %s is at %s (%s); the checkpoint is ignored",
+            self.cfg.name,
+            self.cfg.source_id,
+            text,
+            loc,
+            kind,
+        )
         return loc
 
     def gtid_checked_start(self, start: Location) -> Location:
@@ -390,8 +418,14 @@ class _Run:
             loc = resolve_gtid_start(self.up, start.gtid, self.flavor)
         except pymysql.MySQLError as exc:
             raise db.classify(exc, "find the checkpoint's GTID set in the upstream binlog") from exc
-        log.warning("sync %s/%s: checkpoint %s doesn't match the upstream binlog; resuming from its "
-                    "GTID set at %s", self.cfg.name, self.cfg.source_id, start, loc)
+        log.warning(
+            "sync %s/%s: checkpoint %s doesn't match the upstream binlog; resuming from its "
+            "GTID set at %s",
+            self.cfg.name,
+            self.cfg.source_id,
+            start,
+            loc,
+        )
         self.skip_set = parse_gtid_set(loc.gtid, self.flavor)
         return loc
 
@@ -440,10 +474,16 @@ class _Run:
         return self.auto_safe or bool(self.cfg.syncer.safe_mode)
 
     def maybe_leave_safe_mode(self) -> None:
-        if (self.auto_safe and self.exit_safe is not None and self.global_point is not None
-                and self.global_point >= self.exit_safe and time.monotonic() >= self.safe_until):
-            log.info("sync %s/%s leaves safe mode at %s", self.cfg.name, self.cfg.source_id,
-                     self.global_point)
+        if (
+            self.auto_safe
+            and self.exit_safe is not None
+            and self.global_point is not None
+            and self.global_point >= self.exit_safe
+            and time.monotonic() >= self.safe_until
+        ):
+            log.info(
+                "sync %s/%s leaves safe mode at %s", self.cfg.name, self.cfg.source_id, self.global_point
+            )
             self.auto_safe = False
             self.exit_safe = None
 
@@ -625,15 +665,20 @@ class _Run:
         row = ev.event_size // images  # bytes of one row image, about what its statement carries
         if row <= self.target_packet:
             return
-        err = downstream(errors.ErrDBExecuteFailed(
-            f"{op} of a {row}-byte row into {db.quote_table(*self.router.route(schema, table))}",
-            cause=f"packet for query is too large: the target's max_allowed_packet is {self.target_packet}",
-            workaround="Raise max_allowed_packet on the target database (SET GLOBAL max_allowed_packet "
-                       "= ...; new connections use it), then use `resume-task` to resume the task."))
+        err = downstream(
+            errors.ErrDBExecuteFailed(
+                f"{op} of a {row}-byte row into {db.quote_table(*self.router.route(schema, table))}",
+                cause="packet for query is too large: the target's max_allowed_packet is "
+                f"{self.target_packet}",
+                workaround="Raise max_allowed_packet on the target database (SET GLOBAL max_allowed_packet "
+                "= ...; new connections use it), then use `resume-task` to resume the task.",
+            )
+        )
         raise self.annotate(err, Location(self.file, start, self.gtid_text), end)
 
-    def on_rows_filtered(self, ev, op: str, plan: TablePlan, ts: int, origin: _Origin, start: int,
-                         end: int) -> None:
+    def on_rows_filtered(
+        self, ev, op: str, plan: TablePlan, ts: int, origin: _Origin, start: int, end: int
+    ) -> None:
         """Rows of a table with expression filters or extracted columns."""
         safe = self.safe_mode
         dispatch = self.applier.dispatch
@@ -693,6 +738,7 @@ class _Run:
             self._dump_meta_loaded = True
             try:
                 from dmshell.engine.dump.files import read_metadata
+
                 self._dump_meta = read_metadata(Path(self.ctx.dump_dir))
             except Exception as exc:  # the dump is only a hint here
                 log.debug("no usable dump metadata: %s", exc)
@@ -846,8 +892,9 @@ class _Run:
             raise self.annotate(err, start_loc, end, ddl.sql) from exc
         log.info("executed DDL: %s", stmt)
 
-    def annotate(self, err: errors.DMError, start_loc: Location, end: int,
-                 origin_sql: str = "") -> errors.DMError:
+    def annotate(
+        self, err: errors.DMError, start_loc: Location, end: int, origin_sql: str = ""
+    ) -> errors.DMError:
         end_loc = Location(self.file, end, self._gtid_after() if self.pending_gtid else self.gtid_text)
         prefix = f"startLocation: [{start_loc}], endLocation: [{end_loc}]"
         if origin_sql:
@@ -885,8 +932,12 @@ class _Run:
             info = self.tracker.get(*key)
             if info is not None:
                 tables.append(TablePoint(key[0], key[1], self.table_points.get(key, point), info.to_json()))
-        self.checkpoint.flush(point, self.exit_safe if self.auto_safe else None, tables,
-                              [k for k in removed if self.tracker.get(*k) is None])
+        self.checkpoint.flush(
+            point,
+            self.exit_safe if self.auto_safe else None,
+            tables,
+            [k for k in removed if self.tracker.get(*k) is None],
+        )
         self.pending_changes, self.pending_removed = set(), set()
         self.ddl_done = False
         self.flushed_point = point

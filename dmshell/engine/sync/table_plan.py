@@ -51,7 +51,8 @@ def with_extracted(info: TableInfo, columns: list[tuple[str, str]]) -> TableInfo
     for name in names:
         if new.index_of(name) >= 0:
             raise errors.ErrSyncerUnitGenTableRouter(
-                cause=f"extract target column `{name}` already exists in `{info.schema}`.`{info.name}`")
+                cause=f"extract target column `{name}` already exists in `{info.schema}`.`{info.name}`"
+            )
         new.columns.append(ColumnDef(name, "varchar(255)", "varchar", nullable=False))
     if new.primary_key:
         new.primary_key = [*new.primary_key, *names]
@@ -62,8 +63,9 @@ def with_extracted(info: TableInfo, columns: list[tuple[str, str]]) -> TableInfo
 class RowFilters:
     """Plans for every table of a subtask; :meth:`plan` is cached per table structure."""
 
-    def __init__(self, router: TableRouter, event_filter: EventFilter, exprs: ExpressionFilters,
-                 source_id: str) -> None:
+    def __init__(
+        self, router: TableRouter, event_filter: EventFilter, exprs: ExpressionFilters, source_id: str
+    ) -> None:
         self.router = router
         self.event_filter = event_filter
         self.exprs = exprs

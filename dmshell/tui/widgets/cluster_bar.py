@@ -33,8 +33,9 @@ class ClusterBar(Static):
     def on_mount(self) -> None:
         self._render_bar()
 
-    def set_state(self, info: dmmaster_pb2.ClusterInfo | None, connected: bool | None,
-                  age: int | None = None) -> None:
+    def set_state(
+        self, info: dmmaster_pb2.ClusterInfo | None, connected: bool | None, age: int | None = None
+    ) -> None:
         self.info, self.connected, self.age = info, connected, age
         self._render_bar()
 

@@ -92,9 +92,15 @@ class CommandLine(Vertical):
         def control(self) -> CommandLine:
             return self.command_line
 
-    def __init__(self, values: ValueSource, history: list[str], *, value: str = "",
-                 placeholder: str = "dmctl command, e.g. query-status (tab completes)",
-                 id: str | None = None) -> None:
+    def __init__(
+        self,
+        values: ValueSource,
+        history: list[str],
+        *,
+        value: str = "",
+        placeholder: str = "dmctl command, e.g. query-status (tab completes)",
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.values = values
         self.history = history
@@ -104,8 +110,13 @@ class CommandLine(Vertical):
         self._cycle: tuple[Completions, int] | None = None
 
     def compose(self) -> ComposeResult:
-        yield CommandInput(self._initial, placeholder=self._placeholder, compact=True,
-                           suggester=RegistrySuggester(self.values), id="command-input")
+        yield CommandInput(
+            self._initial,
+            placeholder=self._placeholder,
+            compact=True,
+            suggester=RegistrySuggester(self.values),
+            id="command-input",
+        )
         yield Static("", id="candidates", markup=False)
 
     @property
@@ -124,7 +135,8 @@ class CommandLine(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         event.stop()
         if self._cycle is None or event.value != self._cycle[0].apply(
-                self._cycle[0].candidates[self._cycle[1]].text):
+            self._cycle[0].candidates[self._cycle[1]].text
+        ):
             self._cycle = None
         self._show_candidates(event.value)
 

@@ -35,8 +35,11 @@ def registry_commands() -> list[CommandInfo]:
     try:
         from dmshell.ctl import registry
 
-        return [CommandInfo(cmd.path.removeprefix("dmctl "), registry.use_line(cmd), cmd.short)
-                for cmd in registry.walk(include_hidden=False) if cmd.runnable and not cmd.is_help]
+        return [
+            CommandInfo(cmd.path.removeprefix("dmctl "), registry.use_line(cmd), cmd.short)
+            for cmd in registry.walk(include_hidden=False)
+            if cmd.runnable and not cmd.is_help
+        ]
     except Exception:
         log.warning("dmctl command registry unavailable", exc_info=True)
         return []
@@ -68,15 +71,30 @@ class DmshellCommands(Provider):
         for name, (key, label) in VIEWS.items():
             entries.append((f"view {name}", f"go to {label} (key {key})", partial(shell.switch_view, name)))
         if not shell.read_only:
-            entries.append(("new source", "create a source: form, connection test, operate-source create",
-                            shell.open_source_form))
+            entries.append(
+                (
+                    "new source",
+                    "create a source: form, connection test, operate-source create",
+                    shell.open_source_form,
+                )
+            )
         for task in shell.snapshot.tasks:
-            entries.append((f"open task {task.name}", "show the task's per-source status",
-                            partial(shell.open_task, task.name)))
+            entries.append(
+                (
+                    f"open task {task.name}",
+                    "show the task's per-source status",
+                    partial(shell.open_task, task.name),
+                )
+            )
             if not shell.read_only:
                 for op, verb in ((pb.Pause, "pause"), (pb.Resume, "resume"), (pb.Stop, "stop")):
-                    entries.append((f"{verb}-task {task.name}", f"{verb} the task (asks first)",
-                                    partial(shell.request_task_op, op, task.name)))
+                    entries.append(
+                        (
+                            f"{verb}-task {task.name}",
+                            f"{verb} the task (asks first)",
+                            partial(shell.request_task_op, op, task.name),
+                        )
+                    )
         for cmd in registry_commands():
             entries.append((cmd.name, cmd.short or cmd.usage, partial(shell.show_command_usage, cmd)))
         return entries

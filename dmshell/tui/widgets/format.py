@@ -37,8 +37,13 @@ class Palette:
             value = getattr(theme, name, None)
             return value if isinstance(value, str) and value else default
 
-        return cls(ok=pick("success", base.ok), warn=pick("warning", base.warn), bad=pick("error", base.bad),
-                   muted=base.muted, accent=pick("accent", base.accent))
+        return cls(
+            ok=pick("success", base.ok),
+            warn=pick("warning", base.warn),
+            bad=pick("error", base.bad),
+            muted=base.muted,
+            accent=pick("accent", base.accent),
+        )
 
 
 def stage_text(status: str, palette: Palette) -> Text:
@@ -46,9 +51,14 @@ def stage_text(status: str, palette: Palette) -> Text:
     if status.startswith("Error"):
         return Text("Error", style=f"bold {palette.bad}")
     style = {
-        "Running": palette.ok, "Finished": palette.ok, "Paused": f"bold {palette.warn}",
-        "Pausing": palette.warn, "Resuming": palette.warn, "Stopping": palette.warn,
-        "Stopped": palette.muted, "New": palette.muted,
+        "Running": palette.ok,
+        "Finished": palette.ok,
+        "Paused": f"bold {palette.warn}",
+        "Pausing": palette.warn,
+        "Resuming": palette.warn,
+        "Stopping": palette.warn,
+        "Stopped": palette.muted,
+        "New": palette.muted,
     }.get(status, "")
     return Text(status or "—", style=style)
 
@@ -214,5 +224,10 @@ def yaml_text(text: str, *, dark: bool = True) -> object:
     TUI starts fast)."""
     from rich.syntax import Syntax
 
-    return Syntax(text.rstrip("\n"), "yaml", theme="ansi_dark" if dark else "ansi_light",
-                  background_color="default", word_wrap=True)
+    return Syntax(
+        text.rstrip("\n"),
+        "yaml",
+        theme="ansi_dark" if dark else "ansi_light",
+        background_color="default",
+        word_wrap=True,
+    )

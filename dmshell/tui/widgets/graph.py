@@ -68,7 +68,8 @@ class Graph(Horizontal):
         yield GraphBars()
         yield Static("", classes="graph-summary", markup=False)
 
-    def set_data(self, values: Sequence[float], summary: Text | str, *, floor: float = 0.0,
-                 style: str = "") -> None:
+    def set_data(
+        self, values: Sequence[float], summary: Text | str, *, floor: float = 0.0, style: str = ""
+    ) -> None:
         self.query_one(GraphBars).set_data(values, floor=floor, style=style)
         self.query_one(".graph-summary", Static).update(summary)

@@ -53,8 +53,16 @@ class SubtaskPanel(Vertical):
     }
     """
 
-    def __init__(self, view: SubtaskView, mode: str, palette: Palette,
-                 lags: Sequence[float] = (), rates: Sequence[float] = (), *, id: str | None = None) -> None:
+    def __init__(
+        self,
+        view: SubtaskView,
+        mode: str,
+        palette: Palette,
+        lags: Sequence[float] = (),
+        rates: Sequence[float] = (),
+        *,
+        id: str | None = None,
+    ) -> None:
         super().__init__(id=id)
         self.view: SubtaskView | None = None
         self._initial = (view, mode, palette, tuple(lags), tuple(rates))
@@ -68,8 +76,16 @@ class SubtaskPanel(Vertical):
     def on_mount(self) -> None:
         self.show(*self._initial)
 
-    def show(self, view: SubtaskView, mode: str, palette: Palette, lags: Sequence[float] = (),
-             rates: Sequence[float] = (), *, force: bool = False) -> None:
+    def show(
+        self,
+        view: SubtaskView,
+        mode: str,
+        palette: Palette,
+        lags: Sequence[float] = (),
+        rates: Sequence[float] = (),
+        *,
+        force: bool = False,
+    ) -> None:
         key = (view, mode, palette, tuple(lags), tuple(rates))
         if key == self._last and not force:
             return
@@ -90,17 +106,22 @@ class SubtaskPanel(Vertical):
                 color = {"ok": palette.ok, "slow": palette.warn}.get(lag_word(view.lag or 0), palette.bad)
             peak = max(lags, default=0)
             now = human_seconds(view.lag or 0) if running else "—"
-            lag_graph.set_data(lags, f"now {now} · max {human_seconds(int(peak))}", floor=LAG_SLOW,
-                               style=color)
+            lag_graph.set_data(
+                lags, f"now {now} · max {human_seconds(int(peak))}", floor=LAG_SLOW, style=color
+            )
             peak_rate = max(rates, default=0)
             rate_graph.query_one(".graph-label", Static).update("rows/s")
-            rate_graph.set_data(rates, f"now {view.rows_per_sec or 0:,} · max {int(peak_rate):,}",
-                                style=palette.accent)
+            rate_graph.set_data(
+                rates, f"now {view.rows_per_sec or 0:,} · max {int(peak_rate):,}", style=palette.accent
+            )
         elif view.unit in ("Dump", "Load"):
             peak_rate = max(rates, default=0)
             rate_graph.query_one(".graph-label", Static).update("bytes/s")
-            rate_graph.set_data(rates, f"now {human_bytes(view.bytes_per_sec or 0)}/s · max "
-                                f"{human_bytes(peak_rate)}/s", style=palette.accent)
+            rate_graph.set_data(
+                rates,
+                f"now {human_bytes(view.bytes_per_sec or 0)}/s · max " f"{human_bytes(peak_rate)}/s",
+                style=palette.accent,
+            )
 
 
 def render_subtask(view: SubtaskView, mode: str, palette: Palette) -> Table:
@@ -143,8 +164,10 @@ def render_subtask(view: SubtaskView, mode: str, palette: Palette) -> Table:
         stats.append_text(rate_text(view.rows_per_sec))
         if view.total_rows is not None:
             stats.append(f"   total rows {view.total_rows:,}")
-        stats.append("   synced" if view.synced else "   not synced yet",
-                     style=palette.ok if view.synced else palette.warn)
+        stats.append(
+            "   synced" if view.synced else "   not synced yet",
+            style=palette.ok if view.synced else palette.warn,
+        )
         grid.add_row("lag", stats)
     for ddl in view.blocking_ddls:
         grid.add_row("blocked", Text(ddl, style=palette.warn))

@@ -132,17 +132,33 @@ class TaskTable(KeyedTable):
     @classmethod
     def columns_for(cls, size: str) -> Columns:
         # Fixed widths for the live columns: they don't jump as the values change.
-        cols = [("task", "task", None), ("mode", "mode", 11), ("stage", "stage", 8), ("unit", "unit", 5),
-                ("progress", "progress", 8), ("rate", "rows/s", 7), ("lag", "lag", 12),
-                ("trend", "trend", cls.TREND[size]), ("sources", "sources", 7), ("err", "err", 6)]
+        cols = [
+            ("task", "task", None),
+            ("mode", "mode", 11),
+            ("stage", "stage", 8),
+            ("unit", "unit", 5),
+            ("progress", "progress", 8),
+            ("rate", "rows/s", 7),
+            ("lag", "lag", 12),
+            ("trend", "trend", cls.TREND[size]),
+            ("sources", "sources", 7),
+            ("err", "err", 6),
+        ]
         if size == "narrow":
             cols = [c for c in cols if c[0] not in ("mode", "sources")]
         elif size == "normal":
             cols = [c for c in cols if c[0] != "sources"]
         return tuple(cols)
 
-    def show(self, tasks: Sequence[TaskView], palette: Palette, *, size: str = "normal",
-             lag_history: Callable[[str], Sequence[float]] = lambda _name: (), force: bool = False) -> None:
+    def show(
+        self,
+        tasks: Sequence[TaskView],
+        palette: Palette,
+        *,
+        size: str = "normal",
+        lag_history: Callable[[str], Sequence[float]] = lambda _name: (),
+        force: bool = False,
+    ) -> None:
         columns = self.columns_for(size)
         keys = [key for key, _, _ in columns]
         trend = self.TREND[size]
@@ -179,19 +195,29 @@ class SourceTable(KeyedTable):
 
     @classmethod
     def columns_for(cls, size: str) -> Columns:
-        cols = [("source", "source", None), ("worker", "worker", None), ("gtid", "GTID", 4),
-                ("relay", "relay", 8), ("binlog", "master binlog", None), ("address", "upstream", None),
-                ("flavor", "flavor", 7), ("err", "err", 6), ("tasks", "tasks", None)]
+        cols = [
+            ("source", "source", None),
+            ("worker", "worker", None),
+            ("gtid", "GTID", 4),
+            ("relay", "relay", 8),
+            ("binlog", "master binlog", None),
+            ("address", "upstream", None),
+            ("flavor", "flavor", 7),
+            ("err", "err", 6),
+            ("tasks", "tasks", None),
+        ]
         if size != "wide":
             cols = [c for c in cols if c[0] not in ("address", "flavor")]
         return tuple(cols)
 
-    def show(self, sources: Sequence[SourceView], palette: Palette, *, size: str = "normal",
-             force: bool = False) -> None:
+    def show(
+        self, sources: Sequence[SourceView], palette: Palette, *, size: str = "normal", force: bool = False
+    ) -> None:
         columns = self.columns_for(size)
         keys = [key for key, _, _ in columns]
-        rows = [(s.source, tuple(self.cells(s, palette, wide=size != "narrow")[k] for k in keys))
-                for s in sources]
+        rows = [
+            (s.source, tuple(self.cells(s, palette, wide=size != "narrow")[k] for k in keys)) for s in sources
+        ]
         self.show_rows(columns, rows, force=force)
 
     @staticmethod
@@ -201,8 +227,13 @@ class SourceTable(KeyedTable):
         gtid_style = {"on": palette.ok, "off": ""}.get(s.gtid, palette.muted)
         relay_style = {"Running": palette.ok, "Paused": f"bold {palette.warn}"}.get(s.relay, palette.muted)
         return {
-            "source": Text(s.source, style="bold"), "worker": worker, "gtid": Text(s.gtid, style=gtid_style),
-            "relay": Text(s.relay_text, style=relay_style), "binlog": Text(s.master_binlog or "—"),
-            "address": Text(s.address or "—"), "flavor": Text(s.flavor or "—"),
-            "err": error_badge(s.error_count, palette), "tasks": Text(tasks or "—"),
+            "source": Text(s.source, style="bold"),
+            "worker": worker,
+            "gtid": Text(s.gtid, style=gtid_style),
+            "relay": Text(s.relay_text, style=relay_style),
+            "binlog": Text(s.master_binlog or "—"),
+            "address": Text(s.address or "—"),
+            "flavor": Text(s.flavor or "—"),
+            "err": error_badge(s.error_count, palette),
+            "tasks": Text(tasks or "—"),
         }
