@@ -34,7 +34,7 @@ from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmmaster_pb2_grpc
 from dmshell.proto import dmworker_pb2 as pb
 
-log = logging.getLogger("dmshell.master")
+log = logging.getLogger(__name__)
 
 CHECK_TASK_SUCCESS = "pre-check is passed. "
 NO_FREE_WORKER = "source is added but there is no free worker to bound"

@@ -27,7 +27,7 @@ import grpc
 
 from dmshell.daemon.common import SERVER_OPTIONS, dial_host, split_addr
 
-log = logging.getLogger("dmshell.daemon")
+log = logging.getLogger(__name__)
 
 DEFAULT_MASTER_ADDR = "127.0.0.1:8261"
 PIDFILE = "dmshell.pid"

@@ -24,7 +24,7 @@ from dmshell.engine import errors
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.proto import dmworker_pb2_grpc
 
-log = logging.getLogger("dmshell.scheduler")
+log = logging.getLogger(__name__)
 
 HEARTBEAT = 1.0
 PUSH_TIMEOUT = 3.0

@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # the engine (config, units, drivers) is imported only once a
     # which keeps an idle worker small
     from dmshell.engine.subtask import AutoResume, SubTask
 
-log = logging.getLogger("dmshell.worker")
+log = logging.getLogger(__name__)
 
 START_ID_FILE = ".start-id"
 #: DM's task checker interval (auto-resume of subtasks paused by resumable errors)

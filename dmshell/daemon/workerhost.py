@@ -24,7 +24,7 @@ from pathlib import Path
 
 from dmshell.daemon.scheduler import Scheduler
 
-log = logging.getLogger("dmshell.workerhost")
+log = logging.getLogger(__name__)
 
 BACKOFF_MIN, BACKOFF_MAX, STABLE_AFTER = 0.5, 30.0, 60.0
 #: an auto-mode worker that has been free (and unneeded) this long is stopped

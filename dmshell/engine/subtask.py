@@ -25,7 +25,7 @@ from dmshell.engine import errors
 from dmshell.engine.unit import Unit, UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
-log = logging.getLogger("dmshell.subtask")
+log = logging.getLogger(__name__)
 
 UnitFactory = Callable[[UnitContext], list[Unit]]
 

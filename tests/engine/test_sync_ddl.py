@@ -150,7 +150,7 @@ def test_multi_clause_alter_split_when_the_target_needs_it(mariadb, db, tmp_path
     src.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a INT, b INT)")
     dst.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, a INT, b INT)")
     running = Running(make_ctx(tmp_path, src, dst, db))
-    caplog.set_level(logging.INFO, logger="dmshell.sync")
+    caplog.set_level(logging.INFO, logger="dmshell.engine.sync")
     try:
         src.execute(
             f"ALTER TABLE {db}.t ADD (c INT, d VARCHAR(5)), DROP COLUMN a, MODIFY b BIGINT NOT NULL, "

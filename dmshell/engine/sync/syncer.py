@@ -98,7 +98,7 @@ from dmshell.engine.sync.table_plan import RowFilters, TablePlan
 from dmshell.engine.unit import Unit, UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
-log = logging.getLogger("dmshell.sync")
+log = logging.getLogger(__name__)
 
 #: seconds between master heartbeats on an idle replication connection (also bounds stop latency)
 HEARTBEAT_PERIOD = 1.0
