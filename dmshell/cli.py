@@ -22,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "worker":
         from dmshell.daemon.worker import main as run
     elif command == "repl":
-        from dmshell.ctl import main as run
+        from dmshell.ctl.repl import main as run
     elif command == "playground":
         from dmshell.playground import main as run
     elif command in ("-V", "--version", "version"):
