@@ -451,9 +451,9 @@ $DM_MASTER_ADDR. When stdin is not a terminal, commands are read one per line, a
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``dmshell repl [dmctl's process flags]``: the REPL on a terminal, else DM's piped loop."""
-    from dmshell.ctl.main import main as dmctl_main
     from dmshell.ctl.flags import FlagError, parse
     from dmshell.ctl.main import adjust_legacy_args
+    from dmshell.ctl.main import main as dmctl_main
 
     args = adjust_legacy_args(sys.argv[1:] if argv is None else argv)
     try:
