@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any, NoReturn
+
+import grpc
+
 from dmshell.engine import errors
 
 #: gRPC message size limit for master ↔ worker and client calls (task YAML, big status lists)
@@ -20,7 +25,31 @@ def not_supported(method: str, command: str = "") -> str:
     return str(errors.ErrMasterSQLOpNotSupport(method, workaround=f"dmshell does not support {what} yet."))
 
 
-def go_list(items) -> str:
+class Unsupported:
+    """Declares an RPC dmshell does not implement yet, in a servicer's class body:
+    ``UpdateTask = Unsupported("update-task")`` answers ``UNIMPLEMENTED`` with DM's "not supported"
+    text, naming the dmctl command users know the RPC by (the RPC's name when there is none)."""
+
+    def __init__(self, command: str = "") -> None:
+        self.command = command
+        self.method = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.method = name
+
+    def __get__(
+        self, obj: object, owner: type | None = None
+    ) -> Callable[[Any, grpc.ServicerContext], NoReturn]:
+        text = not_supported(self.method, self.command)
+
+        def handler(request: Any, context: grpc.ServicerContext) -> NoReturn:
+            context.abort(grpc.StatusCode.UNIMPLEMENTED, text)
+            raise AssertionError("unreachable: abort raises")
+
+        return handler
+
+
+def go_list(items: Iterable[object]) -> str:
     """Go's ``%v`` of a ``[]string``: ``[a b c]``."""
     return "[" + " ".join(str(i) for i in items) + "]"
 

@@ -22,10 +22,13 @@ import threading
 import time
 from concurrent import futures
 from pathlib import Path
+from types import FrameType
 
 import grpc
 
+from dmshell import __version__
 from dmshell.daemon.common import SERVER_OPTIONS, dial_host, split_addr
+from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -109,12 +112,11 @@ def main(argv: list[str] | None = None) -> int:
 # ------------------------------------------------------------------------------------------
 def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
     """Serve until SIGTERM/SIGINT."""
-    from dmshell import __version__
+    # imported here, not at the top: `dmshell daemon status/stop` need none of this
     from dmshell.daemon.master import MasterServicer
     from dmshell.daemon.scheduler import Scheduler
     from dmshell.daemon.store import SQLiteStore
     from dmshell.daemon.workerhost import WorkerHost
-    from dmshell.proto import dmmaster_pb2_grpc
 
     logging.basicConfig(
         level=logging.INFO,
@@ -133,7 +135,7 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
 
     stop_event = threading.Event()
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         stop_event.set()
 
@@ -160,7 +162,6 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
         master_addr=advertised,
         data_dir=str(data_dir),
         binding_wait=host_.can_provide if host_ else None,
-        version=__version__,
     )
     dmmaster_pb2_grpc.add_MasterServicer_to_server(master, server)
     server.start()
@@ -233,9 +234,7 @@ def daemon_alive(data_dir: Path) -> bool:
         os.close(fd)
 
 
-def cluster_info(addr: str, timeout: float = 3.0):
-    from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
-
+def cluster_info(addr: str, timeout: float = 3.0) -> dmmaster_pb2.ClusterInfo:
     with grpc.insecure_channel(addr) as channel:
         return dmmaster_pb2_grpc.MasterStub(channel).GetClusterInfo(dmmaster_pb2.Empty(), timeout=timeout)
 

@@ -48,7 +48,11 @@ class WorkerHost:
     """Keeps the embedded worker processes matching the policy."""
 
     def __init__(
-        self, scheduler: Scheduler, master_addr: str, data_dir: Path, policy: str | int = "auto"
+        self,
+        scheduler: Scheduler,
+        master_addr: str,
+        data_dir: Path,
+        policy: str | int = "auto",
     ) -> None:
         self.scheduler = scheduler
         self.store = scheduler.store
@@ -91,17 +95,17 @@ class WorkerHost:
         if self._thread.is_alive():
             self._thread.join(5)
         with self._lock:
-            procs = [p for p in self._procs.values() if p.popen and p.popen.poll() is None]
-        for p in procs:
-            _signal(p.popen, signal.SIGTERM)
+            running = [(p.name, p.popen) for p in self._procs.values() if p.popen and p.popen.poll() is None]
+        for _, popen in running:
+            _signal(popen, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for p in procs:
+        for name, popen in running:
             try:
-                p.popen.wait(max(0.1, deadline - time.monotonic()))
+                popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker %s did not stop in %.0fs; killing it", p.name, timeout)
-                _signal(p.popen, signal.SIGKILL)
-                p.popen.wait()
+                log.warning("worker %s did not stop in %.0fs; killing it", name, timeout)
+                _signal(popen, signal.SIGKILL)
+                popen.wait()
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -194,11 +198,9 @@ class WorkerHost:
             if self._closing.is_set():
                 return
             with self._lock:
-                p = self._procs.get(name)
-                if p is None:
-                    p = self._procs[name] = _Proc(name)
-            if p.popen is None and not p.stopping and now >= p.restart_at:
-                self._spawn(p)
+                proc = self._procs.setdefault(name, _Proc(name))
+            if proc.popen is None and not proc.stopping and now >= proc.restart_at:
+                self._spawn(proc)
 
     def _spawn(self, p: _Proc) -> None:
         self.store.add_embedded(p.name)
