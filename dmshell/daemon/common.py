@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
+import logging
+import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import grpc
 
 from dmshell.engine import errors
+
+log = logging.getLogger(__name__)
 
 #: gRPC message size limit for master ↔ worker and client calls (task YAML, big status lists)
 MAX_MESSAGE = 64 * 1024 * 1024
@@ -65,3 +71,49 @@ def split_addr(addr: str) -> tuple[str, int]:
 def dial_host(host: str) -> str:
     """The host to connect to for a listen host (wildcards → loopback)."""
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+
+
+#: ``--log-level`` values (DM's ``-L``) → logging levels
+LOG_LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warn": logging.WARNING,
+    "error": logging.ERROR,
+    "fatal": logging.CRITICAL,
+}
+
+
+def add_log_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-L/--log-level`` and ``--log-file``, as on DM's master and worker."""
+    parser.add_argument(
+        "-L",
+        "--log-level",
+        type=str.lower,
+        choices=list(LOG_LEVELS),
+        default="info",
+        help="log level: debug, info, warn, error, fatal (default: info)",
+    )
+    parser.add_argument("--log-file", default="", help="write the log to this file (default: stderr)")
+
+
+def setup_logging(level: str, log_file: str, tag: str) -> None:
+    """Log at ``level`` to ``log_file`` (appended, directory created) or stderr; lines tagged ``[tag]``."""
+    handler: logging.Handler
+    if log_file:
+        path = Path(log_file)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [{tag}] %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(LOG_LEVELS[level])
+
+
+class RPCLogger(grpc.ServerInterceptor):
+    """Logs every incoming RPC at debug level."""
+
+    def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
+        log.debug("rpc %s", handler_call_details.method)
+        return continuation(handler_call_details)

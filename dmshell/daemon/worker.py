@@ -34,8 +34,11 @@ import grpc
 from dmshell.daemon.common import (
     GRPC_OPTIONS,
     SERVER_OPTIONS,
+    RPCLogger,
     Unsupported,
+    add_log_arguments,
     dial_host,
+    setup_logging,
     split_addr,
 )
 from dmshell.engine import errors
@@ -477,14 +480,11 @@ def main(argv: list[str] | None = None) -> int:
         default="./dmshell-worker-data",
         help="directory for the subtasks' local files (dump files)",
     )
+    add_log_arguments(parser)
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s [{args.name}] %(name)s: %(message)s",
-    )
+    setup_logging(args.log_level, args.log_file, args.name)
     embedded = args.parent_pid > 0
     stop = threading.Event()
 
@@ -519,6 +519,7 @@ def main(argv: list[str] | None = None) -> int:
     manager = SubTaskManager(args.name, data_dir)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
+        interceptors=[RPCLogger()],
         options=SERVER_OPTIONS,
     )
     config_text = (

@@ -2,7 +2,8 @@
 
 Workers are started with ``subprocess`` (fork + exec of ``python -m dmshell worker``, never a bare
 fork: gRPC is fork-unsafe). They stay in the daemon's process group; they leave on their own when
-the daemon disappears (``--parent-pid``). Each writes its log to ``<data-dir>/log/<name>.log``.
+the daemon disappears (``--parent-pid``). Each logs at the daemon's ``--log-level`` to
+``<name>.log`` in the daemon's log directory (``<data-dir>/log``, or that of its ``--log-file``).
 
 Policies: ``auto`` runs one worker per source that needs one (named ``worker1``, ``worker2``, …,
 surplus free workers are stopped after a grace period); ``N`` keeps exactly ``worker1..N``.
@@ -53,12 +54,15 @@ class WorkerHost:
         master_addr: str,
         data_dir: Path,
         policy: str | int = "auto",
+        log_level: str = "info",
+        log_dir: Path | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.store = scheduler.store
         self.master_addr = master_addr
         self.data_dir = Path(data_dir)
-        self.log_dir = self.data_dir / "log"
+        self.log_dir = log_dir or self.data_dir / "log"
+        self.log_level = log_level
         self.policy = policy
         self._lock = threading.Lock()
         self._procs: dict[str, _Proc] = {}
@@ -220,6 +224,8 @@ class WorkerHost:
             str(self.data_dir),
             "--parent-pid",
             str(os.getpid()),
+            "--log-level",
+            self.log_level,
         ]
         with open(p.log_file, "ab") as out:
             p.popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
