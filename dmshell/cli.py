@@ -6,12 +6,14 @@
 * ``dmshell repl [--master-addr A]`` — the dmctl REPL (:mod:`dmshell.ctl.repl`)
 * ``dmshell playground`` — a throw-away local cluster with sample data
 
-Sub-commands are imported only when used, so ``dmshell daemon`` never loads Textual.
+Sub-commands are imported only when used (start-up time), so ``dmshell daemon`` never loads Textual.
 """
 
 from __future__ import annotations
 
 import sys
+
+from dmshell import __version__
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,8 +28,6 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "playground":
         from dmshell.playground import main as run
     elif command in ("-V", "--version", "version"):
-        from dmshell import __version__
-
         print(f"dmshell {__version__}")
         return 0
     else:

@@ -15,6 +15,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from dmshell import __version__
 from dmshell.ctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CtlError, Done, UsageError
 from dmshell.ctl.runner import Invocation, Session
 
@@ -45,14 +46,8 @@ def adjust_legacy_args(args: Sequence[str]) -> list[str]:
 
 def version_text() -> str:
     """What ``dmctl -V`` prints (DM's field names; Python instead of Go)."""
-    from importlib import metadata  # only for -V: it costs a few ms
-
-    try:
-        release = metadata.version("dmshell")
-    except metadata.PackageNotFoundError:
-        release = "None"
     return (
-        f"Release Version: v{release}\nGit Commit Hash: None\nGit Branch: None\nUTC Build Time: None\n"
+        f"Release Version: v{__version__}\nGit Commit Hash: None\nGit Branch: None\nUTC Build Time: None\n"
         f"Python Version: {sys.version.split()[0]}\n"
     )
 

@@ -1,66 +1,54 @@
 """The ``Master`` gRPC service (DM-master): sources, tasks, status, members.
 
-RPCs follow DM's semantics and messages (``dm/master/server.go``). Operations change the desired
-state in the store, the scheduler pushes it to the workers, and then — like DM's
-``waitOperationOk`` — the master polls the worker's ``QueryStatus`` (up to 10 times, 1 s apart)
-until the subtask or source reaches the expected stage. Waits run in the gRPC thread pool, so a
-slow operation never blocks ``query-status`` (DM issue #5370).
+RPCs follow DM's semantics and messages (``dm/master/server.go``). :class:`MasterServicer`
+translates each RPC into calls on the :class:`Store` (desired state), the :class:`Scheduler` (which
+pushes it to the workers), the task helpers of :mod:`.tasks`, the prechecks of
+:mod:`dmshell.engine.checker` and :class:`WorkerQueries`. Like DM's ``waitOperationOk``, an
+operation then polls the workers' ``QueryStatus`` (up to 10 times, 1 s apart) until the subtask or
+source reaches the expected stage. Waits run in their own thread pool, so a slow operation never
+blocks ``query-status`` (DM issue #5370).
 
 Passwords: configurations are stored as given but never logged, and returned only masked.
-RPCs not implemented yet abort with ``UNIMPLEMENTED`` and a DM-style message.
+RPCs not implemented yet are declared with :class:`Unsupported`: they abort with ``UNIMPLEMENTED``
+and a DM-style message.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
+import json
 import logging
 import os
 import socket
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
+from typing import TypeVar
 
 import grpc
 
-from dmshell.daemon.common import go_list, not_supported
+from dmshell import __version__
+from dmshell.daemon import configs, tasks
+from dmshell.daemon.common import Unsupported, go_list
 from dmshell.daemon.scheduler import Scheduler, WorkerAgent
-from dmshell.daemon.store import Store, StoreConflict, SubTaskRecord
-from dmshell.engine import errors
+from dmshell.daemon.store import Store, StoreConflict
+from dmshell.daemon.worker import no_subtask_msg
+from dmshell.engine import checker, errors
+from dmshell.engine.config import encrypt
+from dmshell.engine.config.task import TaskConfig, load_source_config
 from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmmaster_pb2_grpc
 from dmshell.proto import dmworker_pb2 as pb
 
 log = logging.getLogger(__name__)
 
-CHECK_TASK_SUCCESS = "pre-check is passed. "
 NO_FREE_WORKER = "source is added but there is no free worker to bound"
 STOPPED_UNBOUND = "source is stopped and hasn't bound to worker before being stopped"
 WORKER_RPC_TIMEOUT = 10.0
-
-#: RPCs dmshell does not implement yet → the dmctl command users know them by
-UNSUPPORTED = {
-    "UpdateTask": "update-task",
-    "ShowDDLLocks": "shard-ddl-lock",
-    "UnlockDDLLock": "shard-ddl-lock unlock",
-    "OperateWorkerRelayTask": "pause-relay/resume-relay",
-    "PurgeWorkerRelay": "purge-relay",
-    "OfflineMember": "offline-member",
-    "OperateLeader": "operate-leader",
-    "OperateSchema": "binlog-schema",
-    "HandleError": "binlog",
-    "TransferSource": "transfer-source",
-    "OperateRelay": "start-relay/stop-relay",
-    "StartValidation": "validation start",
-    "StopValidation": "validation stop",
-    "GetValidationStatus": "validation status",
-    "GetValidationError": "validation show-error",
-    "OperateValidationError": "validation ignore-error/resolve-error/clear-error",
-    "UpdateValidation": "validation update",
-}
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 
 def with_class(
@@ -81,8 +69,6 @@ def rpc_error_text(exc: grpc.RpcError) -> str:
 
 def gogo_string(err: pb.ProcessError) -> str:
     """gogo-proto's compact text of a ProcessError (what DM's ``JoinProcessErrors`` prints)."""
-    import json
-
     out = []
     for field, value in err.ListFields():
         text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else value
@@ -101,143 +87,44 @@ def common_resp(result: bool, msg: str, source: str, worker: str = "") -> pb.Com
     return pb.CommonWorkerResponse(result=result, msg=msg, source=source, worker=worker)
 
 
-class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
-    """DM-master's service over the :class:`Store` and the :class:`Scheduler`."""
+class _Refused(Exception):
+    """StartTask/CheckTask stop here; ``precheck`` tells whether the precheck said so."""
 
-    def __init__(
-        self,
-        store: Store,
-        scheduler: Scheduler,
-        *,
-        master_addr: str,
-        data_dir: str = "",
-        name: str = "",
-        wait_retries: int = 10,
-        wait_interval: float = 1.0,
-        binding_wait: Callable[[], bool] | None = None,
-        version: str = "",
-    ) -> None:
+    def __init__(self, why: str | errors.DMError, precheck: bool = False) -> None:
+        super().__init__(str(why))
+        self.text = str(why)
+        self.precheck = precheck
+
+
+class WorkerQueries:
+    """The master's questions to the workers: statuses, and waiting for an operation to take effect."""
+
+    def __init__(self, store: Store, scheduler: Scheduler, wait_retries: int, wait_interval: float) -> None:
         self.store = store
         self.scheduler = scheduler
-        self.master_addr = master_addr
-        self.data_dir = data_dir
-        self.name = name or f"dm-master-{socket.gethostname()}"
         self.wait_retries = wait_retries
         self.wait_interval = wait_interval
-        #: True while an embedded worker may still come up for an unbound source (auto mode)
-        self.binding_wait = binding_wait or (lambda: False)
-        self.version = version
-        self.started_at = int(time.time())
         # separate pools: operations waiting for workers never delay a status query (DM #5370)
         self._wait_pool = futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="master-wait")
         self._status_pool = futures.ThreadPoolExecutor(max_workers=32, thread_name_prefix="master-status")
-        self._task_locks: dict[str, threading.Lock] = {}
-        self._locks_lock = threading.Lock()
 
     def close(self) -> None:
         self._wait_pool.shutdown(wait=False, cancel_futures=True)
         self._status_pool.shutdown(wait=False, cancel_futures=True)
 
-    def _task_lock(self, task: str) -> threading.Lock:
-        with self._locks_lock:
-            return self._task_locks.setdefault(task, threading.Lock())
+    def parallel(
+        self, fn: Callable[[_T], _R], items: Iterable[_T], pool: futures.Executor | None = None
+    ) -> list[_R]:
+        todo = list(items)
+        if len(todo) <= 1:
+            return [fn(i) for i in todo]
+        return list((pool or self._wait_pool).map(fn, todo))
 
-    # ======================================================================================
-    # sources
-    # ======================================================================================
-    def OperateSource(self, request, context):
-        from dmshell.engine.config.task import load_source_config
-
-        resp = mpb.OperateSourceResponse()
-        if request.op not in (mpb.StartSource, mpb.UpdateSource, mpb.StopSource, mpb.ShowSource):
-            resp.msg = str(errors.ErrMasterInvalidOperateOp(mpb.SourceOp.Name(request.op), "source"))
-            return resp
-        cfgs = []
-        try:
-            for text in request.config:
-                cfgs.append(load_source_config(text))
-        except errors.DMError as exc:
-            resp.msg = str(exc)
-            return resp
-        if request.op in (mpb.StartSource, mpb.UpdateSource):
-            for cfg in cfgs:  # DM connects to every source before changing anything
-                err = check_source_connection(cfg)
-                if err is not None:
-                    resp.msg = str(err)
-                    return resp
-        if request.op == mpb.StartSource:
-            return self._start_sources(resp, request, cfgs)
-        if request.op == mpb.UpdateSource:
-            resp.msg = "Update worker config is not supported by dm-ha now"
-            return resp
-        if request.op == mpb.StopSource:
-            return self._stop_sources(resp, [*request.sourceID, *(c.source_id for c in cfgs)])
-        ids = [*request.sourceID, *(c.source_id for c in cfgs)] or list(self.store.sources())
-        resp.result = True
-        resp.sources.extend(self._source_responses(ids, pb.Running, NO_FREE_WORKER))
-        return resp
-
-    def _start_sources(self, resp, request, cfgs) -> mpb.OperateSourceResponse:
-        texts = dict(zip((c.source_id for c in cfgs), request.config, strict=True))
-        added: list[str] = []
-        error = ""
-        for cfg in cfgs:
-            try:
-                self.store.add_source(cfg.source_id, texts[cfg.source_id])
-            except StoreConflict:
-                error = str(errors.ErrSchedulerSourceCfgExist(cfg.source_id))
-                break
-            added.append(cfg.source_id)
-            if request.workerName:
-                error = self.scheduler.bind(cfg.source_id, request.workerName)
-                if error:
-                    break
-        if error:  # revert, so the same command can be run again after fixing it
-            for sid in added:
-                self.store.remove_source(sid)
-            resp.msg = error
-            return resp
-        log.info("added sources %s", added)
-        self.scheduler.sources_changed()
-        deadline = time.monotonic() + 15
-        while (
-            time.monotonic() < deadline
-            and self.binding_wait()
-            and any(s not in self.store.bindings() for s in added)
-        ):
-            time.sleep(0.1)
-        resp.result = True
-        resp.sources.extend(self._source_responses(added, pb.Running, NO_FREE_WORKER))
-        return resp
-
-    def _stop_sources(self, resp, ids: list[str]) -> mpb.OperateSourceResponse:
-        bound: dict[str, str] = {}
-        for sid in ids:
-            if self.store.get_source(sid) is None:
-                resp.msg = str(errors.ErrSchedulerSourceCfgNotExist(sid))
-                return resp
-            tasks = sorted({r.task for r in self.store.subtasks(source=sid)})
-            if tasks:
-                resp.msg = str(errors.ErrSchedulerSourceOpTaskExist(sid, go_list(tasks)))
-                return resp
-            worker = self.scheduler.unbind(sid)
-            self.store.remove_source(sid)
-            log.info("removed source %s", sid)
-            if worker:
-                bound[sid] = worker
-        self.scheduler.sources_changed()
-        resp.result = True
-        for sid in ids:
-            if sid not in bound:
-                resp.sources.append(common_resp(True, STOPPED_UNBOUND, sid))
-        checked = self._parallel(
-            lambda sid: self._wait_source(self.scheduler.agent(bound[sid]), sid, pb.Stopped), sorted(bound)
-        )
-        resp.sources.extend(checked)
-        resp.sources.sort(key=lambda r: r.source)
-        return resp
-
-    def _source_responses(self, ids: Iterable[str], expect: int, no_worker_msg: str) -> list:
+    # -- waiting for operations ------------------------------------------------------------------
+    def source_responses(
+        self, ids: Iterable[str], expect: pb.Stage, no_worker_msg: str
+    ) -> list[pb.CommonWorkerResponse]:
+        """Each source's answer once its worker has (un)bound it; ``no_worker_msg`` without a worker."""
         out, to_check = [], []
         for sid in dict.fromkeys(ids):
             agent = self.scheduler.agent_for_source(sid)
@@ -245,10 +132,12 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
                 out.append(common_resp(True, no_worker_msg, sid))
             else:
                 to_check.append((sid, agent))
-        out.extend(self._parallel(lambda item: self._wait_source(item[1], item[0], expect), to_check))
+        out.extend(self.parallel(lambda item: self.wait_source(item[1], item[0], expect), to_check))
         return sorted(out, key=lambda r: r.source)
 
-    def _wait_source(self, agent: WorkerAgent | None, source: str, expect: int) -> pb.CommonWorkerResponse:
+    def wait_source(
+        self, agent: WorkerAgent | None, source: str, expect: pb.Stage
+    ) -> pb.CommonWorkerResponse:
         if agent is None:
             return common_resp(False, f"{source} relevant worker-client not found", source)
 
@@ -261,177 +150,16 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
 
         return self._wait(agent, source, "", done, keep_source=expect == pb.Stopped)
 
-    # ======================================================================================
-    # tasks
-    # ======================================================================================
-    def StartTask(self, request, context):
-        resp = mpb.StartTaskResponse()
-        if bad := start_time_error(request.startTime):
-            resp.msg = bad
-            return resp
-        try:
-            cfg = self._parse_task(request.task)
-        except errors.DMError as exc:
-            resp.msg += str(exc)
-            return resp
-        err = precheck(cfg, self._source_cfgs(cfg.source_ids))
-        if err is not None:
-            resp.checkResult = str(err)
-            return resp
-        resp.checkResult = CHECK_TASK_SUCCESS
-        sources = list(cfg.source_ids)
-        if request.sources:
-            missing = [s for s in request.sources if s not in sources]
-            if missing:
-                resp.sources.extend(
-                    sorted(
-                        (common_resp(False, "source not found in task's config", s) for s in missing),
-                        key=lambda r: r.source,
-                    )
-                )
-                return resp
-            sources = [s for s in sources if s in request.sources]
-        with self._task_lock(cfg.name):
-            existing = {r.source for r in self.store.subtasks(task=cfg.name)}
-            if request.removeMeta:
-                if existing:
-                    err = errors.ErrSchedulerSubTaskExist(cfg.name, go_list(sorted(existing)))
-                    resp.msg += str(err.annotate("while remove-meta is true"))
-                    return resp
-                try:
-                    self._remove_meta(cfg)
-                except errors.DMError as exc:
-                    resp.msg += str(exc.annotate("while removing metadata"))
-                    return resp
-            new = [s for s in sources if s not in existing]
-            if not new:
-                dup = go_list(sorted(existing & set(sources)))
-                resp.msg += str(errors.ErrSchedulerSubTaskExist(cfg.name, dup))
-                return resp
-            bindings = self.store.bindings()
-            unbound = [s for s in new if s not in bindings]
-            if unbound:
-                resp.msg += str(errors.ErrSchedulerSourcesUnbound(go_list(unbound)))
-                return resp
-            try:
-                records = self._subtask_records(cfg, request.task, new, request.removeMeta, request.startTime)
-                self.store.add_subtasks(records)
-            except errors.DMError as exc:
-                resp.msg += str(exc)
-                return resp
-            except StoreConflict:
-                resp.msg += str(errors.ErrSchedulerSubTaskExist(cfg.name, go_list(new)))
-                return resp
-        log.info("start task %s on sources %s (remove-meta: %s)", cfg.name, new, request.removeMeta)
-        self.scheduler.kick_sources(new)
-        resp.result = True
-        if cfg.remove_meta:
-            resp.msg = (
-                "`remove-meta` in task config is deprecated, "
-                "please use `start-task ... --remove-meta` instead"
-            )
-        resp.sources.extend(self._task_responses(cfg.name, new, pb.Running))
-        return resp
-
-    def _parse_task(self, text: str):
-        """Parse a task and check its sources exist (errors reported with class dm-master, as DM)."""
-        from dmshell.engine.config.task import load_task_config
-
-        try:
-            cfg = load_task_config(text)
-        except errors.DMError as exc:
-            raise with_class(exc) from exc
-        known = self.store.sources()
-        for sid in cfg.source_ids:
-            if sid not in known:
-                raise with_class(errors.ErrConfigSourceIDNotFound(sid))
-        return cfg
-
-    def _source_cfgs(self, ids: Iterable[str]) -> dict:
-        from dmshell.engine.config.task import load_source_config
-
-        return {sid: load_source_config(self.store.get_source(sid) or "") for sid in ids}
-
-    def _remove_meta(self, cfg) -> None:
-        from dmshell.engine.db import connect
-        from dmshell.engine.meta import remove_task_meta
-
-        others = {r.task for r in self.store.subtasks()} - {cfg.name}
-        conn = connect(cfg.target, connect_timeout=10)
-        try:
-            dropped = remove_task_meta(conn, cfg.meta_schema, cfg.name, others)
-        finally:
-            conn.close()
-        log.info("remove-meta of task %s: dropped %s", cfg.name, dropped)
-
-    def _subtask_records(
-        self, cfg, text: str, sources: list[str], remove_meta: bool, start_time: str = ""
-    ) -> list[SubTaskRecord]:
-        start_id = uuid.uuid4().hex
-        records = []
-        for sid in sources:
-            meta_name, meta_pos, meta_gtid = "", 0, ""
-            if cfg.task_mode == "incremental" and cfg.subtask(sid).meta is None:
-                meta_name, meta_pos, meta_gtid = latest_meta(self._source_cfgs([sid])[sid])
-            records.append(
-                SubTaskRecord(
-                    task=cfg.name,
-                    source=sid,
-                    task_yaml=text,
-                    expect_stage=pb.Running,
-                    start_id=start_id,
-                    remove_meta=remove_meta,
-                    meta_binlog_name=meta_name,
-                    meta_binlog_pos=meta_pos,
-                    meta_binlog_gtid=meta_gtid,
-                    start_time=start_time,
-                )
-            )
-        return records
-
-    def OperateTask(self, request, context):
-        resp = mpb.OperateTaskResponse(op=request.op)
-        sources = list(request.sources) or sorted({r.source for r in self.store.subtasks(task=request.name)})
-        if not sources:
-            resp.msg = (
-                f"task {request.name} has no source or not exist, " "please check the task name and status"
-            )
-            return resp
-        expect = {pb.Pause: pb.Paused, pb.Resume: pb.Running, pb.Stop: pb.Stopped}.get(request.op)
-        if expect is None and request.op != pb.Delete:
-            resp.msg = str(errors.ErrMasterInvalidOperateOp(pb.TaskOp.Name(request.op), "task"))
-            return resp
-        with self._task_lock(request.name):
-            existing = {r.source for r in self.store.subtasks(task=request.name)}
-            if not existing:
-                resp.msg = str(errors.ErrSchedulerSubTaskOpTaskNotExist(request.name))
-                return resp
-            missing = sorted(set(sources) - existing)
-            if missing:
-                resp.msg = str(errors.ErrSchedulerSubTaskOpSourceNotExist(go_list(missing)))
-                return resp
-            # remember the workers first: after Delete the subtasks are gone from the store
-            workers = {s: self.scheduler.agent_for_source(s) for s in sources}
-            if request.op == pb.Delete:
-                self.store.remove_subtasks(request.name, sources)
-            else:
-                self.store.set_expect_stage(request.name, sources, expect)
-        log.info("operate task %s: %s on %s", request.name, pb.TaskOp.Name(request.op), sources)
-        self.scheduler.kick_sources(sources)
-        resp.result = True
-        resp.sources.extend(
-            self._task_responses(request.name, sources, expect, workers, delete=request.op == pb.Delete)
-        )
-        return resp
-
-    def _task_responses(
+    def task_responses(
         self,
         task: str,
         sources: list[str],
-        expect: int | None,
+        expect: pb.Stage | None,
         workers: dict[str, WorkerAgent | None] | None = None,
         delete: bool = False,
-    ) -> list:
+    ) -> list[pb.CommonWorkerResponse]:
+        """Each source's answer once its subtask reached ``expect`` (or is gone, for ``delete``)."""
+
         def one(source: str) -> pb.CommonWorkerResponse:
             agent = workers.get(source) if workers is not None else self.scheduler.agent_for_source(source)
             if agent is None:
@@ -445,8 +173,6 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
                 st = qs.subTaskStatus[0]
                 msg = worker_error_msg(st.result if st.HasField("result") else None)
                 if delete:
-                    from dmshell.daemon.worker import no_subtask_msg
-
                     gone = st.WhichOneof("status") == "msg" and st.msg == no_subtask_msg(task)
                     return (True, "") if gone else None
                 reached = st.stage == expect or (expect == pb.Running and st.stage == pb.Finished)
@@ -455,7 +181,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
 
             return self._wait(agent, source, task, done)
 
-        return sorted(self._parallel(one, sources), key=lambda r: r.source)
+        return sorted(self.parallel(one, sources), key=lambda r: r.source)
 
     def _wait(
         self,
@@ -490,12 +216,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
                 )
         return common_resp(False, str(errors.ErrMasterFailToGetExpectResult()), source, agent.name)
 
-    # ======================================================================================
-    # status
-    # ======================================================================================
-    def QueryStatus(self, request, context):
-        return self.status_list(request.name, list(request.sources))
-
+    # -- status ----------------------------------------------------------------------------------
     def status_list(self, name: str = "", sources: list[str] | None = None) -> mpb.QueryStatusListResponse:
         """DM-master's ``QueryStatus``: every relevant worker's status, sorted by source ID."""
         sources = sources or []
@@ -516,7 +237,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
                 for s in self.store.bindings()
                 if (a := self.scheduler.agent_for_source(s)) is not None and a.online
             ]
-        resps = self._parallel(lambda s: self._source_status(s, name), targets, self._status_pool)
+        resps = self.parallel(lambda s: self._source_status(s, name), targets, self._status_pool)
         if not name:
             resps.extend(self._fake_status(resps, targets if specified else None))
         resps.sort(key=lambda r: r.sourceStatus.source)
@@ -541,7 +262,9 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         resp.sourceStatus.source = source
         return resp
 
-    def _fake_status(self, resps: list, only: list[str] | None) -> list:
+    def _fake_status(
+        self, resps: list[pb.QueryStatusResponse], only: list[str] | None
+    ) -> list[pb.QueryStatusResponse]:
         """DM (#3348): list every task even when the worker of one of its sources is offline."""
         have = {r.sourceStatus.source for r in resps}
         fakes: dict[str, pb.QueryStatusResponse] = {}
@@ -562,24 +285,308 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             fake.subTaskStatus.append(pb.SubTaskStatus(name=r.task))
         return list(fakes.values())
 
-    def WatchStatus(self, request, context):
+    def worker_config(self, worker: str) -> tuple[str | None, str]:
+        """(the worker's configuration, "") or (None, why not)."""
+        agent = self.scheduler.agent(worker)
+        if agent is None:
+            return None, "worker not found"
+        try:
+            return agent.stub.GetWorkerCfg(pb.GetWorkerCfgRequest(), timeout=WORKER_RPC_TIMEOUT).cfg, ""
+        except grpc.RpcError as exc:
+            return None, rpc_error_text(exc)
+
+
+class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
+    """DM-master's service over the :class:`Store`, the :class:`Scheduler` and the checker."""
+
+    def __init__(
+        self,
+        store: Store,
+        scheduler: Scheduler,
+        *,
+        master_addr: str,
+        data_dir: str = "",
+        name: str = "",
+        wait_retries: int = 10,
+        wait_interval: float = 1.0,
+        binding_wait: Callable[[], bool] | None = None,
+    ) -> None:
+        self.store = store
+        self.scheduler = scheduler
+        self.workers = WorkerQueries(store, scheduler, wait_retries, wait_interval)
+        self.master_addr = master_addr
+        self.data_dir = data_dir
+        self.name = name or f"dm-master-{socket.gethostname()}"
+        #: True while an embedded worker may still come up for an unbound source (auto mode)
+        self.binding_wait = binding_wait or (lambda: False)
+        self.started_at = int(time.time())
+        self._task_locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def close(self) -> None:
+        self.workers.close()
+
+    def _task_lock(self, task: str) -> threading.Lock:
+        with self._locks_lock:
+            return self._task_locks.setdefault(task, threading.Lock())
+
+    # ======================================================================================
+    # sources
+    # ======================================================================================
+    def OperateSource(
+        self, request: mpb.OperateSourceRequest, context: grpc.ServicerContext
+    ) -> mpb.OperateSourceResponse:
+        resp = mpb.OperateSourceResponse()
+        if request.op not in (mpb.StartSource, mpb.UpdateSource, mpb.StopSource, mpb.ShowSource):
+            resp.msg = str(errors.ErrMasterInvalidOperateOp(mpb.SourceOp.Name(request.op), "source"))
+            return resp
+        try:
+            cfgs = [load_source_config(text) for text in request.config]
+            if request.op in (mpb.StartSource, mpb.UpdateSource):
+                for cfg in cfgs:  # DM connects to every source before changing anything
+                    checker.check_source(cfg)
+        except errors.DMError as exc:
+            resp.msg = str(exc)
+            return resp
+        ids = [*request.sourceID, *(c.source_id for c in cfgs)]
+        if request.op == mpb.StartSource:
+            texts = dict(zip((c.source_id for c in cfgs), request.config, strict=True))
+            return self._start_sources(resp, texts, request.workerName)
+        if request.op == mpb.UpdateSource:
+            resp.msg = "Update worker config is not supported by dm-ha now"
+            return resp
+        if request.op == mpb.StopSource:
+            return self._stop_sources(resp, ids)
+        resp.result = True
+        resp.sources.extend(
+            self.workers.source_responses(ids or list(self.store.sources()), pb.Running, NO_FREE_WORKER)
+        )
+        return resp
+
+    def _start_sources(
+        self, resp: mpb.OperateSourceResponse, texts: dict[str, str], worker: str
+    ) -> mpb.OperateSourceResponse:
+        added: list[str] = []
+        error = ""
+        for sid, text in texts.items():
+            try:
+                self.store.add_source(sid, text)
+            except StoreConflict:
+                error = str(errors.ErrSchedulerSourceCfgExist(sid))
+                break
+            added.append(sid)
+            if worker:
+                error = self.scheduler.bind(sid, worker)
+                if error:
+                    break
+        if error:  # revert, so the same command can be run again after fixing it
+            for sid in added:
+                self.store.remove_source(sid)
+            resp.msg = error
+            return resp
+        log.info("added sources %s", added)
+        self.scheduler.sources_changed()
+        deadline = time.monotonic() + 15
+        while (
+            time.monotonic() < deadline
+            and self.binding_wait()
+            and any(s not in self.store.bindings() for s in added)
+        ):
+            time.sleep(0.1)
+        resp.result = True
+        resp.sources.extend(self.workers.source_responses(added, pb.Running, NO_FREE_WORKER))
+        return resp
+
+    def _stop_sources(self, resp: mpb.OperateSourceResponse, ids: list[str]) -> mpb.OperateSourceResponse:
+        bound: dict[str, str] = {}
+        for sid in ids:
+            if self.store.get_source(sid) is None:
+                resp.msg = str(errors.ErrSchedulerSourceCfgNotExist(sid))
+                return resp
+            tasks_ = sorted({r.task for r in self.store.subtasks(source=sid)})
+            if tasks_:
+                resp.msg = str(errors.ErrSchedulerSourceOpTaskExist(sid, go_list(tasks_)))
+                return resp
+            worker = self.scheduler.unbind(sid)
+            self.store.remove_source(sid)
+            log.info("removed source %s", sid)
+            if worker:
+                bound[sid] = worker
+        self.scheduler.sources_changed()
+        resp.result = True
+        for sid in ids:
+            if sid not in bound:
+                resp.sources.append(common_resp(True, STOPPED_UNBOUND, sid))
+        resp.sources.extend(
+            self.workers.parallel(
+                lambda sid: self.workers.wait_source(self.scheduler.agent(bound[sid]), sid, pb.Stopped),
+                sorted(bound),
+            )
+        )
+        resp.sources.sort(key=lambda r: r.source)
+        return resp
+
+    # ======================================================================================
+    # tasks
+    # ======================================================================================
+    def _check_task(self, text: str, start_time: str, err_cnt: int, warn_cnt: int) -> tuple[TaskConfig, str]:
+        """The start StartTask and CheckTask share: ``--start-time``, the task against the known
+        sources, the precheck. Returns the task and the precheck's text; raises :class:`_Refused`."""
+        if bad := tasks.start_time_error(start_time):
+            raise _Refused(bad)
+        try:
+            cfg = tasks.parse_task(self.store, text)
+        except errors.DMError as exc:
+            raise _Refused(with_class(exc)) from exc
+        try:
+            sources = tasks.source_configs(self.store, cfg.source_ids)
+            return cfg, checker.check_task(cfg, sources, err_cnt=err_cnt, warn_cnt=warn_cnt)
+        except errors.DMError as exc:
+            raise _Refused(with_class(exc), precheck=True) from exc
+
+    def StartTask(
+        self, request: mpb.StartTaskRequest, context: grpc.ServicerContext
+    ) -> mpb.StartTaskResponse:
+        resp = mpb.StartTaskResponse()
+        try:
+            cfg, resp.checkResult = self._check_task(
+                request.task, request.startTime, checker.DEFAULT_ERROR_COUNT, checker.DEFAULT_WARN_COUNT
+            )
+            missing = [s for s in request.sources if s not in cfg.source_ids]
+            if missing:
+                resp.sources.extend(
+                    common_resp(False, "source not found in task's config", s) for s in sorted(missing)
+                )
+                return resp
+            sources = [s for s in cfg.source_ids if not request.sources or s in request.sources]
+            new = self._add_subtasks(cfg, request, sources)
+        except _Refused as refused:
+            if refused.precheck:
+                resp.checkResult = refused.text
+            else:
+                resp.msg = refused.text
+            return resp
+        log.info("start task %s on sources %s (remove-meta: %s)", cfg.name, new, request.removeMeta)
+        self.scheduler.kick_sources(new)
+        resp.result = True
+        if cfg.remove_meta:
+            resp.msg = (
+                "`remove-meta` in task config is deprecated, "
+                "please use `start-task ... --remove-meta` instead"
+            )
+        resp.sources.extend(self.workers.task_responses(cfg.name, new, pb.Running))
+        return resp
+
+    def _add_subtasks(self, cfg: TaskConfig, request: mpb.StartTaskRequest, sources: list[str]) -> list[str]:
+        """Record the subtasks of the sources that have none yet; returns those sources."""
+        with self._task_lock(cfg.name):
+            existing = {r.source for r in self.store.subtasks(task=cfg.name)}
+            if request.removeMeta and existing:
+                err = errors.ErrSchedulerSubTaskExist(cfg.name, go_list(sorted(existing)))
+                raise _Refused(err.annotate("while remove-meta is true"))
+            if request.removeMeta:
+                try:
+                    tasks.remove_meta(self.store, cfg)
+                except errors.DMError as exc:
+                    raise _Refused(exc.annotate("while removing metadata")) from exc
+            new = [s for s in sources if s not in existing]
+            if not new:
+                dup = go_list(sorted(existing & set(sources)))
+                raise _Refused(errors.ErrSchedulerSubTaskExist(cfg.name, dup))
+            bindings = self.store.bindings()
+            unbound = [s for s in new if s not in bindings]
+            if unbound:
+                raise _Refused(errors.ErrSchedulerSourcesUnbound(go_list(unbound)))
+            try:
+                self.store.add_subtasks(
+                    tasks.subtask_records(
+                        self.store, cfg, request.task, new, request.removeMeta, request.startTime
+                    )
+                )
+            except errors.DMError as exc:
+                raise _Refused(exc) from exc
+            except StoreConflict as exc:
+                raise _Refused(errors.ErrSchedulerSubTaskExist(cfg.name, go_list(new))) from exc
+        return new
+
+    def CheckTask(
+        self, request: mpb.CheckTaskRequest, context: grpc.ServicerContext
+    ) -> mpb.CheckTaskResponse:
+        try:
+            _, msg = self._check_task(request.task, request.startTime, request.errCnt, request.warnCnt)
+        except _Refused as refused:
+            return mpb.CheckTaskResponse(msg=refused.text)
+        return mpb.CheckTaskResponse(result=True, msg=msg)
+
+    def OperateTask(
+        self, request: mpb.OperateTaskRequest, context: grpc.ServicerContext
+    ) -> mpb.OperateTaskResponse:
+        resp = mpb.OperateTaskResponse(op=request.op)
+        sources = list(request.sources) or sorted({r.source for r in self.store.subtasks(task=request.name)})
+        if not sources:
+            resp.msg = (
+                f"task {request.name} has no source or not exist, please check the task name and status"
+            )
+            return resp
+        expect = {pb.Pause: pb.Paused, pb.Resume: pb.Running, pb.Stop: pb.Stopped}.get(request.op)
+        if expect is None and request.op != pb.Delete:
+            resp.msg = str(errors.ErrMasterInvalidOperateOp(pb.TaskOp.Name(request.op), "task"))
+            return resp
+        with self._task_lock(request.name):
+            existing = {r.source for r in self.store.subtasks(task=request.name)}
+            if not existing:
+                resp.msg = str(errors.ErrSchedulerSubTaskOpTaskNotExist(request.name))
+                return resp
+            missing = sorted(set(sources) - existing)
+            if missing:
+                resp.msg = str(errors.ErrSchedulerSubTaskOpSourceNotExist(go_list(missing)))
+                return resp
+            # remember the workers first: after Delete the subtasks are gone from the store
+            workers = {s: self.scheduler.agent_for_source(s) for s in sources}
+            if expect is None:  # Delete
+                self.store.remove_subtasks(request.name, sources)
+            else:
+                self.store.set_expect_stage(request.name, sources, expect)
+        log.info("operate task %s: %s on %s", request.name, pb.TaskOp.Name(request.op), sources)
+        self.scheduler.kick_sources(sources)
+        resp.result = True
+        resp.sources.extend(
+            self.workers.task_responses(request.name, sources, expect, workers, delete=expect is None)
+        )
+        return resp
+
+    # ======================================================================================
+    # status
+    # ======================================================================================
+    def QueryStatus(
+        self, request: mpb.QueryStatusListRequest, context: grpc.ServicerContext
+    ) -> mpb.QueryStatusListResponse:
+        return self.workers.status_list(request.name, list(request.sources))
+
+    def WatchStatus(
+        self, request: mpb.WatchStatusRequest, context: grpc.ServicerContext
+    ) -> Iterator[mpb.QueryStatusListResponse]:
         interval = max(100, request.intervalMs or 1000) / 1000.0
         gone = threading.Event()
         context.add_callback(gone.set)
         while context.is_active() and not gone.is_set():
-            yield self.status_list(request.name, list(request.sources))
+            yield self.workers.status_list(request.name, list(request.sources))
             gone.wait(interval)
 
     # ======================================================================================
     # members, configs, cluster
     # ======================================================================================
-    def RegisterWorker(self, request, context):
+    def RegisterWorker(
+        self, request: mpb.RegisterWorkerRequest, context: grpc.ServicerContext
+    ) -> mpb.RegisterWorkerResponse:
         if not request.name or not request.address:
             return mpb.RegisterWorkerResponse(msg=str(errors.ErrMasterParseArgs()))
         msg = self.scheduler.register_worker(request.name, request.address)
         return mpb.RegisterWorkerResponse(result=not msg, msg=msg)
 
-    def ListMember(self, request, context):
+    def ListMember(
+        self, request: mpb.ListMemberRequest, context: grpc.ServicerContext
+    ) -> mpb.ListMemberResponse:
         want_leader, want_master, want_worker = request.leader, request.master, request.worker
         if not (want_leader or want_master or want_worker):
             want_leader = want_master = want_worker = True
@@ -606,243 +613,108 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             resp.members.add().worker.CopyFrom(workers)
         return resp
 
-    def GetCfg(self, request, context):
-        from dmshell.engine.config.task import (
-            dump_source_config,
-            dump_task_config,
-            load_source_config,
-            load_task_config,
-        )
-
-        resp = mpb.GetCfgResponse()
+    def GetCfg(self, request: mpb.GetCfgRequest, context: grpc.ServicerContext) -> mpb.GetCfgResponse:
         try:
             if request.type == mpb.TaskType:
-                records = self.store.subtasks(task=request.name)
-                if not records:
-                    resp.msg = "task not found"
-                    return resp
-                resp.cfg = dump_task_config(load_task_config(records[0].task_yaml), mask_password=True)
+                cfg, msg = configs.task_config(self.store, request.name), "task not found"
             elif request.type == mpb.SourceType:
-                text = self.store.get_source(request.name)
-                if text is None:
-                    resp.msg = "source not found"
-                    return resp
-                resp.cfg = dump_source_config(load_source_config(text), mask_password=True)
+                cfg, msg = configs.source_config(self.store, request.name), "source not found"
             elif request.type == mpb.MasterType:
-                if request.name != self.name:
-                    resp.msg = "master not found"
-                    return resp
-                resp.cfg = self.master_config()
+                cfg, msg = (self.master_config() if request.name == self.name else None), "master not found"
             elif request.type == mpb.WorkerType:
-                agent = self.scheduler.agent(request.name)
-                if agent is None:
-                    resp.msg = "worker not found"
-                    return resp
-                try:
-                    req = pb.GetWorkerCfgRequest()
-                    resp.cfg = agent.stub.GetWorkerCfg(req, timeout=WORKER_RPC_TIMEOUT).cfg
-                except grpc.RpcError as exc:
-                    resp.msg = rpc_error_text(exc)
-                    return resp
+                cfg, msg = self.workers.worker_config(request.name)
             elif request.type == mpb.TaskTemplateType:
-                resp.msg = "task not found"
-                return resp
+                cfg, msg = None, "task not found"
             else:
-                resp.msg = f"invalid config op '{mpb.CfgType.Name(request.type)}'"
-                return resp
+                cfg, msg = None, f"invalid config op '{mpb.CfgType.Name(request.type)}'"
         except errors.DMError as exc:
-            resp.msg = str(exc)
-            return resp
-        resp.result = True
-        return resp
+            return mpb.GetCfgResponse(msg=str(exc))
+        return mpb.GetCfgResponse(msg=msg) if cfg is None else mpb.GetCfgResponse(result=True, cfg=cfg)
 
-    def GetMasterCfg(self, request, context):
+    def GetMasterCfg(
+        self, request: mpb.GetMasterCfgRequest, context: grpc.ServicerContext
+    ) -> mpb.GetMasterCfgResponse:
         return mpb.GetMasterCfgResponse(cfg=self.master_config())
 
     def master_config(self) -> str:
-        return (
-            f'name = "{self.name}"\nmaster-addr = "{self.master_addr}"\n'
-            f'advertise-addr = "{self.master_addr}"\ndata-dir = "{self.data_dir}"\n'
-        )
+        return configs.master_config(self.name, self.master_addr, self.data_dir)
 
-    def ListTaskConfigs(self, request, context):
-        from dmshell.engine.config.task import dump_task_config, load_task_config
-
+    def ListTaskConfigs(
+        self, request: mpb.Empty, context: grpc.ServicerContext
+    ) -> mpb.ListTaskConfigsResponse:
         resp = mpb.ListTaskConfigsResponse(result=True)
         for r in self.store.subtasks():
             if r.task in resp.taskConfigs:
                 continue
             try:
-                resp.taskConfigs[r.task] = dump_task_config(
-                    for_export(load_task_config(r.task_yaml)), mask_password=False
-                )
+                resp.taskConfigs[r.task] = configs.export_task(r.task_yaml)
             except errors.DMError as exc:
                 return mpb.ListTaskConfigsResponse(msg=f"failed to marshal task config of {r.task}: {exc}")
         return resp
 
-    def ListSourceConfigs(self, request, context):
-        from dmshell.engine.config.task import dump_source_config, load_source_config
-
+    def ListSourceConfigs(
+        self, request: mpb.Empty, context: grpc.ServicerContext
+    ) -> mpb.ListSourceConfigsResponse:
         resp = mpb.ListSourceConfigsResponse(result=True)
         for sid, text in self.store.sources().items():
             try:
-                resp.sourceConfigs[sid] = dump_source_config(
-                    for_export(load_source_config(text)), mask_password=False
-                )
+                resp.sourceConfigs[sid] = configs.export_source(text)
             except errors.DMError as exc:
                 return mpb.ListSourceConfigsResponse(msg=f"fail to marshal source config of {sid}: {exc}")
         return resp
 
-    def GetSubTaskCfg(self, request, context):
-        from dmshell.engine.config.task import dump_task_config, load_task_config
-
-        records = self.store.subtasks(task=request.name)
-        if not records:
-            return mpb.GetSubTaskCfgResponse(msg="task not found")
-        resp = mpb.GetSubTaskCfgResponse(result=True)
-        for r in records:
-            try:
-                resp.cfgs.append(dump_task_config(load_task_config(r.task_yaml), mask_password=True))
-            except errors.DMError as exc:
-                return mpb.GetSubTaskCfgResponse(msg=str(exc))
-        return resp
-
-    def CheckTask(self, request, context):
-        resp = mpb.CheckTaskResponse()
-        if bad := start_time_error(request.startTime):
-            resp.msg = bad
-            return resp
+    def GetSubTaskCfg(
+        self, request: mpb.GetSubTaskCfgRequest, context: grpc.ServicerContext
+    ) -> mpb.GetSubTaskCfgResponse:
         try:
-            cfg = self._parse_task(request.task)
+            cfgs = configs.subtask_configs(self.store, request.name)
         except errors.DMError as exc:
-            resp.msg = str(exc)
-            return resp
-        err = precheck(cfg, self._source_cfgs(cfg.source_ids))
-        if err is not None:
-            resp.msg = str(err)
-            return resp
-        resp.result = True
-        resp.msg = CHECK_TASK_SUCCESS
-        return resp
+            return mpb.GetSubTaskCfgResponse(msg=str(exc))
+        if not cfgs:
+            return mpb.GetSubTaskCfgResponse(msg="task not found")
+        return mpb.GetSubTaskCfgResponse(result=True, cfgs=cfgs)
 
-    def Encrypt(self, request, context):
-        from dmshell.engine.config import encrypt
-
+    def Encrypt(self, request: mpb.EncryptRequest, context: grpc.ServicerContext) -> mpb.EncryptResponse:
         try:
             return mpb.EncryptResponse(result=True, ciphertext=encrypt.encrypt(request.plaintext))
         except errors.DMError as exc:
             return mpb.EncryptResponse(msg=str(exc))
 
-    def GetClusterInfo(self, request, context):
+    def GetClusterInfo(self, request: mpb.Empty, context: grpc.ServicerContext) -> mpb.ClusterInfo:
         up, total = self.scheduler.counts()
         return mpb.ClusterInfo(
             masterAddr=self.master_addr,
             dataDir=self.data_dir,
             workersUp=up,
             workersTotal=total,
-            version=self.version,
+            version=__version__,
             pid=os.getpid(),
             startTime=self.started_at,
         )
 
     # ======================================================================================
-    def _parallel(self, fn: Callable, items: Iterable, pool: futures.Executor | None = None) -> list:
-        items = list(items)
-        if len(items) <= 1:
-            return [fn(i) for i in items]
-        return list((pool or self._wait_pool).map(fn, items))
+    # not implemented yet: the dmctl command users know each RPC by
+    # ======================================================================================
+    UpdateTask = Unsupported("update-task")
+    ShowDDLLocks = Unsupported("shard-ddl-lock")
+    UnlockDDLLock = Unsupported("shard-ddl-lock unlock")
+    OperateWorkerRelayTask = Unsupported("pause-relay/resume-relay")
+    PurgeWorkerRelay = Unsupported("purge-relay")
+    OfflineMember = Unsupported("offline-member")
+    OperateLeader = Unsupported("operate-leader")
+    OperateSchema = Unsupported("binlog-schema")
+    HandleError = Unsupported("binlog")
+    TransferSource = Unsupported("transfer-source")
+    OperateRelay = Unsupported("start-relay/stop-relay")
+    StartValidation = Unsupported("validation start")
+    StopValidation = Unsupported("validation stop")
+    GetValidationStatus = Unsupported("validation status")
+    GetValidationError = Unsupported("validation show-error")
+    OperateValidationError = Unsupported("validation ignore-error/resolve-error/clear-error")
+    UpdateValidation = Unsupported("validation update")
 
 
-def _unsupported_handler(method: str, command: str):
-    def handler(self, request, context):
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, not_supported(method, command))
-
-    handler.__name__ = method
-    return handler
-
-
-for _method, _command in UNSUPPORTED.items():
-    setattr(MasterServicer, _method, _unsupported_handler(_method, _command))
-
-
-# ==========================================================================================
-# checks against the databases
-# ==========================================================================================
-def check_source_connection(cfg) -> errors.DMError | None:
-    """Connect to a source before saving it (DM's ``parseAndAdjustSourceConfig``)."""
-    from dmshell.engine.db import connect
-
-    try:
-        connect(cfg.from_db, connect_timeout=5).close()
-    except errors.DMError as exc:
-        return errors.ErrDBDriverError(cause=exc.__cause__ or exc.cause or exc)
-    return None
-
-
-#: DM's hint for ``--start-time`` (``utils.StartTimeFormatHint``)
-START_TIME_FORMAT_HINT = (
-    "'2006-01-02 15:04:05', '2006-01-02T15:04:05', '2006-01-02 15:04:05+08:00', "
-    "'2006-01-02T15:04:05+08:00', '2006-01-02 15:04:05+0800', or "
-    "'2006-01-02T15:04:05+0800'"
-)
-
-
-def start_time_error(start_time: str) -> str:
-    """DM's message for a malformed ``--start-time`` ("" when it is empty or well-formed)."""
-    if not start_time:
-        return ""
-    from dmshell.engine.binlog.start_time import parse_start_time
-
-    try:
-        parse_start_time(start_time, 0)
-    except ValueError as exc:
-        return f"error while parse start-time, expected in the format like {START_TIME_FORMAT_HINT}: {exc}"
-    return ""
-
-
-def for_export(cfg):
-    """A copy of a source or task config whose passwords are DM-encrypted, as DM's
-    ``ListSourceConfigs``/``ListTaskConfigs`` return them, so ``config export`` + ``config import``
-    round-trips without printing a plaintext password."""
-    from dmshell.engine.config.encrypt import encrypt_or_plaintext
-
-    cfg = dataclasses.replace(cfg)
-    for attr in ("from_db", "target"):
-        db = getattr(cfg, attr, None)
-        if db is not None and db.password:
-            setattr(cfg, attr, dataclasses.replace(db, password=encrypt_or_plaintext(db.password)))
-    return cfg
-
-
-def precheck(cfg, sources: dict) -> errors.DMError | None:
-    """The part of DM's precheck dmshell does now: every database of the task answers."""
-    from dmshell.engine.db import connect
-
-    dbs = [(cfg.target, errors.Scope.DOWNSTREAM)]
-    dbs += [(sources[s].from_db, errors.Scope.UPSTREAM) for s in cfg.source_ids if s in sources]
-    for db, scope in dbs:
-        try:
-            connect(db, connect_timeout=5).close()
-        except errors.DMError as exc:
-            err = errors.ErrTaskCheckFailedOpenDB(db.user, db.host, db.port, cause=exc.__cause__ or exc.cause)
-            return with_class(err.annotate("fail to initialize checker"), scope=scope)
-    return None
-
-
-def latest_meta(source_cfg) -> tuple[str, int, str]:
-    """DM's ``GetLatestMeta``: the upstream's current binlog file, position and GTID set."""
-    from dmshell.engine.binlog.location import master_status
-    from dmshell.engine.db import classify, connect
-
-    conn = connect(source_cfg.from_db, connect_timeout=10)
-    try:
-        try:
-            loc = master_status(conn, source_cfg.flavor or None)
-        except errors.DMError:
-            raise
-        except Exception as exc:
-            raise classify(exc, "SHOW MASTER STATUS") from exc
-    finally:
-        with contextlib.suppress(Exception):
-            conn.close()
-    return loc.file, loc.pos, loc.gtid
+#: RPCs dmshell does not implement yet → the dmctl command users know them by
+UNSUPPORTED = {
+    name: attr.command for name, attr in vars(MasterServicer).items() if isinstance(attr, Unsupported)
+}

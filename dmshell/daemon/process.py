@@ -22,10 +22,20 @@ import threading
 import time
 from concurrent import futures
 from pathlib import Path
+from types import FrameType
 
 import grpc
 
-from dmshell.daemon.common import SERVER_OPTIONS, dial_host, split_addr
+from dmshell import __version__
+from dmshell.daemon.common import (
+    SERVER_OPTIONS,
+    RPCLogger,
+    add_log_arguments,
+    dial_host,
+    setup_logging,
+    split_addr,
+)
+from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds `stop` waits for the daemon to exit (default 90), "
         "`--detach` for it to answer (default 60)",
     )
+    add_log_arguments(parser)
     return parser
 
 
@@ -99,28 +110,26 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
+    log_file = str(Path(args.log_file).resolve()) if args.log_file else ""
     if args.detach:
-        return detach(data_dir, master_addr, args.workers, args.timeout or 60.0)
-    return run(data_dir, master_addr, policy)
+        return detach(data_dir, master_addr, args.workers, args.timeout or 60.0, args.log_level, log_file)
+    return run(data_dir, master_addr, policy, args.log_level, log_file)
 
 
 # ------------------------------------------------------------------------------------------
 # run in the foreground
 # ------------------------------------------------------------------------------------------
-def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
+def run(
+    data_dir: Path, master_addr: str, policy: str | int, log_level: str = "info", log_file: str = ""
+) -> int:
     """Serve until SIGTERM/SIGINT."""
-    from dmshell import __version__
+    # imported here, not at the top: `dmshell daemon status/stop` need none of this
     from dmshell.daemon.master import MasterServicer
     from dmshell.daemon.scheduler import Scheduler
     from dmshell.daemon.store import SQLiteStore
     from dmshell.daemon.workerhost import WorkerHost
-    from dmshell.proto import dmmaster_pb2_grpc
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s [daemon] %(name)s: %(message)s",
-    )
+    setup_logging(log_level, log_file, "daemon")
     data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     lock_fd = os.open(data_dir / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -133,7 +142,7 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
 
     stop_event = threading.Event()
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         stop_event.set()
 
@@ -144,7 +153,9 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
     store = SQLiteStore(data_dir / "master.db")
     scheduler = Scheduler(store)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="master-grpc"), options=SERVER_OPTIONS
+        futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="master-grpc"),
+        interceptors=[RPCLogger()],
+        options=SERVER_OPTIONS,
     )
     try:
         port = server.add_insecure_port(master_addr)
@@ -153,14 +164,15 @@ def run(data_dir: Path, master_addr: str, policy: str | int) -> int:
         store.close()
         return 1
     advertised = f"{dial_host(host)}:{port}"
-    host_ = None if policy == 0 else WorkerHost(scheduler, advertised, data_dir, policy)
+    # embedded workers log at the daemon's level, next to its log file (default <data-dir>/log)
+    log_dir = Path(log_file).parent if log_file else data_dir / "log"
+    host_ = None if policy == 0 else WorkerHost(scheduler, advertised, data_dir, policy, log_level, log_dir)
     master = MasterServicer(
         store,
         scheduler,
         master_addr=advertised,
         data_dir=str(data_dir),
         binding_wait=host_.can_provide if host_ else None,
-        version=__version__,
     )
     dmmaster_pb2_grpc.add_MasterServicer_to_server(master, server)
     server.start()
@@ -233,9 +245,7 @@ def daemon_alive(data_dir: Path) -> bool:
         os.close(fd)
 
 
-def cluster_info(addr: str, timeout: float = 3.0):
-    from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
-
+def cluster_info(addr: str, timeout: float = 3.0) -> dmmaster_pb2.ClusterInfo:
     with grpc.insecure_channel(addr) as channel:
         return dmmaster_pb2_grpc.MasterStub(channel).GetClusterInfo(dmmaster_pb2.Empty(), timeout=timeout)
 
@@ -314,8 +324,16 @@ def stop(data_dir: Path, master_addr: str | None, timeout: float) -> int:
     return 1
 
 
-def detach(data_dir: Path, master_addr: str, workers: str, timeout: float) -> int:
-    """Re-exec ourselves in a new session with output to ``<data-dir>/log/daemon.log``; print its pid."""
+def detach(
+    data_dir: Path,
+    master_addr: str,
+    workers: str,
+    timeout: float,
+    log_level: str = "info",
+    log_file: str = "",
+) -> int:
+    """Re-exec ourselves in a new session with output to ``--log-file`` (default
+    ``<data-dir>/log/daemon.log``); print its pid."""
     if daemon_alive(data_dir):
         info = read_pidfile(data_dir) or {}
         print(
@@ -324,9 +342,8 @@ def detach(data_dir: Path, master_addr: str, workers: str, timeout: float) -> in
             file=sys.stderr,
         )
         return 1
-    log_dir = data_dir / "log"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "daemon.log"
+    log_path = Path(log_file) if log_file else data_dir / "log" / "daemon.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     cmd = [
         sys.executable,
         "-m",
@@ -338,7 +355,11 @@ def detach(data_dir: Path, master_addr: str, workers: str, timeout: float) -> in
         str(data_dir),
         "--workers",
         workers,
+        "--log-level",
+        log_level,
     ]
+    if log_file:
+        cmd += ["--log-file", log_file]
     with open(log_path, "ab") as out:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True

@@ -18,6 +18,9 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
+
+from dmshell.proto import dmworker_pb2 as pb
 
 SCHEMA_VERSION = 1
 
@@ -63,7 +66,7 @@ class SubTaskRecord:
     task: str
     source: str
     task_yaml: str
-    expect_stage: int  # a pb.Stage value: Running, Paused or Stopped
+    expect_stage: pb.Stage  # Running, Paused or Stopped
     start_id: str
     remove_meta: bool = False
     stage_revision: int = 0
@@ -107,7 +110,7 @@ class Store(ABC):
         """Ordered by (task, source)."""
 
     @abstractmethod
-    def set_expect_stage(self, task: str, sources: Iterable[str], stage: int) -> None:
+    def set_expect_stage(self, task: str, sources: Iterable[str], stage: pb.Stage) -> None:
         """Set the expected stage and bump each subtask's ``stage_revision``."""
 
     @abstractmethod
@@ -243,7 +246,7 @@ class SQLiteStore(Store):
             for r in self._read(sql, tuple(args))
         ]
 
-    def set_expect_stage(self, task: str, sources: Iterable[str], stage: int) -> None:
+    def set_expect_stage(self, task: str, sources: Iterable[str], stage: pb.Stage) -> None:
         with self._tx() as db:
             for source in sources:
                 db.execute(
@@ -320,7 +323,9 @@ class _Tx:
             raise
         return self.db
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         try:
             self.db.execute("ROLLBACK" if exc_type else "COMMIT")
         finally:

@@ -26,17 +26,28 @@ import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import grpc
 
-from dmshell.daemon.common import GRPC_OPTIONS, SERVER_OPTIONS, dial_host, not_supported, split_addr
+from dmshell.daemon.common import (
+    GRPC_OPTIONS,
+    SERVER_OPTIONS,
+    RPCLogger,
+    Unsupported,
+    add_log_arguments,
+    dial_host,
+    setup_logging,
+    split_addr,
+)
 from dmshell.engine import errors
 from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc, dmworker_pb2_grpc
 from dmshell.proto import dmworker_pb2 as pb
 
 if TYPE_CHECKING:  # the engine (config, units, drivers) is imported only once a subtask starts,
     # which keeps an idle worker small
+    from dmshell.engine.config.task import SourceConfig
     from dmshell.engine.subtask import AutoResume, SubTask
 
 log = logging.getLogger(__name__)
@@ -112,7 +123,7 @@ class SubTaskManager:
         self._desired: pb.WorkerState | None = None
         self._source_id = ""
         self._source_text = ""
-        self._source_cfg = None
+        self._source_cfg: SourceConfig | None = None
         self._source_error: pb.ProcessError | None = None
         self._entries: dict[str, _Entry] = {}
         self._kick = threading.Event()
@@ -234,7 +245,7 @@ class SubTaskManager:
             self._source_error = None
         log.info("bound source: %r", desired.source)
 
-    def _source_config(self):
+    def _source_config(self) -> SourceConfig:
         """The bound source's parsed configuration (errors also shown in the source status)."""
         with self._lock:
             if self._source_cfg is not None:
@@ -357,27 +368,23 @@ class WorkerServicer(dmworker_pb2_grpc.WorkerServicer):
         self.manager = manager
         self.config_text = config_text
 
-    def QueryStatus(self, request, context):
+    def QueryStatus(
+        self, request: pb.QueryStatusRequest, context: grpc.ServicerContext
+    ) -> pb.QueryStatusResponse:
         return self.manager.query_status(request.name)
 
-    def ApplyState(self, request, context):
+    def ApplyState(self, request: pb.WorkerState, context: grpc.ServicerContext) -> pb.CommonWorkerResponse:
         self.manager.apply(request)
         return pb.CommonWorkerResponse(result=True, source=request.source, worker=self.manager.worker_name)
 
-    def GetWorkerCfg(self, request, context):
+    def GetWorkerCfg(
+        self, request: pb.GetWorkerCfgRequest, context: grpc.ServicerContext
+    ) -> pb.GetWorkerCfgResponse:
         return pb.GetWorkerCfgResponse(cfg=self.config_text)
 
-    def _unsupported(self, what: str, context) -> None:
-        context.abort(grpc.StatusCode.UNIMPLEMENTED, not_supported(what))
-
-    def PurgeRelay(self, request, context):
-        self._unsupported("PurgeRelay", context)
-
-    def OperateSchema(self, request, context):
-        self._unsupported("OperateSchema", context)
-
-    def HandleError(self, request, context):
-        self._unsupported("HandleError", context)
+    PurgeRelay = Unsupported()
+    OperateSchema = Unsupported()
+    HandleError = Unsupported()
 
 
 class DirLock:
@@ -473,18 +480,15 @@ def main(argv: list[str] | None = None) -> int:
         default="./dmshell-worker-data",
         help="directory for the subtasks' local files (dump files)",
     )
+    add_log_arguments(parser)
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    logging.basicConfig(
-        level=logging.INFO,
-        stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s [{args.name}] %(name)s: %(message)s",
-    )
+    setup_logging(args.log_level, args.log_file, args.name)
     embedded = args.parent_pid > 0
     stop = threading.Event()
 
-    def on_signal(signum, frame):
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         log.info("received %s, shutting down", signal.Signals(signum).name)
         stop.set()
 
@@ -514,7 +518,9 @@ def main(argv: list[str] | None = None) -> int:
 
     manager = SubTaskManager(args.name, data_dir)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"), options=SERVER_OPTIONS
+        futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
+        interceptors=[RPCLogger()],
+        options=SERVER_OPTIONS,
     )
     config_text = (
         f'name = "{args.name}"\njoin = "{args.join}"\nworker-addr = "{args.worker_addr}"\n'

@@ -2,7 +2,8 @@
 
 Workers are started with ``subprocess`` (fork + exec of ``python -m dmshell worker``, never a bare
 fork: gRPC is fork-unsafe). They stay in the daemon's process group; they leave on their own when
-the daemon disappears (``--parent-pid``). Each writes its log to ``<data-dir>/log/<name>.log``.
+the daemon disappears (``--parent-pid``). Each logs at the daemon's ``--log-level`` to
+``<name>.log`` in the daemon's log directory (``<data-dir>/log``, or that of its ``--log-file``).
 
 Policies: ``auto`` runs one worker per source that needs one (named ``worker1``, ``worker2``, …,
 surplus free workers are stopped after a grace period); ``N`` keeps exactly ``worker1..N``.
@@ -48,13 +49,20 @@ class WorkerHost:
     """Keeps the embedded worker processes matching the policy."""
 
     def __init__(
-        self, scheduler: Scheduler, master_addr: str, data_dir: Path, policy: str | int = "auto"
+        self,
+        scheduler: Scheduler,
+        master_addr: str,
+        data_dir: Path,
+        policy: str | int = "auto",
+        log_level: str = "info",
+        log_dir: Path | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.store = scheduler.store
         self.master_addr = master_addr
         self.data_dir = Path(data_dir)
-        self.log_dir = self.data_dir / "log"
+        self.log_dir = log_dir or self.data_dir / "log"
+        self.log_level = log_level
         self.policy = policy
         self._lock = threading.Lock()
         self._procs: dict[str, _Proc] = {}
@@ -91,17 +99,17 @@ class WorkerHost:
         if self._thread.is_alive():
             self._thread.join(5)
         with self._lock:
-            procs = [p for p in self._procs.values() if p.popen and p.popen.poll() is None]
-        for p in procs:
-            _signal(p.popen, signal.SIGTERM)
+            running = [(p.name, p.popen) for p in self._procs.values() if p.popen and p.popen.poll() is None]
+        for _, popen in running:
+            _signal(popen, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for p in procs:
+        for name, popen in running:
             try:
-                p.popen.wait(max(0.1, deadline - time.monotonic()))
+                popen.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                log.warning("worker %s did not stop in %.0fs; killing it", p.name, timeout)
-                _signal(p.popen, signal.SIGKILL)
-                p.popen.wait()
+                log.warning("worker %s did not stop in %.0fs; killing it", name, timeout)
+                _signal(popen, signal.SIGKILL)
+                popen.wait()
 
     # -- the loop --------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -194,11 +202,9 @@ class WorkerHost:
             if self._closing.is_set():
                 return
             with self._lock:
-                p = self._procs.get(name)
-                if p is None:
-                    p = self._procs[name] = _Proc(name)
-            if p.popen is None and not p.stopping and now >= p.restart_at:
-                self._spawn(p)
+                proc = self._procs.setdefault(name, _Proc(name))
+            if proc.popen is None and not proc.stopping and now >= proc.restart_at:
+                self._spawn(proc)
 
     def _spawn(self, p: _Proc) -> None:
         self.store.add_embedded(p.name)
@@ -218,6 +224,8 @@ class WorkerHost:
             str(self.data_dir),
             "--parent-pid",
             str(os.getpid()),
+            "--log-level",
+            self.log_level,
         ]
         with open(p.log_file, "ab") as out:
             p.popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)

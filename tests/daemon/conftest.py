@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,8 @@ from daemon_helpers import Daemon
 def daemon_factory(tmp_path):
     started: list[Daemon] = []
 
-    def make(data_dir: Path | None = None, workers: str = "auto") -> Daemon:
-        d = Daemon(data_dir or tmp_path / f"data{len(started)}", workers)
+    def make(data_dir: Path | None = None, workers: str = "auto", extra_args: Sequence[str] = ()) -> Daemon:
+        d = Daemon(data_dir or tmp_path / f"data{len(started)}", workers, extra_args=extra_args)
         started.append(d)
         return d
 

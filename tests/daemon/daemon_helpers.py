@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import grpc
@@ -51,9 +51,12 @@ def dmshell(*args: str, timeout: float = 90) -> subprocess.CompletedProcess:
 class Daemon:
     """``dmshell daemon`` in the foreground of a child process (its own session/process group)."""
 
-    def __init__(self, data_dir: Path, workers: str = "auto", addr: str = "") -> None:
+    def __init__(
+        self, data_dir: Path, workers: str = "auto", addr: str = "", extra_args: Sequence[str] = ()
+    ) -> None:
         self.data_dir = data_dir
         self.worker_policy = workers
+        self.extra_args = list(extra_args)
         self.addr = addr or f"127.0.0.1:{free_port()}"
         self.proc: subprocess.Popen | None = None
         self._channel: grpc.Channel | None = None
@@ -74,6 +77,7 @@ class Daemon:
                     str(self.data_dir),
                     "--workers",
                     self.worker_policy,
+                    *self.extra_args,
                 ],
                 stdout=out,
                 stderr=out,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from dmshell.daemon.common import Unsupported
 from dmshell.daemon.master import UNSUPPORTED, MasterServicer, gogo_string, worker_error_msg
-from dmshell.proto import dmmaster_pb2
+from dmshell.daemon.worker import WorkerServicer
+from dmshell.proto import dmmaster_pb2, dmworker_pb2
 from dmshell.proto import dmworker_pb2 as pb
 
 IMPLEMENTED = {
@@ -31,6 +33,13 @@ def test_every_rpc_is_implemented_or_refused():
     assert not IMPLEMENTED & set(UNSUPPORTED)
     for name in methods:  # defined by dmshell, not grpc's "Method not implemented!" default
         assert name in MasterServicer.__dict__, name
+
+
+def test_every_worker_rpc_is_implemented_or_refused():
+    methods = {m.name for m in dmworker_pb2.DESCRIPTOR.services_by_name["Worker"].methods}
+    assert all(name in WorkerServicer.__dict__ for name in methods)
+    refused = {name for name, attr in vars(WorkerServicer).items() if isinstance(attr, Unsupported)}
+    assert refused == {"PurgeRelay", "OperateSchema", "HandleError"}
 
 
 def test_worker_errors_are_reported_like_dm():
