@@ -8,7 +8,7 @@ import pytest
 
 from dmshell.engine.config import encrypt
 from dmshell.engine.config import task as C
-from dmshell.engine.config import yamlstrict as ys
+from dmshell.engine import yamlstrict as ys
 from dmshell.engine.errors import DMError
 
 

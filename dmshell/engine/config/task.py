@@ -1,9 +1,9 @@
 """Source and task configuration: DM's YAML files, every documented key, strictly validated.
 
 This module is the one place that defines each configuration key: every config class below is a
-dataclass whose fields are declared with :func:`~dmshell.engine.config.yamlstrict.key` (YAML name, type,
+dataclass whose fields are declared with :func:`~dmshell.engine.yamlstrict.key` (YAML name, type,
 default, doc). Decoding, defaults and dumping are derived from those declarations
-(:mod:`dmshell.engine.config.yamlstrict`). Loading rejects unknown keys, duplicate keys and values of the
+(:mod:`dmshell.engine.yamlstrict`). Loading rejects unknown keys, duplicate keys and values of the
 wrong type with a DM-style error (``ErrConfigYamlTransform``, 20003) that names the key and the
 line; semantic problems raise DM's specific config errors, prefixed with the line.
 
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmshell.engine.config import encrypt
-from dmshell.engine.config import yamlstrict as ys
-from dmshell.engine.config.yamlstrict import Duration, key
+from dmshell.engine import yamlstrict as ys
+from dmshell.engine.yamlstrict import Duration, key
 from dmshell.engine.errors import (
     DMError,
     ErrConfigBAListNotFound,
