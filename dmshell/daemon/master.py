@@ -146,7 +146,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     # sources
     # ======================================================================================
     def OperateSource(self, request, context):
-        from dmshell.engine.config.task import load_source_config
+        from dmshell.engine.config.load import load_source_config
 
         resp = mpb.OperateSourceResponse()
         if request.op not in (mpb.StartSource, mpb.UpdateSource, mpb.StopSource, mpb.ShowSource):
@@ -335,7 +335,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
 
     def _parse_task(self, text: str):
         """Parse a task and check its sources exist (errors reported with class dm-master, as DM)."""
-        from dmshell.engine.config.task import load_task_config
+        from dmshell.engine.config.load import load_task_config
 
         try:
             cfg = load_task_config(text)
@@ -348,7 +348,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return cfg
 
     def _source_cfgs(self, ids: Iterable[str]) -> dict:
-        from dmshell.engine.config.task import load_source_config
+        from dmshell.engine.config.load import load_source_config
 
         return {sid: load_source_config(self.store.get_source(sid) or "") for sid in ids}
 
@@ -607,7 +607,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     def GetCfg(self, request, context):
-        from dmshell.engine.config.task import (
+        from dmshell.engine.config.load import (
             dump_source_config,
             dump_task_config,
             load_source_config,
@@ -666,7 +666,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         )
 
     def ListTaskConfigs(self, request, context):
-        from dmshell.engine.config.task import dump_task_config, load_task_config
+        from dmshell.engine.config.load import dump_task_config, load_task_config
 
         resp = mpb.ListTaskConfigsResponse(result=True)
         for r in self.store.subtasks():
@@ -681,7 +681,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     def ListSourceConfigs(self, request, context):
-        from dmshell.engine.config.task import dump_source_config, load_source_config
+        from dmshell.engine.config.load import dump_source_config, load_source_config
 
         resp = mpb.ListSourceConfigsResponse(result=True)
         for sid, text in self.store.sources().items():
@@ -694,7 +694,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     def GetSubTaskCfg(self, request, context):
-        from dmshell.engine.config.task import dump_task_config, load_task_config
+        from dmshell.engine.config.load import dump_task_config, load_task_config
 
         records = self.store.subtasks(task=request.name)
         if not records:

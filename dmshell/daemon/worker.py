@@ -242,7 +242,7 @@ class SubTaskManager:
             text, source = self._source_text, self._source_id
         if not source:
             raise errors.ErrWorkerNoStart()
-        from dmshell.engine.config.task import load_source_config
+        from dmshell.engine.config.load import load_source_config
 
         try:
             cfg = load_source_config(text)
@@ -269,7 +269,8 @@ class SubTaskManager:
         subtask.run(spec.expectStage)
 
     def _build(self, spec: pb.SubTaskSpec) -> SubTask:
-        from dmshell.engine.config.task import Meta, load_task_config
+        from dmshell.engine.config.load import load_task_config
+        from dmshell.engine.config.task import Meta
         from dmshell.engine.subtask import SubTask
         from dmshell.engine.unit import UnitContext
 

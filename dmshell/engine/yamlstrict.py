@@ -312,6 +312,9 @@ def _trim(value: float) -> str:
 DURATION = "go-duration"
 #: a number of seconds written as a Go duration string in YAML
 Duration = Annotated[float, DURATION]
+#: ``bounds`` of Go's unsigned integer types
+U32 = 2**32 - 1
+U64 = 2**64 - 1
 
 
 def key(

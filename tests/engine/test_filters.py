@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dmshell.engine.config.task import (
+from dmshell.engine.errors import DMError
+from dmshell.engine.filters.rule_types import (
     BAList,
     EventFilterRule,
     RouteRule,
@@ -12,7 +13,6 @@ from dmshell.engine.config.task import (
     SourceExtractor,
     TableExtractor,
 )
-from dmshell.engine.errors import DMError
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter, wildcard_regex
 
 # ---- block-allow list ---------------------------------------------------------------------------

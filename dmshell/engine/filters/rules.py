@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from dmshell.engine.errors import ErrSyncerUnitBinlogEventFilter, ErrWorkerRouteTableDupMatch
-
-if TYPE_CHECKING:
-    from dmshell.engine.config.task import BAList, EventFilterRule, RouteRule
+from dmshell.engine.filters.rule_types import BAList, EventFilterRule, RouteRule
 
 #: schemas that are never replicated (DM's ``filter.IsSystemSchema``)
 SYSTEM_SCHEMAS = frozenset(
