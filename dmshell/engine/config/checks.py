@@ -81,6 +81,7 @@ CHECKING_ITEMS = {
 
 
 def adjust_task(c: TaskConfig, at: Lines) -> None:
+    """DM's ``TaskConfig.adjust`` in place, then every subtask built once to check its rules."""
     if not c.name:
         raise at.err(ErrConfigNeedUniqueTaskName(), c, "name")
     if c.task_mode not in TASK_MODES:

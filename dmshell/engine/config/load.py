@@ -6,7 +6,8 @@
 
 Loading is strict: unknown keys, duplicate keys and values of the wrong type are errors naming the
 key and its line (``ErrConfigYamlTransform``, 20003); semantic problems raise DM's specific config
-errors, prefixed with the line.
+errors, prefixed with the line; keys of features dmshell lacks must keep their default
+(:mod:`.unsupported`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dmshell.engine.config import source, task
 from dmshell.engine.config.checks import adjust_task
 from dmshell.engine.config.source import SourceConfig, adjust_source
 from dmshell.engine.config.task import TaskConfig
+from dmshell.engine.config.unsupported import refuse_unsupported
 from dmshell.engine.config.yamlfile import decode, dump
 
 
@@ -25,6 +27,7 @@ def load_source_config(text: str) -> SourceConfig:
     """Parse and verify a source config file (DM's ``SourceCfgFromYamlAndVerify``)."""
     cfg, at = decode(text, SourceConfig, "source config")
     adjust_source(cfg, at)
+    refuse_unsupported(cfg, at)
     return cfg
 
 
@@ -33,6 +36,7 @@ def load_task_config(text: str) -> TaskConfig:
     cfg, at = decode(text, TaskConfig, "task config")
     cfg.raw_text = text
     adjust_task(cfg, at)
+    refuse_unsupported(cfg, at)
     return cfg
 
 

@@ -88,11 +88,6 @@ class SubTaskConfig:
         """DM's name for ``task_mode``."""
         return self.task_mode
 
-    @property
-    def dump_dir(self) -> str:
-        """The directory the dump unit writes and the load unit reads (``loader.dir``, adjusted)."""
-        return self.loader.dir
-
     def apply_source(self, source: SourceConfig, enable_relay: bool | None = None) -> None:
         """Fill in the source's connection and settings (DM's ``copyConfigFromSource``).
 

@@ -127,6 +127,7 @@ def parse_file_size(text: str) -> int | None:
 
 
 def adjust_loader(loader: LoaderConfig, at: Lines) -> None:
+    """DM's ``LoaderConfig.adjust``: old mode names mapped, empty values defaulted, options checked."""
     mode = (loader.import_mode or "logical").lower()
     if mode in ("sql", "loader"):
         mode = "logical"
@@ -169,6 +170,7 @@ def adjust_loader(loader: LoaderConfig, at: Lines) -> None:
 
 
 def adjust_syncer(syncer: SyncerConfig, at: Lines, owner: Any) -> None:
+    """DM's ``SyncerConfig.adjust``; ``owner`` is where ``safe-mode-duration`` would be written."""
     if syncer.queue_size == 0:
         syncer.queue_size = 1024
     if syncer.checkpoint_flush_interval == 0:

@@ -223,7 +223,8 @@ class TableRouter:
 
     def _matching(self, schema: str, table: str) -> tuple[list[_CompiledRoute], list[_CompiledRoute]]:
         s, t = (schema, table) if self.case_sensitive else (schema.lower(), table.lower())
-        tables, schemas = [], []
+        tables: list[_CompiledRoute] = []
+        schemas: list[_CompiledRoute] = []
         for r in self._rules:
             if r.matches(s, t):
                 (tables if r.is_table_rule else schemas).append(r)
