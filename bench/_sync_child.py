@@ -21,16 +21,12 @@ import time
 from pathlib import Path
 
 from dmshell.engine.binlog.location import Location
-from dmshell.engine.config.task import (
-    BAList,
-    DBConfig,
-    LoaderConfig,
-    Meta,
-    MydumperConfig,
-    SourceConfig,
-    SubTaskConfig,
-    SyncerConfig,
-)
+from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.config.task import Meta
+from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
+from dmshell.engine.filters.rule_types import BAList
 from dmshell.engine.sync import syncer as sync
 from dmshell.engine.unit import UnitContext
 

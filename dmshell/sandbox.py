@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pymysql
 
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 
 ROOT_PASSWORD = "dmshell-sandbox"
 

@@ -242,7 +242,7 @@ def test_playground_says_how_to_install_mariadb_when_missing(monkeypatch, capsys
 
 
 def test_playground_task_config_merges_both_shards():
-    from dmshell.engine.config.task import load_task_config
+    from dmshell.engine.config.load import load_task_config
     from dmshell.engine.filters.rules import TableRouter
     from dmshell.playground import TASK_NAME, task_yaml
     from dmshell.sandbox import TARGET, MariaDBServer

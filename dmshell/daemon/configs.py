@@ -12,14 +12,14 @@ from typing import TypeVar
 
 from dmshell.daemon.store import Store
 from dmshell.engine.config.encrypt import encrypt_or_plaintext
-from dmshell.engine.config.task import (
-    SourceConfig,
-    TaskConfig,
+from dmshell.engine.config.load import (
     dump_source_config,
     dump_task_config,
     load_source_config,
     load_task_config,
 )
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.task import TaskConfig
 
 _Cfg = TypeVar("_Cfg", SourceConfig, TaskConfig)
 

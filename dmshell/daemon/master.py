@@ -37,7 +37,8 @@ from dmshell.daemon.store import Store, StoreConflict
 from dmshell.daemon.worker import no_subtask_msg
 from dmshell.engine import checker, errors
 from dmshell.engine.config import encrypt
-from dmshell.engine.config.task import TaskConfig, load_source_config
+from dmshell.engine.config.load import load_source_config
+from dmshell.engine.config.task import TaskConfig
 from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmmaster_pb2_grpc
 from dmshell.proto import dmworker_pb2 as pb

@@ -13,7 +13,9 @@ from dmshell.daemon.store import Store, SubTaskRecord
 from dmshell.engine import errors
 from dmshell.engine.binlog.location import master_status
 from dmshell.engine.binlog.start_time import parse_start_time
-from dmshell.engine.config.task import SourceConfig, TaskConfig, load_source_config, load_task_config
+from dmshell.engine.config.load import load_source_config, load_task_config
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.db import classify, connect
 from dmshell.engine.meta import remove_task_meta
 from dmshell.proto import dmworker_pb2 as pb

@@ -47,7 +47,7 @@ from dmshell.proto import dmworker_pb2 as pb
 
 if TYPE_CHECKING:  # the engine (config, units, drivers) is imported only once a subtask starts,
     # which keeps an idle worker small
-    from dmshell.engine.config.task import SourceConfig
+    from dmshell.engine.config.source import SourceConfig
     from dmshell.engine.subtask import AutoResume, SubTask
 
 log = logging.getLogger(__name__)
@@ -253,7 +253,7 @@ class SubTaskManager:
             text, source = self._source_text, self._source_id
         if not source:
             raise errors.ErrWorkerNoStart()
-        from dmshell.engine.config.task import load_source_config
+        from dmshell.engine.config.load import load_source_config
 
         try:
             cfg = load_source_config(text)
@@ -280,7 +280,8 @@ class SubTaskManager:
         subtask.run(spec.expectStage)
 
     def _build(self, spec: pb.SubTaskSpec) -> SubTask:
-        from dmshell.engine.config.task import Meta, load_task_config
+        from dmshell.engine.config.load import load_task_config
+        from dmshell.engine.config.task import Meta
         from dmshell.engine.subtask import SubTask
         from dmshell.engine.unit import UnitContext
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pymysql
 import pymysql.cursors
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import DBConfig
+
+if TYPE_CHECKING:  # only a type here; the filters, which quote names with this module, stay below config
+    from dmshell.engine.config.database import DBConfig
 
 #: MySQL client/server error numbers that mean "the connection is gone", not "the SQL is wrong".
 CONNECTION_ERRNOS = frozenset(

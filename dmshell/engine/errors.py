@@ -652,6 +652,15 @@ ErrConfigUnsupportedForeignKeyChecksOption = _e(
     "`%s` is not supported when foreign_key_checks=1",
     "Please disable `foreign_key_checks`, or disable this syncer option in task configuration file.",
 )
+# dmshell's own (not in DM's catalogue): a key whose feature dmshell lacks, set to a non-default value
+ErrConfigNotSupportedYet = _e(
+    20900,
+    C.CONFIG,
+    _I,
+    _MED,
+    "%s (line %d): not supported yet by dmshell (%s); remove it or set it to %s",
+    "Please remove the key from the configuration file or set it to its default value.",
+)
 ErrBinlogParsePosFromStr = _e(22003, C.BINLOG_OP, _I, _HIGH, "")
 ErrCheckpointInvalidTaskMode = _e(24001, C.CHECKPOINT, _I, _MED, "invalid task mode: %s")
 ErrCheckpointDBNotExistInFile = _e(

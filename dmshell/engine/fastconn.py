@@ -17,7 +17,7 @@ import pymysql
 import pymysql.cursors
 from pymysql.connections import Connection
 
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 from dmshell.engine.db import classify
 
 _lock = threading.Lock()

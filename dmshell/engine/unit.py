@@ -13,7 +13,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
-from dmshell.engine.config.task import SourceConfig, SubTaskConfig
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.proto import dmworker_pb2 as pb
 
 

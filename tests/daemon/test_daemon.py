@@ -462,7 +462,7 @@ def test_bad_start_time_is_refused_with_dms_message(cluster, mariadb, dbname):
 
 def test_exported_configs_carry_encrypted_passwords(cluster, mariadb):
     """config export / import round-trips: passwords are DM-encrypted, never plaintext or masked."""
-    from dmshell.engine.config.task import load_source_config
+    from dmshell.engine.config.load import load_source_config
 
     exported = cluster.stub.ListSourceConfigs(mpb.Empty(), timeout=10)
     assert exported.result and set(exported.sourceConfigs) >= {S1, S2}

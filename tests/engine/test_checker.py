@@ -12,7 +12,7 @@ import pytest
 
 from dmshell.engine import checker, errors
 from dmshell.engine.checker import CheckContext, CheckItem, Result, Results, State
-from dmshell.engine.config.task import load_source_config, load_task_config
+from dmshell.engine.config.load import load_source_config, load_task_config
 from dmshell.sandbox import free_port
 
 DEAD_TARGET, DEAD_SOURCE = free_port(), free_port()

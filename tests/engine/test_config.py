@@ -6,10 +6,22 @@ import textwrap
 
 import pytest
 
+from dmshell.engine import yamlstrict as ys
 from dmshell.engine.config import encrypt
-from dmshell.engine.config import task as C
-from dmshell.engine.config import yamlstrict as ys
+from dmshell.engine.config.database import DBConfig, SecurityConfig
+from dmshell.engine.config.load import (
+    config_keys,
+    dump_source_config,
+    dump_task_config,
+    load_source_config,
+    load_task_config,
+)
+from dmshell.engine.config.source import CheckerConfig, PurgeConfig, SourceConfig
+from dmshell.engine.config.subtask import DEFAULT_SHADOW_TABLE_RULES
+from dmshell.engine.config.task import Meta, MySQLInstance, TaskConfig
+from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig, parse_file_size
 from dmshell.engine.errors import DMError
+from dmshell.engine.filters.rule_types import BAList, EventFilterRule, RouteRule
 
 
 def y(text: str) -> str:
@@ -85,7 +97,7 @@ FULL_TASK = y("""
     heartbeat-report-interval: 10
     timezone: "+08:00"
     case-sensitive: false
-    collation_compatible: "strict"
+    collation_compatible: "loose"
     online-ddl: true
     shadow-table-rules: ["_(.+)_(?:new|gho)"]
     trash-table-rules: ["^_(.+)_(?:ghc|del|old)$"]
@@ -93,7 +105,7 @@ FULL_TASK = y("""
     clean-dump-file: true
     strict-optimistic-shard-mode: false
     experimental:
-      async-checkpoint-flush: true
+      async-checkpoint-flush: false
 
     target-database:
       host: "192.168.0.1"
@@ -105,10 +117,7 @@ FULL_TASK = y("""
         sql_mode: "ANSI_QUOTES,NO_ZERO_IN_DATE"
         tidb_skip_utf8_check: 1
       security:
-        ssl-ca: "/path/to/ca.pem"
-        ssl-cert: "/path/to/cert.pem"
-        ssl-key: "/path/to/key.pem"
-        cert-allowed-cn: ["dm"]
+        ssl-ca: ""
 
     mysql-instances:
       - source-id: "instance118-4306"
@@ -230,7 +239,7 @@ FULL_TASK = y("""
 
     validators:
       global:
-        mode: full
+        mode: none
         worker-count: 4
         row-error-delay: 30m
 """)
@@ -248,7 +257,7 @@ MINIMAL = y("""
 """)
 
 
-def err_of(text: str, loader=C.load_task_config) -> DMError:
+def err_of(text: str, loader=load_task_config) -> DMError:
     with pytest.raises(DMError) as info:
         loader(text)
     return info.value
@@ -258,7 +267,7 @@ def err_of(text: str, loader=C.load_task_config) -> DMError:
 
 
 def test_guide_task_parses_and_resolves_per_source_rules():
-    cfg = C.load_task_config(GUIDE_TASK)
+    cfg = load_task_config(GUIDE_TASK)
     assert (cfg.name, cfg.task_mode, cfg.shard_mode, cfg.meta_schema) == (
         "test",
         "all",
@@ -286,26 +295,26 @@ def test_guide_task_parses_and_resolves_per_source_rules():
 
 
 def test_full_featured_task_parses_every_section():
-    cfg = C.load_task_config(FULL_TASK)
+    cfg = load_task_config(FULL_TASK)
     assert cfg.shard_mode == "pessimistic"  # from is-sharding: true
-    assert cfg.collation_compatible == "strict"
+    assert cfg.collation_compatible == "loose"
     assert cfg.timezone == "+08:00"
     assert cfg.target.password == "123456"  # dmctl ciphertext from the manual, decrypted
     assert cfg.target.session == {"sql_mode": "ANSI_QUOTES,NO_ZERO_IN_DATE", "tidb_skip_utf8_check": "1"}
     assert cfg.target.max_allowed_packet == 67108864
-    assert cfg.target.security.cert_allowed_cn == ["dm"]
+    assert cfg.target.security == SecurityConfig()  # written, every TLS key empty
     assert cfg.shadow_table_rules == ["^_(.+)_(?:new|gho)$"]  # anchored like DM
-    assert cfg.experimental.async_checkpoint_flush is True
+    assert cfg.experimental.async_checkpoint_flush is False
 
     a = cfg.subtask("instance118-4306")
-    assert a.meta == C.Meta("mysql-bin.000001", 4, "03fc0263-28c7-11e7-a653-6c0b84d59f30:1-7041423")
+    assert a.meta == Meta("mysql-bin.000001", 4, "03fc0263-28c7-11e7-a653-6c0b84d59f30:1-7041423")
     assert a.mydumper.extra_args == "-B test"
     assert a.syncer.safe_mode_duration == 90.0
     assert a.loader.dir == "./dumped_data.full_featured"
-    assert a.validator.mode == "full" and a.validator.row_error_delay == 1800.0
+    assert a.validator.mode == "none" and a.validator.row_error_delay == 1800.0
     assert [e.insert_value_expr for e in a.expression_filters] == ["c % 2 = 0"]
     assert a.target.session["time_zone"] == "+08:00"  # task timezone goes to the target session
-    assert a.async_checkpoint_flush is True
+    assert a.async_checkpoint_flush is False
     ext = a.routes[1]
     assert ext.extract_table.target_column == "c_table" and ext.extract_source.source_regexp == "(.*)"
     assert a.filters[0].sql_pattern == [r"^DROP\s+PROCEDURE", r"^CREATE\s+PROCEDURE"]
@@ -343,7 +352,7 @@ def test_aurora_scenario_task_from_the_manual():
             extra-args: "--consistency none"
         ignore-checking-items: ["replication_privilege", "dump_privilege"]
     """)
-    cfg = C.load_task_config(text)
+    cfg = load_task_config(text)
     sub = cfg.subtask("aurora-replica-02")
     assert sub.target.password == "87654321"
     assert sub.mydumper.extra_args == "--consistency none"
@@ -369,7 +378,7 @@ def test_expression_filter_sample_from_the_manual():
             table: "tbl"
             insert-value-expr: "c % 2 = 0"
     """)
-    sub = C.load_task_config(text).subtask("mysql-replica-01")
+    sub = load_task_config(text).subtask("mysql-replica-01")
     assert [(e.schema, e.table, e.insert_value_expr) for e in sub.expression_filters] == [
         ("expr_filter", "tbl", "c % 2 = 0")
     ]
@@ -388,10 +397,6 @@ def test_source_config_reference_sample():
           port: 3306
           user: "root"
           password: "MKxn0Qo3m3XOyjCnhEMtsUCm83EhGQDZ/T4="
-          security:
-            ssl-ca: "/path/to/ca.pem"
-            ssl-cert: "/path/to/cert.pem"
-            ssl-key: "/path/to/key.pem"
         purge:
           interval: 3600
           expires: 0
@@ -409,10 +414,10 @@ def test_source_config_reference_sample():
           - alter table .* add column `aaa` int
           action: Ignore
     """)
-    cfg = C.load_source_config(text)
+    cfg = load_source_config(text)
     assert cfg.source_id == "mysql-replica-01"
     assert cfg.from_db.password == "abc!@#123"
-    assert cfg.from_db.security.ssl_key == "/path/to/key.pem"
+    assert cfg.from_db.security is None
     assert (cfg.purge.interval, cfg.purge.expires, cfg.purge.remain_space) == (3600, 0, 15)
     assert (cfg.checker.backoff_rollback, cfg.checker.backoff_max) == (300.0, 300.0)
     assert cfg.filters[0].sql_pattern == ["alter table .* add column `aaa` int"]
@@ -420,7 +425,7 @@ def test_source_config_reference_sample():
 
 
 def test_source_config_defaults_and_plaintext_password():
-    cfg = C.load_source_config("source-id: s\nfrom:\n  host: h\n  user: u\n  password: '123456'\n")
+    cfg = load_source_config("source-id: s\nfrom:\n  host: h\n  user: u\n  password: '123456'\n")
     assert cfg.from_db.password == "123456"
     assert (cfg.enable_gtid, cfg.enable_relay, cfg.flavor, cfg.server_id, cfg.case_sensitive) == (
         False,
@@ -447,7 +452,7 @@ def test_source_config_dm_sample_with_flavor_and_server_id():
           password: '123456'
           port: 3306
     """)
-    cfg = C.load_source_config(text)
+    cfg = load_source_config(text)
     assert (cfg.server_id, cfg.flavor, cfg.from_db.password) == (101, "mysql", "123456")
 
 
@@ -455,7 +460,7 @@ def test_source_config_dm_sample_with_flavor_and_server_id():
 
 
 def test_global_defaults_match_dm():
-    sub = C.load_task_config(MINIMAL).subtask("s1")
+    sub = load_task_config(MINIMAL).subtask("s1")
     assert (sub.syncer.worker_count, sub.syncer.batch, sub.syncer.queue_size) == (16, 100, 1024)
     assert (sub.syncer.checkpoint_flush_interval, sub.syncer.safe_mode_duration) == (30, 60.0)
     assert (sub.mydumper.threads, sub.mydumper.chunk_filesize) == (4, "64")
@@ -463,11 +468,11 @@ def test_global_defaults_match_dm():
     assert sub.meta_schema == "dm_meta" and sub.shard_mode == "" and sub.online_ddl is True
     assert sub.block_allow_list is None and sub.routes == [] and sub.filters == []
     assert sub.clean_dump_file is True and sub.case_sensitive is False and sub.meta is None
-    assert sub.shadow_table_rules == [C.DEFAULT_SHADOW_TABLE_RULES]
+    assert sub.shadow_table_rules == [DEFAULT_SHADOW_TABLE_RULES]
 
 
 def test_incremental_mode_without_meta_is_allowed():
-    cfg = C.load_task_config(MINIMAL.replace("task-mode: all", "task-mode: incremental"))
+    cfg = load_task_config(MINIMAL.replace("task-mode: all", "task-mode: incremental"))
     sub = cfg.subtask("s1")
     assert sub.task_mode == "incremental" and sub.meta is None
     assert sub.loader.dir == "./dumped_data"  # no dump → no per-task suffix
@@ -475,19 +480,19 @@ def test_incremental_mode_without_meta_is_allowed():
 
 @pytest.mark.parametrize("mode", ["all", "full", "incremental", "dump", "load"])
 def test_task_modes(mode):
-    assert C.load_task_config(MINIMAL.replace("task-mode: all", f"task-mode: {mode}")).task_mode == mode
+    assert load_task_config(MINIMAL.replace("task-mode: all", f"task-mode: {mode}")).task_mode == mode
 
 
 def test_legacy_black_white_list_means_block_allow_list():
     text = MINIMAL + "    black-white-list: rule\nblack-white-list:\n  rule:\n    do-dbs: [a]\n"
-    sub = C.load_task_config(text).subtask("s1")
+    sub = load_task_config(text).subtask("s1")
     assert sub.block_allow_list.do_dbs == ["a"]
 
 
 def test_is_sharding_and_shard_mode():
-    assert C.load_task_config(MINIMAL + "is-sharding: true\n").shard_mode == "pessimistic"
-    assert C.load_task_config(MINIMAL + "shard-mode: optimistic\n").shard_mode == "optimistic"
-    both = C.load_task_config(MINIMAL + "is-sharding: true\nshard-mode: optimistic\n")
+    assert load_task_config(MINIMAL + "is-sharding: true\n").shard_mode == "pessimistic"
+    assert load_task_config(MINIMAL + "shard-mode: optimistic\n").shard_mode == "optimistic"
+    both = load_task_config(MINIMAL + "is-sharding: true\nshard-mode: optimistic\n")
     assert both.shard_mode == "optimistic"
 
 
@@ -504,17 +509,17 @@ def test_is_sharding_conflicting_with_shard_mode(extra):
 
 
 def test_inline_unit_configs_keep_unset_keys_at_defaults():
-    text = MINIMAL + "    syncer:\n      batch: 7\n    loader:\n      dir: /data/dump\n"
-    sub = C.load_task_config(text).subtask("s1")
+    text = MINIMAL + "    syncer:\n      batch: 7\n    loader:\n      pool-size: 3\n"
+    sub = load_task_config(text).subtask("s1")
     assert (sub.syncer.batch, sub.syncer.worker_count) == (7, 16)
-    assert sub.loader.dir == "/data/dump.t" and sub.loader.pool_size == 16
+    assert sub.loader.dir == "./dumped_data.t" and sub.loader.pool_size == 3
 
 
 def test_subtask_apply_source():
-    cfg = C.load_task_config(
+    cfg = load_task_config(
         MINIMAL + "    filter-rules: [f]\nfilters:\n  f:\n    schema-pattern: a\n    action: Do\n"
     )
-    src = C.load_source_config(
+    src = load_source_config(
         y("""
         source-id: s1
         enable-gtid: true
@@ -545,26 +550,26 @@ def test_subtask_apply_source():
 
 def test_subtask_unknown_source():
     with pytest.raises(DMError) as info:
-        C.load_task_config(MINIMAL).subtask("nope")
+        load_task_config(MINIMAL).subtask("nope")
     assert info.value.code == 20031
 
 
 def test_yaml_1_1_oddities_are_not_coerced():
     text = MINIMAL.replace('password: ""', "password: on") + "meta-schema: 0755\n"
-    cfg = C.load_task_config(text)
+    cfg = load_task_config(text)
     assert cfg.target.password == "on"
     assert cfg.meta_schema == "0755"
 
 
 def test_chunk_filesize_number_stays_text():
     text = MINIMAL + "    mydumper:\n      chunk-filesize: 0128\n"
-    assert C.load_task_config(text).subtask("s1").mydumper.chunk_filesize == "0128"
+    assert load_task_config(text).subtask("s1").mydumper.chunk_filesize == "0128"
 
 
 def test_safe_mode_duration_formats():
     for raw, secs in (('"60s"', 60.0), ("1m30s", 90.0), ('"0s"', 0.0), ("1h", 3600.0), ("500ms", 0.5)):
         text = MINIMAL + f"    syncer:\n      safe-mode-duration: {raw}\n"
-        assert C.load_task_config(text).subtask("s1").syncer.safe_mode_duration == secs
+        assert load_task_config(text).subtask("s1").syncer.safe_mode_duration == secs
 
 
 # ---- error cases -------------------------------------------------------------------------------
@@ -586,7 +591,7 @@ def test_unknown_nested_key_names_the_path():
 
 
 def test_unknown_key_in_source_config():
-    e = err_of("source-id: s\nfrom: {host: h}\nenable-gtd: true\n", C.load_source_config)
+    e = err_of("source-id: s\nfrom: {host: h}\nenable-gtd: true\n", load_source_config)
     assert e.code == 20003 and 'line 3: unknown key "enable-gtd" in source config' in e.message
 
 
@@ -809,7 +814,7 @@ def test_foreign_key_checks_rejects_compact():
     ],
 )
 def test_source_config_errors(text, code, fragment):
-    e = err_of(text, C.load_source_config)
+    e = err_of(text, load_source_config)
     assert e.code == code, str(e)
     assert fragment in e.message, str(e)
 
@@ -819,47 +824,47 @@ def test_source_config_errors(text, code, fragment):
 
 def test_encrypted_passwords_are_decrypted_and_plaintext_kept():
     cipher = encrypt.encrypt("s3cret!")
-    cfg = C.load_task_config(MINIMAL.replace('password: ""', f'password: "{cipher}"'))
+    cfg = load_task_config(MINIMAL.replace('password: ""', f'password: "{cipher}"'))
     assert cfg.target.password == "s3cret!"
-    plain = C.load_task_config(MINIMAL.replace('password: ""', 'password: "not/base64@@"'))
+    plain = load_task_config(MINIMAL.replace('password: ""', 'password: "not/base64@@"'))
     assert plain.target.password == "not/base64@@"
 
 
 def test_dump_masks_passwords():
-    src = C.load_source_config("source-id: s\nfrom: {host: h, user: u, password: hunter2}\n")
-    text = C.dump_source_config(src)
+    src = load_source_config("source-id: s\nfrom: {host: h, user: u, password: hunter2}\n")
+    text = dump_source_config(src)
     assert "password: '******'" in text and "hunter2" not in text
-    assert "hunter2" in C.dump_source_config(src, mask_password=False)
-    task = C.load_task_config(FULL_TASK)
-    dumped = C.dump_task_config(task)
+    assert "hunter2" in dump_source_config(src, mask_password=False)
+    task = load_task_config(FULL_TASK)
+    dumped = dump_task_config(task)
     assert "password: '******'" in dumped and "123456" not in dumped
 
 
 def test_empty_password_is_not_masked():
-    src = C.load_source_config("source-id: s\nfrom: {host: h, user: u}\n")
-    assert "password: ''" in C.dump_source_config(src)
+    src = load_source_config("source-id: s\nfrom: {host: h, user: u}\n")
+    assert "password: ''" in dump_source_config(src)
 
 
 def test_dump_round_trips():
-    task = C.load_task_config(FULL_TASK)
-    again = C.load_task_config(C.dump_task_config(task, mask_password=False))
+    task = load_task_config(FULL_TASK)
+    again = load_task_config(dump_task_config(task, mask_password=False))
     for sid in task.source_ids:
         a, b = task.subtask(sid), again.subtask(sid)
         assert a == b
-    src = C.load_source_config(
-        "source-id: s\nfrom: {host: h, user: u, password: x}\nchecker: {backoff-max: 90s}\n"
+    src = load_source_config(
+        "source-id: s\nfrom: {host: h, user: u, password: x}\nenable-gtid: true\nserver-id: 7\n"
     )
-    assert C.load_source_config(C.dump_source_config(src, mask_password=False)) == src
+    assert load_source_config(dump_source_config(src, mask_password=False)) == src
 
 
 def test_dump_uses_dm_key_names_and_durations():
-    task = C.load_task_config(FULL_TASK)
-    text = C.dump_task_config(task)
+    task = load_task_config(FULL_TASK)
+    text = dump_task_config(task)
     for k in (
         "target-database:",
         "mysql-instances:",
         "block-allow-list:",
-        "collation_compatible: strict",
+        "collation_compatible: loose",
         "safe-mode-duration: 1m30s",
         "db-name: user",
         "extract-table:",
@@ -870,32 +875,32 @@ def test_dump_uses_dm_key_names_and_durations():
 
 def test_every_key_is_declared_once_with_doc():
     for cls in (
-        C.TaskConfig,
-        C.SourceConfig,
-        C.MySQLInstance,
-        C.SyncerConfig,
-        C.LoaderConfig,
-        C.MydumperConfig,
-        C.DBConfig,
-        C.RouteRule,
-        C.EventFilterRule,
-        C.BAList,
-        C.Meta,
-        C.CheckerConfig,
-        C.PurgeConfig,
+        TaskConfig,
+        SourceConfig,
+        MySQLInstance,
+        SyncerConfig,
+        LoaderConfig,
+        MydumperConfig,
+        DBConfig,
+        RouteRule,
+        EventFilterRule,
+        BAList,
+        Meta,
+        CheckerConfig,
+        PurgeConfig,
     ):
-        keys = C.config_keys(cls)
+        keys = config_keys(cls)
         names = [k[0] for k in keys]
         assert len(names) == len(set(names)), cls
         assert all(doc for *_, doc in keys), cls
 
 
 def test_parse_file_size():
-    assert C.parse_file_size("64") == 64 << 20
-    assert C.parse_file_size("") == 64 << 20
-    assert C.parse_file_size("1GiB") == 1 << 30
-    assert C.parse_file_size("512k") == 512 << 10
-    assert C.parse_file_size("big") is None
+    assert parse_file_size("64") == 64 << 20
+    assert parse_file_size("") == 64 << 20
+    assert parse_file_size("1GiB") == 1 << 30
+    assert parse_file_size("512k") == 512 << 10
+    assert parse_file_size("big") is None
 
 
 # ---- yamlstrict ---------------------------------------------------------------------------------
@@ -961,7 +966,7 @@ def test_go_durations():
     ],
 )
 def test_numbers_out_of_range(text, fragment):
-    e = err_of(text, C.load_source_config)
+    e = err_of(text, load_source_config)
     assert e.code == 20003 and e.message.startswith("line 2: ") and fragment in e.message
 
 
@@ -971,19 +976,19 @@ def test_syncer_values_out_of_range():
 
 
 def test_dump_follows_dm_key_order():
-    lines = C.dump_task_config(C.load_task_config(MINIMAL)).splitlines()
+    lines = dump_task_config(load_task_config(MINIMAL)).splitlines()
     assert lines[:4] == ["name: t", "task-mode: all", "is-sharding: false", "shard-mode: ''"]
-    src = C.dump_source_config(C.load_source_config("source-id: s\n")).splitlines()
+    src = dump_source_config(load_source_config("source-id: s\n")).splitlines()
     assert src[0] == "enable: true" and "source-id: s" in src
 
 
 def test_validator_defaults_and_errors():
     text = MINIMAL + (
         "    validator-config-name: v\nvalidators:\n"
-        "  v: {mode: fast, worker-count: 0, batch-query-size: 7}\n"
+        "  v: {mode: '', worker-count: 0, batch-query-size: 0}\n"
     )
-    v = C.load_task_config(text).subtask("s1").validator
-    assert (v.mode, v.worker_count, v.batch_query_size, v.validate_interval) == ("fast", 4, 7, 10.0)
+    v = load_task_config(text).subtask("s1").validator
+    assert (v.mode, v.worker_count, v.batch_query_size, v.validate_interval) == ("none", 4, 100, 10.0)
     bad = MINIMAL + "    validator-config-name: v\nvalidators:\n  v: {max-pending-row-size: huge}\n"
     e = err_of(bad)
     assert e.code == 20003 and e.message.startswith("line 12: ")

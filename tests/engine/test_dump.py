@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import (
-    BAList,
-    LoaderConfig,
-    MydumperConfig,
-    SourceConfig,
-    SubTaskConfig,
-    SyncerConfig,
-)
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.dump import files as dumpfiles
 from dmshell.engine.dump import options as dump_args
 from dmshell.engine.dump.dumper import DumpUnit
+from dmshell.engine.filters.rule_types import BAList
 from dmshell.engine.unit import UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 

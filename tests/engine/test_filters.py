@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
-from dmshell.engine.config.task import (
+from dmshell.engine.errors import DMError
+from dmshell.engine.filters.rule_types import (
     BAList,
     EventFilterRule,
     RouteRule,
@@ -12,7 +18,6 @@ from dmshell.engine.config.task import (
     SourceExtractor,
     TableExtractor,
 )
-from dmshell.engine.errors import DMError
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter, wildcard_regex
 
 # ---- block-allow list ---------------------------------------------------------------------------
@@ -389,3 +394,19 @@ def test_event_filter_invalid_rules(rules):
 def test_event_filter_rejects_unknown_event_at_runtime():
     with pytest.raises(ValueError):
         EventFilter([]).skip_event("db", "t", "explode")
+
+
+# ---- dependencies -------------------------------------------------------------------------------
+
+
+def test_filters_do_not_import_config():
+    """Dependencies point one way: config imports the rule types from the filters, never the reverse
+    (also not through another module)."""
+    code = (
+        "import sys\nimport dmshell.engine.filters.expression, dmshell.engine.filters.rules\n"
+        "print(sorted(m for m in sys.modules if m.startswith('dmshell.engine.config')))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert proc.stdout.strip() == "[]"

@@ -22,17 +22,12 @@ import pymysql
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import (
-    BAList,
-    DBConfig,
-    LoaderConfig,
-    MydumperConfig,
-    RouteRule,
-    SourceConfig,
-    SubTaskConfig,
-    SyncerConfig,
-)
+from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.dump.dumper import DumpUnit
+from dmshell.engine.filters.rule_types import BAList, RouteRule
 from dmshell.engine.load.loader import LoadUnit
 from dmshell.engine.unit import UnitContext
 from dmshell.sandbox import Sandbox, ServerSpec

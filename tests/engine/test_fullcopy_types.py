@@ -16,15 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from dmshell.engine.config.task import (
-    BAList,
-    LoaderConfig,
-    MydumperConfig,
-    SourceConfig,
-    SubTaskConfig,
-    SyncerConfig,
-)
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.dump.dumper import DumpUnit
+from dmshell.engine.filters.rule_types import BAList
 from dmshell.engine.load.loader import LoadUnit
 from dmshell.engine.unit import UnitContext
 

@@ -15,19 +15,12 @@ from pathlib import Path
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import (
-    BAList,
-    LoaderConfig,
-    MydumperConfig,
-    RouteRule,
-    SourceConfig,
-    SourceExtractor,
-    SubTaskConfig,
-    SyncerConfig,
-    TableExtractor,
-)
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.dump import files as dumpfiles
 from dmshell.engine.dump.dumper import DumpUnit
+from dmshell.engine.filters.rule_types import BAList, RouteRule, SourceExtractor, TableExtractor
 from dmshell.engine.load.loader import LoadUnit, load_finished_location
 from dmshell.engine.unit import UnitContext
 from dmshell.proto import dmworker_pb2 as pb
@@ -319,7 +312,11 @@ def test_load_resumes_after_stop(mariadb, dbname, tmp_path):
 KILL_SCRIPT = """
 import json, sys, threading
 from pathlib import Path
-from dmshell.engine.config.task import *
+from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
+from dmshell.engine.filters.rule_types import BAList
 from dmshell.engine.unit import UnitContext
 from dmshell.engine.load.loader import LoadUnit
 a = json.loads(sys.argv[1])

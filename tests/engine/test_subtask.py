@@ -14,7 +14,7 @@ import pymysql
 import pytest
 
 from dmshell.engine import errors, subtask
-from dmshell.engine.config.task import load_source_config, load_task_config
+from dmshell.engine.config.load import load_source_config, load_task_config
 from dmshell.engine.subtask import AutoResume, SubTask, process_error
 from dmshell.engine.unit import Unit, UnitContext
 from dmshell.proto import dmworker_pb2 as pb

@@ -10,7 +10,8 @@ import pytest
 
 from dmshell.engine import errors
 from dmshell.engine.binlog.location import Location, master_status
-from dmshell.engine.config.task import Meta, RouteRule
+from dmshell.engine.config.task import Meta
+from dmshell.engine.filters.rule_types import RouteRule
 from dmshell.engine.sync import syncer as sync
 from dmshell.proto import dmworker_pb2 as pb
 

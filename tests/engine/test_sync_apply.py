@@ -177,7 +177,7 @@ def alive(pid: int) -> bool:
 
 PARENT = """
 import sys, time
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange
 from dmshell.engine.schema.tracker import table_from_create
 from dmshell.engine.sync.apply import Applier

@@ -8,7 +8,7 @@ import logging
 
 import pytest
 
-from dmshell.engine.config.task import BAList, RouteRule
+from dmshell.engine.filters.rule_types import BAList, RouteRule
 from dmshell.engine.sync import syncer as sync
 
 from .sync_helpers import Running, converge, fresh_db, make_ctx, rows, synced, wait_until

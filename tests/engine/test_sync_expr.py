@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import ExpressionFilter
 from dmshell.engine.filters.expression import ExpressionFilters
+from dmshell.engine.filters.rule_types import ExpressionFilter
 from dmshell.engine.schema.tracker import table_from_create
 
 INFO = table_from_create(

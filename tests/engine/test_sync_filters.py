@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import (
+from dmshell.engine.filters.rule_types import (
     BAList,
     EventFilterRule,
     ExpressionFilter,

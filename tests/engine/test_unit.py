@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dmshell.engine.config.task import DBConfig, SourceConfig
+from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.unit import UnitContext
 
 

@@ -34,7 +34,7 @@ from pymysql import err as pymysql_err
 from dmshell.engine import errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.binlog.rowdecode import Decoder, TableMap
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 from dmshell.engine.fastconn import connect
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ from pymysqlreplication.event import (
 from dmshell.engine import errors
 from dmshell.engine.binlog.gtid import binlog_files, gtid_at
 from dmshell.engine.binlog.location import Location
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 
 BELOW, IN_RANGE, ABOVE = "below", "in-range", "above"
 _TIME_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T](\d{2}:\d{2}:\d{2})(\.\d+)?([+-]\d{2}:\d{2}|Z)?$")

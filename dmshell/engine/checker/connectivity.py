@@ -10,7 +10,7 @@ from __future__ import annotations
 from dmshell.engine import errors
 from dmshell.engine.checker.items import CONNECT_TIMEOUT, CheckContext, check_item
 from dmshell.engine.checker.result import Result
-from dmshell.engine.config.task import SourceConfig
+from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.db import connect
 
 

@@ -31,7 +31,10 @@ import pymysql
 
 from dmshell.engine import errors
 from dmshell.engine.checker.result import Result
-from dmshell.engine.config.task import TASK_MODES, DBConfig, SourceConfig, TaskConfig
+from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.subtask import TASK_MODES
+from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.db import connect
 
 CheckFn = Callable[["CheckContext", str], Result]

@@ -7,7 +7,9 @@ import pymysql
 from dmshell.engine import errors
 from dmshell.engine.checker.items import REGISTRY, CheckContext, CheckItem
 from dmshell.engine.checker.result import Result, Results
-from dmshell.engine.config.task import CHECKING_ITEMS, SourceConfig, TaskConfig
+from dmshell.engine.config.checks import CHECKING_ITEMS
+from dmshell.engine.config.source import SourceConfig
+from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.db import classify
 
 #: what a check without failures and warnings answers (``checker.CheckTaskSuccess``)

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import MydumperConfig, parse_file_size
+from dmshell.engine.config.units import MydumperConfig, parse_file_size
 from dmshell.engine.dump.files import STATEMENT_SIZE
 from dmshell.engine.dump.plan import DEFAULT_CHUNK_ROWS
 from dmshell.engine.dump.snapshot import AUTO, CONSISTENCIES, NONE

@@ -31,7 +31,7 @@ import pymysql
 
 from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 
 log = logging.getLogger(__name__)
 

@@ -40,6 +40,7 @@ from sqlglot import exp
 
 from dmshell.engine import errors
 from dmshell.engine.db import quote_ident
+from dmshell.engine.filters.rule_types import ExpressionFilter
 from dmshell.engine.schema.tracker import TableInfo
 
 log = logging.getLogger(__name__)
@@ -151,7 +152,9 @@ def _compare(a: Any, b: Any, ci: bool) -> int:
 def _arith(op: str, a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
-    x, y = _num(a), _num(b)
+    # int, float or Decimal: made the same type below, which the checker cannot follow
+    x: Any = _num(a)
+    y: Any = _num(b)
     if isinstance(x, float) or isinstance(y, float):
         x, y = float(x), float(y)
     elif isinstance(x, Decimal) or isinstance(y, Decimal):
@@ -168,7 +171,8 @@ def _arith(op: str, a: Any, b: Any) -> Any:
         if isinstance(x, float):
             return x / y
         dx = Decimal(x)
-        scale = max(0, -dx.as_tuple().exponent) + 4  # div_precision_increment
+        exponent = dx.as_tuple().exponent  # an int for every finite number
+        scale = max(0, -exponent if isinstance(exponent, int) else 0) + 4  # div_precision_increment
         return (dx / Decimal(y)).quantize(Decimal(1).scaleb(-scale), rounding=ROUND_HALF_UP)
     if op == "div":
         try:
@@ -277,7 +281,7 @@ class _Compiler:
             ]
             fa, fb = c(node.this), c(node.expression)
             return lambda row: _arith(op, fa(row), fb(row))
-        cmp_ops = {
+        cmp_ops: dict[type[exp.Expression], Callable[[int], bool]] = {
             exp.EQ: lambda r: r == 0,
             exp.NEQ: lambda r: r != 0,
             exp.GT: lambda r: r > 0,
@@ -386,7 +390,7 @@ class _Compiler:
             raise _Unsupported()
         if isinstance(node, exp.RegexpLike):
             f, fp = c(node.this), c(node.expression)
-            flags = re.IGNORECASE if self.ci(node) else 0
+            flags = re.IGNORECASE if self.ci(node) else re.NOFLAG
 
             def regexp(row: Row) -> Any:
                 v, p = f(row), fp(row)
@@ -687,9 +691,11 @@ class TableExprs:
     def skip(self, op: str, before: Row | None, after: Row | None) -> bool:
         """Whether this row change is filtered out."""
         if op == INSERT:
-            return any(e(after) for e in self.insert)
+            return after is not None and any(e(after) for e in self.insert)
         if op == DELETE:
-            return any(e(before) for e in self.delete)
+            return before is not None and any(e(before) for e in self.delete)
+        if before is None or after is None:  # an UPDATE has both images
+            return False
         return any((old is None or old(before)) and (new is None or new(after)) for old, new in self.update)
 
 
@@ -700,10 +706,12 @@ class ExpressionFilters:
     there); it is only called when such an expression meets a row.
     """
 
-    def __init__(self, rules: Sequence[Any], case_sensitive: bool, query: Callable[[str, list], Any]) -> None:
+    def __init__(
+        self, rules: Sequence[ExpressionFilter], case_sensitive: bool, query: Callable[[str, list], Any]
+    ) -> None:
         self.case_sensitive = case_sensitive
         self.query = query
-        self.rules: dict[tuple[str, str], list[Any]] = {}
+        self.rules: dict[tuple[str, str], list[ExpressionFilter]] = {}
         for r in rules:
             self.rules.setdefault(self._key(r.schema, r.table), []).append(r)
         self._compiled: dict[tuple[str, str], tuple[TableInfo, TableExprs | None]] = {}

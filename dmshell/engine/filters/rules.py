@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from dmshell.engine.errors import ErrSyncerUnitBinlogEventFilter, ErrWorkerRouteTableDupMatch
-
-if TYPE_CHECKING:
-    from dmshell.engine.config.task import BAList, EventFilterRule, RouteRule
+from dmshell.engine.filters.rule_types import BAList, EventFilterRule, RouteRule
 
 #: schemas that are never replicated (DM's ``filter.IsSystemSchema``)
 SYSTEM_SCHEMAS = frozenset(
@@ -226,7 +223,8 @@ class TableRouter:
 
     def _matching(self, schema: str, table: str) -> tuple[list[_CompiledRoute], list[_CompiledRoute]]:
         s, t = (schema, table) if self.case_sensitive else (schema.lower(), table.lower())
-        tables, schemas = [], []
+        tables: list[_CompiledRoute] = []
+        schemas: list[_CompiledRoute] = []
         for r in self._rules:
             if r.matches(s, t):
                 (tables if r.is_table_rule else schemas).append(r)

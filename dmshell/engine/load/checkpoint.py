@@ -16,7 +16,7 @@ import pymysql
 
 from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location
-from dmshell.engine.config.task import SubTaskConfig
+from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.engine.db import quote_ident, quote_table
 from dmshell.engine.load import index as load_index
 

@@ -30,7 +30,7 @@ from pymysql.converters import escape_string
 from pymysql.protocol import OKPacketWrapper
 
 from dmshell.engine import db, errors
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 from dmshell.engine.db import quote_ident, quote_table
 from dmshell.engine.dump import files as dumpfiles
 from dmshell.engine.dump.files import ColumnMeta

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pymysql
 
 from dmshell.engine import db
-from dmshell.engine.config.task import SubTaskConfig
+from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.engine.db import quote_table
 
 _PLAIN_KEY = re.compile(r"^\s+(?:KEY|INDEX)\s+`((?:[^`]|``)*)`\s*\(")

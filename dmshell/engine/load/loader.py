@@ -37,7 +37,8 @@ import pymysql
 
 from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location
-from dmshell.engine.config.task import DBConfig, SubTaskConfig
+from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.engine.db import quote_ident, quote_table
 from dmshell.engine.dump import files as dumpfiles
 from dmshell.engine.dump.files import ChunkMeta, ColumnMeta, DumpMetadata, TableMeta, ViewMeta

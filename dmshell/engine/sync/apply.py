@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 from dmshell.engine.db import classify
 from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange, causality_keys, plan_of
 from dmshell.engine.sync.dml_exec import Aborted, Batch, ProcessExecutor, ThreadExecutor, tune_gc

@@ -40,7 +40,7 @@ from pymysql import err as pymysql_err
 from pymysql.constants import COMMAND, CR, SERVER_STATUS
 
 from dmshell.engine import errors
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 from dmshell.engine.db import classify, errno_of
 from dmshell.engine.fastconn import connect
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE, RowChange, batch_statements, encode

@@ -24,7 +24,7 @@ from typing import Any
 from dmshell.engine import db, errors
 from dmshell.engine.binlog.gtid import parse_gtid_set
 from dmshell.engine.binlog.location import Location, master_status
-from dmshell.engine.config.task import DBConfig
+from dmshell.engine.config.database import DBConfig
 from dmshell.proto import dmworker_pb2 as pb
 
 log = logging.getLogger(__name__)

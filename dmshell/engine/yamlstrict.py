@@ -312,6 +312,9 @@ def _trim(value: float) -> str:
 DURATION = "go-duration"
 #: a number of seconds written as a Go duration string in YAML
 Duration = Annotated[float, DURATION]
+#: ``bounds`` of Go's unsigned integer types
+U32 = 2**32 - 1
+U64 = 2**64 - 1
 
 
 def key(
@@ -482,7 +485,7 @@ def _decode_value(
         return _decode_value(node, args[0], spec, where, path, line, pos)
     if tp is Any:
         return to_plain(node)
-    if is_dataclass(tp):
+    if isinstance(tp, type) and is_dataclass(tp):
         if not isinstance(node, YMap):
             raise _type_error(spec, where, path, node, "a mapping")
         return _decode_class(node, tp, where, path, pos)
@@ -582,6 +585,11 @@ def encode(obj: Any, *, mask_secrets: bool = True, mask: str = "******") -> Any:
                 out[spec.name] = _encode_value(value, spec.tp, mask_secrets, mask)
         return out
     return obj
+
+
+def encode_value(value: Any, tp: Any) -> Any:
+    """Plain Python data for one value of type ``tp`` (a key's declared type), secrets included."""
+    return _encode_value(value, tp, False, "")
 
 
 def _encode_value(value: Any, tp: Any, mask_secrets: bool, mask: str) -> Any:
