@@ -10,7 +10,7 @@
 * long output goes through ``$PAGER`` (default ``less -FRX``) when stdout is a terminal;
 * ``help [command]``; ``exit`` or Ctrl-D leaves, Ctrl-C clears the line.
 
-``dmshell repl [--master-addr A] ...`` enters it through :func:`main`.
+``dmshell repl [--master-addr A] ...`` enters it through :func:`dmshell.ctl.main.repl_main`.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,9 +35,12 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.lexers import Lexer
 from prompt_toolkit.styles import Style
 
+from dmshell.client.errors import EXIT_OK, EXIT_UNREACHABLE, ClientError
 from dmshell.ctl import registry
-from dmshell.ctl.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CtlError
-from dmshell.ctl.runner import Session, mpb
+from dmshell.ctl.command import all_flags
+from dmshell.ctl.invocation import mpb
+from dmshell.ctl.runner import Session
+from dmshell.ctl.settings import load_config
 
 PROMPT = "» "
 REDACTED = "******"
@@ -256,7 +259,7 @@ def highlight_line(line: str) -> list[tuple[str, str]]:
             styles[i] = "class:unknown"
         elif word.startswith("-") and len(word) > 1:
             styles[i] = "class:flag"
-            flag = registry.flag_for(word, registry.all_flags(cmd))
+            flag = registry.flag_for(word, all_flags(cmd))
             value_next = (
                 flag is not None
                 and flag.takes_value
@@ -363,17 +366,15 @@ def run_repl(
     """
     stdout = stdout or sys.stdout
     if session is None:
-        from dmshell.ctl.settings import load_config
-
         try:
             config = load_config(master_addr=master_addr, rpc_timeout=rpc_timeout)
-        except CtlError as exc:
+        except ClientError as exc:
             stdout.write(f"Error: {exc}\n")
             return exc.exit_code
         session = Session(config, out=stdout, mode="loop")
         try:
             session.client.connect()
-        except CtlError as exc:
+        except ClientError as exc:
             stdout.write(f"Error: {exc}\n")
             return EXIT_UNREACHABLE
 
@@ -435,39 +436,3 @@ def run_repl(
         session.out = saved_out
         session.confirm = None
     return EXIT_OK
-
-
-# --------------------------------------------------------------------------- `dmshell repl`
-
-REPL_USAGE = """\
-Usage:
-  dmshell repl [--master-addr host:port[,host:port...]] [--rpc-timeout 10m] [--config dmctl.toml]
-               [--ssl-ca file --ssl-cert file --ssl-key file]
-
-The dmctl REPL (the same as `dmctl` without a command). The master address falls back to
-$DM_MASTER_ADDR. When stdin is not a terminal, commands are read one per line, as DM's dmctl does.
-"""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``dmshell repl [dmctl's process flags]``: the REPL on a terminal, else DM's piped loop."""
-    from dmshell.ctl.main import main as dmctl_main
-    from dmshell.ctl.flags import FlagError, parse
-    from dmshell.ctl.main import adjust_legacy_args
-
-    args = adjust_legacy_args(sys.argv[1:] if argv is None else argv)
-    try:
-        values, positional = parse(args, registry.all_flags(registry.root("command")))
-    except FlagError as exc:
-        sys.stderr.write(f"Error: {exc}\n{REPL_USAGE}")
-        return EXIT_USAGE
-    if values.bool("help"):
-        sys.stdout.write(REPL_USAGE)
-        return EXIT_OK
-    if positional:  # a command line is dmctl's job; here it would silently skip the REPL
-        sys.stderr.write(
-            f"Error: dmshell repl takes no command (got {positional[0]!r}); "
-            f"run `dmctl {' '.join(positional)}` instead\n{REPL_USAGE}"
-        )
-        return EXIT_USAGE
-    return dmctl_main(args)

@@ -12,6 +12,9 @@ import os
 import re
 from dataclasses import dataclass
 
+from dmshell.client.channel import TLSFiles, split_host_port, unwrap_scheme
+from dmshell.client.defaults import MASTER_ADDR_ENV
+from dmshell.client.errors import ClientError
 from dmshell.ctl.errors import CtlError
 
 DEFAULT_RPC_TIMEOUT = "10m"
@@ -37,9 +40,9 @@ class CtlConfig:
     ssl_key: str = ""
     cert_allowed_cn: tuple[str, ...] = ()
 
-    def endpoints(self) -> list[str]:
-        """The master addresses as given (scheme kept, for messages)."""
-        return self.master_addr.split(",")
+    @property
+    def tls(self) -> TLSFiles:
+        return TLSFiles(self.ssl_ca, self.ssl_cert, self.ssl_key)
 
 
 def parse_duration(text: str) -> float:
@@ -70,53 +73,12 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
-def unwrap_scheme(addr: str) -> str:
-    """DM's ``utils.UnwrapScheme``: strip a leading ``http://`` or ``https://``."""
-    for scheme in ("http://", "https://"):
-        if addr.startswith(scheme):
-            return addr[len(scheme) :]
-    return addr
-
-
-def split_host_port(hostport: str) -> tuple[str, str]:
-    """Go's ``net.SplitHostPort`` with its error texts."""
-
-    def fail(why: str) -> CtlError:
-        return CtlError(f"address {hostport}: {why}" if hostport else why)
-
-    i = hostport.rfind(":")
-    if i < 0:
-        raise fail("missing port in address")
-    j = k = 0
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise fail("missing ']' in address")
-        if end + 1 == len(hostport):
-            raise fail("missing port in address")
-        if end + 1 != i:
-            raise fail(
-                "too many colons in address" if hostport[end + 1] == ":" else "missing port in address"
-            )
-        host = hostport[1:end]
-        j, k = 1, end + 1
-    else:
-        host = hostport[:i]
-        if ":" in host:
-            raise fail("too many colons in address")
-    if "[" in hostport[j:]:
-        raise fail("unexpected '[' in address")
-    if "]" in hostport[k:]:
-        raise fail("unexpected ']' in address")
-    return host, hostport[i + 1 :]
-
-
 def validate_master_addr(addr: str) -> None:
     """DM's ``Config.Validate``: every comma-separated item must be ``host:port``."""
     for endpoint in addr.split(","):
         try:
             split_host_port(unwrap_scheme(endpoint))
-        except CtlError as exc:
+        except ClientError as exc:
             raise CtlError(f"specify master addr {addr}: {exc}") from None
 
 
@@ -145,7 +107,7 @@ def load_config(
         if value is not None:
             setattr(cfg, attr, value)
     if not cfg.master_addr:
-        cfg.master_addr = env.get("DM_MASTER_ADDR", "")
+        cfg.master_addr = env.get(MASTER_ADDR_ENV, "")
     if not cfg.master_addr:
         raise CtlError(MASTER_ADDR_MISSING)
     if not cfg.rpc_timeout_str:

@@ -25,19 +25,14 @@ from pathlib import Path
 
 import grpc
 
+from dmshell.client.defaults import DEFAULT_MASTER_ADDR, default_data_dir
 from dmshell.daemon.common import SERVER_OPTIONS, dial_host, split_addr
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MASTER_ADDR = "127.0.0.1:8261"
 PIDFILE = "dmshell.pid"
 LOCKFILE = "daemon.lock"
 EXIT_NOT_RUNNING = 3  # LSB: "program is not running"
-
-
-def default_data_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "dmshell")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,14 +19,15 @@ from dmshell.tui.widgets.format import Palette
 def registry_usage(paths: tuple[str, ...]) -> list[tuple[str, str]]:
     """(use line, short help) of registry commands; missing ones are skipped."""
     try:
-        from dmshell.ctl import registry
+        from dmshell.ctl import registry  # the whole command tree: loaded when the view opens (start-up)
+        from dmshell.ctl.command import use_line
     except Exception:
         return []
     out = []
     for path in paths:
         cmd = registry.get(path)
         if cmd is not None:
-            out.append((registry.use_line(cmd), cmd.short))
+            out.append((use_line(cmd), cmd.short))
     return out
 
 
