@@ -30,10 +30,10 @@ from typing import Any, TextIO
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
-from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.lexers import Lexer
-from prompt_toolkit.styles import Style
+from prompt_toolkit.styles import BaseStyle, Style
 
 from dmshell.client.errors import EXIT_OK, EXIT_UNREACHABLE, ClientError
 from dmshell.ctl import registry
@@ -229,11 +229,11 @@ class DmctlCompleter(Completer):
 class DmctlLexer(Lexer):
     """Commands, flags and SQL (pygments' MySQL lexer) in colour."""
 
-    def lex_document(self, document: Document) -> Callable[[int], list[tuple[str, str]]]:
+    def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
         lines = document.lines
 
-        def get_line(lineno: int) -> list[tuple[str, str]]:
-            return highlight_line(lines[lineno]) if lineno < len(lines) else []
+        def get_line(lineno: int) -> StyleAndTextTuples:
+            return [*highlight_line(lines[lineno])] if lineno < len(lines) else []
 
         return get_line
 
@@ -304,7 +304,7 @@ def _sql_fragments(word: str) -> list[tuple[str, str]]:
     return [("class:argument", quote), *frags, ("class:argument", quote)] if quote else frags
 
 
-def _style() -> Style | None:
+def _style() -> BaseStyle | None:
     if os.environ.get("NO_COLOR"):
         return None
     from prompt_toolkit.styles import merge_styles
@@ -384,7 +384,7 @@ def run_repl(
     values = MasterValues(call)
     if fetch_values:
         values.refresh_async()
-    prompt = PromptSession(
+    prompt: PromptSession[str] = PromptSession(
         message=FormattedText([("class:prompt", PROMPT)]),
         history=RedactingHistory(history_file or history_path()),
         completer=DmctlCompleter(values if fetch_values else None),

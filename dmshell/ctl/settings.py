@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from dmshell.client.channel import TLSFiles, split_host_port, unwrap_scheme
@@ -59,6 +60,7 @@ def parse_duration(text: str) -> float:
     total = 0.0
     while text:
         m = _DURATION_PART.match(text)
+        assert m is not None  # every part of the pattern is optional: it always matches
         whole, frac, unit = m.group(1), m.group(2) or "", m.group(3)
         if not whole and frac in ("", "."):
             raise CtlError(f'time: invalid duration "{orig}"')
@@ -90,10 +92,11 @@ def load_config(
     ssl_ca: str | None = None,
     ssl_cert: str | None = None,
     ssl_key: str | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> CtlConfig:
     """Resolve settings; ``None`` means "flag not given". Raises :class:`CtlError` with DM's texts."""
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     cfg = CtlConfig()
     if config_file:
         _apply_file(cfg, config_file)

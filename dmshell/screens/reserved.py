@@ -35,7 +35,7 @@ class ReservedScreen(StatusScreen):
     """A list of what needs attention plus the commands for it."""
 
     TITLE_TEXT = ""
-    COMMANDS: tuple[str, ...] = ()
+    DMCTL_COMMANDS: tuple[str, ...] = ()
     COMING = ""
 
     DEFAULT_CSS = """
@@ -60,7 +60,7 @@ class ReservedScreen(StatusScreen):
         parts: list[RenderableType] = [Text(self.TITLE_TEXT, style="bold underline"), Text("")]
         parts += self.items(snapshot, palette)
         parts += [Text(""), Text("Commands (type them at the : prompt or in the console, 3)", style="bold")]
-        for use, short in registry_usage(self.COMMANDS):
+        for use, short in registry_usage(self.DMCTL_COMMANDS):
             parts.append(Text("  " + use.removeprefix("dmctl "), style=palette.accent) + Text(f"   {short}"))
         parts += [Text(""), Text(self.COMING, style=palette.muted)]
         self.query_one("#reserved-text", Static).update(Group(*parts))
@@ -74,7 +74,7 @@ class ReservedScreen(StatusScreen):
 
 class DDLLocksScreen(ReservedScreen):
     TITLE_TEXT = "Shard DDL locks"
-    COMMANDS = ("shard-ddl-lock", "shard-ddl-lock unlock")
+    DMCTL_COMMANDS = ("shard-ddl-lock", "shard-ddl-lock unlock")
     COMING = "The lock inspector (synced / unsynced shards, owner, unlock with preview) comes here."
 
     def items(self, snapshot: Snapshot, palette: Palette) -> list[RenderableType]:
@@ -95,7 +95,7 @@ class DDLLocksScreen(ReservedScreen):
 
 class ErrorsScreen(ReservedScreen):
     TITLE_TEXT = "Errors"
-    COMMANDS = (
+    DMCTL_COMMANDS = (
         "query-status",
         "resume-task",
         "binlog skip",

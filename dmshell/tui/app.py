@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 from textual import work
 from textual.app import App
@@ -94,6 +96,9 @@ TASK_OPS: dict[int, tuple[str, str]] = {
     pb.Resume: ("resume-task", "Resume"),
     pb.Stop: ("stop-task", "Stop"),
 }
+
+#: what ``signal.signal`` returns: the handler to put back
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
 
 #: Seconds without an update (while connected) before the banner says the data is stale.
 STALE_AFTER = 5.0
@@ -249,7 +254,7 @@ class DMShellApp(App[int]):
         #: lines entered at the : prompt and in the console (shared history)
         self.prompt_history: list[str] = []
         self.stream: StatusStream | None = None
-        self._saved_handlers: dict[int, object] = {}
+        self._saved_handlers: dict[int, SignalHandler] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -288,8 +293,8 @@ class DMShellApp(App[int]):
     def _tty_watchdog(self) -> None:
         # An SSH drop can leave us with a dead terminal and no SIGHUP: quit instead of spinning.
         try:
-            alive = os.isatty(sys.__stdin__.fileno())
-        except (OSError, ValueError, AttributeError):
+            alive = sys.__stdin__ is not None and os.isatty(sys.__stdin__.fileno())
+        except (OSError, ValueError):
             alive = False
         if not alive:
             self.exit()

@@ -184,6 +184,29 @@ async def test_palette_command_opens_the_prompt_with_it(master):
         assert app.screen.query_one(CommandLine).input.value == "check-task "
 
 
+@pytest.mark.parametrize("view", ["4", "5"])
+async def test_palette_works_on_the_ddl_lock_and_error_views(master, view):
+    """Their list of dmctl commands once shadowed Textual's ``Screen.COMMANDS`` (palette providers)."""
+    from textual.command import CommandList
+
+    from dmshell.screens.reserved import ReservedScreen
+
+    app = make_app(master)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_data(pilot)
+        await pilot.press(view)
+        await wait_until(pilot, lambda: isinstance(app.screen, ReservedScreen), what="the view")
+        await pilot.press("ctrl+p", *"check-task")
+
+        def first_hit() -> str:
+            hits = app.screen.query(CommandList)
+            if not hits or not hits.first().option_count:
+                return ""
+            return str(hits.first().get_option_at_index(0).prompt)
+
+        await wait_until(pilot, lambda: first_hit().startswith("check-task"), what="the palette hit")
+
+
 async def test_slash_filters_the_tasks(master):
     app = make_app(master)
     async with app.run_test(size=(100, 30)) as pilot:
