@@ -29,6 +29,7 @@ import grpc
 import pymysql
 
 from dmshell import sandbox
+from dmshell.client.master import MasterClient
 from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
 from dmshell.sandbox import ROOT_PASSWORD, TARGET, UPSTREAM1, UPSTREAM2, MariaDBServer, Sandbox
 
@@ -213,14 +214,9 @@ def _daemon_command(master_addr: str, data_dir: Path) -> list[str]:
 
 
 def _master_stub(addr: str) -> tuple[dmmaster_pb2_grpc.MasterStub, Callable[[], None]]:
-    """A Master stub (dmctl's MasterClient when present) and a function that closes it."""
-    try:
-        from dmshell.ctl.client import MasterClient
-    except ImportError:
-        channel = grpc.insecure_channel(addr)
-        return dmmaster_pb2_grpc.MasterStub(channel), channel.close
+    """A Master stub (the client layer's connection) and a function that closes it."""
     client = MasterClient(addr, timeout=30)
-    return client.stub, getattr(client, "close", lambda: None)
+    return client.stub, client.close
 
 
 def _check_response(what: str, resp: object) -> None:

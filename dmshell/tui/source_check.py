@@ -120,7 +120,9 @@ def check_source(form: SourceForm, timeout: float = 5.0) -> list[CheckItem]:
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT @@version, @@log_bin, @@binlog_format, @@binlog_row_image, @@server_id")
-            version, log_bin, binlog_format, row_image, server_id = cur.fetchone()
+            variables = cur.fetchone()
+            assert variables is not None  # a SELECT of variables returns one row
+            version, log_bin, binlog_format, row_image, server_id = variables
             is_mariadb = "mariadb" in str(version).lower()
             server = f"{'MariaDB' if is_mariadb else 'MySQL'} {version}"
             items.append(CheckItem("connect", True, f"{where} ({server})"))
