@@ -1,4 +1,7 @@
-"""Reading the upstream binlog over the replication protocol (``COM_BINLOG_DUMP``).
+"""Reading the upstream binlog over the replication protocol (``COM_BINLOG_DUMP``): the one way
+dmshell reads a binlog — the sync unit's stream (:class:`BinlogReader`) and the one-off reads that
+find a start point (:func:`read_events`: the GTID state at a position, the location of a GTID set
+or of a time).
 
 PyMySQL does the handshake (authentication, TLS); after the dump request this module reads the
 event packets straight from the connection's buffered socket and parses only what the syncer uses:
@@ -13,7 +16,9 @@ turned into file/positions beforehand, :func:`dmshell.engine.binlog.gtid.resolve
 ``@mariadb_slave_capability=4`` makes MariaDB send its GTID events, and annotate-rows events are
 not requested. The master sends a heartbeat every ``heartbeat`` seconds when it has nothing to
 send, so an idle reader still wakes up. :meth:`BinlogReader.interrupt` (from another thread) shuts
-the socket down, which makes a blocked :meth:`BinlogReader.fetch` return None promptly.
+the socket down, which makes a blocked :meth:`BinlogReader.fetch` return None promptly. A reader
+made ``to_end`` asks for a non-blocking dump instead: the server ends the stream at the end of its
+binlog as it is then.
 
 Event classes keep mysql-replication's names and the attributes the syncer reads (``timestamp``,
 ``event_size``, ``log_pos``, ``next_binlog``/``position``, ``gtid``, ``query``/``schema``,
@@ -26,7 +31,7 @@ import logging
 import select
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pymysql
 from pymysql import err as pymysql_err
@@ -35,11 +40,12 @@ from dmshell.engine import errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.binlog.rowdecode import Decoder, TableMap
 from dmshell.engine.config.task import DBConfig
-from dmshell.engine.fastconn import connect
+from dmshell.engine.db import connect
 
 log = logging.getLogger(__name__)
 
 COM_BINLOG_DUMP = 0x12
+BINLOG_DUMP_NON_BLOCK = 0x01
 _HEADER = struct.Struct("<IBIIIH").unpack_from  # timestamp, type, server id, size, log pos, flags
 _U64 = struct.Struct("<Q").unpack_from
 _MARIADB_GTID = struct.Struct("<QIB").unpack_from  # sequence number, domain, flags
@@ -57,11 +63,6 @@ class BinlogEvent:
 
     def __init__(self, header: tuple) -> None:
         self.timestamp, self.type_code, self.server_id, self.event_size, self.log_pos, self.flags = header
-
-    @property
-    def packet(self) -> BinlogEvent:
-        """mysql-replication compatibility: ``ev.packet.log_pos``."""
-        return self
 
 
 class RotateEvent(BinlogEvent):
@@ -90,6 +91,18 @@ class MariadbGtidEvent(BinlogEvent):
     """MariaDB ``domain-server-seq``; ``standalone``: no BEGIN/XID around it (DDL)."""
 
     __slots__ = ("gtid", "standalone")
+
+
+class MariadbGtidListEvent(BinlogEvent):
+    """MariaDB's ``Gtid_list`` at the start of each binlog file: the GTID position before the file."""
+
+    __slots__ = ("gtids",)
+
+
+class PreviousGtidsEvent(BinlogEvent):
+    """MySQL's ``Previous_gtids`` at the start of each binlog file: the GTID set before the file."""
+
+    __slots__ = ("gtids",)
 
 
 class QueryEvent(BinlogEvent):
@@ -190,6 +203,10 @@ class _Interrupted(Exception):
     pass
 
 
+class _EndOfBinlog(Exception):
+    pass
+
+
 def _lost(detail: str = "") -> pymysql_err.OperationalError:
     return pymysql_err.OperationalError(
         2013, "Lost connection to MySQL server during query" + (f" ({detail})" if detail else "")
@@ -212,6 +229,7 @@ class BinlogReader:
         heartbeat: float = 1.0,
         read_timeout: float = 60.0,
         on_idle: Callable[[], None] | None = None,
+        to_end: bool = False,
     ) -> None:
         self._db = db
         self._server_id = server_id
@@ -220,6 +238,8 @@ class BinlogReader:
         self._read_timeout = read_timeout
         self.on_idle = on_idle
         self._interrupted = False  # set (only ever to True) by interrupt(), from any thread
+        self._to_end = to_end
+        self._ended = False  # to_end: the server said the binlog ends here
         self._broken = False  # the connection failed after it was established
         self._conn: pymysql.connections.Connection | None = None
         self._sock: socket.socket | None = None
@@ -239,8 +259,10 @@ class BinlogReader:
             19: self._table_map,
             27: self._heartbeat,
             33: self._mysql_gtid,
+            35: self._previous_gtids,
             41: self._heartbeat,
             162: self._mariadb_gtid,
+            163: self._mariadb_gtid_list,
         }
         parsers.update(dict.fromkeys(_ROWS, self._rows))
         parsers.update(dict.fromkeys(_UNSUPPORTED, self._unsupported))
@@ -266,7 +288,8 @@ class BinlogReader:
                 cur.execute("SELECT VERSION()")
                 self._mariadb = "mariadb" in str(cur.fetchone()[0]).lower()
             start = self._start
-            payload = struct.pack("<IHI", start.pos, 0, self._server_id) + start.file.encode()
+            flags = BINLOG_DUMP_NON_BLOCK if self._to_end else 0
+            payload = struct.pack("<IHI", start.pos, flags, self._server_id) + start.file.encode()
             conn._execute_command(COM_BINLOG_DUMP, payload)
         except BaseException:
             conn.close()
@@ -308,11 +331,11 @@ class BinlogReader:
             data = data + self._payload()
         return data
 
-    def fetch(self):
-        """The next event; None once :meth:`interrupt` was called. Raises on connection errors
-        (and keeps raising: a reader doesn't resume by itself — its consumer restarts from its
-        own checkpoint)."""
-        if self._interrupted:
+    def fetch(self) -> BinlogEvent | None:
+        """The next event; None once :meth:`interrupt` was called (``to_end``: also at the end of
+        the binlog). Raises on connection errors (and keeps raising: a reader doesn't resume by
+        itself — its consumer restarts from its own checkpoint)."""
+        if self._interrupted or self._ended:
             return None
         try:
             if self._conn is None:
@@ -321,6 +344,10 @@ class BinlogReader:
                 self._connect()
             return self._next()
         except _Interrupted:
+            return None
+        except _EndOfBinlog:
+            self._ended = True
+            self._drop()
             return None
         except errors.DMError:
             raise
@@ -354,7 +381,9 @@ class BinlogReader:
         if data[0]:
             if data[0] == 0xFF:
                 pymysql_err.raise_mysql_exception(data)
-            raise _lost()  # EOF: only sent in non-blocking mode, or the server is going away
+            if self._to_end and data[0] == 0xFE:
+                raise _EndOfBinlog()  # the non-blocking dump's EOF
+            raise _lost()  # EOF without a non-blocking dump: the server is going away
         header = _HEADER(data, 1)
         kind = header[1]
         # the events of every transaction first, without a dispatch call
@@ -402,6 +431,16 @@ class BinlogReader:
         sid = data[21:37].hex()
         gno = int.from_bytes(data[37:45], "little")
         ev.gtid = f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}:{gno}"
+        return ev
+
+    def _mariadb_gtid_list(self, header: tuple, data: bytes) -> MariadbGtidListEvent:
+        ev = MariadbGtidListEvent(header)
+        ev.gtids = parse_mariadb_gtid_list(data[20 : len(data) - self._checksum])
+        return ev
+
+    def _previous_gtids(self, header: tuple, data: bytes) -> PreviousGtidsEvent:
+        ev = PreviousGtidsEvent(header)
+        ev.gtids = parse_previous_gtids(data[20 : len(data) - self._checksum])
         return ev
 
     def _unsupported(self, header: tuple, data: bytes) -> BinlogEvent:
@@ -505,3 +544,60 @@ class BinlogReader:
 
     def close(self) -> None:
         self._drop()
+
+
+def read_events(
+    db: DBConfig, start: Location, *, server_id: int = 0, one_file: bool = False
+) -> Iterator[tuple[str, BinlogEvent]]:
+    """The events from ``start`` to the end of the binlog as it is now (``one_file``: to the end of
+    ``start.file``), each with the name of its file; rotations and heartbeats are not yielded.
+
+    A one-off read, as ``mysqlbinlog --read-from-remote-server`` does it: with server id 0 (its
+    default) the server stops no other replication connection, whatever id that one uses.
+    Stopping the iteration early closes the connection.
+    """
+    reader = BinlogReader(db, server_id, start, to_end=True)
+    file = start.file
+    try:
+        while (ev := reader.fetch()) is not None:
+            if isinstance(ev, RotateEvent):
+                if ev.next_binlog != file:
+                    if one_file:
+                        return
+                    file = ev.next_binlog
+                continue  # (the first one only names the file being read)
+            if not isinstance(ev, HeartbeatLogEvent):
+                yield file, ev
+    finally:
+        reader.close()
+
+
+def parse_mariadb_gtid_list(body: bytes) -> str:
+    """A ``Gtid_list`` event's body as a GTID position text (``domain-server-seq,...``)."""
+    count = int.from_bytes(body[0:4], "little") & 0x0FFFFFFF  # (the top 4 bits are flags)
+    gtids = []
+    for i in range(count):
+        domain, server, seq = struct.unpack_from("<IIQ", body, 4 + 16 * i)
+        gtids.append(f"{domain}-{server}-{seq}")
+    return ",".join(gtids)
+
+
+def parse_previous_gtids(body: bytes) -> str:
+    """A ``Previous_gtids`` event's body as a MySQL GTID set text (``uuid:1-5:7,uuid2:1-3``)."""
+    head = int.from_bytes(body[0:8], "little")
+    if head >> 56:
+        raise errors.ErrSyncerUnitPanic("tagged GTIDs (MySQL 8.3+ gtid format 1) are not supported")
+    parts = []
+    p = 8
+    for _ in range(head):
+        sid = body[p : p + 16].hex()
+        count = int.from_bytes(body[p + 16 : p + 24], "little")
+        p += 24
+        ranges = []
+        for _ in range(count):
+            lo, end = struct.unpack_from("<QQ", body, p)  # [lo, end): the end is exclusive
+            p += 16
+            ranges.append(f"{lo}" if end == lo + 1 else f"{lo}-{end - 1}")
+        uuid = f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}"
+        parts.append(":".join([uuid, *ranges]))
+    return ",".join(parts)
