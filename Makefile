@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint proto bench bench-full bench-sync clean mariadb
+.PHONY: demo test lint typecheck proto bench bench-full bench-sync clean mariadb
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,10 +23,14 @@ demo: $(STAMP) mariadb
 test: $(STAMP) mariadb
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
 
 proto: $(STAMP)
 	PYTHON=$(PY) scripts/gen-proto
@@ -41,4 +45,4 @@ bench-sync: $(STAMP) mariadb
 	$(PY) -m bench.sync
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

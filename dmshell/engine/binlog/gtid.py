@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import pymysql
+
 from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location, binlog_gtid_pos, file_index
 from dmshell.engine.binlog.reader import (
@@ -235,7 +237,7 @@ def gtid_at(conn: db.Connection, file: str, pos: int, flavor: str) -> str:
     return str(gs)
 
 
-def binlog_files(conn) -> list[tuple[str, int]]:
+def binlog_files(conn: pymysql.connections.Connection) -> list[tuple[str, int]]:
     """The upstream's binary logs, oldest first: (name, size)."""
     with conn.cursor() as cur:
         cur.execute("SHOW BINARY LOGS")

@@ -33,14 +33,12 @@ import socket
 import struct
 from collections.abc import Callable, Iterator
 
-import pymysql
 from pymysql import err as pymysql_err
 
-from dmshell.engine import errors
+from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.binlog.rowdecode import Decoder, TableMap
 from dmshell.engine.config.task import DBConfig
-from dmshell.engine.db import connect
 
 log = logging.getLogger(__name__)
 
@@ -60,57 +58,77 @@ class BinlogEvent:
     """Any event: the common header."""
 
     __slots__ = ("event_size", "flags", "log_pos", "server_id", "timestamp", "type_code")
+    timestamp: int
+    type_code: int
+    server_id: int
+    event_size: int
+    log_pos: int  # where the next event starts (0: an event the server made up, not in the file)
+    flags: int
 
-    def __init__(self, header: tuple) -> None:
+    def __init__(self, header: tuple[int, int, int, int, int, int]) -> None:
         self.timestamp, self.type_code, self.server_id, self.event_size, self.log_pos, self.flags = header
 
 
 class RotateEvent(BinlogEvent):
     __slots__ = ("next_binlog", "position")
+    next_binlog: str
+    position: int
 
 
 class FormatDescriptionEvent(BinlogEvent):
     __slots__ = ("server_version",)
+    server_version: str
 
 
 class HeartbeatLogEvent(BinlogEvent):
     __slots__ = ("ident",)
+    ident: str
 
 
 class XidEvent(BinlogEvent):
     __slots__ = ("xid",)
+    xid: int
 
 
 class GtidEvent(BinlogEvent):
     """MySQL ``uuid:gno``."""
 
     __slots__ = ("gtid",)
+    gtid: str
 
 
 class MariadbGtidEvent(BinlogEvent):
     """MariaDB ``domain-server-seq``; ``standalone``: no BEGIN/XID around it (DDL)."""
 
     __slots__ = ("gtid", "standalone")
+    gtid: str
+    standalone: bool
 
 
 class MariadbGtidListEvent(BinlogEvent):
     """MariaDB's ``Gtid_list`` at the start of each binlog file: the GTID position before the file."""
 
     __slots__ = ("gtids",)
+    gtids: str
 
 
 class PreviousGtidsEvent(BinlogEvent):
     """MySQL's ``Previous_gtids`` at the start of each binlog file: the GTID set before the file."""
 
     __slots__ = ("gtids",)
+    gtids: str
 
 
 class QueryEvent(BinlogEvent):
     __slots__ = ("query", "schema")
+    query: str
+    schema: str
 
 
 class TableMapEvent(BinlogEvent):
     __slots__ = ("map", "table_id")
+    map: TableMap
+    table_id: int
 
     @property
     def schema(self) -> str:
@@ -133,6 +151,13 @@ class RowsEvent(BinlogEvent):
     """WRITE/UPDATE/DELETE rows; :meth:`decode` gives the row images."""
 
     __slots__ = ("_data", "_end", "_present", "_present2", "_start", "map", "table_id")
+    _data: bytes
+    _start: int
+    _end: int
+    _present: int  # bitmap of the columns in each (before) image
+    _present2: int | None  # UPDATE: bitmap of the columns in each after image
+    map: TableMap | None  # None: no table map for its table id (an error when decoded)
+    table_id: int
 
     def decode(self) -> list[list]:
         """The row images (UPDATE: before and after images alternate), as values by column
@@ -148,7 +173,9 @@ class RowsEvent(BinlogEvent):
         """mysql-replication's shape: ``[{"values": {name: value}}]`` (UPDATE:
         ``before_values``/``after_values``), names from the bound structure."""
         images = self.decode()
-        names = (self.map.bound or self.map.bind(None)).names
+        tm = self.map
+        assert tm is not None  # (decode() raised otherwise)
+        names = (tm.bound or tm.bind(None)).names
         if self._present2 is None:
             return [{"values": dict(zip(names, v, strict=True))} for v in images]
         return [
@@ -222,7 +249,7 @@ class BinlogReader:
 
     def __init__(
         self,
-        db: DBConfig,
+        source: DBConfig,
         server_id: int,
         start: Location,
         *,
@@ -231,7 +258,7 @@ class BinlogReader:
         on_idle: Callable[[], None] | None = None,
         to_end: bool = False,
     ) -> None:
-        self._db = db
+        self._source = source
         self._server_id = server_id
         self._start = start
         self._heartbeat_period = heartbeat
@@ -241,13 +268,13 @@ class BinlogReader:
         self._to_end = to_end
         self._ended = False  # to_end: the server said the binlog ends here
         self._broken = False  # the connection failed after it was established
-        self._conn: pymysql.connections.Connection | None = None
+        self._conn: db.Connection | None = None
         self._sock: socket.socket | None = None
         self._buf = b""
         self._pos = 0
         self._checksum = 0  # bytes of checksum after each event
         self._mariadb = True
-        self._rows_post_header = {}  # event type -> post-header length
+        self._rows_post_header: dict[int, int] = {}  # event type -> post-header length
         self._wide_map = True  # 6-byte table ids (every server since MySQL 5.1)
         self._tables: dict[int, TableMap] = {}  # table id -> its current table map
         self._maps: dict[bytes, TableMap] = {}  # table map body -> parsed (shared)
@@ -272,7 +299,7 @@ class BinlogReader:
     def _connect(self) -> None:
         if self._interrupted:
             raise _Interrupted()
-        conn = connect(self._db, read_timeout=self._read_timeout)
+        conn = db.connect(self._source, read_timeout=self._read_timeout)
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW GLOBAL VARIABLES LIKE 'BINLOG_CHECKSUM'")
@@ -286,7 +313,7 @@ class BinlogReader:
                 )
                 cur.execute("SET @mariadb_slave_capability = 4")
                 cur.execute("SELECT VERSION()")
-                self._mariadb = "mariadb" in str(cur.fetchone()[0]).lower()
+                self._mariadb = "mariadb" in str((cur.fetchone() or ("",))[0]).lower()
             start = self._start
             flags = BINLOG_DUMP_NON_BLOCK if self._to_end else 0
             payload = struct.pack("<IHI", start.pos, flags, self._server_id) + start.file.encode()
@@ -296,9 +323,11 @@ class BinlogReader:
             raise
         self._checksum = 4 if checksum else 0
         self._conn = conn
-        self._sock = conn._sock  # the server sends nothing before the dump request: no buffered bytes
+        sock = conn._sock  # the server sends nothing before the dump request: no buffered bytes
+        assert sock is not None  # (connected)
+        self._sock = sock
         self._poll = select.poll()
-        self._poll.register(self._sock, select.POLLIN)
+        self._poll.register(sock, select.POLLIN)
         self._buf, self._pos = b"", 0
         self._tables.clear()
 
@@ -307,6 +336,7 @@ class BinlogReader:
         """Make at least ``need`` bytes available from ``self._pos`` (blocking)."""
         buf = self._buf[self._pos :]
         sock = self._sock
+        assert sock is not None  # (connected)
         while len(buf) < need:
             if self.on_idle is not None and not self._poll.poll(0):
                 self.on_idle()  # nothing received yet: the next recv waits for the network
@@ -388,15 +418,15 @@ class BinlogReader:
         kind = header[1]
         # the events of every transaction first, without a dispatch call
         if kind == 16:
-            ev = XidEvent(header)
-            ev.xid = _U64(data, 20)[0]
-            return ev
+            xid = XidEvent(header)
+            xid.xid = _U64(data, 20)[0]
+            return xid
         if kind == 162:
-            ev = MariadbGtidEvent(header)
+            gtid = MariadbGtidEvent(header)
             seq, domain, flags = _MARIADB_GTID(data, 20)
-            ev.gtid = f"{domain}-{header[2]}-{seq}"
-            ev.standalone = bool(flags & 1)
-            return ev
+            gtid.gtid = f"{domain}-{header[2]}-{seq}"
+            gtid.standalone = bool(flags & 1)
+            return gtid
         if kind == 19:
             return self._table_map(header, data)
         parse = self._parsers.get(kind)
@@ -547,7 +577,7 @@ class BinlogReader:
 
 
 def read_events(
-    db: DBConfig, start: Location, *, server_id: int = 0, one_file: bool = False
+    source: DBConfig, start: Location, *, server_id: int = 0, one_file: bool = False
 ) -> Iterator[tuple[str, BinlogEvent]]:
     """The events from ``start`` to the end of the binlog as it is now (``one_file``: to the end of
     ``start.file``), each with the name of its file; rotations and heartbeats are not yielded.
@@ -556,7 +586,7 @@ def read_events(
     default) the server stops no other replication connection, whatever id that one uses.
     Stopping the iteration early closes the connection.
     """
-    reader = BinlogReader(db, server_id, start, to_end=True)
+    reader = BinlogReader(source, server_id, start, to_end=True)
     file = start.file
     try:
         while (ev := reader.fetch()) is not None:

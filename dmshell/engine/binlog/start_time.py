@@ -13,7 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from dmshell.engine import errors
+import pymysql
+
+from dmshell.engine import db, errors
 from dmshell.engine.binlog.gtid import binlog_files, gtid_at
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.binlog.reader import GtidEvent, MariadbGtidEvent, QueryEvent, XidEvent, read_events
@@ -40,11 +42,11 @@ def parse_start_time(text: str, upstream_offset: float) -> float:
     return naive.replace(tzinfo=dt.UTC).timestamp() - upstream_offset
 
 
-def upstream_utc_offset(conn) -> float:
+def upstream_utc_offset(conn: pymysql.connections.Connection) -> float:
     """Seconds the upstream's session time zone is ahead of UTC."""
     with conn.cursor() as cur:
         cur.execute("SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())")
-        return float(cur.fetchone()[0])
+        return float(db.one_row(cur)[0])
 
 
 def _first_timestamp(cfg: DBConfig, server_id: int, file: str) -> int:
@@ -55,7 +57,7 @@ def _first_timestamp(cfg: DBConfig, server_id: int, file: str) -> int:
 
 
 def find_location_by_time(
-    cfg: DBConfig, conn, when: float, flavor: str, server_id: int
+    cfg: DBConfig, conn: db.Connection, when: float, flavor: str, server_id: int
 ) -> tuple[Location | None, str]:
     """(location, BELOW | IN_RANGE | ABOVE) of the first transaction at or after ``when``.
 
