@@ -1,12 +1,13 @@
-# dmshell — the two entry points a newcomer needs:
+# dmshell — the entry points a newcomer needs:
 #   make demo   set everything up and open the playground (dmshell playground)
 #   make test   set everything up and run the whole test suite
+#   make unit   the tests that need no MariaDB and start no server, in seconds
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck proto bench bench-full bench-sync clean mariadb
+.PHONY: demo test unit lint typecheck proto bench bench-full bench-sync clean mariadb
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +26,9 @@ test: $(STAMP) mariadb
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -q -p no:cacheprovider
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest -q -p no:cacheprovider -m "not mariadb"
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
