@@ -1,7 +1,7 @@
 # dmshell — the entry points a newcomer needs:
 #   make demo   set everything up and open the playground (dmshell playground)
 #   make test   set everything up and run the whole test suite
-#   make unit   the tests that need no MariaDB and start no server, in seconds
+#   make unit   only the tests that need no MariaDB (none is started)
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
