@@ -127,7 +127,7 @@ class DMError(Exception):
 
 def _describe_exception(exc: BaseException) -> str:
     # PyMySQL errors carry (errno, text); print them the way the Go driver does.
-    args = getattr(exc, "args", ())
+    args: tuple[object, ...] = getattr(exc, "args", ())
     if len(args) == 2 and isinstance(args[0], int):
         return f"Error {args[0]}: {args[1]}"
     return str(exc) or type(exc).__name__

@@ -41,8 +41,7 @@ from pymysql.constants import COMMAND, CR, SERVER_STATUS
 
 from dmshell.engine import errors
 from dmshell.engine.config.database import DBConfig
-from dmshell.engine.db import classify, errno_of
-from dmshell.engine.fastconn import connect
+from dmshell.engine.db import classify, connect, errno_of
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE, RowChange, batch_statements, encode
 
 log = logging.getLogger(__name__)
