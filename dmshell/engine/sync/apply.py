@@ -13,9 +13,10 @@ batch when it holds ``batch`` changes, when the reader is about to wait for the 
 executes "when its batch is full or its queue is momentarily empty"; here a busy stream always
 fills batches, which is what keeps the target's cost per row low, and the age limit bounds the
 delay of a change to a quiet lane.) Each lane owns one target connection; the lanes' batches
-are executed by :mod:`dmshell.engine.sync.dml_exec` — by default in a child process, so that rendering
-SQL and talking to the target don't take the CPU the binlog decoding needs (``DMSHELL_DML_PROCESS=0``
-keeps them in threads of this process) — with bounded queues (back-pressure on the reader). A
+are executed by :mod:`dmshell.engine.sync.dml_exec` — by default in a child process
+(:mod:`dmshell.engine.sync.dml_process`), so that rendering SQL and talking to the target don't
+take the CPU the binlog decoding needs (``DMSHELL_DML_PROCESS=0`` keeps them in threads of this
+process) — with bounded queues (back-pressure on the reader). A
 batch is one transaction with multi-row statements when ``multiple-rows`` is on and the changes
 of one row collapsed when ``compact`` is on (:func:`dmshell.engine.sync.dml.batch_statements`).
 
@@ -39,7 +40,8 @@ from dmshell.engine import errors
 from dmshell.engine.config.task import DBConfig
 from dmshell.engine.db import classify
 from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange, causality_keys, plan_of
-from dmshell.engine.sync.dml_exec import Aborted, Batch, ProcessExecutor, ThreadExecutor, tune_gc
+from dmshell.engine.sync.dml_exec import Aborted, Batch, ThreadExecutor, tune_gc
+from dmshell.engine.sync.dml_process import ProcessExecutor
 
 __all__ = ["Aborted", "Applier", "Causality", "downstream"]
 
