@@ -144,17 +144,29 @@ class Applier:
         tune_gc()
         if process is None:
             process = connect_fn is None and os.environ.get("DMSHELL_DML_PROCESS", "1") != "0"
-        options = {
-            "lanes": self.workers_n,
-            "batch": self.batch,
-            "capacity": self.queue_size,
-            "multiple_rows": multiple_rows,
-            "compact": compact,
-        }
+        lanes, capacity = self.workers_n, self.queue_size
+        self._executor: ProcessExecutor | ThreadExecutor
         if process:
-            self._executor = ProcessExecutor(self, target, **options)
+            self._executor = ProcessExecutor(
+                self,
+                target,
+                lanes=lanes,
+                batch=self.batch,
+                capacity=capacity,
+                multiple_rows=multiple_rows,
+                compact=compact,
+            )
         else:
-            self._executor = ThreadExecutor(self, target, connect_fn=connect_fn, **options)
+            self._executor = ThreadExecutor(
+                self,
+                target,
+                lanes=lanes,
+                batch=self.batch,
+                capacity=capacity,
+                multiple_rows=multiple_rows,
+                compact=compact,
+                connect_fn=connect_fn,
+            )
         self._buffers: list[Batch | None] = [None] * self.workers_n
 
     # -- reports of the executor (any thread) ----------------------------------------------------

@@ -354,7 +354,9 @@ class ThreadExecutor:
         lane = self._lanes[index]
         with self._lock:
             lane.pending += len(batch.changes)
-        self._put(lane.thread, (lane, batch))
+        worker = lane.thread
+        assert worker is not None  # every lane is given a thread at start
+        self._put(worker, (lane, batch))
 
     def _put(self, worker: _Worker, item: Any) -> None:
         sink = self.sink
@@ -394,8 +396,9 @@ class ThreadExecutor:
             if w.is_alive():  # blocked in the target: cut its sockets, the statement fails
                 for lane in w.lanes:
                     sock = getattr(lane.conn, "_sock", None)
-                    with contextlib.suppress(OSError, AttributeError):
-                        sock.shutdown(socket.SHUT_RDWR)
+                    if sock is not None:
+                        with contextlib.suppress(OSError):
+                            sock.shutdown(socket.SHUT_RDWR)
                 w.join(1)
         for lane in self._lanes:
             if lane.thread is not None and not lane.thread.is_alive():

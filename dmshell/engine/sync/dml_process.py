@@ -57,7 +57,7 @@ def _receive(stream) -> Any:
 def _exception_info(exc: BaseException) -> tuple[int | None, str, str]:
     """(errno, message, class name) of an exception, to rebuild it in the parent."""
     errno = errno_of(exc)
-    args = getattr(exc, "args", ())
+    args: tuple = getattr(exc, "args", ())
     message = str(args[1]) if errno is not None and len(args) > 1 else str(exc)
     return errno, message, type(exc).__name__
 
@@ -183,7 +183,8 @@ class ProcessExecutor:
         rows = []
         plans = self._plans
         new_plans = []
-        last, wire = None, None
+        last: Any = None
+        wire: Any = None
         for c in batch.changes:
             plan = c.plan
             if plan is not last:
@@ -233,11 +234,14 @@ class ProcessExecutor:
             self._proc.wait(timeout)
         except subprocess.TimeoutExpired:  # blocked in the target: its connections go with it
             self._kill()
-        with contextlib.suppress(OSError):
-            self._proc.stdin.close()
+        stdin, stdout = self._proc.stdin, self._proc.stdout
+        if stdin is not None:
+            with contextlib.suppress(OSError):
+                stdin.close()
         self._reader.join(5)
-        with contextlib.suppress(OSError):
-            self._proc.stdout.close()
+        if stdout is not None:
+            with contextlib.suppress(OSError):
+                stdout.close()
 
     def _kill(self) -> None:
         with contextlib.suppress(OSError):
@@ -320,6 +324,7 @@ def child_main() -> int:
     sink.write(("ready",))
     need_keys = multiple_rows or compact
     plans: dict[int, Any] = {}
+    no_table: Any = None  # only the plan travels: the structure and the routed name stay in the parent
     try:
         while True:
             msg = _receive(inp)
@@ -330,7 +335,7 @@ def child_main() -> int:
                 _, lane, seq, rows = msg[:4]
                 b = Batch(seq, 0)
                 changes = b.changes = [
-                    RowChange(_OPS[op], None, None, before, after, 0, (seq, i), safe, None, plans[p])
+                    RowChange(_OPS[op], no_table, no_table, before, after, 0, (seq, i), safe, None, plans[p])
                     for i, (op, p, before, after, safe) in enumerate(rows)
                 ]
                 if need_keys:
