@@ -46,11 +46,13 @@ from dmshell.engine.errors import (
     ErrConfigStrictOptimisticShardMode,
     ErrConfigSyncerCfgConflict,
     ErrConfigSyncerCfgNotFound,
+    ErrConfigUnsafeName,
     ErrConfigUnsupportedForeignKeyChecksOption,
     ErrConfigYamlTransform,
     ErrContinuousValidatorCfgNotFound,
 )
 from dmshell.engine.filters.rule_types import ExpressionFilter
+from dmshell.engine.names import name_error
 
 #: ``ignore-checking-items`` values (DM's ``checking_item.go``), name → description.
 CHECKING_ITEMS = {
@@ -84,6 +86,8 @@ def adjust_task(c: TaskConfig, at: Lines) -> None:
     """DM's ``TaskConfig.adjust`` in place, then every subtask built once to check its rules."""
     if not c.name:
         raise at.err(ErrConfigNeedUniqueTaskName(), c, "name")
+    if bad := name_error("task name", c.name):
+        raise at.err(ErrConfigUnsafeName(bad), c, "name")
     if c.task_mode not in TASK_MODES:
         raise at.err(ErrConfigInvalidTaskMode(), c, "task-mode")
     if not c.meta_schema:
@@ -218,6 +222,8 @@ def _adjust_instance(
 ) -> None:
     if not inst.source_id:
         raise at.err(ErrConfigEmptySourceID().annotate(f"mysql-instance: {_ordinal(i)}"), inst)
+    if bad := name_error("source-id", inst.source_id):
+        raise at.err(ErrConfigUnsafeName(bad), inst, "source-id")
     if inst.meta is not None and not inst.meta.binlog_name and not inst.meta.binlog_gtid:
         raise at.err(ErrConfigMetaInvalid().annotate(f"source {inst.source_id}"), inst, "meta")
     if inst.mydumper_config_name and inst.mydumper is not None:

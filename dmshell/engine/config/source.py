@@ -19,6 +19,7 @@ from dmshell.engine.errors import (
     DMError,
     ErrConfigGenBinlogEventFilter,
     ErrConfigInvalidBackoff,
+    ErrConfigUnsafeName,
     ErrConfigYamlTransform,
     ErrWorkerNeedSourceID,
     ErrWorkerRelayBinlogName,
@@ -26,6 +27,7 @@ from dmshell.engine.errors import (
 )
 from dmshell.engine.filters.rule_types import EventFilterRule
 from dmshell.engine.filters.rules import EventFilter
+from dmshell.engine.names import name_error
 from dmshell.engine.yamlstrict import U32, U64, Duration, key
 
 MAX_SOURCE_ID_LENGTH = 32
@@ -117,6 +119,8 @@ def adjust_source(cfg: SourceConfig, at: Lines) -> None:
         raise at.err(ErrWorkerNeedSourceID(), cfg, "source-id")
     if len(cfg.source_id) > MAX_SOURCE_ID_LENGTH:
         raise at.err(ErrWorkerTooLongSourceID(cfg.source_id, MAX_SOURCE_ID_LENGTH), cfg, "source-id")
+    if bad := name_error("source-id", cfg.source_id):
+        raise at.err(ErrConfigUnsafeName(bad), cfg, "source-id")
     if cfg.relay_binlog_name and not _valid_binlog_name(cfg.relay_binlog_name):
         raise at.err(ErrWorkerRelayBinlogName(cfg.relay_binlog_name), cfg, "relay-binlog-name")
     if cfg.flavor and cfg.flavor.lower() not in ("mysql", "mariadb"):
