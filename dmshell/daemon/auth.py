@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import grpc
 
@@ -268,7 +268,7 @@ def peer_cn(context: grpc.ServicerContext) -> str | None:
     auth = context.auth_context()
     if auth.get("transport_security_type") != [b"ssl"]:
         return None
-    names: list[bytes] = list(auth.get("x509_common_name") or [])
+    names = cast(list[bytes], auth.get("x509_common_name") or [])
     return names[0].decode(errors="replace") if names else ""
 
 

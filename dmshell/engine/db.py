@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Any
 
 import pymysql
 import pymysql.cursors
 
-from dmshell.engine import errors
+from dmshell.engine import dbtls, errors
 
 if TYPE_CHECKING:  # only a type here; the filters, which quote names with this module, stay below config
     from dmshell.engine.config.database import DBConfig
@@ -31,6 +32,39 @@ CONNECTION_ERRNOS = frozenset(
 )
 
 
+#: what ``session:`` may name: a system variable (its value is always sent as a parameter)
+_SESSION_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def connect_kwargs(cfg: DBConfig) -> dict[str, Any]:
+    """The PyMySQL arguments every connection to ``cfg`` shares: address, account, packet size,
+    verified TLS when ``security:`` asks for it (``dbtls``)."""
+    ctx = dbtls.context(cfg.security)
+    return {
+        "host": cfg.host,
+        "port": cfg.port,
+        "user": cfg.user,
+        "password": cfg.password,
+        "charset": "utf8mb4",
+        "max_allowed_packet": cfg.max_allowed_packet or 64 * 1024 * 1024,
+        "local_infile": False,
+        **({"ssl": ctx} if ctx is not None else {}),
+    }
+
+
+def after_connect(conn: pymysql.connections.Connection, cfg: DBConfig) -> None:
+    """The server certificate's name (``cert-allowed-cn``) and the ``session:`` variables."""
+    dbtls.check_peer_cn(conn, cfg.security, f"{cfg.host}:{cfg.port}")
+    if cfg.session:
+        for key in cfg.session:
+            if not _SESSION_VAR.fullmatch(key):
+                conn.close()
+                raise errors.ErrConfigUnsafeName(f"session: {key[:64]!r} is not a variable name")
+        with conn.cursor() as cur:
+            for key, value in cfg.session.items():
+                cur.execute(f"SET SESSION {key} = %s", (value,))
+
+
 def connect(
     cfg: DBConfig,
     *,
@@ -46,26 +80,17 @@ def connect(
     """
     try:
         conn = pymysql.connect(
-            host=cfg.host,
-            port=cfg.port,
-            user=cfg.user,
-            password=cfg.password,
+            **connect_kwargs(cfg),
             database=database,
-            charset="utf8mb4",
             autocommit=autocommit,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             write_timeout=read_timeout,
             cursorclass=cursorclass,
-            max_allowed_packet=cfg.max_allowed_packet or 64 * 1024 * 1024,
-            local_infile=False,
         )
     except pymysql.err.MySQLError as exc:
         raise classify(exc, f"connect to {cfg.host}:{cfg.port}") from exc
-    if cfg.session:
-        with conn.cursor() as cur:
-            for key, value in cfg.session.items():
-                cur.execute(f"SET SESSION {key} = %s", (value,))
+    after_connect(conn, cfg)
     return conn
 
 

@@ -670,6 +670,15 @@ ErrConfigUnsafeName = _e(
     "%s",
     "Please rename it: tasks, sources and workers name directories in the data dir.",
 )
+# dmshell's own: a ``security:`` setting that cannot give a verified TLS connection (engine/dbtls.py)
+ErrConfigTLSInvalid = _e(
+    20902,
+    C.CONFIG,
+    _I,
+    _MED,
+    "%s",
+    "Please check `security` (ssl-ca, ssl-cert, ssl-key, cert-allowed-cn) of the database config.",
+)
 ErrBinlogParsePosFromStr = _e(22003, C.BINLOG_OP, _I, _HIGH, "")
 ErrCheckpointInvalidTaskMode = _e(24001, C.CHECKPOINT, _I, _MED, "invalid task mode: %s")
 ErrCheckpointDBNotExistInFile = _e(

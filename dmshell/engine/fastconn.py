@@ -18,7 +18,7 @@ import pymysql.cursors
 from pymysql.connections import Connection
 
 from dmshell.engine.config.database import DBConfig
-from dmshell.engine.db import classify
+from dmshell.engine.db import after_connect, classify, connect_kwargs
 
 _lock = threading.Lock()
 _preferred: ssl.SSLContext | None = None
@@ -42,23 +42,14 @@ def connect(
     resumable ``DMError`` when the server can't be reached)."""
     try:
         conn = _Connection(
-            host=cfg.host,
-            port=cfg.port,
-            user=cfg.user,
-            password=cfg.password,
-            charset="utf8mb4",
+            **connect_kwargs(cfg),
             autocommit=autocommit,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             write_timeout=read_timeout,
             cursorclass=pymysql.cursors.Cursor,
-            max_allowed_packet=cfg.max_allowed_packet or 64 * 1024 * 1024,
-            local_infile=False,
         )
     except pymysql.err.MySQLError as exc:
         raise classify(exc, f"connect to {cfg.host}:{cfg.port}") from exc
-    if cfg.session:
-        with conn.cursor() as cur:
-            for key, value in cfg.session.items():
-                cur.execute(f"SET SESSION {key} = %s", (value,))
+    after_connect(conn, cfg)
     return conn
