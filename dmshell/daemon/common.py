@@ -125,6 +125,14 @@ def log_argv(level: str, log_file: str, max_mb: int, backups: int) -> list[str]:
     ]  # fmt: skip
 
 
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Rotating log files created 0600, whatever the umask (the log names sources and tasks)."""
+
+    def _open(self):  # type: ignore[no-untyped-def]  # logging's hook
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return open(fd, self.mode, encoding=self.encoding, errors=self.errors)
+
+
 class MaskSecrets(logging.Filter):
     """Masks secret configuration values (``engine/config/secrets.py``) in every log line."""
 
@@ -149,9 +157,7 @@ def setup_logging(
     if log_file:
         path = Path(log_file)
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab"):
-            pass  # created 0600 whatever the umask
-        handler = logging.handlers.RotatingFileHandler(
+        handler = _PrivateRotatingFileHandler(
             path, maxBytes=max(0, max_mb) * 1024 * 1024, backupCount=max(0, backups), encoding="utf-8"
         )
     else:

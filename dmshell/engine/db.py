@@ -60,9 +60,13 @@ def after_connect(conn: pymysql.connections.Connection, cfg: DBConfig) -> None:
             if not _SESSION_VAR.fullmatch(key):
                 conn.close()
                 raise errors.ErrConfigUnsafeName(f"session: {key[:64]!r} is not a variable name")
-        with conn.cursor() as cur:
-            for key, value in cfg.session.items():
-                cur.execute(f"SET SESSION {key} = %s", (value,))
+        try:
+            with conn.cursor() as cur:
+                for key, value in cfg.session.items():
+                    cur.execute(f"SET SESSION {key} = %s", (value,))
+        except pymysql.err.MySQLError as exc:
+            conn.close()
+            raise classify(exc, "SET SESSION") from exc
 
 
 def connect(

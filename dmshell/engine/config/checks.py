@@ -7,6 +7,7 @@ import re
 import zoneinfo
 
 from dmshell.engine.config import encrypt
+from dmshell.engine.config.secrets import map_secrets
 from dmshell.engine.config.subtask import TASK_MODES
 from dmshell.engine.config.task import SHARD_OPTIMISTIC, SHARD_PESSIMISTIC, MySQLInstance, TaskConfig
 from dmshell.engine.config.units import adjust_loader, adjust_syncer, adjust_validator
@@ -138,7 +139,7 @@ def adjust_task(c: TaskConfig, at: Lines) -> None:
 
     if not at.has(c, "target-database") or at.pos.node(c.target) is None:
         raise at.err(ErrConfigNeedTargetDB(), c, "target-database")
-    c.target.password = encrypt.decrypt_or_plaintext(c.target.password)
+    map_secrets(c.target, encrypt.decrypt_or_plaintext)
     if not c.mysql_instances:
         raise at.err(ErrConfigMySQLInstsAtLeastOne(), c, "mysql-instances")
 

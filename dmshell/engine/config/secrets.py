@@ -6,7 +6,9 @@ The keys are those declared ``secret=True`` (``database.py``): one declaration m
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable
 
 from dmshell.engine import yamlstrict as ys
 from dmshell.engine.config.database import DBConfig, SecurityConfig
@@ -32,3 +34,25 @@ _ASSIGN = re.compile(
 def mask_text(text: str) -> str:
     """``text`` with the value of every ``<secret key>: value`` replaced by ``******``."""
     return _ASSIGN.sub(lambda m: m.group("key") + MASK, text)
+
+
+def _secret_holders(db: DBConfig) -> list[object]:
+    return [db] if db.security is None else [db, db.security]
+
+
+def map_secrets(db: DBConfig, fn: Callable[[str], str]) -> None:
+    """Replace, in place, every non-empty secret value of ``db`` (and its ``security``) by ``fn`` of it:
+    ``encrypt.decrypt_or_plaintext`` when loading, ``encrypt_or_plaintext`` for ``config export``."""
+    for obj in _secret_holders(db):
+        for spec in ys.specs(type(obj)):
+            value = getattr(obj, spec.attr)
+            if spec.secret and value:
+                setattr(obj, spec.attr, fn(value))
+
+
+def copy_db(db: DBConfig) -> DBConfig:
+    """A copy of ``db`` whose secrets can be changed without touching ``db``."""
+    out = dataclasses.replace(db)
+    if db.security is not None:
+        out.security = dataclasses.replace(db.security)
+    return out

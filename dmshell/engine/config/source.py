@@ -14,6 +14,7 @@ from typing import Any
 from dmshell.engine import yamlstrict as ys
 from dmshell.engine.config import encrypt
 from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.secrets import map_secrets
 from dmshell.engine.config.yamlfile import Lines
 from dmshell.engine.errors import (
     DMError,
@@ -113,7 +114,7 @@ def adjust_source(cfg: SourceConfig, at: Lines) -> None:
     cfg.checker.backoff_min = defaults.backoff_min
     cfg.checker.backoff_jitter = defaults.backoff_jitter
     cfg.checker.backoff_factor = defaults.backoff_factor
-    cfg.from_db.password = encrypt.decrypt_or_plaintext(cfg.from_db.password)
+    map_secrets(cfg.from_db, encrypt.decrypt_or_plaintext)
 
     if not cfg.source_id:
         raise at.err(ErrWorkerNeedSourceID(), cfg, "source-id")
