@@ -428,8 +428,9 @@ def detach(
             file=sys.stderr,
         )
         return 1
-    logs = logs or LogSettings()
-    log_path = Path(logs.file) if logs.file else data_dir / "log" / "daemon.log"
+    log_path = Path(logs.file) if logs and logs.file else data_dir / "log" / "daemon.log"
+    # the daemon logs to the file itself, so it rotates; what escapes logging is appended to it too
+    logs = dataclasses.replace(logs or LogSettings(), file=str(log_path))
     harden_process()
     private_dir(data_dir)
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)

@@ -112,8 +112,9 @@ def check_peer_cn(conn: Any, sec: SecurityConfig | None, where: str) -> None:
     if sec is None or not sec.cert_allowed_cn:
         return
     sock = getattr(conn, "_sock", None)
-    peer = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
-    cns = [v for rdn in (peer or {}).get("subject", ()) for k, v in rdn if k == "commonName"]
+    peer: Any = sock.getpeercert() if isinstance(sock, ssl.SSLSocket) else None
+    subject: Any = (peer or {}).get("subject", ())
+    cns = [value for rdn in subject for name, value in rdn if name == "commonName"]
     if not any(cn in sec.cert_allowed_cn for cn in cns):
         conn.close()
         raise errors.ErrConfigTLSInvalid(

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_helpers import Daemon, dmshell, wait_for
+from daemon_helpers import Daemon, dmshell, source_yaml, wait_for
 
 from dmshell.client.channel import TLSFiles, set_default_tls
 from dmshell.ctl.main import run_command
@@ -128,6 +128,12 @@ def test_a_tls_master_wants_a_client_certificate_with_an_allowed_name(tls_daemon
     assert rc != 0 and '"name": "worker1"' not in text  # a certificate another CA signed
     rc, text = dmctl(tls_daemon.addr, *tls_flags(pki["intruder"]), "list-member")
     assert rc != 0 and "certificate common name 'intruder' is not in cert-allowed-cn" in text
+
+    m = pki["master"]
+    r = dmshell("daemon", "status", "--data-dir", str(tls_daemon.data_dir), *tls_flags(m), timeout=30)
+    assert r.returncode == 0 and f"dmshell daemon is running (pid {tls_daemon.pid})" in r.stdout
+    r = dmshell("daemon", "status", "--data-dir", str(tls_daemon.data_dir), timeout=30)
+    assert r.returncode == 1 and "does not answer" in r.stdout
 
     # the TUI: `dmshell --ssl-ca ... --ssl-cert ... --ssl-key ...` sets its clients' TLS
     from dmshell.client.master import MasterClient
@@ -414,3 +420,35 @@ def test_the_custom_secret_key_round_trips(tls_daemon, pki):
         encrypt.init_cipher(None)
     assert pki["key_file"].stat().st_mode & 0o777 == 0o600
     assert not (tls_daemon.data_dir / "secret.key").exists()  # --secret-key-path given: no other key
+
+
+def test_dump_files_and_work_dirs_are_private(plain_daemon, mariadb, dbname):
+    d = plain_daemon
+    mariadb.up1.execute(
+        f"CREATE DATABASE {dbname}",
+        f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY, secret VARCHAR(20))",
+        f"INSERT INTO {dbname}.t VALUES (1, 'row one'), (2, 'row two')",
+    )
+    resp = d.stub.OperateSource(
+        mpb.OperateSourceRequest(op=mpb.StartSource, config=[source_yaml("sec-s1", mariadb.up1)]), timeout=60
+    )
+    assert resp.result, resp.msg
+    task = (
+        f"name: sec-full\ntask-mode: full\nclean-dump-file: false\n"
+        f"target-database:\n{mariadb.target.connection_yaml()}"
+        f"block-allow-list:\n  bal:\n    do-dbs: [{dbname}]\n"
+        "mysql-instances:\n  - source-id: sec-s1\n    block-allow-list: bal\n"
+    )
+    try:
+        resp = d.stub.StartTask(mpb.StartTaskRequest(task=task), timeout=60)
+        assert resp.result, (resp.msg, resp.checkResult)
+        d.wait_subtask("sec-full", "sec-s1", lambda st: st.stage == pb.Finished, 60, "the full copy")
+        work = d.data_dir / "workers" / "worker1" / "sec-full.sec-s1"
+        files = [p for p in work.rglob("*") if p.is_file()]
+        assert any(f.name.endswith(".sql") for f in files), files  # the dump files are kept
+        for path in [work, *work.rglob("*")]:
+            mode = path.stat().st_mode & 0o777
+            assert mode == (0o700 if path.is_dir() else 0o600), (path, oct(mode))
+    finally:
+        d.stub.OperateTask(mpb.OperateTaskRequest(op=pb.Delete, name="sec-full"), timeout=60)
+        d.stub.OperateSource(mpb.OperateSourceRequest(op=mpb.StopSource, sourceID=["sec-s1"]), timeout=60)
