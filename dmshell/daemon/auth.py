@@ -159,7 +159,7 @@ def read_secret(path: Path) -> str:
 # --------------------------------------------------------------------------- credentials
 
 
-class _ReloadingServerCerts:
+class CertReloader:
     """The certificate-configuration fetcher of ``grpc.dynamic_ssl_server_credentials``: re-reads
     the PEM files when one of them changed (called at each new connection)."""
 
@@ -201,7 +201,7 @@ class _ReloadingServerCerts:
 
 def server_credentials(sec: Security) -> grpc.ServerCredentials:
     """Mutual-TLS server credentials that follow changes to the certificate files."""
-    fetcher = _ReloadingServerCerts(sec.tls)
+    fetcher = CertReloader(sec.tls)
     return grpc.dynamic_ssl_server_credentials(fetcher.config(), fetcher, require_client_authentication=True)
 
 

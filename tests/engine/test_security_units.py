@@ -4,6 +4,7 @@ the password key ring, log rotation, the address classification, ``session:`` na
 from __future__ import annotations
 
 import logging
+import os
 import time
 
 import pytest
@@ -179,3 +180,26 @@ def test_session_names_are_checked(mariadb):
         cur.execute("SELECT @@session.time_zone")
         assert cur.fetchone() == ("+01:00",)
     conn.close()
+
+
+def test_server_certificates_are_re_read_when_they_change(tmp_path):
+    import shutil
+
+    from dmshell.client.channel import TLSFiles
+    from dmshell.sandbox import TestPKI
+
+    pki = TestPKI(tmp_path / "pki")
+    first, second = pki.issue("one"), pki.issue("two")
+    live = tmp_path / "live"
+    live.mkdir()
+    for src, dst in ((first.cert, "cert.pem"), (first.key, "key.pem"), (pki.ca, "ca.pem")):
+        shutil.copy(src, live / dst)
+    fetch = auth.CertReloader(TLSFiles(str(live / "ca.pem"), str(live / "cert.pem"), str(live / "key.pem")))
+    assert fetch() is None  # unchanged: gRPC keeps the current certificate
+    shutil.copy(second.cert, live / "cert.pem")
+    shutil.copy(second.key, live / "key.pem")
+    os.utime(live / "cert.pem", ns=(1, 1))  # a different stamp even within one clock tick
+    assert fetch() is not None  # a new configuration for the next connection
+    assert fetch() is None
+    (live / "key.pem").unlink()  # mid-rotation: keep serving with the old files
+    assert fetch() is None
