@@ -55,6 +55,12 @@ SECRET_KEY_FILE = "secret.key"
 #: ``master.MAX_WATCHERS`` of them, so status and task calls always find one free
 GRPC_THREADS = 64
 REGISTER_METHOD = "/pb.Master/RegisterWorker"
+#: what the master accepts in one request: configurations (at most ``master.MAX_CONFIG_BYTES`` each)
+#: and names; a larger message is refused by gRPC before it is read into memory
+MAX_REQUEST = 8 * 1024 * 1024
+MASTER_SERVER_OPTIONS = [
+    (k, MAX_REQUEST if k == "grpc.max_receive_message_length" else v) for k, v in SERVER_OPTIONS
+]
 LOCKFILE = "daemon.lock"
 EXIT_NOT_RUNNING = 3  # LSB: "program is not running"
 
@@ -216,7 +222,7 @@ def run(
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="master-grpc"),
         interceptors=[RPCLogger(), auth.Guard(sec, lambda method: method == REGISTER_METHOD)],
-        options=SERVER_OPTIONS,
+        options=MASTER_SERVER_OPTIONS,
     )
     try:
         port = auth.add_port(server, master_addr, sec)

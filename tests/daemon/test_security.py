@@ -277,6 +277,9 @@ def test_hostile_configs_are_answered_in_milliseconds(plain_daemon):
         took = time.perf_counter() - start
         assert not resp.result and why in resp.msg
         assert took < 0.5, took
+    with pytest.raises(grpc.RpcError) as exc:  # too large to be read at all
+        d.stub.StartTask(mpb.StartTaskRequest(task="#" * (9 << 20)), timeout=10)
+    assert exc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert d.stub.GetClusterInfo(mpb.Empty(), timeout=5).pid == d.pid  # still up
 
 
