@@ -14,7 +14,7 @@ from pathlib import Path
 
 import grpc
 import pytest
-from daemon_helpers import Daemon, dmshell, source_yaml, wait_for
+from daemon_helpers import Daemon, dmshell, source_yaml, wait_for, worker_pids
 
 from dmshell.client.channel import TLSFiles, set_default_tls
 from dmshell.ctl.main import run_command
@@ -223,19 +223,6 @@ def test_a_plaintext_master_is_refused_on_a_non_loopback_address(tmp_path):
 # --------------------------------------------------------------------------- files and processes
 
 
-def _children(pid: int) -> list[int]:
-    out = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
-                out.append(int(entry.name))
-    return out
-
-
 def _umask(pid: int) -> str:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("Umask:"):
@@ -249,7 +236,7 @@ def test_data_dir_secrets_logs_and_umask_are_private(plain_daemon):
     for name in ("cluster.secret", "secret.key", "master.db", "daemon.lock", "log/worker1.log"):
         assert (d.data_dir / name).stat().st_mode & 0o777 == 0o600, name
     assert (d.data_dir / "log").stat().st_mode & 0o777 == 0o700
-    workers = _children(d.pid)
+    workers = list(worker_pids(d.pid).values())
     assert workers  # the embedded worker
     # dump files, checkpoints and logs are created by these processes: 0600 / 0700 under umask 077
     assert {_umask(pid) for pid in [d.pid, *workers]} == {"0077"}
