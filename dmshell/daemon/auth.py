@@ -287,16 +287,21 @@ def peer_identity(context: grpc.ServicerContext, sec: Security) -> str | None:
 
 class Guard(grpc.ServerInterceptor):
     """Enforces ``--cert-allowed-cn`` on every RPC and membership (:func:`peer_identity`) on the
-    RPCs ``members_only`` names (by full method name, ``/pb.Master/RegisterWorker``)."""
+    RPCs ``members_only`` names (by full method name, ``/pb.Master/RegisterWorker``). With
+    ``secret_only``, only the cluster secret makes a member (a worker that knows the secret: its
+    master always sends it, so a dmctl certificate the CA signed cannot steer the worker)."""
 
-    def __init__(self, sec: Security, members_only: Callable[[str], bool]) -> None:
+    def __init__(self, sec: Security, members_only: Callable[[str], bool], secret_only: bool = False) -> None:
         self.sec = sec
         self.members_only = members_only
+        self.secret_only = secret_only
 
     def _refusal(self, method: str, context: grpc.ServicerContext) -> tuple[grpc.StatusCode, str] | None:
         member = peer_identity(context, self.sec)
         if member == "local":
             return None
+        if self.secret_only:
+            member = None
         cn = peer_cn(context)
         if self.sec.allowed_cn and cn is not None and cn not in self.sec.allowed_cn:
             return grpc.StatusCode.PERMISSION_DENIED, (

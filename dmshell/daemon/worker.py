@@ -602,8 +602,9 @@ def main(argv: list[str] | None = None) -> int:
     manager = SubTaskManager(args.name, data_dir)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
-        # every worker RPC is the master's: a stranger can neither push state nor read config
-        interceptors=[RPCLogger(), Guard(sec, lambda method: True)],
+        # every worker RPC is the master's: a stranger can neither push state nor read config;
+        # knowing the secret, the worker takes nothing less (a CA-signed dmctl certificate included)
+        interceptors=[RPCLogger(), Guard(sec, lambda method: True, secret_only=bool(sec.token))],
         options=SERVER_OPTIONS,
     )
     config_text = (

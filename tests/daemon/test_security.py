@@ -16,7 +16,7 @@ import grpc
 import pytest
 from daemon_helpers import Daemon, dmshell, source_yaml, wait_for, worker_pids
 
-from dmshell.client.channel import TLSFiles, set_default_tls
+from dmshell.client.channel import TLSFiles, credentials, set_default_tls
 from dmshell.ctl.main import run_command
 from dmshell.engine import db, errors
 from dmshell.engine.config import encrypt
@@ -172,6 +172,11 @@ def test_a_worker_name_cannot_be_taken_over(tls_daemon, pki):
     assert not resp.result and "registered with another identity (local)" in resp.msg
     resp = tls_daemon.stub.RegisterWorker(mpb.RegisterWorkerRequest(name="../w", address="127.0.0.1:1"))
     assert not resp.result and "worker name '../w' is not allowed" in resp.msg
+    # a certificate good enough for the master does not steer its (embedded) worker
+    channel = grpc.secure_channel(before, credentials(tls_of(pki["client"])))
+    with channel, pytest.raises(grpc.RpcError) as exc:
+        dmworker_pb2_grpc.WorkerStub(channel).ApplyState(pb.WorkerState(source="evil"), timeout=5)
+    assert exc.value.code() == grpc.StatusCode.UNAUTHENTICATED
     time.sleep(1.5)  # a heartbeat later, worker1 is still where it was, and online
     assert tls_daemon.workers()["worker1"].addr == before
     assert tls_daemon.workers()["worker1"].stage in ("free", "bound")
