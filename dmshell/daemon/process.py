@@ -334,11 +334,21 @@ def daemon_alive(data_dir: Path) -> bool:
         os.close(fd)
 
 
-def cluster_info(addr: str, timeout: float = 3.0, tls: TLSFiles | None = None) -> dmmaster_pb2.ClusterInfo:
+def cluster_info(
+    addr: str, timeout: float = 3.0, tls: TLSFiles | None = None, data_dir: Path | None = None
+) -> dmmaster_pb2.ClusterInfo:
+    """``GetClusterInfo``; with the cluster secret of ``data_dir`` when readable (so the daemon's own
+    user is recognised whatever ``--cert-allowed-cn`` says)."""
+    token = ""
+    if data_dir is not None:
+        with contextlib.suppress(OSError, ValueError):
+            token = auth.read_secret(data_dir / auth.SECRET_FILE)
     creds = credentials(tls or TLSFiles())
     channel = grpc.secure_channel(addr, creds) if creds else grpc.insecure_channel(addr)
     with channel:
-        return dmmaster_pb2_grpc.MasterStub(channel).GetClusterInfo(dmmaster_pb2.Empty(), timeout=timeout)
+        return dmmaster_pb2_grpc.MasterStub(channel).GetClusterInfo(
+            dmmaster_pb2.Empty(), timeout=timeout, metadata=[(auth.TOKEN_KEY, token)] if token else None
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -357,7 +367,7 @@ def status(data_dir: Path, master_addr: str | None, tls: TLSFiles | None = None)
         print(f"dmshell daemon is not running (data dir {data_dir})")
         return EXIT_NOT_RUNNING
     try:
-        ci = cluster_info(addr, tls=tls)
+        ci = cluster_info(addr, tls=tls, data_dir=data_dir)
     except grpc.RpcError as exc:
         if info:
             print(
@@ -400,7 +410,7 @@ def stop(data_dir: Path, master_addr: str | None, timeout: float, tls: TLSFiles 
     pid = info["pid"] if info else None
     if pid is None and master_addr:
         with contextlib.suppress(grpc.RpcError):
-            pid = int(cluster_info(master_addr, tls=tls).pid)
+            pid = int(cluster_info(master_addr, tls=tls, data_dir=data_dir).pid)
     if pid is None or not _pid_alive(pid) or not _is_daemon_process(pid):
         print(f"dmshell daemon is not running (data dir {data_dir})")
         return 0
@@ -471,7 +481,7 @@ def detach(
             print("\n".join(tail), file=sys.stderr)
             return 1
         with contextlib.suppress(grpc.RpcError):
-            if cluster_info(addr, timeout=1, tls=tls).pid == proc.pid:
+            if cluster_info(addr, timeout=1, tls=tls, data_dir=data_dir).pid == proc.pid:
                 print(proc.pid)
                 print(
                     f"dmshell daemon started (pid {proc.pid}): master at {addr}, data dir {data_dir}, "

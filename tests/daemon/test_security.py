@@ -134,6 +134,10 @@ def test_a_tls_master_wants_a_client_certificate_with_an_allowed_name(tls_daemon
     assert r.returncode == 0 and f"dmshell daemon is running (pid {tls_daemon.pid})" in r.stdout
     r = dmshell("daemon", "status", "--data-dir", str(tls_daemon.data_dir), timeout=30)
     assert r.returncode == 1 and "does not answer" in r.stdout
+    # the daemon's own user (it reads the cluster secret) is recognised whatever the certificate's CN
+    intruder = tls_flags(pki["intruder"])
+    r = dmshell("daemon", "status", "--data-dir", str(tls_daemon.data_dir), *intruder, timeout=30)
+    assert r.returncode == 0, r.stdout
 
     # the TUI: `dmshell --ssl-ca ... --ssl-cert ... --ssl-key ...` sets its clients' TLS
     from dmshell.client.master import MasterClient
