@@ -22,7 +22,10 @@ from types import TracebackType
 
 from dmshell.proto import dmworker_pb2 as pb
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+#: schema upgrades: version → statements taking the store from version - 1 to it
+_UPGRADES = {2: "ALTER TABLE workers ADD COLUMN identity TEXT NOT NULL DEFAULT ''"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sources (
@@ -50,8 +53,9 @@ CREATE TABLE IF NOT EXISTS bindings (
     worker    TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS workers (
-    name    TEXT PRIMARY KEY,
-    address TEXT NOT NULL
+    name     TEXT PRIMARY KEY,
+    address  TEXT NOT NULL,
+    identity TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS embedded_workers (
     name TEXT PRIMARY KEY
@@ -130,7 +134,12 @@ class Store(ABC):
 
     # -- workers ---------------------------------------------------------------------------
     @abstractmethod
-    def put_worker(self, name: str, address: str) -> None: ...
+    def put_worker(self, name: str, address: str, identity: str = "") -> None:
+        """Record a worker's address and the identity it registered with (``auth.peer_identity``)."""
+
+    @abstractmethod
+    def worker_identity(self, name: str) -> str | None:
+        """The identity a known worker registered with ("" before identities were kept), or None."""
 
     @abstractmethod
     def workers(self) -> dict[str, str]:
@@ -173,6 +182,10 @@ class SQLiteStore(Store):
             # executescript runs its own transaction; IF NOT EXISTS makes a crash here harmless
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        for to in range(version + 1, SCHEMA_VERSION + 1) if version else ():  # an older store
+            with self._tx() as db:
+                db.execute(_UPGRADES[to])
+                db.execute(f"PRAGMA user_version = {to}")
 
     def _tx(self) -> _Tx:
         return _Tx(self._db, self._lock)
@@ -276,13 +289,17 @@ class SQLiteStore(Store):
         return dict(self._read("SELECT source_id, worker FROM bindings ORDER BY source_id"))
 
     # -- workers ---------------------------------------------------------------------------
-    def put_worker(self, name: str, address: str) -> None:
+    def put_worker(self, name: str, address: str, identity: str = "") -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO workers VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET address = excluded.address",
-                (name, address),
+                "INSERT INTO workers VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET address = excluded.address, identity = excluded.identity",
+                (name, address, identity),
             )
+
+    def worker_identity(self, name: str) -> str | None:
+        rows = self._read("SELECT identity FROM workers WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
 
     def workers(self) -> dict[str, str]:
         return dict(self._read("SELECT name, address FROM workers ORDER BY name"))
