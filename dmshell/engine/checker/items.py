@@ -95,6 +95,7 @@ class CheckContext:
 
     task: TaskConfig | None
     sources: dict[str, SourceConfig]
+    timeout: float = CONNECT_TIMEOUT  #: seconds to wait for a database to answer
     _conns: dict[tuple[str, str, int], pymysql.connections.Connection] = field(default_factory=dict)
     _memo: dict[tuple[str, ...], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -132,7 +133,7 @@ class CheckContext:
             conn = self._conns.get(slot)
         if conn is None:
             try:
-                conn = connect(db, connect_timeout=CONNECT_TIMEOUT)
+                conn = connect(db, connect_timeout=self.timeout)
             except errors.DMError as exc:
                 cause = exc.__cause__ or exc.cause
                 err = errors.ErrTaskCheckFailedOpenDB(db.user, db.host, db.port, cause=cause)

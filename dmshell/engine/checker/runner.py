@@ -74,7 +74,7 @@ def run_items(ctx: CheckContext, items: list[CheckItem]) -> Results:
 def _run_lane(
     ctx: CheckContext, lane: list[tuple[int, int, CheckItem, str]]
 ) -> list[tuple[int, int, CheckItem, str, Result]]:
-    out = []
+    out: list[tuple[int, int, CheckItem, str, Result]] = []
     for n, k, item, source in lane:
         try:
             got = item.fn(ctx, source)

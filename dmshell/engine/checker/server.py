@@ -14,7 +14,7 @@ from dmshell.engine import errors
 from dmshell.engine.binlog.gtid import resolve_gtid_start
 from dmshell.engine.binlog.location import file_index
 from dmshell.engine.checker import catalog
-from dmshell.engine.checker.items import REGISTRY, CheckContext, check_item, query
+from dmshell.engine.checker.items import CONNECT_TIMEOUT, REGISTRY, CheckContext, check_item, query
 from dmshell.engine.checker.result import Result
 from dmshell.engine.checker.runner import run_items
 from dmshell.engine.config.source import SourceConfig
@@ -270,14 +270,16 @@ def connection_amount(max_conn: int, who: str, need: int) -> Result:
     return Result.success()
 
 
-def check_server(cfg: SourceConfig) -> list[Result]:
-    """The ``server`` items on one source, without a task: what the TUI's new-source form shows.
+def check_server(cfg: SourceConfig, timeout: float = CONNECT_TIMEOUT) -> tuple[str, list[Result]]:
+    """The server's version and the ``server`` items' results on one source, without a task: what
+    the TUI's new-source form shows.
 
     Raises ``ErrTaskCheckFailedOpenDB`` when the source does not answer.
     """
-    ctx = CheckContext(None, {cfg.source_id: cfg})
+    ctx = CheckContext(None, {cfg.source_id: cfg}, timeout)
     try:
-        ctx.source(cfg.source_id)
-        return run_items(ctx, [item for item in REGISTRY if item.server]).all
+        ctx.source(cfg.source_id)  # raises when it does not answer, before any item runs
+        results = run_items(ctx, [item for item in REGISTRY if item.server]).all
+        return variables(ctx, cfg.source_id).get("version", ""), results
     finally:
         ctx.close()
