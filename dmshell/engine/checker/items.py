@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import pymysql
@@ -137,7 +137,7 @@ class CheckContext:
             except errors.DMError as exc:
                 cause = exc.__cause__ or exc.cause
                 err = errors.ErrTaskCheckFailedOpenDB(db.user, db.host, db.port, cause=cause)
-                raise with_scope(err, scope) from exc
+                raise errors.with_scope(err, scope) from exc
             with self._lock:
                 self._conns[slot] = conn
         return conn
@@ -157,8 +157,3 @@ def query(conn: pymysql.connections.Connection, sql: str, args: Any = None) -> l
         return [
             tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row) for row in cur
         ]
-
-
-def with_scope(err: errors.DMError, scope: errors.Scope) -> errors.DMError:
-    """DM's ``terror.WithScope``: the same error reported for the upstream or the downstream."""
-    return errors.DMError(replace(err.entry, scope=scope), err.message, err.cause, err.workaround)
