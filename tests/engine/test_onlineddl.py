@@ -10,14 +10,15 @@ import pytest
 
 from dmshell.engine import errors
 from dmshell.engine.config.load import load_task_config
-from dmshell.engine.ddl.statement import parse_ddl
 from dmshell.engine.db import connect
+from dmshell.engine.ddl.statement import parse_ddl
 from dmshell.engine.onlineddl import OnlineDDL, Rules, Storage, TableKind
 
 
 def sub(extra: str = ""):
     task = load_task_config(
-        "name: oddl\ntask-mode: incremental\ntarget-database:\n  host: 127.0.0.1\n  port: 3306\n  user: root\n"
+        "name: oddl\ntask-mode: incremental\n"
+        "target-database:\n  host: 127.0.0.1\n  port: 3306\n  user: root\n"
         f"{extra}mysql-instances:\n  - source-id: s1\n    meta:\n      binlog-name: mysql-bin.000001\n"
     )
     return task.subtask("s1")
