@@ -20,7 +20,8 @@ import logging
 from dataclasses import dataclass, field
 
 from dmshell.engine import errors
-from dmshell.engine.db import quote_table
+from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.db import connect, quote_table
 from dmshell.engine.ddl.statement import DDL, TableName, parse_ddl, rewrite
 from dmshell.engine.onlineddl.rules import Rules, TableKind
 from dmshell.engine.onlineddl.storage import Storage
@@ -47,6 +48,19 @@ class OnlineDDL:
     def __init__(self, rules: Rules, storage: Storage) -> None:
         self.rules = rules
         self.storage = storage
+
+    @classmethod
+    def open(cls, sub: SubTaskConfig) -> OnlineDDL | None:
+        """The handling of a subtask (its records loaded from the target); ``None`` when
+        ``online-ddl`` is off."""
+        if not sub.online_ddl:
+            return None
+        storage = Storage(lambda: connect(sub.target), sub.meta_schema, sub.name, sub.source_id)
+        storage.prepare()
+        return cls(Rules.of(sub), storage)
+
+    def close(self) -> None:
+        self.storage.close()
 
     def kind(self, table: str) -> TableKind:
         return self.rules.kind(table)
