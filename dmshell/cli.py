@@ -3,7 +3,7 @@
 * ``dmshell [--master-addr A] ...`` — the TUI (:mod:`dmshell.tui.app`)
 * ``dmshell daemon [status|stop] ...`` — the master and its embedded workers (:mod:`dmshell.daemon.process`)
 * ``dmshell worker --name W --join A --worker-addr B`` — a worker on another machine
-* ``dmshell repl [--master-addr A]`` — the dmctl REPL (:mod:`dmshell.ctl.repl`)
+* ``dmshell repl [--master-addr A]`` — the dmctl REPL (:func:`dmshell.ctl.main.repl_main`)
 * ``dmshell playground`` — a throw-away local cluster with sample data
 
 Sub-commands are imported only when used (start-up time), so ``dmshell daemon`` never loads Textual.
@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     elif command == "worker":
         from dmshell.daemon.worker import main as run
     elif command == "repl":
-        from dmshell.ctl.repl import main as run
+        from dmshell.ctl.main import repl_main as run
     elif command == "playground":
         from dmshell.playground import main as run
     elif command in ("-V", "--version", "version"):

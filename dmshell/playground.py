@@ -29,6 +29,7 @@ import grpc
 import pymysql
 
 from dmshell import sandbox
+from dmshell.client.master import MasterClient
 from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
 from dmshell.sandbox import ROOT_PASSWORD, TARGET, UPSTREAM1, UPSTREAM2, MariaDBServer, Sandbox
 
@@ -120,7 +121,9 @@ def load_sample_data(up1: MariaDBServer, up2: MariaDBServer, rows: int = SAMPLE_
                 "CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
                 "email VARCHAR(128) NOT NULL)"
             )
-            extra_rows = [(i, f"customer {i}", f"c{i}@example.com") for i in range(1, 201)]
+            extra_rows: list[tuple[int, str, object]] = [
+                (i, f"customer {i}", f"c{i}@example.com") for i in range(1, 201)
+            ]
             extra_sql = "INSERT INTO shop.customers VALUES (%s, %s, %s)"
         else:
             server.execute(
@@ -213,14 +216,9 @@ def _daemon_command(master_addr: str, data_dir: Path) -> list[str]:
 
 
 def _master_stub(addr: str) -> tuple[dmmaster_pb2_grpc.MasterStub, Callable[[], None]]:
-    """A Master stub (dmctl's MasterClient when present) and a function that closes it."""
-    try:
-        from dmshell.ctl.client import MasterClient
-    except ImportError:
-        channel = grpc.insecure_channel(addr)
-        return dmmaster_pb2_grpc.MasterStub(channel), channel.close
+    """A Master stub (the client layer's connection) and a function that closes it."""
     client = MasterClient(addr, timeout=30)
-    return client.stub, getattr(client, "close", lambda: None)
+    return client.stub, client.close
 
 
 def _check_response(what: str, resp: object) -> None:

@@ -321,7 +321,7 @@ def install_db_path() -> str:
     return _find("mariadb-install-db", "mysql_install_db")
 
 
-#: The standard test/playground topology (DESIGN.md): two upstreams and one target.
+#: The standard test/playground topology: two upstreams and one target.
 UPSTREAM1 = ServerSpec("upstream1", server_id=101, gtid_domain_id=1)
 UPSTREAM2 = ServerSpec("upstream2", server_id=102, gtid_domain_id=2, binlog_row_metadata="FULL")
 TARGET = ServerSpec("target", server_id=201, log_bin=False)

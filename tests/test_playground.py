@@ -99,6 +99,7 @@ def _units(addr: str) -> dict[str, str]:
     }
 
 
+@pytest.mark.mariadb  # the playground starts its own servers and daemon
 def test_playground_reaches_sync_and_cleans_up_on_sigterm():
     proc = subprocess.Popen(
         [sys.executable, "-m", "dmshell", "playground", "--no-tui"],
@@ -164,6 +165,7 @@ def test_playground_reaches_sync_and_cleans_up_on_sigterm():
             shutil.rmtree(root, ignore_errors=True)
 
 
+@pytest.mark.mariadb  # the playground starts its own servers and daemon
 @pytest.mark.parametrize("how", ["q", "SIGHUP"])
 def test_playground_tui_exit_cleans_up(how):
     """With a terminal the playground opens the TUI; quitting it (``q``) or losing the terminal

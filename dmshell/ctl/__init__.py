@@ -1,6 +1,8 @@
 """dmctl: DM's command-line client — command mode, piped-stdin mode and the interactive REPL.
 
-Public entry points: :mod:`dmshell.ctl.registry` (the command registry), :mod:`dmshell.ctl.runner`
-(``Session.run``), :mod:`dmshell.ctl.client` (``MasterClient``), :mod:`dmshell.ctl.output`
-(``to_dm_json``), :func:`dmshell.ctl.repl.run_repl`.
+Dependencies point one way: :mod:`~dmshell.ctl.command` (command types, usage/help) ←
+:mod:`~dmshell.ctl.invocation` ← :mod:`~dmshell.ctl.commands` ← :mod:`~dmshell.ctl.registry` (the tree,
+lookup, completion) ← :mod:`~dmshell.ctl.runner` (``Session.run``) ← :mod:`~dmshell.ctl.main`
+(``dmctl``, ``dmshell repl``) → :mod:`~dmshell.ctl.repl`. The master connection is the client layer's
+(:class:`dmshell.client.MasterClient`); :mod:`dmshell.ctl.output` prints DM's JSON (``to_dm_json``).
 """

@@ -1,30 +1,42 @@
 """How a dmctl command fails, and the exit status each failure maps to.
 
-Exit statuses (documented in docs/dmctl.md): 0 ok, 1 the master answered ``"result": false`` or the
-command failed, 2 usage error, 3 master unreachable, 130 interrupted.
+The exit statuses and the master-connection errors are the client layer's
+(:mod:`dmshell.client.errors`, documented in docs/dmctl.md); dmctl adds its usage errors.
 """
 
 from __future__ import annotations
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
-EXIT_UNREACHABLE = 3
-EXIT_INTERRUPTED = 130
+from dmshell.client.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+    ClientError,
+    UnreachableError,
+)
+
+__all__ = [
+    "CHECK_OUTPUT",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "CtlError",
+    "Done",
+    "HelpShown",
+    "UnknownCommandError",
+    "UnreachableError",
+    "UsageError",
+]
 
 #: the error DM returns after printing a command's usage or a message about its arguments
 CHECK_OUTPUT = "please check output to see error"
 
 
-class CtlError(Exception):
+class CtlError(ClientError):
     """A command failed; dmctl prints ``Error: <message>``."""
-
-    exit_code = EXIT_FAILED
-
-    def __init__(self, message: str, exit_code: int | None = None) -> None:
-        super().__init__(message)
-        if exit_code is not None:
-            self.exit_code = exit_code
 
 
 class UsageError(CtlError):
@@ -53,9 +65,3 @@ class HelpShown(Done):
 
     def __init__(self, exit_code: int = EXIT_USAGE) -> None:
         super().__init__(exit_code)
-
-
-class UnreachableError(CtlError):
-    """No master address answered (DM's ErrCtlGRPCCreateConn)."""
-
-    exit_code = EXIT_UNREACHABLE

@@ -8,6 +8,7 @@ positional arguments) and fails with pflag's exact messages. :func:`flag_usages`
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ class Flag:
         if self.kind == "bool":
             return "true" if self.default else "false"
         if self.kind == "strings":
-            return "[" + _write_csv(list(self.default or [])) + "]"  # type: ignore[call-overload]
+            return "[" + _write_csv(_strings(self.default)) + "]"
         return str(self.default)
 
     def label(self) -> str:
@@ -82,27 +83,30 @@ class FlagValues:
 
     def __post_init__(self) -> None:
         for name, f in self.flags.items():
-            self.values.setdefault(name, list(f.default) if f.kind == "strings" else f.default)  # type: ignore[call-overload]
+            self.values.setdefault(name, _strings(f.default) if f.kind == "strings" else f.default)
 
-    def get(self, name: str) -> object:
+    # the accessors are named after the kinds (``values.str("output")``), so the builtins are spelled out
+
+    def get(self, name: builtins.str) -> object:
         return self.values[name]
 
-    def str(self, name: str) -> str:
-        return str(self.values[name])
+    def str(self, name: builtins.str) -> builtins.str:
+        return builtins.str(self.values[name])
 
-    def bool(self, name: str) -> bool:
-        return bool(self.values[name])
+    def bool(self, name: builtins.str) -> builtins.bool:
+        return builtins.bool(self.values[name])
 
-    def int(self, name: str) -> int:
-        return int(self.values[name])  # type: ignore[call-overload]
+    def int(self, name: builtins.str) -> builtins.int:
+        value = self.values[name]
+        return value if isinstance(value, builtins.int) else builtins.int(builtins.str(value))
 
-    def list(self, name: str) -> list[str]:
-        return list(self.values[name])  # type: ignore[call-overload]
+    def list(self, name: builtins.str) -> builtins.list[builtins.str]:
+        return _strings(self.values[name])
 
-    def changed(self, name: str) -> bool:
+    def changed(self, name: builtins.str) -> builtins.bool:
         return name in self.changed_names
 
-    def set(self, f: Flag, raw: str) -> None:
+    def set(self, f: Flag, raw: builtins.str) -> None:
         """Apply one occurrence of ``f`` (pflag's ``Value.Set``)."""
         try:
             value = _convert(f, raw)
@@ -111,7 +115,7 @@ class FlagValues:
                 f"invalid argument {_go_quote(raw)} for {_go_quote(f.label())} flag: {exc}"
             ) from None
         if f.kind == "strings" and f.name in self.changed_names:
-            value = [*self.values[f.name], *value]  # type: ignore[misc]
+            value = [*_strings(self.values[f.name]), *_strings(value)]
         self.values[f.name] = value
         self.changed_names.add(f.name)
 
@@ -220,6 +224,11 @@ def _read_csv(raw: str) -> list[str]:
     import csv  # only `-s a,b`-style values need it
 
     return next(csv.reader([raw]), [])
+
+
+def _strings(value: object) -> list[str]:
+    """A ``strings`` flag's value (a list; its default is a tuple) as a new list."""
+    return [str(v) for v in value] if isinstance(value, list | tuple) else []
 
 
 def _write_csv(values: list[str]) -> str:

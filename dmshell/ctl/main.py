@@ -1,4 +1,4 @@
-"""``dmctl``: DM's command-line client (console entry ``dmshell.ctl.main:main``).
+"""``dmctl``: DM's command-line client (console entry ``dmshell.ctl.main:main``), and ``dmshell repl``.
 
 ``dmctl [global flags] <command> [args]`` runs one command (command mode). Without a command it
 reads commands: from a prompt-toolkit REPL when stdin is a terminal, otherwise one command per line
@@ -16,8 +16,12 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from dmshell import __version__
-from dmshell.ctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, CtlError, Done, UsageError
-from dmshell.ctl.runner import Invocation, Session
+from dmshell.ctl import registry
+from dmshell.ctl.command import all_flags
+from dmshell.ctl.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CtlError, Done, UsageError
+from dmshell.ctl.flags import FlagError, parse
+from dmshell.ctl.invocation import Invocation
+from dmshell.ctl.runner import Session
 
 #: DM's ``AdjustArgumentsForPflags``: single-dash long flags accepted for compatibility
 _LEGACY_FLAGS = (
@@ -54,7 +58,7 @@ def version_text() -> str:
 
 def _prerun(inv: Invocation) -> None:
     """DM's ``PersistentPreRunE``: ``-V``, then the settings (master address required)."""
-    from dmshell.ctl.settings import load_config
+    from dmshell.ctl.settings import load_config  # with TLS and address parsing: start-up time
 
     flags = inv.flags
     if flags.bool("version"):
@@ -62,7 +66,7 @@ def _prerun(inv: Invocation) -> None:
         raise Done(EXIT_OK)
     for name in ("encrypt", "decrypt"):
         if flags.changed(name):
-            from dmshell.engine.config import encrypt as cipher
+            from dmshell.engine.config import encrypt as cipher  # loads `cryptography`: start-up time
 
             inv.println(getattr(cipher, name)(flags.str(name)))
             raise Done(EXIT_OK)
@@ -93,7 +97,7 @@ def _loop(inv: Invocation) -> int:
     session.client.connect()  # like DM, fail at once when no master answers
     stdin = session.stdin or sys.stdin
     if stdin.isatty() and session.out.isatty():
-        from dmshell.ctl.repl import run_repl
+        from dmshell.ctl.repl import run_repl  # loads prompt_toolkit: start-up time
 
         return run_repl(session=session)
     return run_piped(session, stdin)
@@ -154,6 +158,38 @@ def _exit_now(status: int) -> None:
         except (OSError, ValueError):  # closed or broken: nothing more can be written anyway
             pass
     os._exit(status)
+
+
+# --------------------------------------------------------------------------- `dmshell repl`
+
+REPL_USAGE = """\
+Usage:
+  dmshell repl [--master-addr host:port[,host:port...]] [--rpc-timeout 10m] [--config dmctl.toml]
+               [--ssl-ca file --ssl-cert file --ssl-key file]
+
+The dmctl REPL (the same as `dmctl` without a command). The master address falls back to
+$DM_MASTER_ADDR. When stdin is not a terminal, commands are read one per line, as DM's dmctl does.
+"""
+
+
+def repl_main(argv: Sequence[str] | None = None) -> int:
+    """``dmshell repl [dmctl's process flags]``: the REPL on a terminal, else DM's piped loop."""
+    args = adjust_legacy_args(sys.argv[1:] if argv is None else argv)
+    try:
+        values, positional = parse(args, all_flags(registry.root("command")))
+    except FlagError as exc:
+        sys.stderr.write(f"Error: {exc}\n{REPL_USAGE}")
+        return EXIT_USAGE
+    if values.bool("help"):
+        sys.stdout.write(REPL_USAGE)
+        return EXIT_OK
+    if positional:  # a command line is dmctl's job; here it would silently skip the REPL
+        sys.stderr.write(
+            f"Error: dmshell repl takes no command (got {positional[0]!r}); "
+            f"run `dmctl {' '.join(positional)}` instead\n{REPL_USAGE}"
+        )
+        return EXIT_USAGE
+    return main(args)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,9 @@
 """The one dmctl command registry: what every front door (dmctl, the REPL, the TUI) knows about commands.
 
-Each :class:`Command` is one entry: ``use`` line, ``short`` help, flags, positional-argument kinds,
-the Master RPC it calls and its handler. The tree and its texts follow DM's cobra command tree
-(``dm/ctl/ctl.go``): lookup (:func:`find`) and usage/help rendering (:func:`usage_text`,
-:func:`help_text`) reproduce cobra v1.10 byte for byte, including hidden commands, aliases and the
-``Global Flags`` section.
+The registry assembles DM's cobra command tree (``dm/ctl/ctl.go``) from the command modules
+(:mod:`dmshell.ctl.commands`, which declare :class:`~dmshell.ctl.command.Command` entries) and looks
+commands up like cobra's ``Find`` (:func:`find`), including hidden commands and aliases. Dependencies
+point one way: command types ← command modules ← registry ← runner.
 
 Two trees exist, as in DM: ``mode="command"`` (``dmctl <command>``: the root also carries the
 process flags ``--master-addr``, ``--config``, ...) and ``mode="loop"`` (interactive/piped lines,
@@ -18,140 +17,70 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import Any
 
-from dmshell.ctl.flags import Flag, FlagValues, bool_flag, flag_usages
+from dmshell.ctl.command import Command, all_flags, help_text, usage_text
+from dmshell.ctl.commands import binlog, cluster, config, ddl, relay, schema, secret, task, validation
+from dmshell.ctl.flags import Flag, FlagError, bool_flag, parse, string_flag, strings_flag
+from dmshell.ctl.invocation import Invocation
 
-if TYPE_CHECKING:
-    from dmshell.ctl.runner import Invocation
-
-Handler = Callable[["Invocation"], "int | None"]
-#: (positional args, parsed flags) -> the question to confirm, or None when nothing destructive runs
-Confirm = Callable[[list[str], FlagValues], "str | None"]
-
-_MIN_NAME_PADDING = 11
 HELP_LONG = (
     "Help provides help for any command in the application.\n"
     "Simply type dmctl help [path to command] for full details."
 )
 
 
-@dataclass(eq=False)
-class Command:
-    """One dmctl command (cobra's ``Command``) plus what the front ends need to drive it.
-
-    ``positionals`` names the kind of each positional argument for completion: ``task``,
-    ``source``, ``worker``, ``member``, ``lock``, ``file``, ``dir``, ``sql``, ``text`` or
-    ``choice:a,b,c``; a trailing ``...`` on the last one means it repeats. ``flag_values`` does the
-    same for flag values (by long flag name; looked up through the parents too).
-    """
-
-    use: str
-    short: str
-    run: Handler | None = None
-    flags: tuple[Flag, ...] = ()
-    persistent_flags: tuple[Flag, ...] = ()
-    aliases: tuple[str, ...] = ()
-    hidden: bool = False
-    long: str = ""
-    rpc: str = ""
-    positionals: tuple[str, ...] = ()
-    flag_values: dict[str, str] = field(default_factory=dict)
-    confirm: Confirm | None = None
-    #: runs without a master (help, decrypt)
-    offline: bool = False
-    subcommands: list[Command] = field(default_factory=list)
-    parent: Command | None = None
-
-    @property
-    def name(self) -> str:
-        return self.use.split(" ", 1)[0]
-
-    @property
-    def runnable(self) -> bool:
-        return self.run is not None
-
-    @property
-    def path(self) -> str:
-        """cobra's ``CommandPath``: ``dmctl binlog skip``."""
-        return f"{self.parent.path} {self.name}" if self.parent else self.name
-
-    @property
-    def root(self) -> Command:
-        return self.parent.root if self.parent else self
-
-    @property
-    def is_help(self) -> bool:
-        return self.parent is not None and self.name == "help" and self.parent.parent is None
-
-    def add(self, *cmds: Command) -> Command:
-        for c in cmds:
-            c.parent = self
-            self.subcommands.append(c)
-        return self
-
-    def child(self, word: str) -> Command | None:
-        """The subcommand named (or aliased) ``word``."""
-        for c in self.subcommands:
-            if c.name == word or word in c.aliases:
-                return c
-        return None
-
-    @property
-    def available(self) -> bool:
-        """cobra's ``IsAvailableCommand`` (listed in help, suggested for typos)."""
-        if self.hidden or self.is_help:
-            return False
-        return self.runnable or self.has_available_subcommands
-
-    @property
-    def has_available_subcommands(self) -> bool:
-        return any(c.available for c in self.subcommands)
-
-    def sorted_subcommands(self) -> list[Command]:
-        return sorted(self.subcommands, key=lambda c: c.name)
-
-    def value_kind(self, flag_name: str) -> str:
-        """What a flag's value is (for completion), inherited from parents."""
-        c: Command | None = self
-        while c is not None:
-            if flag_name in c.flag_values:
-                return c.flag_values[flag_name]
-            c = c.parent
-        return ""
+def root_flags(mode: str) -> list[Flag]:
+    """The root's persistent flags: ``-s/--source`` always; the process flags in command mode."""
+    flags = [
+        strings_flag("source", "MySQL Source ID.", "s"),
+        # beyond DM (hidden so that usage text stays DM's): output format, and skipping confirmations
+        string_flag("output", "output format: json (DM's, default), table or plain", hidden=True),
+        bool_flag("yes", "do not ask before destructive commands", hidden=True),
+    ]
+    if mode == "command":
+        flags += [
+            bool_flag("version", "Prints version and exit.", "V"),
+            string_flag("config", "Path to config file."),
+            string_flag(
+                "master-addr",
+                "Master API server address, this parameter is required when interacting "
+                "with the dm-master",
+            ),
+            string_flag("rpc-timeout", "RPC timeout, default is 10m.", default="10m"),
+            string_flag("ssl-ca", "Path of file that contains list of trusted SSL CAs for connection."),
+            string_flag(
+                "ssl-cert", "Path of file that contains X509 certificate in PEM format for connection."
+            ),
+            string_flag("ssl-key", "Path of file that contains X509 key in PEM format for connection."),
+            # dmctl v2.0's `--encrypt` / `--decrypt` (local, no master needed)
+            string_flag("encrypt", "Encrypts plaintext to ciphertext.", hidden=True),
+            string_flag("decrypt", "Decrypts ciphertext to plaintext.", hidden=True),
+        ]
+    return flags
 
 
-# --------------------------------------------------------------------------- flags of a command
-
-
-def help_flag(cmd: Command) -> Flag:
-    return bool_flag("help", f"help for {cmd.name}", "h")
-
-
-def local_flags(cmd: Command) -> list[Flag]:
-    """cobra's ``LocalFlags``: own flags, own persistent flags and ``-h/--help``."""
-    out: dict[str, Flag] = {}
-    for f in (*cmd.flags, *cmd.persistent_flags, help_flag(cmd)):
-        out.setdefault(f.name, f)
-    return list(out.values())
-
-
-def inherited_flags(cmd: Command) -> list[Flag]:
-    """cobra's ``InheritedFlags``: persistent flags of the parents (nearest first wins)."""
-    local = {f.name for f in local_flags(cmd)}
-    out: dict[str, Flag] = {}
-    p = cmd.parent
-    while p is not None:
-        for f in p.persistent_flags:
-            if f.name not in local:
-                out.setdefault(f.name, f)
-        p = p.parent
-    return list(out.values())
-
-
-def all_flags(cmd: Command) -> list[Flag]:
-    return [*local_flags(cmd), *inherited_flags(cmd)]
+def top_level_commands() -> list[Command]:
+    """DM's top-level commands in its registration order (``NewRootCmd``)."""
+    return [
+        *task.commands(),
+        *ddl.show_unlock_commands(),
+        *relay.pause_resume_commands(),
+        *cluster.source_commands(),
+        *cluster.member_commands(),
+        *schema.operate_schema_commands(),
+        *config.get_config_commands(),
+        *binlog.handle_error_commands(),
+        *cluster.transfer_commands(),
+        *relay.start_stop_commands(),
+        *binlog.binlog_commands(),
+        *ddl.shard_ddl_lock_commands(),
+        *schema.binlog_schema_commands(),
+        *config.config_commands(),
+        *validation.commands(),
+        *secret.commands(),
+    ]
 
 
 # --------------------------------------------------------------------------- trees
@@ -170,8 +99,6 @@ def root(mode: str = "loop") -> Command:
 
 
 def _build(mode: str) -> Command:
-    from dmshell.ctl.commands import root_flags, top_level_commands
-
     r = Command(
         use="dmctl",
         short="DM control",
@@ -350,57 +277,6 @@ def _suggestions(cmd: Command, typed: str) -> str:
     return "\n\nDid you mean this?\n" + "".join(f"\t{n}\n" for n in names)
 
 
-# --------------------------------------------------------------------------- usage and help
-
-
-def use_line(cmd: Command) -> str:
-    """cobra's ``UseLine`` (every dmctl command has flags, so `` [flags]`` is appended)."""
-    line = f"{cmd.parent.path} {cmd.use}" if cmd.parent else cmd.use
-    return line if "[flags]" in line else line + " [flags]"
-
-
-def _name_padding(cmd: Command) -> int:
-    if cmd.parent is None:
-        return _MIN_NAME_PADDING
-    return max(_MIN_NAME_PADDING, *(len(c.name) for c in cmd.parent.subcommands))
-
-
-def usage_text(cmd: Command) -> str:
-    """What cobra's ``Usage()`` prints for ``cmd`` (ends with a newline)."""
-    out = ["Usage:"]
-    if cmd.runnable:
-        out.append(f"\n  {use_line(cmd)}")
-    subs = cmd.has_available_subcommands
-    if subs:
-        out.append(f"\n  {cmd.path} [command]")
-    if cmd.aliases:
-        out.append("\n\nAliases:\n  " + ", ".join((cmd.name, *cmd.aliases)))
-    if subs:
-        out.append("\n\nAvailable Commands:")
-        for c in cmd.sorted_subcommands():
-            if c.available or c.is_help:
-                out.append(f"\n  {c.name.ljust(_name_padding(c))} {c.short}")
-    local = [f for f in local_flags(cmd) if not f.hidden]
-    if local:
-        out.append("\n\nFlags:\n" + flag_usages(local).rstrip())
-    inherited = [f for f in inherited_flags(cmd) if not f.hidden]
-    if inherited:
-        out.append("\n\nGlobal Flags:\n" + flag_usages(inherited).rstrip())
-    if subs:
-        out.append(f'\n\nUse "{cmd.path} [command] --help" for more information about a command.')
-    out.append("\n")
-    return "".join(out)
-
-
-def help_text(cmd: Command) -> str:
-    """What cobra's ``Help()`` prints: the long (or short) text, a blank line, then the usage."""
-    text = (cmd.long or cmd.short).rstrip()
-    out = f"{text}\n\n" if text else ""
-    if cmd.runnable or cmd.subcommands:
-        out += usage_text(cmd)
-    return out
-
-
 # --------------------------------------------------------------------------- completion
 
 
@@ -536,8 +412,6 @@ def _paths(prefix: str, dirs_only: bool) -> list[str]:
 
 def confirmation(argv: Sequence[str], mode: str = "loop") -> str | None:
     """The question to ask before running ``argv`` when it is destructive, else ``None``."""
-    from dmshell.ctl.flags import FlagError, parse
-
     m = find(argv, mode)
     if m.error or m.cmd.confirm is None:
         return None

@@ -10,7 +10,7 @@
 * long output goes through ``$PAGER`` (default ``less -FRX``) when stdout is a terminal;
 * ``help [command]``; ``exit`` or Ctrl-D leaves, Ctrl-C clears the line.
 
-``dmshell repl [--master-addr A] ...`` enters it through :func:`main`.
+``dmshell repl [--master-addr A] ...`` enters it through :func:`dmshell.ctl.main.repl_main`.
 """
 
 from __future__ import annotations
@@ -23,21 +23,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
 from prompt_toolkit.document import Document
-from prompt_toolkit.formatted_text import FormattedText
+from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.lexers import Lexer
-from prompt_toolkit.styles import Style
+from prompt_toolkit.styles import BaseStyle, Style
 
+from dmshell.client.errors import EXIT_OK, EXIT_UNREACHABLE, ClientError
 from dmshell.ctl import registry
-from dmshell.ctl.errors import EXIT_OK, EXIT_UNREACHABLE, EXIT_USAGE, CtlError
-from dmshell.ctl.runner import Session, mpb
+from dmshell.ctl.command import all_flags
+from dmshell.ctl.invocation import mpb
+from dmshell.ctl.runner import Session
+from dmshell.ctl.settings import load_config
 
 PROMPT = "» "
 REDACTED = "******"
@@ -226,11 +229,11 @@ class DmctlCompleter(Completer):
 class DmctlLexer(Lexer):
     """Commands, flags and SQL (pygments' MySQL lexer) in colour."""
 
-    def lex_document(self, document: Document) -> Callable[[int], list[tuple[str, str]]]:
+    def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
         lines = document.lines
 
-        def get_line(lineno: int) -> list[tuple[str, str]]:
-            return highlight_line(lines[lineno]) if lineno < len(lines) else []
+        def get_line(lineno: int) -> StyleAndTextTuples:
+            return [*highlight_line(lines[lineno])] if lineno < len(lines) else []
 
         return get_line
 
@@ -256,7 +259,7 @@ def highlight_line(line: str) -> list[tuple[str, str]]:
             styles[i] = "class:unknown"
         elif word.startswith("-") and len(word) > 1:
             styles[i] = "class:flag"
-            flag = registry.flag_for(word, registry.all_flags(cmd))
+            flag = registry.flag_for(word, all_flags(cmd))
             value_next = (
                 flag is not None
                 and flag.takes_value
@@ -301,7 +304,7 @@ def _sql_fragments(word: str) -> list[tuple[str, str]]:
     return [("class:argument", quote), *frags, ("class:argument", quote)] if quote else frags
 
 
-def _style() -> Style | None:
+def _style() -> BaseStyle | None:
     if os.environ.get("NO_COLOR"):
         return None
     from prompt_toolkit.styles import merge_styles
@@ -363,17 +366,15 @@ def run_repl(
     """
     stdout = stdout or sys.stdout
     if session is None:
-        from dmshell.ctl.settings import load_config
-
         try:
             config = load_config(master_addr=master_addr, rpc_timeout=rpc_timeout)
-        except CtlError as exc:
+        except ClientError as exc:
             stdout.write(f"Error: {exc}\n")
             return exc.exit_code
         session = Session(config, out=stdout, mode="loop")
         try:
             session.client.connect()
-        except CtlError as exc:
+        except ClientError as exc:
             stdout.write(f"Error: {exc}\n")
             return EXIT_UNREACHABLE
 
@@ -383,7 +384,7 @@ def run_repl(
     values = MasterValues(call)
     if fetch_values:
         values.refresh_async()
-    prompt = PromptSession(
+    prompt: PromptSession[str] = PromptSession(
         message=FormattedText([("class:prompt", PROMPT)]),
         history=RedactingHistory(history_file or history_path()),
         completer=DmctlCompleter(values if fetch_values else None),
@@ -435,39 +436,3 @@ def run_repl(
         session.out = saved_out
         session.confirm = None
     return EXIT_OK
-
-
-# --------------------------------------------------------------------------- `dmshell repl`
-
-REPL_USAGE = """\
-Usage:
-  dmshell repl [--master-addr host:port[,host:port...]] [--rpc-timeout 10m] [--config dmctl.toml]
-               [--ssl-ca file --ssl-cert file --ssl-key file]
-
-The dmctl REPL (the same as `dmctl` without a command). The master address falls back to
-$DM_MASTER_ADDR. When stdin is not a terminal, commands are read one per line, as DM's dmctl does.
-"""
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``dmshell repl [dmctl's process flags]``: the REPL on a terminal, else DM's piped loop."""
-    from dmshell.ctl.flags import FlagError, parse
-    from dmshell.ctl.main import adjust_legacy_args
-    from dmshell.ctl.main import main as dmctl_main
-
-    args = adjust_legacy_args(sys.argv[1:] if argv is None else argv)
-    try:
-        values, positional = parse(args, registry.all_flags(registry.root("command")))
-    except FlagError as exc:
-        sys.stderr.write(f"Error: {exc}\n{REPL_USAGE}")
-        return EXIT_USAGE
-    if values.bool("help"):
-        sys.stdout.write(REPL_USAGE)
-        return EXIT_OK
-    if positional:  # a command line is dmctl's job; here it would silently skip the REPL
-        sys.stderr.write(
-            f"Error: dmshell repl takes no command (got {positional[0]!r}); "
-            f"run `dmctl {' '.join(positional)}` instead\n{REPL_USAGE}"
-        )
-        return EXIT_USAGE
-    return dmctl_main(args)

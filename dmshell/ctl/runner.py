@@ -13,54 +13,35 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from functools import cache
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
+from dmshell.client.errors import ClientError
 from dmshell.ctl import registry
-from dmshell.ctl.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_USAGE,
-    CtlError,
-    Done,
-    HelpShown,
-    UnknownCommandError,
-    UsageError,
-)
-from dmshell.ctl.flags import FlagError, FlagValues, parse
+from dmshell.ctl.command import Command, all_flags, help_text
+from dmshell.ctl.errors import EXIT_OK, CtlError, Done, UnknownCommandError, UsageError
+from dmshell.ctl.flags import FlagError, parse
+from dmshell.ctl.invocation import Invocation
 from dmshell.ctl.output import go_slice
 
+if TYPE_CHECKING:
+    from dmshell.client.master import MasterClient
+    from dmshell.ctl.settings import CtlConfig
+
 OUTPUT_FORMATS = ("json", "table", "plain")
-
-
-@cache
-def pb() -> Any:
-    """The generated dmworker module (messages and enums); imported on first use."""
-    from dmshell.proto import dmworker_pb2
-
-    return dmworker_pb2
-
-
-@cache
-def mpb() -> Any:
-    """The generated dmmaster module."""
-    from dmshell.proto import dmmaster_pb2
-
-    return dmmaster_pb2
 
 
 class Session:
     """State shared by the commands of one dmctl process, REPL or TUI console.
 
     ``client`` may be given (the TUI's connection) or is created on first use from ``config``
-    (a :class:`dmshell.ctl.settings.CtlConfig`). ``confirm(question) -> bool`` is asked before
+    (resolved from the process flags in command mode). ``confirm(question) -> bool`` is asked before
     destructive commands (REPL); ``None`` runs them without asking (command mode, scripts).
     """
 
     def __init__(
         self,
-        config: Any = None,
-        client: Any = None,
+        config: CtlConfig | None = None,
+        client: MasterClient | None = None,
         *,
         output: str = "json",
         out: TextIO | None = None,
@@ -83,17 +64,18 @@ class Session:
         self.prerun: Callable[[Invocation], None] | None = None
 
     @property
-    def client(self) -> Any:
+    def client(self) -> MasterClient:
         if self._client is None:
-            from dmshell.ctl.client import MasterClient
+            from dmshell.client.master import MasterClient  # sockets and threads: start-up time
 
             if self.config is None:
                 raise CtlError("no dm-master address configured")
-            self._client = MasterClient(self.config.master_addr, self.config.rpc_timeout, config=self.config)
+            cfg = self.config
+            self._client = MasterClient(cfg.master_addr, cfg.rpc_timeout, tls=cfg.tls)
         return self._client
 
     @client.setter
-    def client(self, value: Any) -> None:
+    def client(self, value: MasterClient) -> None:
         self._client = value
 
     # -- running ---------------------------------------------------------------------------
@@ -103,7 +85,7 @@ class Session:
         line = line.strip()
         if not line:
             return EXIT_OK
-        import shlex
+        import shlex  # only the loop splits lines: start-up time
 
         try:
             argv = shlex.split(line)
@@ -119,12 +101,12 @@ class Session:
         if m.error:
             return self._fail(argv, mode, UnknownCommandError(m.error), m.cmd)
         try:
-            values, args = parse(m.args, registry.all_flags(m.cmd))
+            values, args = parse(m.args, all_flags(m.cmd))
         except FlagError as exc:
             return self._fail(argv, mode, UsageError(str(exc)), m.cmd)
         inv = Invocation(self, m.cmd, args, values, m.called_as, mode)
-        if values.bool("help") or not m.cmd.runnable:
-            inv.write(registry.help_text(m.cmd))
+        if values.bool("help") or m.cmd.run is None:
+            inv.write(help_text(m.cmd))
             return EXIT_OK
         try:
             output = values.str("output") or self.output
@@ -138,20 +120,20 @@ class Session:
                 if question and not self.confirm(question):
                     inv.write("Aborted.\n")
                     return EXIT_OK
-            rc = m.cmd.run(inv)  # type: ignore[misc]
+            rc = m.cmd.run(inv)
         except Done as exc:
             return exc.exit_code
-        except CtlError as exc:
+        except ClientError as exc:
             return self._fail(argv, mode, exc, m.cmd)
         except Exception as exc:
-            from dmshell.engine.errors import DMError
+            from dmshell.engine.errors import DMError  # only on this path: start-up time
 
             if not isinstance(exc, DMError):
                 raise
             return self._fail(argv, mode, CtlError(str(exc)), m.cmd)
         return inv.exit_code if rc is None else rc
 
-    def _fail(self, argv: list[str], mode: str, exc: CtlError, cmd: registry.Command) -> int:
+    def _fail(self, argv: list[str], mode: str, exc: ClientError, cmd: Command) -> int:
         hint = f"Run '{cmd.path} --help' for usage.\n" if isinstance(exc, UnknownCommandError) else ""
         if mode == "command":
             self.err.write(f"Error: {exc}\n{hint}")
@@ -159,110 +141,3 @@ class Session:
             self.out.write(f"fail to run: {go_slice(argv)}\nError: {exc}\n{hint}")
         self.out.flush()
         return exc.exit_code
-
-
-class Invocation:
-    """One running command: its arguments, flags, output helpers and the master connection."""
-
-    def __init__(
-        self,
-        session: Session,
-        cmd: registry.Command,
-        args: list[str],
-        flags: FlagValues,
-        called_as: str,
-        mode: str,
-    ) -> None:
-        self.session = session
-        self.cmd = cmd
-        self.args = args
-        self.flags = flags
-        self.called_as = called_as
-        self.mode = mode
-        self.output = session.output
-        self.exit_code = EXIT_OK
-
-    # -- arguments -------------------------------------------------------------------------
-
-    @property
-    def sources(self) -> list[str]:
-        """``-s/--source`` values (repeatable, comma-separated)."""
-        return self.flags.list("source")
-
-    # -- output ----------------------------------------------------------------------------
-
-    def write(self, text: str) -> None:
-        self.session.out.write(text)
-
-    def write_err(self, text: str) -> None:
-        self.session.err.write(text)
-
-    def println(self, *parts: object) -> None:
-        """Go's ``fmt.Println``: operands separated by spaces, then a newline."""
-        self.write(" ".join(str(p) for p in parts) + "\n")
-
-    def usage_error(self, message: str = "please check output to see error") -> UsageError:
-        """Print the command's usage (DM's ``PrintCmdUsage``) and return the error to raise."""
-        self.write(registry.usage_text(self.cmd))
-        return UsageError(message)
-
-    def bad_args(self, line: str, message: str = "please check output to see error") -> UsageError:
-        """Print ``line`` and return the usage error to raise (DM's ``PrintLinesf`` + error)."""
-        self.println(line)
-        return UsageError(message)
-
-    def show_help(self) -> HelpShown:
-        """Print the command's help (DM's ``cmd.Help()`` on wrong arguments)."""
-        self.write(registry.help_text(self.cmd))
-        return HelpShown(EXIT_USAGE)
-
-    def emit(self, message: Any, check_task_field: str | None = None) -> None:
-        """Print a response as DM does; ``"result": false`` makes the exit status 1."""
-        if self.output == "json":
-            self.write(_pb_json(message, check_task_field) + "\n")
-        else:
-            from dmshell.ctl.output import to_dm_obj
-            from dmshell.ctl.tables import render
-
-            self.write(render(to_dm_obj(message, extensions=True), self.output))
-        if "result" in message.DESCRIPTOR.fields_by_name and not message.result:
-            self.exit_code = EXIT_FAILED
-
-    def emit_interface(self, obj: Any, ok: bool = True) -> None:
-        """Print a plain result struct as DM does (``encoding/json``)."""
-        if self.output == "json":
-            from dmshell.ctl.output import marshal_indent
-
-            self.write(marshal_indent(obj) + "\n")
-        else:
-            from dmshell.ctl.tables import render
-
-            self.write(render(obj, self.output))
-        if not ok:
-            self.exit_code = EXIT_FAILED
-
-    # -- master ----------------------------------------------------------------------------
-
-    def call(self, method: str, request: Any, timeout: float | None = None) -> Any:
-        """Call a Master RPC through the session's client."""
-        if timeout is None and self.session.config is not None:
-            timeout = self.session.config.rpc_timeout
-        return self.session.client.call(method, request, timeout=timeout)
-
-
-_CHECK_TASK_HEADER = "fail to check synchronization configuration with type"
-
-
-def _pb_json(message: Any, check_task_field: str | None) -> str:
-    """DM's ``PrettyPrintResponseWithCheckTask`` when a precheck report is embedded, else jsonpb."""
-    from dmshell.ctl.output import to_dm_json
-
-    if check_task_field:
-        raw = getattr(message, check_task_field)
-        if _CHECK_TASK_HEADER in raw:
-            copy = type(message)()
-            copy.CopyFrom(message)
-            setattr(copy, check_task_field, "PLACEHOLDER")
-            text = to_dm_json(copy).replace("PLACEHOLDER", raw, 1)
-            return text.replace("detail: {", "   \tdetail: {", 1)
-    return to_dm_json(message)

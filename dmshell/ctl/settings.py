@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
+from dmshell.client.channel import TLSFiles, split_host_port, unwrap_scheme
+from dmshell.client.defaults import MASTER_ADDR_ENV
+from dmshell.client.errors import ClientError
 from dmshell.ctl.errors import CtlError
 
 DEFAULT_RPC_TIMEOUT = "10m"
@@ -37,9 +41,9 @@ class CtlConfig:
     ssl_key: str = ""
     cert_allowed_cn: tuple[str, ...] = ()
 
-    def endpoints(self) -> list[str]:
-        """The master addresses as given (scheme kept, for messages)."""
-        return self.master_addr.split(",")
+    @property
+    def tls(self) -> TLSFiles:
+        return TLSFiles(self.ssl_ca, self.ssl_cert, self.ssl_key)
 
 
 def parse_duration(text: str) -> float:
@@ -56,6 +60,7 @@ def parse_duration(text: str) -> float:
     total = 0.0
     while text:
         m = _DURATION_PART.match(text)
+        assert m is not None  # every part of the pattern is optional: it always matches
         whole, frac, unit = m.group(1), m.group(2) or "", m.group(3)
         if not whole and frac in ("", "."):
             raise CtlError(f'time: invalid duration "{orig}"')
@@ -70,53 +75,12 @@ def parse_duration(text: str) -> float:
     return sign * total
 
 
-def unwrap_scheme(addr: str) -> str:
-    """DM's ``utils.UnwrapScheme``: strip a leading ``http://`` or ``https://``."""
-    for scheme in ("http://", "https://"):
-        if addr.startswith(scheme):
-            return addr[len(scheme) :]
-    return addr
-
-
-def split_host_port(hostport: str) -> tuple[str, str]:
-    """Go's ``net.SplitHostPort`` with its error texts."""
-
-    def fail(why: str) -> CtlError:
-        return CtlError(f"address {hostport}: {why}" if hostport else why)
-
-    i = hostport.rfind(":")
-    if i < 0:
-        raise fail("missing port in address")
-    j = k = 0
-    if hostport.startswith("["):
-        end = hostport.find("]")
-        if end < 0:
-            raise fail("missing ']' in address")
-        if end + 1 == len(hostport):
-            raise fail("missing port in address")
-        if end + 1 != i:
-            raise fail(
-                "too many colons in address" if hostport[end + 1] == ":" else "missing port in address"
-            )
-        host = hostport[1:end]
-        j, k = 1, end + 1
-    else:
-        host = hostport[:i]
-        if ":" in host:
-            raise fail("too many colons in address")
-    if "[" in hostport[j:]:
-        raise fail("unexpected '[' in address")
-    if "]" in hostport[k:]:
-        raise fail("unexpected ']' in address")
-    return host, hostport[i + 1 :]
-
-
 def validate_master_addr(addr: str) -> None:
     """DM's ``Config.Validate``: every comma-separated item must be ``host:port``."""
     for endpoint in addr.split(","):
         try:
             split_host_port(unwrap_scheme(endpoint))
-        except CtlError as exc:
+        except ClientError as exc:
             raise CtlError(f"specify master addr {addr}: {exc}") from None
 
 
@@ -128,10 +92,11 @@ def load_config(
     ssl_ca: str | None = None,
     ssl_cert: str | None = None,
     ssl_key: str | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> CtlConfig:
     """Resolve settings; ``None`` means "flag not given". Raises :class:`CtlError` with DM's texts."""
-    env = os.environ if env is None else env
+    if env is None:
+        env = os.environ
     cfg = CtlConfig()
     if config_file:
         _apply_file(cfg, config_file)
@@ -145,7 +110,7 @@ def load_config(
         if value is not None:
             setattr(cfg, attr, value)
     if not cfg.master_addr:
-        cfg.master_addr = env.get("DM_MASTER_ADDR", "")
+        cfg.master_addr = env.get(MASTER_ADDR_ENV, "")
     if not cfg.master_addr:
         raise CtlError(MASTER_ADDR_MISSING)
     if not cfg.rpc_timeout_str:

@@ -11,12 +11,12 @@ from typing import Any, NoReturn
 
 import grpc
 
+from dmshell.client.channel import MAX_MESSAGE
 from dmshell.engine import errors
 
 log = logging.getLogger(__name__)
 
 #: gRPC message size limit for master ↔ worker and client calls (task YAML, big status lists)
-MAX_MESSAGE = 64 * 1024 * 1024
 GRPC_OPTIONS = [
     ("grpc.max_send_message_length", MAX_MESSAGE),
     ("grpc.max_receive_message_length", MAX_MESSAGE),

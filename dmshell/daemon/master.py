@@ -30,6 +30,7 @@ from typing import TypeVar
 import grpc
 
 from dmshell import __version__
+from dmshell.client.errors import status_text
 from dmshell.daemon import configs, tasks
 from dmshell.daemon.common import Unsupported, go_list
 from dmshell.daemon.scheduler import Scheduler, WorkerAgent
@@ -62,10 +63,7 @@ def with_class(
 
 def rpc_error_text(exc: grpc.RpcError) -> str:
     """A worker RPC failure as DM prints it (``ErrMasterGRPCRequestError`` with Go's status text)."""
-    code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-    camel = "".join(p.capitalize() for p in code.name.split("_"))
-    details = exc.details() if hasattr(exc, "details") else str(exc)
-    return str(errors.ErrMasterGRPCRequestError(cause=f"rpc error: code = {camel} desc = {details}"))
+    return str(errors.ErrMasterGRPCRequestError(cause=status_text(exc)))
 
 
 def gogo_string(err: pb.ProcessError) -> str:

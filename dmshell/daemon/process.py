@@ -27,6 +27,7 @@ from types import FrameType
 import grpc
 
 from dmshell import __version__
+from dmshell.client import defaults
 from dmshell.daemon.common import (
     SERVER_OPTIONS,
     RPCLogger,
@@ -39,15 +40,9 @@ from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MASTER_ADDR = "127.0.0.1:8261"
 PIDFILE = "dmshell.pid"
 LOCKFILE = "daemon.lock"
 EXIT_NOT_RUNNING = 3  # LSB: "program is not running"
-
-
-def default_data_dir() -> str:
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "dmshell")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,12 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--master-addr",
         default=None,
-        help=f"HOST:PORT to serve on (default: $DM_MASTER_ADDR or {DEFAULT_MASTER_ADDR})",
+        help=f"HOST:PORT to serve on (default: $DM_MASTER_ADDR or {defaults.DEFAULT_MASTER_ADDR})",
     )
     parser.add_argument(
         "--data-dir",
         default=None,
-        help="state, logs and dump files " f"(default: $DMSHELL_DATA_DIR or {default_data_dir()})",
+        help="state, logs and dump files " f"(default: $DMSHELL_DATA_DIR or {defaults.default_data_dir()})",
     )
     parser.add_argument(
         "--workers",
@@ -96,12 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """``dmshell daemon [status|stop] ...``."""
     args = build_parser().parse_args(argv)
-    data_dir = Path(args.data_dir or os.environ.get("DMSHELL_DATA_DIR") or default_data_dir()).resolve()
+    data_dir = Path(args.data_dir or defaults.data_dir()).resolve()
     if args.action == "status":
         return status(data_dir, args.master_addr)
     if args.action == "stop":
         return stop(data_dir, args.master_addr, args.timeout or 90.0)
-    master_addr = args.master_addr or os.environ.get("DM_MASTER_ADDR") or DEFAULT_MASTER_ADDR
+    master_addr = args.master_addr or os.environ.get(defaults.MASTER_ADDR_ENV) or defaults.DEFAULT_MASTER_ADDR
     try:
         split_addr(master_addr)
         policy: str | int = "auto" if args.workers == "auto" else int(args.workers)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import grpc
 
+from dmshell.client.defaults import DEFAULT_MASTER_ADDR, MASTER_ADDR_ENV
 from dmshell.daemon.common import (
     GRPC_OPTIONS,
     SERVER_OPTIONS,
@@ -463,8 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--name", required=True, help="worker name, unique in the cluster")
     parser.add_argument(
         "--join",
-        default=os.environ.get("DM_MASTER_ADDR", "127.0.0.1:8261"),
-        help="master address HOST:PORT (default: $DM_MASTER_ADDR or 127.0.0.1:8261)",
+        default=os.environ.get(MASTER_ADDR_ENV, DEFAULT_MASTER_ADDR),
+        help=f"master address HOST:PORT (default: ${MASTER_ADDR_ENV} or {DEFAULT_MASTER_ADDR})",
     )
     parser.add_argument(
         "--worker-addr",

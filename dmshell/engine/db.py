@@ -1,11 +1,23 @@
-"""Connections to upstream and downstream databases, and DM-style classification of their errors."""
+"""Connections to upstream and downstream databases, and DM-style classification of their errors.
+
+Connections are cheap to open: PyMySQL's default TLS mode is "preferred", in which every connection
+builds a new ``ssl.SSLContext`` and loads the system CA store into it (90-180 ms of CPU) even when
+the server offers no TLS. All "preferred" connections share one context instead (a context is
+thread-safe and not changed once built), so the sync unit's ``worker-count`` + 3 connections at
+every (re)start, and every check and status query, cost one load per process instead of one each.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import socket
+import ssl
+import threading
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import pymysql
 import pymysql.cursors
+from pymysql.connections import MySQLResult
+from pymysql.constants import CLIENT
 
 from dmshell.engine import errors
 
@@ -31,6 +43,35 @@ CONNECTION_ERRNOS = frozenset(
 )
 
 
+_preferred_lock = threading.Lock()
+_preferred: ssl.SSLContext | None = None
+
+
+class Connection(pymysql.connections.Connection):
+    """A PyMySQL connection that shares the "preferred"-mode TLS context and remembers the
+    :class:`DBConfig` it was opened with (``config``), so that a second connection to the same
+    server (a replication stream, :mod:`dmshell.engine.binlog.reader`) can be opened from it."""
+
+    config: DBConfig
+
+    if TYPE_CHECKING:  # PyMySQL internals the binlog reader, row streams and LOAD DATA use (not in its stubs)
+        _sock: socket.socket | None
+        _rfile: BinaryIO
+        _next_seq_id: int
+        _result: MySQLResult | None
+
+        def _execute_command(self, command: int, sql: str | bytes) -> None: ...
+
+    def _create_ssl_ctx(self, sslp: Any) -> ssl.SSLContext:  # PyMySQL's hook
+        global _preferred
+        if sslp:  # explicit TLS options: a context of their own
+            return super()._create_ssl_ctx(sslp)  # type: ignore[misc]
+        with _preferred_lock:
+            if _preferred is None:
+                _preferred = super()._create_ssl_ctx(sslp)  # type: ignore[misc]
+            return _preferred
+
+
 def connect(
     cfg: DBConfig,
     *,
@@ -38,14 +79,19 @@ def connect(
     autocommit: bool = True,
     read_timeout: float | None = None,
     connect_timeout: float = 10,
-    cursorclass: type = pymysql.cursors.Cursor,
-) -> pymysql.connections.Connection:
+    cursorclass: type[pymysql.cursors.Cursor] = pymysql.cursors.Cursor,
+    max_allowed_packet: int | None = None,
+    load_data_local: bool = False,
+) -> Connection:
     """Open a connection with utf8mb4, UTC-neutral session and the config's session variables.
 
+    ``max_allowed_packet`` is the client's limit (default: the config's, else 64 MiB);
+    ``load_data_local`` lets the server ask for a local file — which only the loader answers
+    (:func:`dmshell.engine.load.data.load_data_local`; PyMySQL's own file sending stays off).
     Raises a resumable :class:`DMError` (``ErrDBBadConn``) when the server can't be reached.
     """
     try:
-        conn = pymysql.connect(
+        conn = Connection(
             host=cfg.host,
             port=cfg.port,
             user=cfg.user,
@@ -57,16 +103,30 @@ def connect(
             read_timeout=read_timeout,
             write_timeout=read_timeout,
             cursorclass=cursorclass,
-            max_allowed_packet=cfg.max_allowed_packet or 64 * 1024 * 1024,
+            max_allowed_packet=max_allowed_packet or cfg.max_allowed_packet or 64 * 1024 * 1024,
+            client_flag=CLIENT.LOCAL_FILES if load_data_local else 0,
             local_infile=False,
         )
     except pymysql.err.MySQLError as exc:
         raise classify(exc, f"connect to {cfg.host}:{cfg.port}") from exc
+    conn.config = cfg
     if cfg.session:
-        with conn.cursor() as cur:
-            for key, value in cfg.session.items():
-                cur.execute(f"SET SESSION {key} = %s", (value,))
+        try:
+            with conn.cursor() as cur:
+                for key, value in cfg.session.items():
+                    cur.execute(f"SET SESSION {key} = %s", (value,))
+        except pymysql.err.MySQLError as exc:
+            conn.close()
+            raise classify(exc, "set the session variables") from exc
     return conn
+
+
+def one_row(cur: pymysql.cursors.Cursor) -> tuple[Any, ...]:
+    """The row of a statement that always answers one (``SELECT @@x``, ``SHOW CREATE TABLE``)."""
+    row = cur.fetchone()
+    if row is None:
+        raise errors.ErrDBExecuteFailed("expected a row, the server sent none")
+    return row
 
 
 def errno_of(exc: BaseException) -> int | None:

@@ -106,7 +106,7 @@ class SubTask:
         self._factory = unit_factory
         self.auto_resume = auto_resume or AutoResume()
         self._lock = threading.RLock()
-        self._stage: int = pb.New
+        self._stage: pb.Stage = pb.New
         self._result: pb.ProcessResult | None = None
         self._units: list[Unit] | None = None
         self._cur = 0  # index of the current unit
@@ -144,7 +144,7 @@ class SubTask:
             return self._units[self._cur] if self._units else None
 
     # -- operations ------------------------------------------------------------------------
-    def run(self, expect: int = pb.Running) -> None:
+    def run(self, expect: pb.Stage = pb.Running) -> None:
         """First start: run now (``Running``) or just take the expected stage (``Paused``/``Stopped``)."""
         with self._lock:
             if self._stage != pb.New:
@@ -340,12 +340,13 @@ class SubTask:
             self._units = units
             return units
 
-    def _pause_with_error_locked(self, error: BaseException) -> None:
-        self._result = pb.ProcessResult(errors=[process_error(error)])
+    def _pause_with_error_locked(self, error: BaseException) -> pb.ProcessResult:
+        self._result = result = pb.ProcessResult(errors=[process_error(error)])
         self._stage = pb.Paused
         self._paused_at = time.monotonic()
         self._resumable = isinstance(error, errors.DMError) and error.resumable
         log.warning("subtask %s paused by error: %s", self.name, error)
+        return result
 
     def _start_index(self, units: list[Unit]) -> int:
         """The unit after the last completed one, never before the current one."""
@@ -371,8 +372,7 @@ class SubTask:
                     result.errors.append(process_error(error))
                     self._stage = pb.Stopped
                 else:
-                    self._pause_with_error_locked(error)
-                    result = self._result
+                    result = self._pause_with_error_locked(error)
             elif self._stage == pb.Stopping:
                 self._stage = pb.Stopped
             elif finished and not stop.is_set():

@@ -8,8 +8,9 @@ terminals the sources table shrinks to a few rows.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -31,14 +32,16 @@ def task_filter(pattern: str):
     pattern = pattern[1:].strip() if invert else pattern
     if not pattern:
         return lambda _task: True
+    match: Callable[[str], object]
     try:
-        rx = re.compile(pattern, re.IGNORECASE)
-        match = rx.search
-    except re.error:
+        match = re.compile(pattern, re.IGNORECASE).search
+    except re.error:  # not a regular expression: a substring then
         needle = pattern.lower()
 
-        def match(text: str) -> bool:
+        def contains(text: str) -> bool:
             return needle in text.lower()
+
+        match = contains
 
     def pred(task: TaskView) -> bool:
         found = bool(match(" ".join((task.name, task.mode, task.status, task.unit))))
@@ -182,7 +185,7 @@ class DashboardScreen(StatusScreen):
         if task.error_count:
             head.append("   ")
             head.append_text(error_badge(task.error_count, palette))
-        parts: list[object] = [head, Text("enter opens the task", style=palette.muted)]
+        parts: list[RenderableType] = [head, Text("enter opens the task", style=palette.muted)]
         for st in task.subtasks:
             parts.append(Text(""))
             parts.append(Text(f"{st.source} · worker {st.worker or '—'}", style=f"bold {palette.accent}"))

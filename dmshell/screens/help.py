@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -73,7 +73,7 @@ class HelpScreen(ModalScreen[None]):
         keys.add_column()
         for key, description in self.keys:
             keys.add_row(Text(key), Text(description))
-        parts: list[object] = [Text("Keys", style="bold underline"), keys, Text("")]
+        parts: list[RenderableType] = [Text("Keys", style="bold underline"), keys, Text("")]
         if self.notes:
             notes = Table.grid(padding=(0, 2))
             notes.add_column(style="bold", no_wrap=True)

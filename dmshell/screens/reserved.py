@@ -19,14 +19,15 @@ from dmshell.tui.widgets.format import Palette
 def registry_usage(paths: tuple[str, ...]) -> list[tuple[str, str]]:
     """(use line, short help) of registry commands; missing ones are skipped."""
     try:
-        from dmshell.ctl import registry
+        from dmshell.ctl import registry  # the whole command tree: loaded when the view opens (start-up)
+        from dmshell.ctl.command import use_line
     except Exception:
         return []
     out = []
     for path in paths:
         cmd = registry.get(path)
         if cmd is not None:
-            out.append((registry.use_line(cmd), cmd.short))
+            out.append((use_line(cmd), cmd.short))
     return out
 
 
@@ -34,7 +35,7 @@ class ReservedScreen(StatusScreen):
     """A list of what needs attention plus the commands for it."""
 
     TITLE_TEXT = ""
-    COMMANDS: tuple[str, ...] = ()
+    DMCTL_COMMANDS: tuple[str, ...] = ()
     COMING = ""
 
     DEFAULT_CSS = """
@@ -59,7 +60,7 @@ class ReservedScreen(StatusScreen):
         parts: list[RenderableType] = [Text(self.TITLE_TEXT, style="bold underline"), Text("")]
         parts += self.items(snapshot, palette)
         parts += [Text(""), Text("Commands (type them at the : prompt or in the console, 3)", style="bold")]
-        for use, short in registry_usage(self.COMMANDS):
+        for use, short in registry_usage(self.DMCTL_COMMANDS):
             parts.append(Text("  " + use.removeprefix("dmctl "), style=palette.accent) + Text(f"   {short}"))
         parts += [Text(""), Text(self.COMING, style=palette.muted)]
         self.query_one("#reserved-text", Static).update(Group(*parts))
@@ -73,7 +74,7 @@ class ReservedScreen(StatusScreen):
 
 class DDLLocksScreen(ReservedScreen):
     TITLE_TEXT = "Shard DDL locks"
-    COMMANDS = ("shard-ddl-lock", "shard-ddl-lock unlock")
+    DMCTL_COMMANDS = ("shard-ddl-lock", "shard-ddl-lock unlock")
     COMING = "The lock inspector (synced / unsynced shards, owner, unlock with preview) comes here."
 
     def items(self, snapshot: Snapshot, palette: Palette) -> list[RenderableType]:
@@ -94,7 +95,7 @@ class DDLLocksScreen(ReservedScreen):
 
 class ErrorsScreen(ReservedScreen):
     TITLE_TEXT = "Errors"
-    COMMANDS = (
+    DMCTL_COMMANDS = (
         "query-status",
         "resume-task",
         "binlog skip",

@@ -6,7 +6,7 @@ password field is masked, and the YAML preview and the dmctl line show ``'******
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -213,7 +213,7 @@ class SourceFormScreen(StatusScreen):
         palette = self.palette
         form = self.form()
         self.query_one("#create", Button).disabled = not self.can_create()
-        parts: list[object] = []
+        parts: list[RenderableType] = []
         if self.busy:
             parts.append(Text(self.busy, style=f"bold {palette.accent}"))
         elif self.checks:

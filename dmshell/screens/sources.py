@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -85,7 +85,7 @@ class SourcesScreen(StatusScreen):
         head.append(f"   dmctl config source {source.source}", style=palette.muted)
         title.update(head)
         text = self.shell.source_configs.get(source.source)
-        parts: list[object] = [self._status_grid(source)]
+        parts: list[RenderableType] = [self._status_grid(source)]
         if text is None:
             parts.append(Text("(config not received yet)", style=palette.muted))
         else:

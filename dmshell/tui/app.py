@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
-import grpc
 from textual import work
 from textual.app import App
 from textual.binding import Binding
@@ -32,21 +33,16 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.theme import Theme
 
+from dmshell.client.defaults import DEFAULT_MASTER_ADDR, MASTER_ADDR_ENV, data_dir
+from dmshell.client.errors import EXIT_UNREACHABLE, EXIT_USAGE, ClientError
+from dmshell.client.master import MasterClient
 from dmshell.proto import dmmaster_pb2
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.confirm import ConfirmScreen
 from dmshell.screens.dashboard import DashboardScreen
 from dmshell.screens.help import HelpScreen
 from dmshell.screens.task_detail import TaskDetailScreen
-from dmshell.tui.client import (
-    BACKOFF,
-    DEFAULT_MASTER_ADDR,
-    MasterOps,
-    StatusStream,
-    StreamState,
-    describe_rpc_error,
-    probe_master,
-)
+from dmshell.tui.client import BACKOFF, MasterOps, StatusStream, StreamState, probe_master
 from dmshell.tui.config import THEME_NAMES, ConfigError, TuiConfig, load_config
 from dmshell.tui.dmctl import (
     CommandResult,
@@ -60,6 +56,7 @@ from dmshell.tui.dmctl import (
 from dmshell.tui.history import History
 from dmshell.tui.model import Snapshot, SourceFacts, build_snapshot, source_facts
 from dmshell.tui.source_check import SourceForm
+from dmshell.tui.views import VIEWS
 from dmshell.tui.widgets.commands import (
     CommandInfo,
     DmshellCommands,
@@ -100,10 +97,13 @@ TASK_OPS: dict[int, tuple[str, str]] = {
     pb.Stop: ("stop-task", "Stop"),
 }
 
+#: what ``signal.signal`` returns: the handler to put back
+SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers | None
+
 #: Seconds without an update (while connected) before the banner says the data is stale.
 STALE_AFTER = 5.0
-
-EXIT_UNREACHABLE = 3
+#: Seconds a dmctl line or an action may take (operate-source gets a minute: it checks the database)
+CALL_TIMEOUT = 30.0
 
 
 class StatusArrived(Message):
@@ -152,16 +152,6 @@ def _lazy_screen(module: str, name: str) -> Callable[[], Screen]:
         return getattr(importlib.import_module(module), name)()
 
     return make
-
-
-#: Views (Textual modes) and their keys; 4 and 5 hold the DDL-lock and error screens.
-VIEWS: dict[str, tuple[str, str]] = {
-    "dashboard": ("1", "Dashboard"),
-    "sources": ("2", "Sources"),
-    "console": ("3", "Console"),
-    "ddl-locks": ("4", "DDL locks"),
-    "errors": ("5", "Errors"),
-}
 
 
 #: Examples for the help screen's ``:`` prompt section.
@@ -246,8 +236,10 @@ class DMShellApp(App[int]):
         self.handle_signals = handle_signals
         self.interval_ms = interval_ms
         self.backoff = backoff
-        self.ops = MasterOps(master_addr)
-        self.dmctl = DmctlRunner(master_addr)
+        #: the connection dmctl lines and actions share (the status stream dials its own)
+        self.client = MasterClient(master_addr, timeout=CALL_TIMEOUT)
+        self.ops = MasterOps(self.client)
+        self.dmctl = DmctlRunner(self.client)
         self.modes: dict[str, str] = {}
         self.facts: dict[str, SourceFacts] = {}
         self.history = History()
@@ -262,7 +254,7 @@ class DMShellApp(App[int]):
         #: lines entered at the : prompt and in the console (shared history)
         self.prompt_history: list[str] = []
         self.stream: StatusStream | None = None
-        self._saved_handlers: dict[int, object] = {}
+        self._saved_handlers: dict[int, SignalHandler] = {}
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -293,7 +285,7 @@ class DMShellApp(App[int]):
     def on_unmount(self) -> None:
         if self.stream is not None:
             self.stream.stop(join_timeout=0.5)
-        self.dmctl.close()
+        self.client.close()
         for sig, handler in self._saved_handlers.items():
             signal.signal(sig, handler)
         self._saved_handlers.clear()
@@ -301,8 +293,8 @@ class DMShellApp(App[int]):
     def _tty_watchdog(self) -> None:
         # An SSH drop can leave us with a dead terminal and no SIGHUP: quit instead of spinning.
         try:
-            alive = os.isatty(sys.__stdin__.fileno())
-        except (OSError, ValueError, AttributeError):
+            alive = sys.__stdin__ is not None and os.isatty(sys.__stdin__.fileno())
+        except (OSError, ValueError):
             alive = False
         if not alive:
             self.exit()
@@ -536,8 +528,8 @@ class DMShellApp(App[int]):
     def _run_task_op(self, op: int, name: str, sources: list[str], line: str) -> None:
         try:
             resp = self.ops.operate_task(op, name, sources)
-        except grpc.RpcError as exc:
-            self.call_from_thread(self._op_done, line, False, describe_rpc_error(exc), "failed")
+        except ClientError as exc:
+            self.call_from_thread(self._op_done, line, False, str(exc), "failed")
             return
         problems = [f"{s.source}: {s.msg}" for s in resp.sources if not s.result and s.msg]
         detail = resp.msg or "; ".join(problems)
@@ -568,8 +560,8 @@ class DMShellApp(App[int]):
     def _run_create_source(self, form: SourceForm, line: str, done: Callable[[bool, str], None]) -> None:
         try:
             resp = self.ops.operate_source(dmmaster_pb2.StartSource, [form.yaml(mask_password=False)])
-        except grpc.RpcError as exc:
-            ok, detail, failure = False, describe_rpc_error(exc), "failed"
+        except ClientError as exc:
+            ok, detail, failure = False, str(exc), "failed"
         else:
             problems = [f"{s.source}: {s.msg}" for s in resp.sources if not s.result and s.msg]
             ok, detail, failure = resp.result and not problems, resp.msg or "; ".join(problems), "refused"
@@ -624,7 +616,6 @@ class DMShellApp(App[int]):
 
 
 # -- command line ----------------------------------------------------------------------------
-EXIT_USAGE = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -641,14 +632,14 @@ def build_parser(prog: str = "dmshell") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
         description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).",
-        epilog="Settings come from the flags, then $DM_MASTER_ADDR / $DMSHELL_THEME, then the config file "
-        "($XDG_CONFIG_HOME/dmshell/config.toml: master-addr, theme, read-only, mouse).",
+        epilog=f"Settings come from the flags, then ${MASTER_ADDR_ENV} / $DMSHELL_THEME, then the config "
+        "file ($XDG_CONFIG_HOME/dmshell/config.toml: master-addr, theme, read-only, mouse).",
     )
     parser.add_argument(
         "--master-addr",
         default=None,
         help="master address(es), comma-separated "
-        f"(default: $DM_MASTER_ADDR, the config file, or {DEFAULT_MASTER_ADDR})",
+        f"(default: ${MASTER_ADDR_ENV}, the config file, or {DEFAULT_MASTER_ADDR})",
     )
     parser.add_argument(
         "--read-only",
@@ -693,19 +684,11 @@ def resolve_settings(args: argparse.Namespace, cfg: TuiConfig, env: Mapping[str,
     if theme not in THEMES:
         raise ConfigError(f"DMSHELL_THEME must be one of {', '.join(THEMES)}, not {theme!r}")
     return Settings(
-        master_addr=args.master_addr or env.get("DM_MASTER_ADDR") or cfg.master_addr or DEFAULT_MASTER_ADDR,
+        master_addr=args.master_addr or env.get(MASTER_ADDR_ENV) or cfg.master_addr or DEFAULT_MASTER_ADDR,
         read_only=next(v for v in (args.read_only, cfg.read_only, False) if v is not None),
         theme=theme,
         mouse=next(v for v in (args.mouse, cfg.mouse, True) if v is not None),
     )
-
-
-def default_data_dir() -> str:
-    """The daemon's default ``--data-dir`` (same rule as ``dmshell daemon``)."""
-    if os.environ.get("DMSHELL_DATA_DIR"):
-        return os.environ["DMSHELL_DATA_DIR"]
-    base = os.environ.get("XDG_DATA_HOME") or os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "dmshell")
 
 
 def unreachable_message(addrs: str, why: str) -> str:
@@ -713,9 +696,9 @@ def unreachable_message(addrs: str, why: str) -> str:
     return (
         f"dmshell: no master answers at {addrs} ({why}).\n"
         "Start a local daemon there (add --detach to run it in the background):\n"
-        f"    dmshell daemon --master-addr {addr} --data-dir {shlex.quote(default_data_dir())}\n"
+        f"    dmshell daemon --master-addr {addr} --data-dir {shlex.quote(data_dir())}\n"
         "or point the TUI at a running master:\n"
-        "    dmshell --master-addr HOST:PORT        (or export DM_MASTER_ADDR=HOST:PORT)\n"
+        f"    dmshell --master-addr HOST:PORT        (or export {MASTER_ADDR_ENV}=HOST:PORT)\n"
         "New to dmshell? `dmshell playground` starts a throw-away cluster with sample data.\n"
     )
 

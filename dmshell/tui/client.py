@@ -1,5 +1,8 @@
 """The TUI's link to the master: a status stream in a background thread, plus one-shot calls.
 
+Both go through the client layer (:mod:`dmshell.client`): the same dialing, message limits,
+keepalive and error text as dmctl.
+
 :class:`StatusStream` keeps a ``Master.WatchStatus`` server stream open and hands every
 ``QueryStatusListResponse`` to a callback; when the stream breaks it reports the disconnection
 and reconnects with exponential backoff. It also refreshes ``GetClusterInfo`` (at most every
@@ -16,13 +19,15 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 
-from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
+from dmshell.client.errors import UnreachableError, status_text
+from dmshell.client.master import MasterClient, StreamCall
+from dmshell.proto import dmmaster_pb2
 from dmshell.proto import dmworker_pb2 as pb
-
-DEFAULT_MASTER_ADDR = "127.0.0.1:8261"
+from dmshell.proto.dmmaster_pb2_grpc import MasterStub
 
 #: Seconds to wait before reconnect attempt n (the last value repeats).
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -33,42 +38,22 @@ class StreamState:
     """Connection state of the status stream."""
 
     connected: bool
-    #: Why the stream is down (gRPC status and details), empty while connected.
+    #: Why the stream is down (Go's gRPC status text, or "no answer"), empty while connected.
     error: str = ""
     #: Seconds until the next reconnect attempt (0 while connected).
     retry_in: float = 0.0
 
 
-def describe_rpc_error(exc: grpc.RpcError) -> str:
-    """A one-line, human description of a gRPC failure."""
-    code = exc.code() if hasattr(exc, "code") else None
-    details = exc.details() if hasattr(exc, "details") else str(exc)
-    name = code.name if code is not None else "ERROR"
-    if code is grpc.StatusCode.UNAVAILABLE:
-        return f"{name}: master not reachable"
-    return f"{name}: {details}" if details else name
-
-
-def first_addr(addrs: str) -> str:
-    """The first address of a comma-separated ``--master-addr`` list."""
-    return next((a.strip() for a in addrs.split(",") if a.strip()), DEFAULT_MASTER_ADDR)
-
-
 def probe_master(addrs: str, timeout: float = 2.0) -> tuple[str | None, str]:
     """Find the first master in ``addrs`` that answers. Returns ``(addr, "")`` or ``(None, why)``."""
-    why = ""
-    for addr in (a.strip() for a in addrs.split(",")):
-        if not addr:
-            continue
-        channel = grpc.insecure_channel(addr)
-        try:
-            grpc.channel_ready_future(channel).result(timeout=timeout)
-            return addr, ""
-        except grpc.FutureTimeoutError:
-            why = f"nothing answers at {addr}"
-        finally:
-            channel.close()
-    return None, why or "no master address given"
+    client = MasterClient(addrs, dial_timeout=timeout)
+    try:
+        client.connect()
+    except UnreachableError:
+        return None, f"nothing answers at {addrs}"
+    finally:
+        client.close()
+    return client.address, ""
 
 
 def parse_task_modes(configs: dict[str, str]) -> dict[str, str]:
@@ -87,29 +72,35 @@ def parse_task_modes(configs: dict[str, str]) -> dict[str, str]:
 
 
 class MasterOps:
-    """One-shot calls the TUI makes (operate a task); a fresh channel per call keeps them independent."""
+    """One-shot calls the TUI makes (operate a task or a source) through a shared client.
 
-    def __init__(self, addr: str, timeout: float = 10.0) -> None:
-        self.addr = addr
+    Failures raise :class:`~dmshell.client.errors.ClientError` (Go's text, as dmctl prints it).
+    ``op`` is an ``int`` (what ``TaskOp.Value()`` returns); the request stubs want the enum type,
+    hence the casts."""
+
+    def __init__(self, client: MasterClient, timeout: float = 10.0) -> None:
+        self.client = client
         self.timeout = timeout
 
     def operate_source(
         self, op: int, configs: Iterable[str] = (), source_ids: Iterable[str] = ()
     ) -> dmmaster_pb2.OperateSourceResponse:
-        """``OperateSource`` (op is a ``dmmaster_pb2.SourceOp``). Raises ``grpc.RpcError`` on failure."""
-        with grpc.insecure_channel(self.addr) as channel:
-            stub = dmmaster_pb2_grpc.MasterStub(channel)
-            req = dmmaster_pb2.OperateSourceRequest(op=op, config=list(configs), sourceID=list(source_ids))
-            return stub.OperateSource(req, timeout=max(self.timeout, 60.0))
+        """``OperateSource`` (``op`` a ``SourceOp``; it checks the source's database: it gets a minute)."""
+        req = dmmaster_pb2.OperateSourceRequest(
+            op=cast("dmmaster_pb2.SourceOp", op), config=list(configs), sourceID=list(source_ids)
+        )
+        resp: dmmaster_pb2.OperateSourceResponse = self.client.call(
+            "OperateSource", req, timeout=max(self.timeout, 60.0)
+        )
+        return resp
 
     def operate_task(
         self, op: int, name: str, sources: Iterable[str] = ()
     ) -> dmmaster_pb2.OperateTaskResponse:
-        """``OperateTask`` (op is a ``pb.TaskOp`` value). Raises ``grpc.RpcError`` when the call fails."""
-        with grpc.insecure_channel(self.addr) as channel:
-            stub = dmmaster_pb2_grpc.MasterStub(channel)
-            req = dmmaster_pb2.OperateTaskRequest(op=op, name=name, sources=list(sources))
-            return stub.OperateTask(req, timeout=self.timeout)
+        """``OperateTask`` (``op`` a ``TaskOp``)."""
+        req = dmmaster_pb2.OperateTaskRequest(op=cast("pb.TaskOp", op), name=name, sources=list(sources))
+        resp: dmmaster_pb2.OperateTaskResponse = self.client.call("OperateTask", req, timeout=self.timeout)
+        return resp
 
 
 class StatusStream:
@@ -119,11 +110,11 @@ class StatusStream:
         self,
         addr: str,
         *,
-        on_status: Callable[[dmmaster_pb2.QueryStatusListResponse], None],
-        on_state: Callable[[StreamState], None],
-        on_cluster: Callable[[dmmaster_pb2.ClusterInfo], None] = lambda _info: None,
-        on_modes: Callable[[dict[str, str]], None] = lambda _modes: None,
-        on_sources: Callable[[dict[str, str]], None] = lambda _configs: None,
+        on_status: Callable[[dmmaster_pb2.QueryStatusListResponse], object],
+        on_state: Callable[[StreamState], object],
+        on_cluster: Callable[[dmmaster_pb2.ClusterInfo], object] = lambda _info: None,
+        on_modes: Callable[[dict[str, str]], object] = lambda _modes: None,
+        on_sources: Callable[[dict[str, str]], object] = lambda _configs: None,
         interval_ms: int = 1000,
         cluster_every: float = 5.0,
         backoff: tuple[float, ...] = BACKOFF,
@@ -141,7 +132,7 @@ class StatusStream:
         self.connect_timeout = connect_timeout
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._call: grpc.Future | None = None
+        self._call: StreamCall | None = None
         self._thread: threading.Thread | None = None
         self._known_tasks: set[str] = set()
         self._known_sources: set[str] = set()
@@ -186,13 +177,14 @@ class StatusStream:
     def _session(self) -> tuple[bool, str]:
         """One connection. Returns (whether any status arrived, why the session ended)."""
         received = False
-        channel = grpc.insecure_channel(self.addr)
+        # A client per session: a fresh dial, and no retries hidden inside a call — the backoff
+        # loop above decides when to try again.
+        client = MasterClient(self.addr, dial_timeout=self.connect_timeout)
         try:
-            stub = dmmaster_pb2_grpc.MasterStub(channel)
-            grpc.channel_ready_future(channel).result(timeout=self.connect_timeout)
+            stub = client.stub
             self._known_tasks = set()
             self._known_sources = set()
-            call = stub.WatchStatus(dmmaster_pb2.WatchStatusRequest(intervalMs=self.interval_ms))
+            call = client.stream("WatchStatus", dmmaster_pb2.WatchStatusRequest(intervalMs=self.interval_ms))
             with self._lock:
                 self._call = call
             if self._stop.is_set():
@@ -215,16 +207,16 @@ class StatusStream:
                     self._refresh_cluster(stub)
                     last_cluster = time.monotonic()
             return received, "the master closed the status stream"
-        except grpc.FutureTimeoutError:
+        except UnreachableError:
             return received, "no answer"
         except grpc.RpcError as exc:
-            return received, describe_rpc_error(exc)
+            return received, status_text(exc)
         finally:
             with self._lock:
                 self._call = None
-            channel.close()
+            client.close()
 
-    def _refresh_cluster(self, stub: dmmaster_pb2_grpc.MasterStub) -> None:
+    def _refresh_cluster(self, stub: MasterStub) -> None:
         try:
             info = stub.GetClusterInfo(dmmaster_pb2.Empty(), timeout=self.connect_timeout)
         except grpc.RpcError as exc:
@@ -233,9 +225,7 @@ class StatusStream:
             return  # an older master without cluster info: the bar shows what it knows
         self._on_cluster(info)
 
-    def _refresh_modes(
-        self, stub: dmmaster_pb2_grpc.MasterStub, resp: dmmaster_pb2.QueryStatusListResponse
-    ) -> None:
+    def _refresh_modes(self, stub: MasterStub, resp: dmmaster_pb2.QueryStatusListResponse) -> None:
         names = {st.name for src in resp.sources for st in src.subTaskStatus if st.name}
         if names <= self._known_tasks:
             return
@@ -248,9 +238,7 @@ class StatusStream:
             return
         self._on_modes(parse_task_modes(dict(configs.taskConfigs)))
 
-    def _refresh_sources(
-        self, stub: dmmaster_pb2_grpc.MasterStub, resp: dmmaster_pb2.QueryStatusListResponse
-    ) -> None:
+    def _refresh_sources(self, stub: MasterStub, resp: dmmaster_pb2.QueryStatusListResponse) -> None:
         ids = {src.sourceStatus.source for src in resp.sources if src.sourceStatus.source}
         if self._known_sources and ids <= self._known_sources:
             return
@@ -264,8 +252,3 @@ class StatusStream:
         if configs.result:
             self._known_sources |= set(configs.sourceConfigs)
             self._on_sources(dict(configs.sourceConfigs))
-
-
-def task_op_name(op: int) -> str:
-    """DM's enum name of a TaskOp (``Pause``...)."""
-    return pb.TaskOp.Name(op)

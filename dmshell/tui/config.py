@@ -73,8 +73,16 @@ def load_config(path: Path | None = None, *, required: bool = False) -> TuiConfi
         raise ConfigError(f"{path}: theme must be one of {', '.join(THEME_NAMES)}, not {theme!r}")
     return TuiConfig(
         path=path,
-        master_addr=values.get("master-addr"),
-        theme=theme,  # type: ignore[arg-type]
-        read_only=values.get("read-only"),
-        mouse=values.get("mouse"),
-    )  # type: ignore[arg-type]
+        master_addr=_str(values.get("master-addr")),
+        theme=_str(theme),
+        read_only=_bool(values.get("read-only")),
+        mouse=_bool(values.get("mouse")),
+    )
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _bool(value: object) -> bool | None:
+    return value if isinstance(value, bool) else None

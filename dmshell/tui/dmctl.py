@@ -10,12 +10,12 @@ from __future__ import annotations
 import io
 import json
 import shlex
-import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from dmshell.client.master import MasterClient
     from dmshell.ctl.registry import Completion
 
 # dmshell.ctl.registry is imported by the functions that need it, not at start-up.
@@ -151,26 +151,14 @@ class CommandResult:
 
 
 class DmctlRunner:
-    """Runs dmctl lines against one master (the connection is shared and made on first use)."""
+    """Runs dmctl lines against the master of ``client`` (the TUI's shared connection)."""
 
-    def __init__(self, master_addr: str, timeout: float = 30.0) -> None:
-        self.master_addr = master_addr
-        self.timeout = timeout
-        self._client = None
-        self._lock = threading.Lock()
-
-    @property
-    def client(self):
-        with self._lock:
-            if self._client is None:
-                from dmshell.ctl.client import MasterClient
-
-                self._client = MasterClient(self.master_addr, self.timeout)
-            return self._client
+    def __init__(self, client: MasterClient) -> None:
+        self.client = client
 
     def run(self, argv: list[str], line: str = "") -> CommandResult:
         """Run one command (no questions asked: the TUI confirms before calling this)."""
-        from dmshell.ctl.runner import Session
+        from dmshell.ctl.runner import Session  # loads the command registry: start-up time
 
         out = io.StringIO()
         session = Session(client=self.client, out=out, err=out)
@@ -180,12 +168,6 @@ class DmctlRunner:
             out.write(f"fail to run: {argv}\nError: {type(exc).__name__}: {exc}\n")
             code = 1
         return CommandResult(line or shlex.join(argv), code, out.getvalue())
-
-    def close(self) -> None:
-        with self._lock:
-            if self._client is not None:
-                self._client.close()
-                self._client = None
 
 
 ValueSource = Callable[[str], Iterable[str]]

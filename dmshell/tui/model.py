@@ -161,19 +161,19 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
     stage = pb.Stage.Name(st.stage) if st.stage else ""
     unit = pb.UnitType.Name(st.unit) if st.unit else ""
     kind = st.WhichOneof("status")
-    base = {
-        "task": st.name,
-        "source": source,
-        "worker": worker,
-        "stage": stage,
-        "unit": unit,
-        "unresolved_lock": st.unresolvedDDLLockID,
-        "errors": _errors(st.result if st.HasField("result") else None),
-    }
+    base = SubtaskView(
+        task=st.name,
+        source=source,
+        worker=worker,
+        stage=stage,
+        unit=unit,
+        unresolved_lock=st.unresolvedDDLLockID,
+        errors=_errors(st.result if st.HasField("result") else None),
+    )
     if kind == "sync":
         s = st.sync
-        return SubtaskView(
-            **base,
+        return replace(
+            base,
             rows_per_sec=s.recentRps,
             total_rows=s.totalRows,
             lag=s.secondsBehindMaster,
@@ -191,8 +191,8 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
         if fraction is None and ld.totalBytes > 0:
             fraction = min(ld.finishedBytes / ld.totalBytes, 1.0)
         eta = _eta(ld.totalBytes - ld.finishedBytes, ld.bps)
-        return SubtaskView(
-            **base,
+        return replace(
+            base,
             fraction=fraction,
             progress_text=ld.progress,
             bytes_per_sec=ld.bps or None,
@@ -210,8 +210,8 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
         if d.finishedRows > 0 and d.estimateTotalRows > d.finishedRows and d.finishedBytes > 0:
             # rows left times bytes per row so far, at the current byte rate
             eta = _eta((d.estimateTotalRows - d.finishedRows) * d.finishedBytes / d.finishedRows, d.bps)
-        return SubtaskView(
-            **base,
+        return replace(
+            base,
             fraction=fraction,
             progress_text=text,
             bytes_per_sec=d.bps or None,
@@ -219,8 +219,8 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
             total_rows=int(d.finishedRows) if d.finishedRows else None,
         )
     if kind == "msg":
-        return SubtaskView(**base, msg=st.msg)
-    return SubtaskView(**base)
+        return replace(base, msg=st.msg)
+    return base
 
 
 def task_status(subtasks: list[SubtaskView], relay_stages: dict[str, str]) -> str:
@@ -395,7 +395,8 @@ def source_facts(yaml_text: str) -> SourceFacts:
         return SourceFacts()
     if not isinstance(doc, dict):
         return SourceFacts()
-    db = doc.get("from") if isinstance(doc.get("from"), dict) else {}
+    from_db = doc.get("from")
+    db = from_db if isinstance(from_db, dict) else {}
     address = f"{db.get('host', '')}:{db.get('port', '')}" if db.get("host") else ""
     gtid, relay = doc.get("enable-gtid"), doc.get("enable-relay")
     return SourceFacts(

@@ -7,8 +7,8 @@ import base64
 import pytest
 
 from dmshell.ctl.commands.task import wrap_task_result
+from dmshell.ctl.invocation import pb_json
 from dmshell.ctl.output import go_float, go_string, marshal_indent, omitempty, to_dm_json, to_dm_obj
-from dmshell.ctl.runner import _pb_json
 from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmworker_pb2 as pb
 
@@ -328,10 +328,10 @@ def test_check_task_report_is_spliced_raw() -> None:
     raw = (
         'fail to check synchronization configuration with type: no errors but some warnings\n detail: {"a":1}'
     )
-    text = _pb_json(mpb.CheckTaskResponse(result=True, msg=raw), "msg")
+    text = pb_json(mpb.CheckTaskResponse(result=True, msg=raw), "msg")
     assert (
         text == '{\n    "result": true,\n    "msg": "fail to check synchronization configuration with type: '
         'no errors but some warnings\n    \tdetail: {"a":1}"\n}'
     )
-    plain = _pb_json(mpb.CheckTaskResponse(result=True, msg="pre-check is passed. "), "msg")
+    plain = pb_json(mpb.CheckTaskResponse(result=True, msg="pre-check is passed. "), "msg")
     assert plain == '{\n    "result": true,\n    "msg": "pre-check is passed. "\n}'

@@ -15,8 +15,8 @@ from prompt_toolkit.document import Document
 from prompt_toolkit.input import create_pipe_input
 from prompt_toolkit.output import DummyOutput
 
+from dmshell.client.master import MasterClient
 from dmshell.ctl import registry
-from dmshell.ctl.client import MasterClient
 from dmshell.ctl.errors import EXIT_OK, EXIT_UNREACHABLE
 from dmshell.ctl.repl import DmctlCompleter, MasterValues, highlight_line, redact, run_repl
 from dmshell.proto import dmmaster_pb2 as mpb

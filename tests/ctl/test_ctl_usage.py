@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dmshell.ctl import registry
+from dmshell.ctl.command import help_text, usage_text
 from dmshell.ctl.errors import EXIT_OK, EXIT_USAGE
 
 Dmctl = Callable[..., Any]  # the `dmctl` fixture (tests/ctl/conftest.py)
@@ -177,7 +178,7 @@ def test_root_help_is_dms(dmctl: Dmctl) -> None:
 
 
 def test_loop_mode_root_help() -> None:
-    text = registry.help_text(registry.root("loop"))
+    text = help_text(registry.root("loop"))
     assert text.startswith("DM control\n\nUsage:\n  dmctl [command]\n\nAvailable Commands:\n")
     assert text.endswith(
         "\n\nFlags:\n  -h, --help             help for dmctl\n  -s, --source strings   MySQL Source ID.\n\n"
@@ -186,7 +187,7 @@ def test_loop_mode_root_help() -> None:
 
 
 def test_stop_task_usage_in_loop_mode_is_exact() -> None:
-    assert registry.usage_text(registry.get("stop-task")) == (
+    assert usage_text(registry.get("stop-task")) == (
         "Usage:\n"
         "  dmctl stop-task [-s source ...] [task-name | task-file] [flags]\n"
         "\n"
@@ -200,7 +201,7 @@ def test_stop_task_usage_in_loop_mode_is_exact() -> None:
 
 
 def test_get_config_usage_shows_alias() -> None:
-    assert registry.usage_text(registry.get("get-config")) == (
+    assert usage_text(registry.get("get-config")) == (
         "Usage:\n"
         "  dmctl get-config <task | master | worker | source> <name> [--file filename] [flags]\n"
         "\n"
@@ -221,7 +222,7 @@ def test_help_of_every_command(dmctl: Dmctl, path: str) -> None:
     cmd = registry.get(path, mode="command")
     r = dmctl(*path.split(), "--help")
     assert r.rc == EXIT_OK and r.err == ""
-    assert r.out == registry.help_text(cmd)
+    assert r.out == help_text(cmd)
     assert r.out.startswith(f"{cmd.short}\n\nUsage:\n")
     if cmd.runnable:
         assert (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dmshell.engine import errors
+from dmshell.engine import db, errors
 from dmshell.engine.binlog.gtid import (
     MariaDBGtidSet,
     MySQLGtidSet,
@@ -61,7 +61,7 @@ def test_resolve_gtid_start_finds_the_first_transaction_not_in_the_set(mariadb, 
         f"CREATE DATABASE {dbname}",
         f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)",
     )
-    with up.connect() as conn:
+    with db.connect(up.dbconfig()) as conn:
         before = master_status(conn)
         up.execute(
             f"INSERT INTO {dbname}.t VALUES (1)", "FLUSH BINARY LOGS", f"INSERT INTO {dbname}.t VALUES (2)"
@@ -83,7 +83,7 @@ def test_gtid_at_a_position_and_the_binlog_files(mariadb, dbname):
         f"CREATE DATABASE {dbname}",
         f"CREATE TABLE {dbname}.t (id INT PRIMARY KEY)",
     )
-    with up.connect() as conn:
+    with db.connect(up.dbconfig()) as conn:
         here = master_status(conn)
         up.execute(f"INSERT INTO {dbname}.t VALUES (1)", "FLUSH BINARY LOGS")
         assert gtid_at(conn, here.file, here.pos, "mariadb") == here.gtid

@@ -184,6 +184,29 @@ async def test_palette_command_opens_the_prompt_with_it(master):
         assert app.screen.query_one(CommandLine).input.value == "check-task "
 
 
+@pytest.mark.parametrize("view", ["4", "5"])
+async def test_palette_works_on_the_ddl_lock_and_error_views(master, view):
+    """Their list of dmctl commands once shadowed Textual's ``Screen.COMMANDS`` (palette providers)."""
+    from textual.command import CommandList
+
+    from dmshell.screens.reserved import ReservedScreen
+
+    app = make_app(master)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_data(pilot)
+        await pilot.press(view)
+        await wait_until(pilot, lambda: isinstance(app.screen, ReservedScreen), what="the view")
+        await pilot.press("ctrl+p", *"check-task")
+
+        def first_hit() -> str:
+            hits = app.screen.query(CommandList)
+            if not hits or not hits.first().option_count:
+                return ""
+            return str(hits.first().get_option_at_index(0).prompt)
+
+        await wait_until(pilot, lambda: first_hit().startswith("check-task"), what="the palette hit")
+
+
 async def test_slash_filters_the_tasks(master):
     app = make_app(master)
     async with app.run_test(size=(100, 30)) as pilot:
@@ -216,7 +239,9 @@ async def test_commands_while_the_master_is_gone_fail_with_a_message(master):
         assert not result.ok and "can't connect to" in result.summary
         await pilot.press("down", "p", "y")
         await wait_until(pilot, lambda: bool(app.command_log), timeout=15, what="the task operation")
-        assert app.command_log[0].endswith("# failed: UNAVAILABLE: master not reachable")
+        # the same text as the dmctl line's: the client layer renders it once
+        unreachable = "[code=48001:class=dmctl:scope=internal:level=high], Message: can't connect to"
+        assert f"# failed: {unreachable} {master.addr}" in app.command_log[0]
         titles = [title for _, title, _ in notifications(app)]
         assert titles == ["query-status: failed", "failed"]
         assert app.banner.startswith(f"⚠ lost the master at {master.addr}")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from dmshell.ctl.command import Command
 from dmshell.ctl.commands._common import BINLOG_POS_USAGE, extract_sqls, task_name, verify_binlog_pos
 from dmshell.ctl.flags import FlagValues, string_flag
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb, pb
+from dmshell.ctl.invocation import Invocation, mpb, pb
 
 
 def _send(inv: Invocation, op: str, name: str, sqls: list[str]) -> None:

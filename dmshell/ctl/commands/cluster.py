@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dmshell.ctl.command import Command
 from dmshell.ctl.commands._common import load_yaml, read_file
 from dmshell.ctl.errors import CtlError, UsageError
 from dmshell.ctl.flags import FlagValues, bool_flag, string_flag, strings_flag
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb
+from dmshell.ctl.invocation import Invocation, mpb
 
 SAMPLE_SOURCE_CONFIG = """\
 # server-id used when reading the binlog as a replica; unique in the replication topology

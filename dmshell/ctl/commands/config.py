@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 
+from dmshell.client.errors import ClientError
+from dmshell.ctl.command import Command
 from dmshell.ctl.commands._common import os_error_text, read_file
 from dmshell.ctl.errors import CtlError
 from dmshell.ctl.flags import string_flag
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb
+from dmshell.ctl.invocation import Invocation, mpb
 
 _CFG_TYPES = {"task": "TaskType", "master": "MasterType", "worker": "WorkerType", "source": "SourceType"}
 
@@ -24,7 +25,7 @@ def send_get_config(inv: Invocation, type_name: str, name: str, output: str) -> 
     tp = mpb().CfgType.Value(type_name)
     try:
         resp = inv.call("GetCfg", mpb().GetCfgRequest(type=tp, name=name))
-    except CtlError:
+    except ClientError:
         inv.println(f"can not get {type_name} config of {name}")
         raise
     if resp.result and output:
@@ -130,7 +131,7 @@ def import_configs(inv: Invocation) -> None:
             req = mpb().OperateSourceRequest(config=[cfg], op=mpb().SourceOp.Value("StartSource"))
             try:
                 resp = inv.call("OperateSource", req)
-            except CtlError:
+            except ClientError:
                 inv.println("fail to create sources")
                 raise
             if not resp.result and "already exist" not in resp.msg:
@@ -141,7 +142,7 @@ def import_configs(inv: Invocation) -> None:
         for cfg in task_cfgs:
             try:
                 resp = inv.call("StartTask", mpb().StartTaskRequest(task=cfg))
-            except CtlError:
+            except ClientError:
                 inv.println("fail to create tasks")
                 raise
             if not resp.result and "already exist" not in resp.msg:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dmshell.client.errors import ClientError
+from dmshell.ctl.command import Command
 from dmshell.ctl.commands._common import task_name
-from dmshell.ctl.errors import CtlError, UsageError
+from dmshell.ctl.errors import UsageError
 from dmshell.ctl.flags import FlagValues, bool_flag, string_flag
+from dmshell.ctl.invocation import Invocation, mpb
 from dmshell.ctl.output import go_slice
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb
 
 
 def show_ddl_locks(inv: Invocation) -> None:
@@ -16,7 +17,7 @@ def show_ddl_locks(inv: Invocation) -> None:
     name = task_name(inv.args[0]) if inv.args else ""
     try:
         resp = inv.call("ShowDDLLocks", mpb().ShowDDLLocksRequest(task=name, sources=inv.sources))
-    except CtlError:
+    except ClientError:
         inv.println(f"can not show DDL locks for task {name} and sources {go_slice(inv.sources)}")
         raise
     inv.emit(resp)
@@ -41,7 +42,7 @@ def unlock_ddl_lock(inv: Invocation) -> None:
     )
     try:
         resp = inv.call("UnlockDDLLock", req)
-    except CtlError:
+    except ClientError:
         inv.println(f"can not unlock DDL lock {lock_id}")
         raise
     inv.emit(resp)

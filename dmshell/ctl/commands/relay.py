@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dmshell.ctl.command import Command
 from dmshell.ctl.commands._common import NEED_SOURCE, trim_quote_mark
 from dmshell.ctl.errors import UsageError
 from dmshell.ctl.flags import string_flag
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb, pb
+from dmshell.ctl.invocation import Invocation, mpb, pb
 
 
 def _operate_relay(op_name: str):

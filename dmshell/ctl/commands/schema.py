@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from dmshell.ctl.command import Command
 from dmshell.ctl.commands._common import NEED_SOURCE, flush_flag, read_file, sync_flag, task_name
 from dmshell.ctl.errors import CtlError
 from dmshell.ctl.flags import bool_flag, string_flag
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb, pb
+from dmshell.ctl.invocation import Invocation, mpb, pb
 
 
 def _send(inv: Invocation, **fields: Any) -> None:

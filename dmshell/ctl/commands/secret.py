@@ -7,9 +7,9 @@ local command, and dmshell keeps it local, using DM's built-in key (``dmshell.en
 
 from __future__ import annotations
 
+from dmshell.ctl.command import Command
 from dmshell.ctl.errors import CtlError
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb
+from dmshell.ctl.invocation import Invocation, mpb
 
 
 def encrypt(inv: Invocation) -> None:

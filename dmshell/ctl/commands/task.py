@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dmshell.client.errors import ClientError
+from dmshell.ctl.command import Command
 from dmshell.ctl.commands._common import (
     SHARD_CONFLICT,
     batch_size_flag,
@@ -15,9 +17,8 @@ from dmshell.ctl.commands._common import (
 )
 from dmshell.ctl.errors import CtlError
 from dmshell.ctl.flags import FlagValues, bool_flag, int_flag
+from dmshell.ctl.invocation import Invocation, mpb, pb
 from dmshell.ctl.output import go_slice, omitempty
-from dmshell.ctl.registry import Command
-from dmshell.ctl.runner import Invocation, mpb, pb
 
 # --------------------------------------------------------------------------- start-task / check-task
 
@@ -73,7 +74,7 @@ def _operate(op_name: str):
         name = task_name(inv.args[0])
         try:
             resp = _operate_task(inv, op, name, inv.sources)
-        except CtlError:
+        except ClientError:
             inv.println(f"can not {op_name.lower()} task {name}")
             raise
         inv.emit(resp)
@@ -97,7 +98,7 @@ def _operate_source_tasks(inv: Invocation, op: int) -> None:
     batch_size = inv.flags.int("batch-size")
     try:
         resp = inv.call("QueryStatus", mpb().QueryStatusListRequest(sources=sources))
-    except CtlError:
+    except ClientError:
         inv.println(f"cannot query status of source: {go_slice(sources)}")
         raise
     if not resp.result or not resp.sources:
@@ -110,7 +111,7 @@ def _operate_source_tasks(inv: Invocation, op: int) -> None:
         result: dict[str, Any] = {"task": name, "op": op_name, "result": False, "msg": "", "sources": None}
         try:
             r = _operate_task(inv, op, name, sources)
-        except CtlError as exc:
+        except ClientError as exc:
             result["msg"] = str(exc)
         else:
             result.update(result=r.result, msg=r.msg, sources=[omitempty(s) for s in r.sources])
@@ -138,7 +139,7 @@ def query_status(inv: Invocation) -> None:
     sources = inv.sources
     try:
         resp = inv.call("QueryStatus", mpb().QueryStatusListRequest(name=name, sources=sources))
-    except CtlError:
+    except ClientError:
         inv.println(f"can not query {name} task's status(in sources {go_slice(sources)})")
         raise
     if resp.result and not name and not sources and not inv.flags.bool("more"):

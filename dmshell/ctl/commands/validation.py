@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import re
 
+from dmshell.ctl.command import Command, usage_text
 from dmshell.ctl.commands._common import START_TIME_FORMAT_HINT, valid_start_time, verify_pos_str
 from dmshell.ctl.errors import CtlError, UsageError
 from dmshell.ctl.flags import bool_flag, string_flag
-from dmshell.ctl.registry import Command, usage_text
-from dmshell.ctl.runner import Invocation, mpb, pb
+from dmshell.ctl.invocation import Invocation, mpb, pb
 
 _ERROR_STATES = {
     "all": "InvalidErr",

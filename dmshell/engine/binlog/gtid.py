@@ -10,11 +10,21 @@ Both render in a canonical order (MariaDB by domain, MySQL by uuid), so equal se
 
 from __future__ import annotations
 
-import re
 from abc import ABC, abstractmethod
 
-from dmshell.engine import errors
-from dmshell.engine.binlog.location import Location, file_index
+import pymysql
+
+from dmshell.engine import db, errors
+from dmshell.engine.binlog.location import Location, binlog_gtid_pos, file_index
+from dmshell.engine.binlog.reader import (
+    FormatDescriptionEvent,
+    GtidEvent,
+    MariadbGtidEvent,
+    MariadbGtidListEvent,
+    OtherEvent,
+    PreviousGtidsEvent,
+    read_events,
+)
 
 
 class GtidSet(ABC):
@@ -166,115 +176,68 @@ def _parse_mariadb_gtid(text: str) -> tuple[int, int, int]:
 
 
 # -- GTID-only start points --------------------------------------------------------------------
-_MARIADB_LIST_RE = re.compile(r"\[(.*)\]")
-_MARIADB_GTID_RE = re.compile(r"(\d+-\d+-\d+)")
-_MYSQL_GTID_RE = re.compile(r"'([0-9a-fA-F-]{36}:\d+)'")
-_PAGE = 1000
-
-
-def resolve_gtid_start(conn, gtid_text: str, flavor: str) -> Location:
+def resolve_gtid_start(conn: db.Connection, gtid_text: str, flavor: str) -> Location:
     """Turn a GTID set into the binlog file/position where replication must start.
 
     Picks the newest binlog file whose starting GTID state (MariaDB's ``Gtid_list`` event, MySQL's
     ``Previous_gtids``) is covered by ``gtid_text`` — every transaction before that file is then
-    already executed — and walks its events (``SHOW BINLOG EVENTS``) to the first transaction that
-    ``gtid_text`` does not contain. Transactions after that point that ``gtid_text`` still contains
-    (possible with several domains/servers interleaved) must be skipped by the reader, which is why
-    the returned location keeps ``gtid_text`` as its GTID set.
+    already executed — and reads the binlog from there to the first transaction that ``gtid_text``
+    does not contain (or to its end). Transactions after that point that ``gtid_text`` still
+    contains (possible with several domains/servers interleaved) must be skipped by the reader,
+    which is why the returned location keeps ``gtid_text`` as its GTID set.
 
     Raises :class:`DMError` when the binlog that holds the start point was purged.
     """
     target = parse_gtid_set(gtid_text, flavor)
-    with conn.cursor() as cur:
-        cur.execute("SHOW BINARY LOGS")
-        files = sorted((str(r[0]) for r in cur.fetchall()), key=file_index)
+    files = [name for name, _size in binlog_files(conn)]
     if not files:
         raise errors.ErrSyncerGetEvent("no binary log on the upstream")
-    start_file = None
-    for name in reversed(files):
-        initial = _file_initial_gtids(conn, name, flavor)
-        if target.covers(initial):
-            start_file = name
-            break
+    start_file = next(
+        (name for name in reversed(files) if target.covers(_file_initial_gtids(conn, name, flavor))), None
+    )
     if start_file is None:
         raise errors.ErrSyncerGetEvent(
             f"the binlog holding GTID set {gtid_text} was purged (oldest file {files[0]})"
         )
-    for name in files[files.index(start_file) :]:
-        pos = 4
-        while True:
-            with conn.cursor() as cur:
-                cur.execute(f"SHOW BINLOG EVENTS IN %s FROM {int(pos)} LIMIT {_PAGE}", (name,))
-                rows = cur.fetchall()
-            for _log, ev_pos, ev_type, _sid, end_pos, info in rows:
-                gtid = _event_gtid(str(ev_type), str(info or ""), flavor)
-                if gtid is not None and not target.contains(gtid):
-                    return Location(name, int(ev_pos), str(target))
-                pos = int(end_pos) if end_pos else pos
-            if len(rows) < _PAGE:
-                break
-    with conn.cursor() as cur:
-        cur.execute("SHOW MASTER STATUS")
-        row = cur.fetchone()
-    return Location(str(row[0]), int(row[1]), str(target))
+    end = Location(start_file, 4)
+    for file, ev in read_events(conn.config, end):
+        if isinstance(ev, GtidEvent | MariadbGtidEvent) and not target.contains(ev.gtid):
+            return Location(file, ev.log_pos - ev.event_size, str(target))
+        if ev.log_pos:
+            end = Location(file, ev.log_pos)
+    return Location(end.file, end.pos, str(target))  # the end of the binlog as it was read
 
 
-def _file_initial_gtids(conn, name: str, flavor: str) -> GtidSet:
-    with conn.cursor() as cur:
-        cur.execute("SHOW BINLOG EVENTS IN %s LIMIT 4", (name,))
-        rows = cur.fetchall()
-    for row in rows:
-        ev_type, info = str(row[2]), str(row[5] or "")
-        if flavor == "mariadb" and ev_type == "Gtid_list":
-            m = _MARIADB_LIST_RE.search(info)
-            return MariaDBGtidSet(m.group(1) if m else "")
-        if flavor != "mariadb" and ev_type == "Previous_gtids":
-            return MySQLGtidSet(info)
+def _file_initial_gtids(conn: db.Connection, name: str, flavor: str) -> GtidSet:
+    """The GTID set executed before binlog file ``name`` (empty when the file doesn't say)."""
+    for _file, ev in read_events(conn.config, Location(name, 4), one_file=True):
+        if isinstance(ev, MariadbGtidListEvent | PreviousGtidsEvent):
+            return parse_gtid_set(ev.gtids, flavor)
+        if not isinstance(ev, FormatDescriptionEvent | OtherEvent):
+            break  # the first transaction: the list comes before it
     return parse_gtid_set("", flavor)
 
 
-def _event_gtid(ev_type: str, info: str, flavor: str) -> str | None:
-    if flavor == "mariadb":
-        if ev_type != "Gtid":
-            return None
-        m = _MARIADB_GTID_RE.search(info)
-    else:
-        if ev_type != "Gtid":
-            return None
-        m = _MYSQL_GTID_RE.search(info)
-    return m.group(1) if m else None
-
-
-def gtid_at(conn, file: str, pos: int, flavor: str) -> str:
+def gtid_at(conn: db.Connection, file: str, pos: int, flavor: str) -> str:
     """The GTID set executed up to ``file:pos`` (a transaction boundary) on the upstream.
 
     MariaDB answers directly (``BINLOG_GTID_POS``); for MySQL it is the file's ``Previous_gtids``
     plus the GTIDs logged in the file before ``pos``.
     """
     if flavor == "mariadb":
-        with conn.cursor() as cur:
-            cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))
-            row = cur.fetchone()
-        return str(row[0]) if row and row[0] is not None else ""
-    gs = _file_initial_gtids(conn, file, flavor)
-    start = 4
-    while start < pos:
-        with conn.cursor() as cur:
-            cur.execute(f"SHOW BINLOG EVENTS IN %s FROM {int(start)} LIMIT {_PAGE}", (file,))
-            rows = cur.fetchall()
-        for _log, ev_pos, ev_type, _sid, end_pos, info in rows:
-            if int(ev_pos) >= pos:
-                return str(gs)
-            gtid = _event_gtid(str(ev_type), str(info or ""), flavor)
-            if gtid is not None:
-                gs.add(gtid)
-            start = int(end_pos) if end_pos else start
-        if len(rows) < _PAGE:
-            break
+        return binlog_gtid_pos(conn, file, pos)
+    gs = parse_gtid_set("", flavor)
+    for _file, ev in read_events(conn.config, Location(file, 4), one_file=True):
+        if isinstance(ev, PreviousGtidsEvent):
+            gs = parse_gtid_set(ev.gtids, flavor)
+        elif isinstance(ev, GtidEvent):
+            if ev.log_pos - ev.event_size >= pos:
+                break
+            gs.add(ev.gtid)
     return str(gs)
 
 
-def binlog_files(conn) -> list[tuple[str, int]]:
+def binlog_files(conn: pymysql.connections.Connection) -> list[tuple[str, int]]:
     """The upstream's binary logs, oldest first: (name, size)."""
     with conn.cursor() as cur:
         cur.execute("SHOW BINARY LOGS")

@@ -10,6 +10,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import pymysql
+
+from dmshell.engine import db
+
 _FILE_RE = re.compile(r"^(.*?)\.?(\d+)$")
 _POSITION_RE = re.compile(r"^\(\s*(.*?)\s*,\s*(\d+)\s*\)$")
 
@@ -73,15 +77,15 @@ def parse_position(text: str) -> tuple[str, int]:
     raise ValueError(f"invalid binlog position {text!r}")
 
 
-def detect_flavor(conn) -> str:
+def detect_flavor(conn: pymysql.connections.Connection) -> str:
     """``"mariadb"`` or ``"mysql"``, from the server's version string."""
     with conn.cursor() as cur:
         cur.execute("SELECT VERSION()")
-        version = str(cur.fetchone()[0])
+        version = str(db.one_row(cur)[0])
     return "mariadb" if "mariadb" in version.lower() else "mysql"
 
 
-def gtid_executed(conn, flavor: str | None = None) -> str:
+def gtid_executed(conn: pymysql.connections.Connection, flavor: str | None = None) -> str:
     """The server's executed GTID set: MariaDB ``@@gtid_binlog_pos``, MySQL ``@@gtid_executed``."""
     flavor = flavor or detect_flavor(conn)
     var = "@@GLOBAL.gtid_binlog_pos" if flavor == "mariadb" else "@@GLOBAL.gtid_executed"
@@ -91,7 +95,7 @@ def gtid_executed(conn, flavor: str | None = None) -> str:
     return (str(row[0]) if row and row[0] is not None else "").replace("\n", "")
 
 
-def master_status(conn, flavor: str | None = None) -> Location:
+def master_status(conn: pymysql.connections.Connection, flavor: str | None = None) -> Location:
     """The upstream's current binlog position (``SHOW MASTER STATUS``) with its GTID set.
 
     Raises ``RuntimeError`` when the server has no binary log enabled.
@@ -106,7 +110,7 @@ def master_status(conn, flavor: str | None = None) -> Location:
     return Location(str(row[0]), int(row[1]), gtid)
 
 
-def binlog_gtid_pos(conn, file: str, pos: int) -> str:
+def binlog_gtid_pos(conn: pymysql.connections.Connection, file: str, pos: int) -> str:
     """MariaDB only: the GTID position that corresponds to ``file:pos`` (``BINLOG_GTID_POS``)."""
     with conn.cursor() as cur:
         cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))

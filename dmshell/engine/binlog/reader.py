@@ -1,4 +1,7 @@
-"""Reading the upstream binlog over the replication protocol (``COM_BINLOG_DUMP``).
+"""Reading the upstream binlog over the replication protocol (``COM_BINLOG_DUMP``): the one way
+dmshell reads a binlog — the sync unit's stream (:class:`BinlogReader`) and the one-off reads that
+find a start point (:func:`read_events`: the GTID state at a position, the location of a GTID set
+or of a time).
 
 PyMySQL does the handshake (authentication, TLS); after the dump request this module reads the
 event packets straight from the connection's buffered socket and parses only what the syncer uses:
@@ -13,7 +16,9 @@ turned into file/positions beforehand, :func:`dmshell.engine.binlog.gtid.resolve
 ``@mariadb_slave_capability=4`` makes MariaDB send its GTID events, and annotate-rows events are
 not requested. The master sends a heartbeat every ``heartbeat`` seconds when it has nothing to
 send, so an idle reader still wakes up. :meth:`BinlogReader.interrupt` (from another thread) shuts
-the socket down, which makes a blocked :meth:`BinlogReader.fetch` return None promptly.
+the socket down, which makes a blocked :meth:`BinlogReader.fetch` return None promptly. A reader
+made ``to_end`` asks for a non-blocking dump instead: the server ends the stream at the end of its
+binlog as it is then.
 
 Event classes keep mysql-replication's names and the attributes the syncer reads (``timestamp``,
 ``event_size``, ``log_pos``, ``next_binlog``/``position``, ``gtid``, ``query``/``schema``,
@@ -26,20 +31,19 @@ import logging
 import select
 import socket
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
-import pymysql
 from pymysql import err as pymysql_err
 
-from dmshell.engine import errors
+from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.binlog.rowdecode import Decoder, TableMap
 from dmshell.engine.config.database import DBConfig
-from dmshell.engine.fastconn import connect
 
 log = logging.getLogger(__name__)
 
 COM_BINLOG_DUMP = 0x12
+BINLOG_DUMP_NON_BLOCK = 0x01
 _HEADER = struct.Struct("<IBIIIH").unpack_from  # timestamp, type, server id, size, log pos, flags
 _U64 = struct.Struct("<Q").unpack_from
 _MARIADB_GTID = struct.Struct("<QIB").unpack_from  # sequence number, domain, flags
@@ -54,50 +58,77 @@ class BinlogEvent:
     """Any event: the common header."""
 
     __slots__ = ("event_size", "flags", "log_pos", "server_id", "timestamp", "type_code")
+    timestamp: int
+    type_code: int
+    server_id: int
+    event_size: int
+    log_pos: int  # where the next event starts (0: an event the server made up, not in the file)
+    flags: int
 
-    def __init__(self, header: tuple) -> None:
+    def __init__(self, header: tuple[int, int, int, int, int, int]) -> None:
         self.timestamp, self.type_code, self.server_id, self.event_size, self.log_pos, self.flags = header
-
-    @property
-    def packet(self) -> BinlogEvent:
-        """mysql-replication compatibility: ``ev.packet.log_pos``."""
-        return self
 
 
 class RotateEvent(BinlogEvent):
     __slots__ = ("next_binlog", "position")
+    next_binlog: str
+    position: int
 
 
 class FormatDescriptionEvent(BinlogEvent):
     __slots__ = ("server_version",)
+    server_version: str
 
 
 class HeartbeatLogEvent(BinlogEvent):
     __slots__ = ("ident",)
+    ident: str
 
 
 class XidEvent(BinlogEvent):
     __slots__ = ("xid",)
+    xid: int
 
 
 class GtidEvent(BinlogEvent):
     """MySQL ``uuid:gno``."""
 
     __slots__ = ("gtid",)
+    gtid: str
 
 
 class MariadbGtidEvent(BinlogEvent):
     """MariaDB ``domain-server-seq``; ``standalone``: no BEGIN/XID around it (DDL)."""
 
     __slots__ = ("gtid", "standalone")
+    gtid: str
+    standalone: bool
+
+
+class MariadbGtidListEvent(BinlogEvent):
+    """MariaDB's ``Gtid_list`` at the start of each binlog file: the GTID position before the file."""
+
+    __slots__ = ("gtids",)
+    gtids: str
+
+
+class PreviousGtidsEvent(BinlogEvent):
+    """MySQL's ``Previous_gtids`` at the start of each binlog file: the GTID set before the file."""
+
+    __slots__ = ("gtids",)
+    gtids: str
 
 
 class QueryEvent(BinlogEvent):
     __slots__ = ("query", "schema")
+    query: str
+    schema: str
 
 
 class TableMapEvent(BinlogEvent):
     __slots__ = ("map", "table_id")
+    map: TableMap
+    table_id: int
 
     @property
     def schema(self) -> str:
@@ -120,6 +151,13 @@ class RowsEvent(BinlogEvent):
     """WRITE/UPDATE/DELETE rows; :meth:`decode` gives the row images."""
 
     __slots__ = ("_data", "_end", "_present", "_present2", "_start", "map", "table_id")
+    _data: bytes
+    _start: int
+    _end: int
+    _present: int  # bitmap of the columns in each (before) image
+    _present2: int | None  # UPDATE: bitmap of the columns in each after image
+    map: TableMap | None  # None: no table map for its table id (an error when decoded)
+    table_id: int
 
     def decode(self) -> list[list]:
         """The row images (UPDATE: before and after images alternate), as values by column
@@ -135,7 +173,9 @@ class RowsEvent(BinlogEvent):
         """mysql-replication's shape: ``[{"values": {name: value}}]`` (UPDATE:
         ``before_values``/``after_values``), names from the bound structure."""
         images = self.decode()
-        names = (self.map.bound or self.map.bind(None)).names
+        tm = self.map
+        assert tm is not None  # (decode() raised otherwise)
+        names = (tm.bound or tm.bind(None)).names
         if self._present2 is None:
             return [{"values": dict(zip(names, v, strict=True))} for v in images]
         return [
@@ -190,6 +230,10 @@ class _Interrupted(Exception):
     pass
 
 
+class _EndOfBinlog(Exception):
+    pass
+
+
 def _lost(detail: str = "") -> pymysql_err.OperationalError:
     return pymysql_err.OperationalError(
         2013, "Lost connection to MySQL server during query" + (f" ({detail})" if detail else "")
@@ -205,29 +249,32 @@ class BinlogReader:
 
     def __init__(
         self,
-        db: DBConfig,
+        source: DBConfig,
         server_id: int,
         start: Location,
         *,
         heartbeat: float = 1.0,
         read_timeout: float = 60.0,
         on_idle: Callable[[], None] | None = None,
+        to_end: bool = False,
     ) -> None:
-        self._db = db
+        self._source = source
         self._server_id = server_id
         self._start = start
         self._heartbeat_period = heartbeat
         self._read_timeout = read_timeout
         self.on_idle = on_idle
         self._interrupted = False  # set (only ever to True) by interrupt(), from any thread
+        self._to_end = to_end
+        self._ended = False  # to_end: the server said the binlog ends here
         self._broken = False  # the connection failed after it was established
-        self._conn: pymysql.connections.Connection | None = None
+        self._conn: db.Connection | None = None
         self._sock: socket.socket | None = None
         self._buf = b""
         self._pos = 0
         self._checksum = 0  # bytes of checksum after each event
         self._mariadb = True
-        self._rows_post_header = {}  # event type -> post-header length
+        self._rows_post_header: dict[int, int] = {}  # event type -> post-header length
         self._wide_map = True  # 6-byte table ids (every server since MySQL 5.1)
         self._tables: dict[int, TableMap] = {}  # table id -> its current table map
         self._maps: dict[bytes, TableMap] = {}  # table map body -> parsed (shared)
@@ -239,8 +286,10 @@ class BinlogReader:
             19: self._table_map,
             27: self._heartbeat,
             33: self._mysql_gtid,
+            35: self._previous_gtids,
             41: self._heartbeat,
             162: self._mariadb_gtid,
+            163: self._mariadb_gtid_list,
         }
         parsers.update(dict.fromkeys(_ROWS, self._rows))
         parsers.update(dict.fromkeys(_UNSUPPORTED, self._unsupported))
@@ -250,7 +299,7 @@ class BinlogReader:
     def _connect(self) -> None:
         if self._interrupted:
             raise _Interrupted()
-        conn = connect(self._db, read_timeout=self._read_timeout)
+        conn = db.connect(self._source, read_timeout=self._read_timeout)
         try:
             with conn.cursor() as cur:
                 cur.execute("SHOW GLOBAL VARIABLES LIKE 'BINLOG_CHECKSUM'")
@@ -264,18 +313,21 @@ class BinlogReader:
                 )
                 cur.execute("SET @mariadb_slave_capability = 4")
                 cur.execute("SELECT VERSION()")
-                self._mariadb = "mariadb" in str(cur.fetchone()[0]).lower()
+                self._mariadb = "mariadb" in str((cur.fetchone() or ("",))[0]).lower()
             start = self._start
-            payload = struct.pack("<IHI", start.pos, 0, self._server_id) + start.file.encode()
+            flags = BINLOG_DUMP_NON_BLOCK if self._to_end else 0
+            payload = struct.pack("<IHI", start.pos, flags, self._server_id) + start.file.encode()
             conn._execute_command(COM_BINLOG_DUMP, payload)
         except BaseException:
             conn.close()
             raise
         self._checksum = 4 if checksum else 0
         self._conn = conn
-        self._sock = conn._sock  # the server sends nothing before the dump request: no buffered bytes
+        sock = conn._sock  # the server sends nothing before the dump request: no buffered bytes
+        assert sock is not None  # (connected)
+        self._sock = sock
         self._poll = select.poll()
-        self._poll.register(self._sock, select.POLLIN)
+        self._poll.register(sock, select.POLLIN)
         self._buf, self._pos = b"", 0
         self._tables.clear()
 
@@ -284,6 +336,7 @@ class BinlogReader:
         """Make at least ``need`` bytes available from ``self._pos`` (blocking)."""
         buf = self._buf[self._pos :]
         sock = self._sock
+        assert sock is not None  # (connected)
         while len(buf) < need:
             if self.on_idle is not None and not self._poll.poll(0):
                 self.on_idle()  # nothing received yet: the next recv waits for the network
@@ -308,11 +361,11 @@ class BinlogReader:
             data = data + self._payload()
         return data
 
-    def fetch(self):
-        """The next event; None once :meth:`interrupt` was called. Raises on connection errors
-        (and keeps raising: a reader doesn't resume by itself — its consumer restarts from its
-        own checkpoint)."""
-        if self._interrupted:
+    def fetch(self) -> BinlogEvent | None:
+        """The next event; None once :meth:`interrupt` was called (``to_end``: also at the end of
+        the binlog). Raises on connection errors (and keeps raising: a reader doesn't resume by
+        itself — its consumer restarts from its own checkpoint)."""
+        if self._interrupted or self._ended:
             return None
         try:
             if self._conn is None:
@@ -321,6 +374,10 @@ class BinlogReader:
                 self._connect()
             return self._next()
         except _Interrupted:
+            return None
+        except _EndOfBinlog:
+            self._ended = True
+            self._drop()
             return None
         except errors.DMError:
             raise
@@ -354,20 +411,22 @@ class BinlogReader:
         if data[0]:
             if data[0] == 0xFF:
                 pymysql_err.raise_mysql_exception(data)
-            raise _lost()  # EOF: only sent in non-blocking mode, or the server is going away
+            if self._to_end and data[0] == 0xFE:
+                raise _EndOfBinlog()  # the non-blocking dump's EOF
+            raise _lost()  # EOF without a non-blocking dump: the server is going away
         header = _HEADER(data, 1)
         kind = header[1]
         # the events of every transaction first, without a dispatch call
         if kind == 16:
-            ev = XidEvent(header)
-            ev.xid = _U64(data, 20)[0]
-            return ev
+            xid = XidEvent(header)
+            xid.xid = _U64(data, 20)[0]
+            return xid
         if kind == 162:
-            ev = MariadbGtidEvent(header)
+            gtid = MariadbGtidEvent(header)
             seq, domain, flags = _MARIADB_GTID(data, 20)
-            ev.gtid = f"{domain}-{header[2]}-{seq}"
-            ev.standalone = bool(flags & 1)
-            return ev
+            gtid.gtid = f"{domain}-{header[2]}-{seq}"
+            gtid.standalone = bool(flags & 1)
+            return gtid
         if kind == 19:
             return self._table_map(header, data)
         parse = self._parsers.get(kind)
@@ -402,6 +461,16 @@ class BinlogReader:
         sid = data[21:37].hex()
         gno = int.from_bytes(data[37:45], "little")
         ev.gtid = f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}:{gno}"
+        return ev
+
+    def _mariadb_gtid_list(self, header: tuple, data: bytes) -> MariadbGtidListEvent:
+        ev = MariadbGtidListEvent(header)
+        ev.gtids = parse_mariadb_gtid_list(data[20 : len(data) - self._checksum])
+        return ev
+
+    def _previous_gtids(self, header: tuple, data: bytes) -> PreviousGtidsEvent:
+        ev = PreviousGtidsEvent(header)
+        ev.gtids = parse_previous_gtids(data[20 : len(data) - self._checksum])
         return ev
 
     def _unsupported(self, header: tuple, data: bytes) -> BinlogEvent:
@@ -505,3 +574,60 @@ class BinlogReader:
 
     def close(self) -> None:
         self._drop()
+
+
+def read_events(
+    source: DBConfig, start: Location, *, server_id: int = 0, one_file: bool = False
+) -> Iterator[tuple[str, BinlogEvent]]:
+    """The events from ``start`` to the end of the binlog as it is now (``one_file``: to the end of
+    ``start.file``), each with the name of its file; rotations and heartbeats are not yielded.
+
+    A one-off read, as ``mysqlbinlog --read-from-remote-server`` does it: with server id 0 (its
+    default) the server stops no other replication connection, whatever id that one uses.
+    Stopping the iteration early closes the connection.
+    """
+    reader = BinlogReader(source, server_id, start, to_end=True)
+    file = start.file
+    try:
+        while (ev := reader.fetch()) is not None:
+            if isinstance(ev, RotateEvent):
+                if ev.next_binlog != file:
+                    if one_file:
+                        return
+                    file = ev.next_binlog
+                continue  # (the first one only names the file being read)
+            if not isinstance(ev, HeartbeatLogEvent):
+                yield file, ev
+    finally:
+        reader.close()
+
+
+def parse_mariadb_gtid_list(body: bytes) -> str:
+    """A ``Gtid_list`` event's body as a GTID position text (``domain-server-seq,...``)."""
+    count = int.from_bytes(body[0:4], "little") & 0x0FFFFFFF  # (the top 4 bits are flags)
+    gtids = []
+    for i in range(count):
+        domain, server, seq = struct.unpack_from("<IIQ", body, 4 + 16 * i)
+        gtids.append(f"{domain}-{server}-{seq}")
+    return ",".join(gtids)
+
+
+def parse_previous_gtids(body: bytes) -> str:
+    """A ``Previous_gtids`` event's body as a MySQL GTID set text (``uuid:1-5:7,uuid2:1-3``)."""
+    head = int.from_bytes(body[0:8], "little")
+    if head >> 56:
+        raise errors.ErrSyncerUnitPanic("tagged GTIDs (MySQL 8.3+ gtid format 1) are not supported")
+    parts = []
+    p = 8
+    for _ in range(head):
+        sid = body[p : p + 16].hex()
+        count = int.from_bytes(body[p + 16 : p + 24], "little")
+        p += 24
+        ranges = []
+        for _ in range(count):
+            lo, end = struct.unpack_from("<QQ", body, p)  # [lo, end): the end is exclusive
+            p += 16
+            ranges.append(f"{lo}" if end == lo + 1 else f"{lo}-{end - 1}")
+        uuid = f"{sid[:8]}-{sid[8:12]}-{sid[12:16]}-{sid[16:20]}-{sid[20:]}"
+        parts.append(":".join([uuid, *ranges]))
+    return ",".join(parts)

@@ -475,8 +475,9 @@ class Decoder:
     def _members(self, i: int, enum: bool) -> list[str]:
         tm, info = self.map, self.info
         lists = tm.enum_values if enum else tm.set_values
-        if lists is not None and lists[i] is not None:
-            return lists[i]
+        members = lists[i] if lists is not None else None
+        if members is not None:
+            return members
         if info is not None:
             return list(info.columns[i].elements)
         return []
@@ -625,7 +626,7 @@ class Decoder:
         images alternate."""
         full = self._mask
         first = self._full if present == full else self._row_fn(present)
-        out = []
+        out: list[list] = []
         append = out.append
         try:
             if present2 is None:

@@ -14,19 +14,11 @@ import datetime as dt
 import re
 
 import pymysql
-from pymysqlreplication import BinLogStreamReader
-from pymysqlreplication.event import (
-    FormatDescriptionEvent,
-    GtidEvent,
-    MariadbGtidEvent,
-    QueryEvent,
-    RotateEvent,
-    XidEvent,
-)
 
-from dmshell.engine import errors
+from dmshell.engine import db, errors
 from dmshell.engine.binlog.gtid import binlog_files, gtid_at
 from dmshell.engine.binlog.location import Location
+from dmshell.engine.binlog.reader import GtidEvent, MariadbGtidEvent, QueryEvent, XidEvent, read_events
 from dmshell.engine.config.database import DBConfig
 
 BELOW, IN_RANGE, ABOVE = "below", "in-range", "above"
@@ -50,73 +42,22 @@ def parse_start_time(text: str, upstream_offset: float) -> float:
     return naive.replace(tzinfo=dt.UTC).timestamp() - upstream_offset
 
 
-def upstream_utc_offset(conn) -> float:
+def upstream_utc_offset(conn: pymysql.connections.Connection) -> float:
     """Seconds the upstream's session time zone is ahead of UTC."""
     with conn.cursor() as cur:
         cur.execute("SELECT TIMESTAMPDIFF(SECOND, UTC_TIMESTAMP(), NOW())")
-        return float(cur.fetchone()[0])
-
-
-class _Events:
-    """The events of one binlog file, read over the replication protocol (its own server id)."""
-
-    def __init__(self, cfg: DBConfig, server_id: int, file: str) -> None:
-        settings = {
-            "host": cfg.host,
-            "port": cfg.port,
-            "user": cfg.user,
-            "password": cfg.password,
-            "charset": "utf8mb4",
-            "connect_timeout": 10,
-            "read_timeout": 60,
-        }
-        self.file = file
-        self.stream = BinLogStreamReader(
-            connection_settings=settings,
-            server_id=server_id,
-            log_file=file,
-            log_pos=4,
-            resume_stream=True,
-            blocking=False,
-            is_mariadb=False,
-            enable_logging=False,
-            only_events=[
-                FormatDescriptionEvent,
-                GtidEvent,
-                MariadbGtidEvent,
-                QueryEvent,
-                RotateEvent,
-                XidEvent,
-            ],
-            pymysql_wrapper=_connect,
-        )
-
-    def __iter__(self):
-        try:
-            for ev in self.stream:
-                if isinstance(ev, RotateEvent):
-                    if ev.next_binlog != self.file:
-                        return  # the next file
-                    continue  # the fake rotate at the start
-                yield ev
-        finally:
-            self.stream.close()
-
-
-def _connect(**kwargs) -> pymysql.connections.Connection:
-    if "db" in kwargs:
-        kwargs["database"] = kwargs.pop("db")
-    return pymysql.connect(**kwargs)
+        return float(db.one_row(cur)[0])
 
 
 def _first_timestamp(cfg: DBConfig, server_id: int, file: str) -> int:
-    for ev in _Events(cfg, server_id, file):
+    """The time of the file's first event (its format description: when the file was opened)."""
+    for _file, ev in read_events(cfg, Location(file, 4), server_id=server_id, one_file=True):
         return int(ev.timestamp)
     return 0
 
 
 def find_location_by_time(
-    cfg: DBConfig, conn, when: float, flavor: str, server_id: int
+    cfg: DBConfig, conn: db.Connection, when: float, flavor: str, server_id: int
 ) -> tuple[Location | None, str]:
     """(location, BELOW | IN_RANGE | ABOVE) of the first transaction at or after ``when``.
 
@@ -166,7 +107,7 @@ def _scan(cfg: DBConfig, server_id: int, file: str, target: int) -> int | None:
     """Start of the first transaction-begin event with timestamp >= target in ``file`` (None: none)."""
     in_txn = False
     seen_gtid = False
-    for ev in _Events(cfg, server_id, file):
+    for _file, ev in read_events(cfg, Location(file, 4), server_id=server_id, one_file=True):
         begin = False
         if isinstance(ev, GtidEvent | MariadbGtidEvent):
             seen_gtid = True
@@ -182,5 +123,5 @@ def _scan(cfg: DBConfig, server_id: int, file: str, target: int) -> int | None:
         elif isinstance(ev, XidEvent):
             in_txn = False
         if begin and ev.timestamp >= target:
-            return ev.packet.log_pos - ev.packet.event_size
+            return ev.log_pos - ev.event_size
     return None

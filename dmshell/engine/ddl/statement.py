@@ -604,7 +604,7 @@ class _Reader:
             return
         if t.kind == "other" and t.text in ("-", "+"):
             t = self.next()
-        if t.kind == "other" and self.peek() is not None and self.peek().kind == "string":
+        if t.kind == "other" and (nxt := self.peek()) is not None and nxt.kind == "string":
             self.next()  # _charset'literal'
         if self.at("("):
             self.skip_group()  # function call: current_timestamp(6)

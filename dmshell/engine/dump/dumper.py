@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import errno
+import functools
 import logging
 import os
 import queue
@@ -140,7 +141,7 @@ class DumpUnit(Unit):
             raise errors.ErrDumpUnitGenBAList(cause=exc) from exc
         listed: dict[str, list] = {}
 
-        def list_objects(conn: pymysql.connections.Connection) -> list[tuple[str, str]]:
+        def list_objects(conn: db.Connection) -> list[tuple[str, str]]:
             listed["schemas"], listed["tables"], views = dump_plan.list_objects(
                 conn, ba.allow_table, ba.allow_schema, cfg.meta_schema
             )
@@ -173,14 +174,15 @@ class DumpUnit(Unit):
         conn0 = snap.conns[0]
         for schema in schemas:
             sql = _run(
-                lambda s=schema: dump_plan.show_create_database(conn0, s), f"show create database {schema}"
+                functools.partial(dump_plan.show_create_database, conn0, schema),
+                f"show create database {schema}",
             )
             name = dumpfiles.schema_create_file(schema)
             self._write_file(name, sql + ";\n")
             meta.schemas.append(dumpfiles.SchemaMeta(schema, name))
         for view in views:
             sql = _run(
-                lambda v=view: dump_plan.show_create_view(conn0, v),
+                functools.partial(dump_plan.show_create_view, conn0, view),
                 f"show create view {view.schema}.{view.name}",
             )
             name = dumpfiles.view_schema_file(view.schema, view.name)
@@ -261,7 +263,7 @@ class DumpUnit(Unit):
 
     def _plan_table(
         self,
-        conn: pymysql.connections.Connection,
+        conn: db.Connection,
         plan: TablePlan,
         rows_per_chunk: int,
         stop: threading.Event,
@@ -273,7 +275,7 @@ class DumpUnit(Unit):
 
     def _worker(
         self,
-        conn: pymysql.connections.Connection,
+        conn: db.Connection,
         work: queue.Queue[_Job | None],
         opts: DumpOptions,
         stop: threading.Event,
@@ -297,7 +299,7 @@ class DumpUnit(Unit):
 
     def _dump_chunk(
         self,
-        conn: pymysql.connections.Connection,
+        conn: db.Connection,
         plan: TablePlan,
         index: int,
         where: str,

@@ -19,8 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import pymysql
-
+from dmshell.engine import db
 from dmshell.engine.db import quote_ident, quote_table
 from dmshell.engine.dump import files as dumpfiles
 from dmshell.engine.dump.files import ColumnMeta
@@ -52,7 +51,7 @@ CHUNKABLE_TYPES = _INTEGER | frozenset(
 )
 _DEFINER = re.compile(r"\sDEFINER=(`(?:[^`]|``)*`|'[^']*'|\S+)@(`(?:[^`]|``)*`|'[^']*'|\S+)")
 
-Conn = pymysql.connections.Connection
+Conn = db.Connection
 log = logging.getLogger(__name__)
 
 
@@ -151,14 +150,14 @@ def list_objects(
 def show_create_database(conn: Conn, schema: str) -> str:
     with conn.cursor() as cur:
         cur.execute(f"SHOW CREATE DATABASE {quote_ident(schema)}")
-        return _text(cur.fetchone()[1])
+        return _text(db.one_row(cur)[1])
 
 
 def show_create_view(conn: Conn, view: ViewPlan) -> str:
     """``SHOW CREATE VIEW`` without the DEFINER clause (the definer may not exist on the target)."""
     with conn.cursor() as cur:
         cur.execute(f"SHOW CREATE VIEW {quote_table(view.schema, view.name)}")
-        sql = _text(cur.fetchone()[1])
+        sql = _text(db.one_row(cur)[1])
     return _DEFINER.sub("", sql, count=1)
 
 
@@ -166,7 +165,7 @@ def describe(conn: Conn, plan: TablePlan) -> None:
     """Fill ``create_sql``, ``columns`` and the chunking key of ``plan``."""
     with conn.cursor() as cur:
         cur.execute(f"SHOW CREATE TABLE {quote_table(plan.schema, plan.table)}")
-        plan.create_sql = _text(cur.fetchone()[1])
+        plan.create_sql = _text(db.one_row(cur)[1])
         cur.execute(
             "SELECT COLUMN_NAME, DATA_TYPE, COLUMN_TYPE, IS_NULLABLE, COALESCE(GENERATION_EXPRESSION, ''), "
             "EXTRA, COALESCE(CHARACTER_SET_NAME, '') FROM information_schema.COLUMNS "

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-import pymysql
 from pymysql import err
 from pymysql.constants import CR
+
+from dmshell.engine import db
 
 _MAX_PACKET = 0xFFFFFF
 
@@ -31,7 +32,7 @@ def _lost() -> err.OperationalError:
 
 
 def stream_rows(
-    conn: pymysql.connections.Connection, sql: str, block_bytes: int = 1 << 20, end: bytes = b"\0"
+    conn: db.Connection, sql: str, block_bytes: int = 1 << 20, end: bytes = b"\0"
 ) -> Iterator[tuple[bytes, int]]:
     """Run ``sql`` (one column, never NULL) and yield ``(block, rows)``: ``block`` is about
     ``block_bytes`` of values, each followed by ``end``.
@@ -54,9 +55,7 @@ def stream_rows(
         raise
 
 
-def _rows(
-    conn: pymysql.connections.Connection, result, block_bytes: int, end: bytes
-) -> Iterator[tuple[bytes, int]]:
+def _rows(conn: db.Connection, result, block_bytes: int, end: bytes) -> Iterator[tuple[bytes, int]]:
     read = conn._rfile.read
     seq = conn._next_seq_id
     parts: list[bytes] = []

@@ -47,7 +47,7 @@ ALIGN_ATTEMPTS = 8
 class Snapshot:
     """Connections that all see the same snapshot, and where it is in the binlog."""
 
-    conns: list[pymysql.connections.Connection]
+    conns: list[db.Connection]
     location: Location
     consistency: str
     flavor: str
@@ -59,7 +59,7 @@ class Snapshot:
         self.conns.clear()
 
 
-def open_dump_session(cfg: DBConfig) -> pymysql.connections.Connection:
+def open_dump_session(cfg: DBConfig) -> db.Connection:
     """A connection that returns raw text-protocol values (str/bytes/None) in a neutral session:
     UTC for TIMESTAMPs, plain ``sql_mode`` (no padded CHARs, standard SHOW CREATE output)."""
     conn = db.connect(cfg, read_timeout=None)
@@ -77,16 +77,16 @@ def open_dump_session(cfg: DBConfig) -> pymysql.connections.Connection:
     return conn
 
 
-def detect_flavor(conn: pymysql.connections.Connection, configured: str = "") -> str:
+def detect_flavor(conn: db.Connection, configured: str = "") -> str:
     if configured in ("mysql", "mariadb"):
         return configured
     with conn.cursor() as cur:
         cur.execute("SELECT VERSION()")
-        version = cur.fetchone()[0]
+        version = db.one_row(cur)[0]
     return "mariadb" if "mariadb" in str(version).lower() else "mysql"
 
 
-ListObjects = Callable[[pymysql.connections.Connection], Sequence[tuple[str, str]]]
+ListObjects = Callable[[db.Connection], Sequence[tuple[str, str]]]
 
 
 def take_snapshot(
@@ -101,7 +101,7 @@ def take_snapshot(
     ``list_objects(conn)`` runs on the first connection while the snapshot is frozen (inside the
     lock when one is taken) and returns the (schema, table) pairs to dump (``lock`` locks those).
     """
-    conns: list[pymysql.connections.Connection] = []
+    conns: list[db.Connection] = []
     threads = max(threads, 1)
     try:
         conns.extend(_open_sessions(cfg, threads))
@@ -140,7 +140,7 @@ def take_snapshot(
     return Snapshot(conns, location, method, flavor)
 
 
-def _open_sessions(cfg: DBConfig, n: int) -> list[pymysql.connections.Connection]:
+def _open_sessions(cfg: DBConfig, n: int) -> list[db.Connection]:
     """``n`` dump sessions, opened in parallel (a connection costs a few round trips)."""
     with ThreadPoolExecutor(max_workers=n) as pool:
         futures = [pool.submit(open_dump_session, cfg) for _ in range(n)]
@@ -158,12 +158,12 @@ def _open_sessions(cfg: DBConfig, n: int) -> list[pymysql.connections.Connection
     return conns
 
 
-def _start_snapshot(conn: pymysql.connections.Connection) -> None:
+def _start_snapshot(conn: db.Connection) -> None:
     with conn.cursor() as cur:
         cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
 
 
-def _snapshot_position(conn: pymysql.connections.Connection) -> tuple[str, int]:
+def _snapshot_position(conn: db.Connection) -> tuple[str, int]:
     with conn.cursor() as cur:
         cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
         status = {str(name).lower(): value for name, value in cur.fetchall()}
@@ -173,7 +173,7 @@ def _snapshot_position(conn: pymysql.connections.Connection) -> tuple[str, int]:
     return file, int(status.get("binlog_snapshot_position") or 0)
 
 
-def _lock_free(conns: list[pymysql.connections.Connection], flavor: str) -> Location | None:
+def _lock_free(conns: list[db.Connection], flavor: str) -> Location | None:
     """Line up one lock-free snapshot per connection (MariaDB); None when that is not possible."""
     if flavor != "mariadb":
         return None
@@ -200,7 +200,7 @@ def _lock_free(conns: list[pymysql.connections.Connection], flavor: str) -> Loca
 
 def _with_lock(
     cfg: DBConfig,
-    conns: list[pymysql.connections.Connection],
+    conns: list[db.Connection],
     flavor: str,
     method: str,
     list_objects: ListObjects | None,
@@ -235,14 +235,14 @@ def _with_lock(
         lock_conn.close()
 
 
-def _current_location(conn: pymysql.connections.Connection, flavor: str) -> Location:
+def _current_location(conn: db.Connection, flavor: str) -> Location:
     with conn.cursor() as cur:
         file, pos = _master_status(cur)
         if flavor == "mariadb":
             gtid = _mariadb_gtid(cur, file, pos)
         else:
             cur.execute("SELECT @@GLOBAL.gtid_executed")
-            value = cur.fetchone()[0] or ""
+            value = db.one_row(cur)[0] or ""
             gtid = (value.decode() if isinstance(value, bytes) else str(value)).replace("\n", "")
     return Location(file, pos, gtid)
 

@@ -35,7 +35,7 @@ def status_table(cfg: SubTaskConfig) -> str:
     return quote_table(cfg.meta_schema, f"{cfg.name}_lightning_checkpoint_list")
 
 
-def ensure_tables(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> None:
+def ensure_tables(conn: db.Connection, cfg: SubTaskConfig) -> None:
     statements = [
         f"CREATE DATABASE IF NOT EXISTS {quote_ident(cfg.meta_schema)}",
         f"""CREATE TABLE IF NOT EXISTS {checkpoint_table(cfg)} (
@@ -66,7 +66,7 @@ def ensure_tables(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> N
             _execute(cur, sql, None, "create loader checkpoint tables")
 
 
-def done_chunks(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> set[str]:
+def done_chunks(conn: db.Connection, cfg: SubTaskConfig) -> set[str]:
     """File names of the chunks already loaded for this source."""
     with conn.cursor() as cur:
         _execute(
@@ -78,7 +78,7 @@ def done_chunks(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> set
         return {_text(r[0]) for r in cur.fetchall()}
 
 
-def begin_load(conn: pymysql.connections.Connection, cfg: SubTaskConfig, dump_id: str) -> None:
+def begin_load(conn: db.Connection, cfg: SubTaskConfig, dump_id: str) -> None:
     """Record that this source's load of dump ``dump_id`` is running (unless it already finished).
 
     Raises ``ErrLoadTaskCheckPointNotMatch`` when chunks of a *different* dump were loaded before
@@ -121,7 +121,7 @@ def record_chunk_sql(cfg: SubTaskConfig) -> str:
 
 
 def finish_load(
-    conn: pymysql.connections.Connection, cfg: SubTaskConfig, location: Location, expected_chunks: set[str]
+    conn: db.Connection, cfg: SubTaskConfig, location: Location, expected_chunks: set[str]
 ) -> None:
     """In one transaction: check every chunk is recorded, then mark the load finished at ``location``."""
     try:
@@ -152,7 +152,7 @@ def finish_load(
         raise
 
 
-def finished_location(conn: pymysql.connections.Connection, cfg: SubTaskConfig) -> Location | None:
+def finished_location(conn: db.Connection, cfg: SubTaskConfig) -> Location | None:
     """The dump's location once this source's load finished, else None."""
     try:
         with conn.cursor() as cur:

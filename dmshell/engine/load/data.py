@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pymysql
-from pymysql.constants import CLIENT, COMMAND
+from pymysql.constants import COMMAND
 from pymysql.converters import escape_string
 from pymysql.protocol import OKPacketWrapper
 
@@ -48,28 +48,12 @@ _WARNING = re.compile(r"(?:for|in) column '((?:[^']|'')*)' at row (\d+)")
 _VERBS = {"replace": "REPLACE", "ignore": "IGNORE", "error": ""}
 
 
-def connect(cfg: DBConfig) -> pymysql.connections.Connection:
+def connect(cfg: DBConfig) -> db.Connection:
     """A target connection that may run ``LOAD DATA LOCAL`` through :func:`load_data_local` only
     (PyMySQL's own file sending stays disabled), set up by :data:`SESSION_SQL`."""
-    try:
-        conn = pymysql.connect(
-            host=cfg.host,
-            port=cfg.port,
-            user=cfg.user,
-            password=cfg.password,
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=10,
-            client_flag=CLIENT.LOCAL_FILES,
-            local_infile=False,
-            max_allowed_packet=1 << 30,
-        )
-    except pymysql.err.MySQLError as exc:
-        raise db.classify(exc, f"connect to {cfg.host}:{cfg.port}") from exc
+    conn = db.connect(cfg, load_data_local=True, max_allowed_packet=1 << 30)
     try:
         with conn.cursor() as cur:
-            for key, value in (cfg.session or {}).items():
-                cur.execute(f"SET SESSION {key} = %s", (value,))
             cur.execute(SESSION_SQL)
     except pymysql.err.MySQLError as exc:
         conn.close()
@@ -77,10 +61,10 @@ def connect(cfg: DBConfig) -> pymysql.connections.Connection:
     return conn
 
 
-def server_max_packet(conn: pymysql.connections.Connection) -> int:
+def server_max_packet(conn: db.Connection) -> int:
     with conn.cursor() as cur:
         cur.execute("SELECT @@max_allowed_packet")
-        return int(cur.fetchone()[0])
+        return int(db.one_row(cur)[0])
 
 
 @dataclass(slots=True)
@@ -137,7 +121,7 @@ def load_data_sql(t: Target) -> str:
 
 
 def load_data_local(
-    conn: pymysql.connections.Connection, sql: str, path: Path, piece: int, on_bytes: Callable[[int], None]
+    conn: db.Connection, sql: str, path: Path, piece: int, on_bytes: Callable[[int], None]
 ) -> Outcome:
     """Run a ``LOAD DATA LOCAL`` statement, answering the server's file request with ``path``.
 
@@ -156,9 +140,8 @@ def load_data_local(
     return Outcome(ok.affected_rows, ok.warning_count, ok.message.decode("utf-8", "replace"))
 
 
-def execute(conn: pymysql.connections.Connection, sql: bytes) -> Outcome:
-    with conn.cursor() as cur:
-        cur.execute(sql)
+def execute(conn: db.Connection, sql: bytes) -> Outcome:
+    conn.query(sql)
     result = conn._result
     if result is None:
         return Outcome(0, 0, "")
@@ -193,14 +176,14 @@ def _statement(prefix: bytes, suffix: bytes, rows: list[bytes]) -> bytes:
     return prefix + b"(" + (suffix + b"),(").join(rows) + suffix + b")"
 
 
-def show_warnings(conn: pymysql.connections.Connection) -> list[tuple[str, int, str]]:
+def show_warnings(conn: db.Connection) -> list[tuple[str, int, str]]:
     with conn.cursor() as cur:
         cur.execute("SHOW WARNINGS")
         return [(str(level), int(code), str(msg)) for level, code, msg in cur.fetchall()]
 
 
 def check_warnings(
-    conn: pymysql.connections.Connection,
+    conn: db.Connection,
     outcome: Outcome,
     t: Target,
     row_line: Callable[[int], bytes | None],

@@ -73,7 +73,7 @@ def create_table_sql(cfg: SubTaskConfig) -> str:
 
 
 def record(
-    conn: pymysql.connections.Connection,
+    conn: db.Connection,
     cfg: SubTaskConfig,
     schema: str,
     table: str,
@@ -88,9 +88,7 @@ def record(
         )
 
 
-def pending(
-    conn: pymysql.connections.Connection, cfg: SubTaskConfig, tables: set[tuple[str, str]]
-) -> list[DeferredIndex]:
+def pending(conn: db.Connection, cfg: SubTaskConfig, tables: set[tuple[str, str]]) -> list[DeferredIndex]:
     """The recorded indexes of ``tables`` (target schema, table)."""
     with conn.cursor() as cur:
         cur.execute(
@@ -102,7 +100,7 @@ def pending(
     return [index for index in out if (index.schema, index.table) in tables]
 
 
-def build(conn: pymysql.connections.Connection, cfg: SubTaskConfig, index: DeferredIndex) -> None:
+def build(conn: db.Connection, cfg: SubTaskConfig, index: DeferredIndex) -> None:
     """Add the index unless it exists already (another source's load may have added it), then
     forget it."""
     table = quote_table(index.schema, index.table)

@@ -25,12 +25,14 @@ row; the target table must then already have them.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import shutil
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pymysql
@@ -61,14 +63,12 @@ _CREATE_VIEW = re.compile(r"CREATE\s(.*?)\sVIEW\s(?:`(?:[^`]|``)*`\.)?`(?:[^`]|`
 _INT_WIDTH = re.compile(r"^(tinyint|smallint|mediumint|int|integer|bigint)\(\d+\)")
 
 
-def load_finished_location(
-    target_conn: pymysql.connections.Connection, cfg: SubTaskConfig
-) -> Location | None:
+def load_finished_location(target_conn: db.Connection, cfg: SubTaskConfig) -> Location | None:
     """The dump's binlog location once this source's load is complete (None before that)."""
     return load_checkpoint.finished_location(target_conn, cfg)
 
 
-def open_load_session(cfg: DBConfig) -> pymysql.connections.Connection:
+def open_load_session(cfg: DBConfig) -> db.Connection:
     """A target connection set up for exact round-trips of dumped values (see :mod:`load_data`)."""
     return load_data.connect(cfg)
 
@@ -181,7 +181,7 @@ class LoadUnit(Unit):
         return meta
 
     def _prepare_targets(
-        self, conn: pymysql.connections.Connection, meta: DumpMetadata
+        self, conn: db.Connection, meta: DumpMetadata
     ) -> tuple[list[_Job], list[tuple[ViewMeta, str, str]]]:
         """Route every dumped table, create target schemas and tables; the files to load and the
         views to create (with their target schema and name)."""
@@ -229,15 +229,15 @@ class LoadUnit(Unit):
                 _check_target_columns((target_schema, target_table), first, existing)
         self._targets = set(groups)
         on_duplicate = cfg.loader.on_duplicate_logical or "replace"
-        jobs = []
+        jobs: list[_Job] = []
         for t in tables:
-            target = load_data.Target(
+            dest = load_data.Target(
                 *routed[(t.schema, t.table)],
                 t.columns,
                 router.extract_columns(t.schema, t.table, cfg.source_id),
                 on_duplicate,
             )
-            jobs.extend(_Job(t, c, target) for c in t.chunks)
+            jobs.extend(_Job(t, c, dest) for c in t.chunks)
         views = []
         for v in meta.views:
             if ba.allow_table(v.schema, v.name):
@@ -256,9 +256,7 @@ class LoadUnit(Unit):
             raise errors.ErrLoadUnitReadSchemaFile(name, cause=exc) from exc
         return text.strip().removesuffix(";")
 
-    def _create_schema(
-        self, conn: pymysql.connections.Connection, source: str, file: str | None, target: str
-    ) -> None:
+    def _create_schema(self, conn: db.Connection, source: str, file: str | None, target: str) -> None:
         sql = f"CREATE DATABASE IF NOT EXISTS {quote_ident(target)}"
         if file:
             original = self._read_statement(file)
@@ -269,7 +267,7 @@ class LoadUnit(Unit):
         _execute(conn, sql, f"create schema {target}")
 
     def _create_table(
-        self, conn: pymysql.connections.Connection, table: TableMeta, target_schema: str, target_table: str
+        self, conn: db.Connection, table: TableMeta, target_schema: str, target_table: str
     ) -> None:
         create_sql = self._read_statement(table.schema_file)
         prefix = f"CREATE TABLE {quote_ident(table.table)}"
@@ -291,9 +289,7 @@ class LoadUnit(Unit):
             raise _target_error(exc, f"use {target_schema}") from exc
         _execute(conn, sql, f"create table {target_schema}.{target_table}")
 
-    def _create_views(
-        self, conn: pymysql.connections.Connection, views: list[tuple[ViewMeta, str, str]]
-    ) -> None:
+    def _create_views(self, conn: db.Connection, views: list[tuple[ViewMeta, str, str]]) -> None:
         """CREATE OR REPLACE every view; views that depend on views created later are retried."""
         pending = list(views)
         while pending:
@@ -422,16 +418,14 @@ class LoadUnit(Unit):
                 with contextlib.suppress(Exception):
                     conn.close()
 
-    def _build_indexes(
-        self, conn: pymysql.connections.Connection, indexes: list[load_index.DeferredIndex]
-    ) -> None:
+    def _build_indexes(self, conn: db.Connection, indexes: list[load_index.DeferredIndex]) -> None:
         for index in indexes:
             try:
                 load_index.build(conn, self.ctx.cfg, index)
             except pymysql.err.MySQLError as exc:
                 raise _target_error(exc, f"add index {index.name} to {index.schema}.{index.table}") from exc
 
-    def _load_chunk(self, conn: pymysql.connections.Connection, job: _Job) -> None:
+    def _load_chunk(self, conn: db.Connection, job: _Job) -> None:
         """Load one data file and record it in the checkpoint, all in one transaction."""
         cfg, table, chunk, target = self.ctx.cfg, job.table, job.chunk, job.target
         path = self.ctx.dump_dir / chunk.file
@@ -481,12 +475,12 @@ class LoadUnit(Unit):
         with self._lock:
             self._finished_bytes += chunk.bytes - sent
 
-    def _load_data(self, conn: pymysql.connections.Connection, job: _Job, path, what: str, progress) -> None:
+    def _load_data(self, conn: db.Connection, job: _Job, path, what: str, progress) -> None:
         piece = min(load_data._PIECE, _max_packet(conn) - 1024)
         outcome = load_data.load_data_local(conn, load_data.load_data_sql(job.target), path, piece, progress)
         load_data.check_warnings(conn, outcome, job.target, lambda n: load_data.read_line(path, n), what)
 
-    def _insert(self, conn: pymysql.connections.Connection, job: _Job, path, what: str, progress) -> None:
+    def _insert(self, conn: db.Connection, job: _Job, path, what: str, progress) -> None:
         max_packet = _max_packet(conn)
         limit = min(dump_options(self.ctx.cfg.mydumper).statement_size, max_packet - 1024)
         for sql, rows in load_data.insert_statements(job.target, path, limit):
@@ -503,7 +497,7 @@ class LoadUnit(Unit):
                 conn,
                 outcome,
                 job.target,
-                lambda n, rows=rows: rows[n - 1] if 0 < n <= len(rows) else None,
+                functools.partial(_nth, rows),
                 what,
             )
             progress(sum(len(r) + 1 for r in rows))
@@ -533,7 +527,12 @@ class _Retry(Exception):
         self.error = error
 
 
-def _max_packet(conn: pymysql.connections.Connection) -> int:
+def _nth(rows: Sequence[bytes], n: int) -> bytes | None:
+    """Row ``n`` (1-based) of an INSERT's rows: what a warning "at row n" is about."""
+    return rows[n - 1] if 0 < n <= len(rows) else None
+
+
+def _max_packet(conn: db.Connection) -> int:
     """The target's max_allowed_packet (read once per connection)."""
     cached = getattr(conn, "_dmshell_max_packet", None)
     if cached is None:
@@ -586,9 +585,7 @@ def _check_same_columns(target: tuple[str, str], members: list[TableMeta]) -> No
         )
 
 
-def _target_columns(
-    conn: pymysql.connections.Connection, schema: str, table: str
-) -> dict[str, ColumnMeta] | None:
+def _target_columns(conn: db.Connection, schema: str, table: str) -> dict[str, ColumnMeta] | None:
     """The columns of an existing target table (None when it does not exist)."""
     try:
         with conn.cursor() as cur:
@@ -663,7 +660,7 @@ def _guard(fn, what: str):
         raise
 
 
-def _execute(conn: pymysql.connections.Connection, sql: str, what: str) -> None:
+def _execute(conn: db.Connection, sql: str, what: str) -> None:
     try:
         with conn.cursor() as cur:
             cur.execute(sql)

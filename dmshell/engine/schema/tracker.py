@@ -292,12 +292,13 @@ class SchemaTracker:
             info = self.get(t.schema, t.table) or (load(t.schema, t.table) if tracked(t) else None)
             if info is None or ddl.index is None:
                 return
-            new = info.clone()
+            changed = info.clone()
             if kind == "create index":
-                _add_index(new, ddl.index.kind, ddl.index.name, ddl.index.columns)
+                _add_index(changed, ddl.index.kind, ddl.index.name, ddl.index.columns)
             else:
-                new.unique_keys = [(n, c) for n, c in new.unique_keys if n.lower() != ddl.index.name.lower()]
-            self.put(new)
+                name = ddl.index.name.lower()
+                changed.unique_keys = [(n, c) for n, c in changed.unique_keys if n.lower() != name]
+            self.put(changed)
         elif kind == "drop database":
             for key in [k for k in self._tables if k[0] == ddl.schema]:
                 self.remove(*key)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from dmshell.proto import dmworker_pb2 as pb
+from dmshell.tui.views import VIEWS
 
 if TYPE_CHECKING:
     from dmshell.tui.app import DMShellApp
@@ -33,10 +34,11 @@ def registry_commands() -> list[CommandInfo]:
     The TUI must keep working when the registry cannot be loaded, so failures are logged and give
     an empty list."""
     try:
-        from dmshell.ctl import registry
+        from dmshell.ctl import registry  # the whole command tree: loaded when first shown (start-up time)
+        from dmshell.ctl.command import use_line
 
         return [
-            CommandInfo(cmd.path.removeprefix("dmctl "), registry.use_line(cmd), cmd.short)
+            CommandInfo(cmd.path.removeprefix("dmctl "), use_line(cmd), cmd.short)
             for cmd in registry.walk(include_hidden=False)
             if cmd.runnable and not cmd.is_help
         ]
@@ -48,7 +50,7 @@ def registry_commands() -> list[CommandInfo]:
 def confirmation_question(argv: list[str]) -> str | None:
     """dmctl's own question for a destructive command line (None when it has none)."""
     try:
-        from dmshell.ctl import registry
+        from dmshell.ctl import registry  # start-up time, as above
 
         return registry.confirmation(argv)
     except Exception:
@@ -66,8 +68,6 @@ class DmshellCommands(Provider):
     def _entries(self) -> list[tuple[str, str, Callable[[], object]]]:
         shell = self.shell
         entries: list[tuple[str, str, Callable[[], object]]] = []
-        from dmshell.tui.app import VIEWS
-
         for name, (key, label) in VIEWS.items():
             entries.append((f"view {name}", f"go to {label} (key {key})", partial(shell.switch_view, name)))
         if not shell.read_only:

@@ -10,8 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
 
 #: Lag thresholds in seconds (dolphie's replication panel: green < 10 s, yellow < 20 s, red).
 LAG_SLOW = 10
@@ -80,7 +84,7 @@ def lag_text(seconds: int | None, palette: Palette) -> Text:
     return Text(f"{human_seconds(seconds)} {word}", style=color)
 
 
-def human_seconds(seconds: int) -> str:
+def human_seconds(seconds: float) -> str:
     """``45s``, ``12m05s``, ``3h02m``, ``2d04h``."""
     seconds = max(int(seconds), 0)
     if seconds < 60:
@@ -219,7 +223,7 @@ def graph_lines(values: Sequence[float], width: int, height: int = 1, *, floor: 
     return lines
 
 
-def yaml_text(text: str, *, dark: bool = True) -> object:
+def yaml_text(text: str, *, dark: bool = True) -> Syntax:
     """YAML highlighted with the terminal's own colours (rich's Syntax, imported on first use so the
     TUI starts fast)."""
     from rich.syntax import Syntax
