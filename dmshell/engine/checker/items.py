@@ -34,9 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
-import pymysql
-
-from dmshell.engine import errors
+from dmshell.engine import db, errors
 from dmshell.engine.checker.result import Result
 from dmshell.engine.config.database import DBConfig
 from dmshell.engine.config.source import SourceConfig
@@ -96,7 +94,7 @@ class CheckContext:
     task: TaskConfig | None
     sources: dict[str, SourceConfig]
     timeout: float = CONNECT_TIMEOUT  #: seconds to wait for a database to answer
-    _conns: dict[tuple[str, str, int], pymysql.connections.Connection] = field(default_factory=dict)
+    _conns: dict[tuple[str, str, int], db.Connection] = field(default_factory=dict)
     _memo: dict[tuple[str, ...], Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -107,10 +105,10 @@ class CheckContext:
             raise RuntimeError("this check item needs a task")
         return self.task
 
-    def target(self) -> pymysql.connections.Connection:
+    def target(self) -> db.Connection:
         return self._open("target", "", self.cfg.target, errors.Scope.DOWNSTREAM)
 
-    def source(self, source_id: str) -> pymysql.connections.Connection:
+    def source(self, source_id: str) -> db.Connection:
         return self._open("source", source_id, self.sources[source_id].from_db, errors.Scope.UPSTREAM)
 
     def subtask(self, source_id: str) -> SubTaskConfig:
@@ -127,16 +125,16 @@ class CheckContext:
         with self._lock:
             return self._memo.setdefault(key, value)
 
-    def _open(self, kind: str, key: str, db: DBConfig, scope: errors.Scope) -> pymysql.connections.Connection:
+    def _open(self, kind: str, key: str, cfg: DBConfig, scope: errors.Scope) -> db.Connection:
         slot = (kind, key, threading.get_ident())
         with self._lock:
             conn = self._conns.get(slot)
         if conn is None:
             try:
-                conn = connect(db, connect_timeout=self.timeout)
+                conn = connect(cfg, connect_timeout=self.timeout)
             except errors.DMError as exc:
                 cause = exc.__cause__ or exc.cause
-                err = errors.ErrTaskCheckFailedOpenDB(db.user, db.host, db.port, cause=cause)
+                err = errors.ErrTaskCheckFailedOpenDB(cfg.user, cfg.host, cfg.port, cause=cause)
                 raise errors.with_scope(err, scope) from exc
             with self._lock:
                 self._conns[slot] = conn
@@ -150,7 +148,7 @@ class CheckContext:
                 conn.close()
 
 
-def query(conn: pymysql.connections.Connection, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+def query(conn: db.Connection, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
     """The rows of ``sql`` (text values decoded)."""
     with conn.cursor() as cur:
         cur.execute(sql, args)

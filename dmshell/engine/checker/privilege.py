@@ -17,6 +17,7 @@ from dmshell.engine.checker.items import CheckContext, check_item, query
 from dmshell.engine.checker.result import Result
 from dmshell.engine.checker.server import DUMP_MODES, SYNC_MODES
 from dmshell.engine.config.subtask import MODE_ALL, MODE_FULL, MODE_INCREMENTAL, MODE_LOAD
+from dmshell.engine.db import Connection
 from dmshell.engine.dump.options import dump_options
 
 #: names MariaDB prints for privileges DM knows under another name
@@ -117,7 +118,7 @@ def _verdict(lacking: dict[str, list[str]]) -> Result:
     return Result.fail(lack_message(lacking), INSTRUCTION) if lacking else Result.success()
 
 
-def _grants(conn) -> Grants:  # type: ignore[no-untyped-def]
+def _grants(conn: Connection) -> Grants:
     return Grants.parse([str(row[0]) for row in query(conn, "SHOW GRANTS")])
 
 

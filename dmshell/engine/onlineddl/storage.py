@@ -15,7 +15,7 @@ from dmshell.engine import db, errors
 from dmshell.engine.db import quote_ident, quote_table
 
 log = logging.getLogger(__name__)
-Conn = pymysql.connections.Connection
+Conn = db.Connection
 
 
 @dataclass(slots=True)
