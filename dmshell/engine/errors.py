@@ -795,9 +795,6 @@ ErrSyncerUnitDMLColumnNotMatch = _e(
     "Please check the log files to see if a related DDL has been skipped, and you could use `operate-schema` to get and set the table structure.",
 )
 ErrSyncerUnitBinlogEventFilter = _e(36015, C.SYNC_UNIT, _I, _HIGH, "")
-ErrSyncerUnitGhostOnlineDDLOnGhostTbl = _e(
-    36046, C.SYNC_UNIT, _I, _HIGH, "online ddls on ghost table `%s`.`%s`"
-)
 ErrSyncerUnitGenBinlogEventFilter = _e(
     36030,
     C.SYNC_UNIT,
