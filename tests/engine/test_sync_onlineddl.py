@@ -289,3 +289,33 @@ def test_the_record_survives_a_restart_between_the_alter_and_the_cut_over(mariad
     converge(src, dst, [(f"{db}.t", f"{db}.t")], running=run)
     run.stop()
     assert columns(dst, f"{db}.t") == ["id", "v", "c"] and records(dst, db) == []
+
+
+def test_trash_rows_are_skipped_and_online_ddl_false_replicates_the_tools_tables(mariadb, db, tmp_path):
+    src, dst = mariadb.up2, mariadb.target
+    src.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)",
+        f"CREATE TABLE {db}._t_old (id INT PRIMARY KEY)",  # pt-osc's trash table, before the start
+    )
+    dst.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY, v INT)")
+    run = Running(make_ctx(tmp_path, src, dst, db))
+    src.execute(f"INSERT INTO {db}.t VALUES (1, 1)", f"INSERT INTO {db}._t_old VALUES (1)")
+    converge(src, dst, [(f"{db}.t", f"{db}.t")], running=run)
+    run.stop()
+    assert target_tables(dst, db) == ["t"]
+
+    # online-ddl: false (DM's way out): the tool's tables are ordinary tables
+    ctx = make_ctx(tmp_path, src, dst, db, task="plain")
+    ctx.cfg.online_ddl = False
+    run = Running(ctx)
+    src.execute(
+        f"CREATE TABLE {db}._t_gho LIKE {db}.t",
+        f"ALTER TABLE {db}._t_gho ADD COLUMN w INT",
+        f"INSERT INTO {db}._t_gho (id, v) SELECT id, v FROM {db}.t",
+        f"RENAME TABLE {db}.t TO {db}._t_del, {db}._t_gho TO {db}.t",
+        f"INSERT INTO {db}.t VALUES (3, 3, 3)",
+    )
+    converge(src, dst, [(f"{db}.t", f"{db}.t"), (f"{db}._t_del", f"{db}._t_del")], running=run)
+    run.stop()
+    assert columns(dst, f"{db}.t") == ["id", "v", "w"]
