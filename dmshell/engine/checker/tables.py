@@ -14,8 +14,6 @@ target's connection limit (``conn_checker.go``).
 
 from __future__ import annotations
 
-import re
-
 from dmshell.engine.checker import catalog
 from dmshell.engine.checker.catalog import Shape, Table, quoted
 from dmshell.engine.checker.items import CheckContext, check_item, query
@@ -24,6 +22,7 @@ from dmshell.engine.checker.server import SYNC_MODES, connection_amount
 from dmshell.engine.config.subtask import MODE_ALL, MODE_DUMP, MODE_FULL, MODE_LOAD
 from dmshell.engine.config.task import SHARD_OPTIMISTIC
 from dmshell.engine.filters.rules import BAListFilter
+from dmshell.engine.onlineddl import Rules, TableKind
 
 #: checkpoint tables whose presence means the task ran before (DM's ``IsFreshTask``)
 CHECKPOINTS = ("loader_checkpoint", "lightning_checkpoint_list", "syncer_checkpoint")
@@ -212,19 +211,15 @@ def online_ddl(ctx: CheckContext, source: str) -> Result:
     sub = ctx.subtask(source)
     if not sub.online_ddl:
         return Result.success(extra="online ddl")
-    shadow = [re.compile(rule) for rule in sub.shadow_table_rules]
+    rules = Rules.of(sub)
     ba = BAListFilter(sub.block_allow_list, sub.case_sensitive)
     rows = query(
         ctx.source(source),
         "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE'",
     )
     for schema, table in rows:
-        for rule in shadow:
-            m = rule.match(table)
-            if m and ba.allow_table(schema, m.group(1)):
-                return Result.fail(
-                    "your ddl is in pt/ghost online-ddl", extra="please wait the online-ddl over"
-                )
+        if rules.kind(table) == TableKind.GHOST and ba.allow_table(schema, rules.real_name(table)):
+            return Result.fail("your ddl is in pt/ghost online-ddl", extra="please wait the online-ddl over")
     return Result.success(extra="online ddl")
 
 
