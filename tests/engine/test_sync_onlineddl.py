@@ -190,22 +190,32 @@ def test_kill_minus_9_during_the_pt_osc_copy(mariadb, db, tmp_path):
     child = start_child(spec, log)
     writer = Writer(src, [f"{db}.t"], 10_000, seed=4)
     writer.start()
-    copy = threading.Thread(
-        target=pt_osc,
-        args=(src, db, "t", "ADD COLUMN c INT NOT NULL DEFAULT 7, ADD INDEX iv (v)", "--sleep=0.05"),
-    )
+    failed: list[BaseException] = []
+
+    def run_pt_osc() -> None:
+        try:
+            pt_osc(src, db, "t", "ADD COLUMN c INT NOT NULL DEFAULT 7, ADD INDEX iv (v)", "--sleep=0.1")
+        except BaseException as exc:  # reported below
+            failed.append(exc)
+
+    copy = threading.Thread(target=run_pt_osc)
     try:
         wait_until(lambda: started(log) >= 1, "the child started")
         copy.start()
-        # kill it while the copy runs (the ghost table exists and has rows), twice
+        # kill it while the copy runs (the ghost table exists and fills), twice if the copy lasts
+        wait_until(lambda: src.query(f"SHOW TABLES FROM {db} LIKE '_t_new'") != [], "the copy to start")
+        kills = 0
         for _ in range(2):
-            wait_until(lambda: src.query(f"SHOW TABLES FROM {db} LIKE '_t_new'") != [], "the copy to start")
             time.sleep(0.7)
+            if not copy.is_alive():
+                break
             assert child.poll() is None, log.read_text()[-3000:]
             child.send_signal(signal.SIGKILL)
             child.wait()
+            kills += 1
             child = start_child(spec, log)
         copy.join(300)
+        assert kills >= 1 and not failed, failed
     finally:
         writer.stop()
     try:
