@@ -16,11 +16,24 @@ import time
 import pytest
 
 from dmshell.engine.filters.rule_types import RouteRule
+from dmshell.engine.sync.coordinator import DDLJob, DirectCoordinator, Verdict
+from dmshell.engine.sync.syncer import SyncUnit
 
 from .sync_helpers import Running, columns, converge, fresh_db, make_ctx, master, rows, wait_until
 from .test_sync_random import start_child, started
 
 PT_OSC = "pt-online-schema-change"
+
+
+class Recording(DirectCoordinator):
+    """Executes every DDL, as without shard-mode, and keeps the jobs it was asked about."""
+
+    def __init__(self) -> None:
+        self.jobs: list[DDLJob] = []
+
+    def coordinate(self, job: DDLJob) -> Verdict:
+        self.jobs.append(job)
+        return super().coordinate(job)
 
 
 @pytest.fixture
@@ -78,6 +91,17 @@ def seed_table(servers, table: str, n: int, base: int = 0) -> None:
         )
 
 
+def replicating(src, dst, table: str, target_table: str, row_id: int, running=None) -> None:
+    """Write a row and wait until it is on the target: the unit then knows the table's structure
+    from before the schema change (it learns a table's structure when it first sees it)."""
+    src.execute(f"INSERT INTO {table} (id, v) VALUES ({row_id}, 'marker')")
+    wait_until(
+        lambda: dst.query(f"SELECT v FROM {target_table} WHERE id = {row_id}") == [("marker",)],
+        f"row {row_id} on the target",
+        running=running,
+    )
+
+
 def pt_osc(server, db: str, table: str, alter: str, *extra: str) -> subprocess.CompletedProcess:
     dsn = f"h=127.0.0.1,P={server.port},u={server.user},p={server.password},D={db},t={table}"
     args = [PT_OSC, f"--alter={alter}", "--execute", dsn, "--recursion-method=none", "--chunk-size=100"]
@@ -111,6 +135,7 @@ def test_pt_osc_on_a_table_while_dml_runs(mariadb, db, tmp_path, caplog):
         server.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
     seed_table((src, dst), f"{db}.t", 1500)
     run = Running(make_ctx(tmp_path, src, dst, db))
+    replicating(src, dst, f"{db}.t", f"{db}.t", 9_000, run)
     writer = Writer(src, [f"{db}.t"], 10_000, seed=1)
     writer.start()
     try:
@@ -138,8 +163,13 @@ def test_pt_osc_on_a_shard_of_a_merged_table(mariadb, db, tmp_path, caplog):
     dst.execute(f"INSERT INTO {db}.merged SELECT seq, CONCAT('r', seq) FROM {db}.seq_1_to_800")
     dst.execute(f"INSERT INTO {db}.merged SELECT seq + 100000, CONCAT('r', seq) FROM {db}.seq_1_to_800")
     route = [RouteRule(schema_pattern=db, table_pattern="t", target_schema=db, target_table="merged")]
-    run1 = Running(make_ctx(tmp_path, src1, dst, db, routes=route, source_id="mysql-01"))
+    # the shard DDL coordinator (seam a) sees the cut-over as the one DDL it stands for
+    coordinator = Recording()
+    ctx1 = make_ctx(tmp_path, src1, dst, db, routes=route, source_id="mysql-01")
+    run1 = Running(ctx1, SyncUnit(ctx1, coordinator=coordinator))
     run2 = Running(make_ctx(tmp_path, src2, dst, db, routes=route, source_id="mysql-02"))
+    replicating(src1, dst, f"{db}.t", f"{db}.merged", 9_000, run1)
+    replicating(src2, dst, f"{db}.t", f"{db}.merged", 190_000, run2)
     writers = [Writer(src1, [f"{db}.t"], 10_000, seed=2), Writer(src2, [f"{db}.t"], 200_000, seed=3)]
     for w in writers:
         w.start()
@@ -163,6 +193,12 @@ def test_pt_osc_on_a_shard_of_a_merged_table(mariadb, db, tmp_path, caplog):
     assert columns(dst, f"{db}.merged") == ["id", "v", "c"] and "iv" in indexes(dst, f"{db}.merged")
     assert target_tables(dst, db) == ["merged"]
     assert executed(caplog, "ADD COLUMN c INT") == 1
+    (job,) = coordinator.jobs
+    assert job.ddl.sql == f"ALTER TABLE `{db}`.`t` ADD COLUMN c INT NOT NULL DEFAULT 7, ADD INDEX iv (v)"
+    assert [(n.schema, n.table, target) for n, target in job.targets] == [(db, "t", (db, "merged"))]
+    assert job.statements == [
+        f"ALTER TABLE `{db}`.`merged` ADD COLUMN c INT NOT NULL DEFAULT 7, ADD INDEX iv (v)"
+    ]
 
 
 def test_kill_minus_9_during_the_pt_osc_copy(mariadb, db, tmp_path):
@@ -201,6 +237,7 @@ def test_kill_minus_9_during_the_pt_osc_copy(mariadb, db, tmp_path):
     copy = threading.Thread(target=run_pt_osc)
     try:
         wait_until(lambda: started(log) >= 1, "the child started")
+        replicating(src, dst, f"{db}.t", f"{db}.t", 9_000)
         copy.start()
         # kill it while the copy runs (the ghost table exists and fills), twice if the copy lasts
         wait_until(lambda: src.query(f"SHOW TABLES FROM {db} LIKE '_t_new'") != [], "the copy to start")
