@@ -24,7 +24,7 @@ IGNORED_DB = "ck_ignored"
 
 
 @pytest.fixture(scope="module")
-def bad() -> Iterator[MariaDBServer]:
+def bad(mariadb) -> Iterator[MariaDBServer]:  # mariadb: marks the tests (see conftest)
     with Sandbox() as sandbox:
         (server,) = sandbox.start([ServerSpec("ck_bad", 71, extra_options={"binlog-ignore-db": IGNORED_DB})])
         yield server
