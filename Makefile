@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test unit lint typecheck proto bench bench-full bench-sync clean mariadb
+.PHONY: demo test unit lint typecheck proto bench bench-full bench-sync clean mariadb test-tools
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,10 +18,14 @@ $(STAMP): pyproject.toml
 mariadb:
 	scripts/ensure-mariadb
 
+# tools the tests run against the test servers (pt-online-schema-change)
+test-tools:
+	scripts/ensure-percona-toolkit
+
 demo: $(STAMP) mariadb
 	$(VENV)/bin/dmshell playground
 
-test: $(STAMP) mariadb
+test: $(STAMP) mariadb test-tools
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

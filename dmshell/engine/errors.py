@@ -11,7 +11,7 @@ people who know DM recognise them. Only the errors dmshell raises are defined he
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 
@@ -813,9 +813,6 @@ ErrSyncerUnitDMLColumnNotMatch = _e(
     "Please check the log files to see if a related DDL has been skipped, and you could use `operate-schema` to get and set the table structure.",
 )
 ErrSyncerUnitBinlogEventFilter = _e(36015, C.SYNC_UNIT, _I, _HIGH, "")
-ErrSyncerUnitGhostOnlineDDLOnGhostTbl = _e(
-    36046, C.SYNC_UNIT, _I, _HIGH, "online ddls on ghost table `%s`.`%s`"
-)
 ErrSyncerUnitGenBinlogEventFilter = _e(
     36030,
     C.SYNC_UNIT,
@@ -833,6 +830,19 @@ ErrSyncerUnitGenTableRouter = _e(
     "Please check `routes` config in task configuration file.",
 )
 ErrSyncerUnitInvalidReplicaEvent = _e(36016, C.SYNC_UNIT, _I, _HIGH, "invalid replication event type %v")
+ErrSyncerUnitOnlineDDLInvalidMeta = _e(36039, C.SYNC_UNIT, _I, _HIGH, "online ddl meta invalid")
+ErrSyncerUnitGhostRenameTableNotValid = _e(
+    36043, C.SYNC_UNIT, _I, _HIGH, "tables should contain old and new table name"
+)
+ErrSyncerUnitGhostRenameToGhostTable = _e(
+    36044, C.SYNC_UNIT, _I, _HIGH, "rename table to gh-ost temporary table %s not supported"
+)
+ErrSyncerUnitGhostRenameGhostTblToOther = _e(
+    36045, C.SYNC_UNIT, _I, _HIGH, "rename gh-ost temporary table to other temporary table %s not supported"
+)
+ErrSyncerUnitGhostOnlineDDLOnGhostTbl = _e(
+    36046, C.SYNC_UNIT, _I, _HIGH, "online ddl metadata for ghost temporary table `%s`.`%s` not found"
+)
 ErrSyncerUnitGenBAList = _e(
     36060,
     C.SYNC_UNIT,
@@ -1072,3 +1082,8 @@ def wrap(exc: BaseException, entry: ErrorCode = ErrNotSet) -> DMError:
     if entry is ErrNotSet:
         return ErrNotSet(str(exc) or type(exc).__name__)
     return entry(cause=exc)
+
+
+def with_scope(err: DMError, scope: Scope) -> DMError:
+    """DM's ``terror.WithScope``: the same error reported for the upstream or the downstream."""
+    return DMError(replace(err.entry, scope=scope), err.message, err.cause, err.workaround)

@@ -286,6 +286,34 @@ def test_start_task_errors_create_nothing(cluster, mariadb, dbname):
     )
 
 
+def test_start_task_is_refused_by_a_failed_check_item(cluster, mariadb, dbname):
+    d = cluster
+    for server in (mariadb.up1, mariadb.up2):
+        server.execute(
+            f"DROP DATABASE IF EXISTS {dbname}",
+            f"CREATE DATABASE {dbname}",
+            f"CREATE TABLE {dbname}.nokey (a INT)",
+        )
+    text = task_yaml("nokey", mariadb, dbname)
+    check = d.stub.CheckTask(mpb.CheckTaskRequest(task=text, errCnt=1, warnCnt=10), timeout=30)
+    assert not check.result
+    assert check.msg.startswith(
+        "[code=26005:class=dm-master:scope=internal:level=medium], Message: fail to check synchronization "
+        "configuration with type: check was failed, please see detail\n detail: {"
+    )
+    assert '"name": "table structure compatibility check"' in check.msg
+    assert f"table `{dbname}`.`nokey` primary/unique key does not exist" in check.msg
+    assert check.msg.count('"severity": "fail"') == 1 and '"failed": 2' in check.msg  # --error 1 of 2
+
+    resp = d.stub.StartTask(mpb.StartTaskRequest(task=text), timeout=30)
+    assert not resp.result and not resp.sources and "primary/unique key does not exist" in resp.checkResult
+    assert d.subtask("nokey", S1) is None and d.subtask("nokey", S2) is None
+
+    ignored = text + 'ignore-checking-items: ["table_schema"]\n'
+    check = d.stub.CheckTask(mpb.CheckTaskRequest(task=ignored), timeout=30)
+    assert (check.result, check.msg) == (True, "pre-check is passed. ")
+
+
 def test_remove_meta_drops_the_task_tables(cluster, mariadb, dbname):
     d = cluster
     meta = f"{dbname}_meta"

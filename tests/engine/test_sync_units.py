@@ -15,7 +15,7 @@ import pytest
 from dmshell.engine import errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.config.database import DBConfig
-from dmshell.engine.config.subtask import DEFAULT_SHADOW_TABLE_RULES, DEFAULT_TRASH_TABLE_RULES, SubTaskConfig
+from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.engine.config.task import Meta
 from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.ddl.statement import parse_ddl
@@ -34,7 +34,6 @@ from dmshell.engine.sync.ddl import DDLHandler, needs_split
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
-from dmshell.engine.sync.online_ddl import OnlineDDLGuard
 from dmshell.engine.sync.safe_mode import SafeMode
 from dmshell.engine.sync.start import StartResolver
 from dmshell.engine.sync.status import SyncStats
@@ -388,7 +387,6 @@ def handler(
     split=False,
     fail=None,
     coordinator=None,
-    online=False,
 ):
     flusher, loc, safe, tracker, _clock, log = flusher_parts()
     safe.user = safe.on = safe_user
@@ -396,7 +394,6 @@ def handler(
     router = TableRouter(list(routes))
     event_filter = EventFilter(list(filters))
     balist = BAListFilter(ba or BAList(do_dbs=["db"]))
-    guard = OnlineDDLGuard(online, [DEFAULT_SHADOW_TABLE_RULES], [DEFAULT_TRASH_TABLE_RULES])
     coordinator = coordinator or Recording(log)
     h = DDLHandler(
         balist=balist,
@@ -404,9 +401,7 @@ def handler(
         event_filter=event_filter,
         tracker=tracker,
         tables=TableSource(tracker, loc, None, None, router.route, Path("/nonexistent")),
-        row_filters=RowFilters(
-            router, event_filter, ExpressionFilters([], False, no_query), "s1", online=guard
-        ),
+        row_filters=RowFilters(router, event_filter, ExpressionFilters([], False, no_query), "s1"),
         loc=loc,
         safe=safe,
         flusher=flusher,
@@ -414,7 +409,6 @@ def handler(
         conn=DDLConn(log, fail),
         split=split,
         coordinator=coordinator,
-        online=guard,
     )
     return h, log
 
@@ -515,39 +509,6 @@ def test_needs_split():
 
 
 # -- guards -----------------------------------------------------------------------------------------------
-def test_online_ddl_guard_matches_the_tools_tables():
-    guard = OnlineDDLGuard(True, [DEFAULT_SHADOW_TABLE_RULES], [DEFAULT_TRASH_TABLE_RULES])
-    for table in ("_t_gho", "_t_ghc", "_t_del", "_t_new", "_t_old", "_my_table_gho"):
-        assert guard.is_online_table(table), table
-        with pytest.raises(errors.DMError) as info:
-            guard.check("db", table)
-        assert info.value.code == 36046 and "online-ddl" in info.value.workaround
-        assert info.value.message == f"online ddls on ghost table `db`.`{table}`"
-    for table in ("t", "t_gho", "_t_ghost", "orders_new", "_t_gho_x"):
-        assert not guard.is_online_table(table), table
-    guard.check("db", "")  # schema-level names are never online tables
-    assert not OnlineDDLGuard(False, [DEFAULT_SHADOW_TABLE_RULES], []).is_online_table("_t_gho")
-    custom = OnlineDDLGuard(True, ["^tmp_(.+)$"], [])
-    assert custom.is_online_table("tmp_t") and not custom.is_online_table("_t_gho")
-
-
-def test_online_ddl_guard_in_ddl_and_row_plans():
-    h, log = handler(online=True)
-    with pytest.raises(errors.DMError) as info:
-        run(h, "CREATE TABLE _t_gho LIKE t")
-    assert info.value.code == 36046 and "origin SQL: [CREATE TABLE _t_gho LIKE t]" in info.value.message
-    assert executed(log) == [] and h.tracker.get("db", "_t_gho") is None
-    h, log = handler(online=True, ba=BAList(do_dbs=["db"], ignore_tables=[("db", "_t_*")]))
-    run(h, "CREATE TABLE _t_gho LIKE t")
-    assert executed(log) == [], "ignored by the block-allow list: not the guard's business"
-    info = table_from_create("CREATE TABLE _t_gho (id INT PRIMARY KEY)", "db")
-    with pytest.raises(errors.DMError):
-        h.row_filters.plan("db", "_t_gho", info)
-    h, log = handler(online=False)
-    run(h, "CREATE TABLE _t_gho LIKE t")
-    assert executed(log) == ["CREATE TABLE IF NOT EXISTS `db`.`_t_gho` LIKE `db`.`t`"]
-
-
 def job(sql: str, targets: list) -> DDLJob:
     ddl = parse_ddl(sql, "db")
     assert ddl is not None

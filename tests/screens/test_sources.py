@@ -33,19 +33,22 @@ def _form(server, **kwargs) -> SourceForm:
 
 def test_check_passes_on_a_replication_ready_upstream(mariadb):
     items = check_source(_form(mariadb.up1))
+    # the task checker's server items (dmshell.engine.checker.check_server), one line each
     assert [i.name for i in items] == [
         "connect",
+        "version",
+        "server_id",
         "binlog",
         "binlog_format",
         "binlog_row_image",
-        "server_id",
         "GTID",
+        "flavor",
         "privileges",
     ]
     assert passed(items), items
     assert items[0].detail.startswith(f"root@127.0.0.1:{mariadb.up1.port} (MariaDB ")
-    assert items[5].detail.startswith("MariaDB GTID, gtid_binlog_pos=")
-    assert items[6].detail == "REPLICATION SLAVE, REPLICATION CLIENT, RELOAD, SELECT"
+    assert items[4].detail == "mysql binlog_format is ROW"
+    assert items[8].detail == "dump privileges of source DB; replication privileges of source DB"
 
 
 def test_check_names_what_is_wrong_and_never_the_password(mariadb, dbname):
@@ -57,10 +60,14 @@ def test_check_names_what_is_wrong_and_never_the_password(mariadb, dbname):
         items = check_source(_form(mariadb.up1, user=user, password=pw, flavor="mysql"))
         by_name = {i.name: i for i in items}
         assert not passed(items)
-        assert by_name["flavor"].detail == "flavor is mysql but the server is MariaDB"
+        assert by_name["flavor"].detail == (
+            "flavor is mysql but the server is MariaDB (leave flavor empty to detect it)"
+        )
         assert not by_name["privileges"].ok
         assert by_name["privileges"].detail == (
-            "missing REPLICATION SLAVE, REPLICATION CLIENT, RELOAD " "(GRANT ... ON *.* TO the user)"
+            "lack of RELOAD privilege (Grant the required privileges to the account.); "
+            "lack of REPLICATION CLIENT privilege; lack of REPLICATION SLAVE privilege "
+            "(Grant the required privileges to the account.)"
         )
         wrong = check_source(_form(mariadb.up1, user=user, password="not-" + pw))
         assert [(i.name, i.ok) for i in wrong] == [("connect", False)]

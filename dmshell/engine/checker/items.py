@@ -17,27 +17,33 @@ its :class:`~dmshell.engine.checker.result.Result` after the item::
 ``ignore`` is the ``ignore-checking-items`` value that turns the item off (DM's
 ``config/checking_item.go``); ``modes`` the task modes it applies to (DM picks items by task mode).
 An ``init`` item is DM's checker ``Init`` (opening the databases): it does not report a result
-but raises :class:`~dmshell.engine.errors.DMError` when the check cannot proceed at all.
+but raises :class:`~dmshell.engine.errors.DMError` when the check cannot proceed at all. An item
+may return several results (one per target table, say): each then carries its own name
+(:meth:`Result.named`). A ``server`` item needs only the source server, not a task: the TUI's
+new-source form runs those (:func:`~dmshell.engine.checker.server.check_server`).
+
+Items of different sources run at the same time (one thread per source, another for the task
+items), so :class:`CheckContext` gives every thread its own connections.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
 
-import pymysql
-
-from dmshell.engine import errors
+from dmshell.engine import db, errors
 from dmshell.engine.checker.result import Result
 from dmshell.engine.config.database import DBConfig
 from dmshell.engine.config.source import SourceConfig
-from dmshell.engine.config.subtask import TASK_MODES
+from dmshell.engine.config.subtask import TASK_MODES, SubTaskConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.db import connect
 
-CheckFn = Callable[["CheckContext", str], Result]
+CheckFn = Callable[["CheckContext", str], "Result | list[Result]"]
+T = TypeVar("T")
 #: seconds to wait for a database to answer during a check
 CONNECT_TIMEOUT = 5
 
@@ -51,6 +57,7 @@ class CheckItem:
     per: Literal["source", "task"] = "source"
     modes: frozenset[str] = frozenset(TASK_MODES)
     init: bool = False
+    server: bool = False
 
 
 #: every check item, in the order they run
@@ -65,13 +72,14 @@ def check_item(
     per: Literal["source", "task"] = "source",
     modes: frozenset[str] = frozenset(TASK_MODES),
     init: bool = False,
+    server: bool = False,
 ) -> Callable[[CheckFn], CheckFn]:
     """Register ``fn(ctx, source_id) -> Result`` as a check item (``source_id`` is "" for a task item)."""
 
     def register(fn: CheckFn) -> CheckFn:
         if any(item.name == name for item in REGISTRY):
             raise ValueError(f"duplicate check item {name}")
-        REGISTRY.append(CheckItem(name, desc, fn, ignore, per, modes, init))
+        REGISTRY.append(CheckItem(name, desc, fn, ignore, per, modes, init, server))
         return fn
 
     return register
@@ -79,38 +87,71 @@ def check_item(
 
 @dataclass(slots=True)
 class CheckContext:
-    """What items see: the task, its sources' configurations, and database connections opened once
-    and shared by every item (closed by the runner)."""
+    """What items see: the task (``None`` for the server-only checks of a new source), its sources'
+    configurations, database connections opened once per thread (closed by the runner) and
+    :meth:`memo`, facts fetched once and shared by every item."""
 
-    task: TaskConfig
+    task: TaskConfig | None
     sources: dict[str, SourceConfig]
-    _conns: dict[tuple[str, str], pymysql.connections.Connection] = field(default_factory=dict)
+    timeout: float = CONNECT_TIMEOUT  #: seconds to wait for a database to answer
+    _conns: dict[tuple[str, str, int], db.Connection] = field(default_factory=dict)
+    _memo: dict[tuple[str, ...], Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def target(self) -> pymysql.connections.Connection:
-        return self._open("target", "", self.task.target, errors.Scope.DOWNSTREAM)
+    @property
+    def cfg(self) -> TaskConfig:
+        """The task (items that need one are never run without one)."""
+        if self.task is None:
+            raise RuntimeError("this check item needs a task")
+        return self.task
 
-    def source(self, source_id: str) -> pymysql.connections.Connection:
+    def target(self) -> db.Connection:
+        return self._open("target", "", self.cfg.target, errors.Scope.DOWNSTREAM)
+
+    def source(self, source_id: str) -> db.Connection:
         return self._open("source", source_id, self.sources[source_id].from_db, errors.Scope.UPSTREAM)
 
-    def _open(self, kind: str, key: str, db: DBConfig, scope: errors.Scope) -> pymysql.connections.Connection:
-        conn = self._conns.get((kind, key))
+    def subtask(self, source_id: str) -> SubTaskConfig:
+        """The task as ``source_id`` sees it (its rules resolved, the source's settings applied)."""
+        return self.memo(("subtask", source_id), lambda: self.cfg.subtask(source_id, self.sources[source_id]))
+
+    def memo(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
+        """``compute()`` once per key for every item and thread (two threads may both compute it;
+        the first answer is kept)."""
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            return self._memo.setdefault(key, value)
+
+    def _open(self, kind: str, key: str, cfg: DBConfig, scope: errors.Scope) -> db.Connection:
+        slot = (kind, key, threading.get_ident())
+        with self._lock:
+            conn = self._conns.get(slot)
         if conn is None:
             try:
-                conn = connect(db, connect_timeout=CONNECT_TIMEOUT)
+                conn = connect(cfg, connect_timeout=self.timeout)
             except errors.DMError as exc:
                 cause = exc.__cause__ or exc.cause
-                err = errors.ErrTaskCheckFailedOpenDB(db.user, db.host, db.port, cause=cause)
-                raise with_scope(err, scope) from exc
-            self._conns[(kind, key)] = conn
+                err = errors.ErrTaskCheckFailedOpenDB(cfg.user, cfg.host, cfg.port, cause=cause)
+                raise errors.with_scope(err, scope) from exc
+            with self._lock:
+                self._conns[slot] = conn
         return conn
 
     def close(self) -> None:
-        for conn in self._conns.values():
+        with self._lock:
+            conns, self._conns = list(self._conns.values()), {}
+        for conn in conns:
             with contextlib.suppress(Exception):
                 conn.close()
-        self._conns.clear()
 
 
-def with_scope(err: errors.DMError, scope: errors.Scope) -> errors.DMError:
-    """DM's ``terror.WithScope``: the same error reported for the upstream or the downstream."""
-    return errors.DMError(replace(err.entry, scope=scope), err.message, err.cause, err.workaround)
+def query(conn: db.Connection, sql: str, args: Any = None) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (text values decoded)."""
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return [
+            tuple(v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in row) for row in cur
+        ]

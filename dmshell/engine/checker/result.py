@@ -66,8 +66,24 @@ class Result:
     def warn(cls, short_error: str, instruction: str = "", extra: str = "") -> Result:
         return cls(State.WARN, (CheckError(State.WARN, short_error),), instruction, extra)
 
+    @classmethod
+    def of(cls, errors: list[CheckError], instruction: str = "", extra: str = "") -> Result:
+        """A result with several problems: failed if one of them is a failure, warned if one is a
+        warning, else successful."""
+        severities = {e.severity for e in errors}
+        state = State.FAIL if State.FAIL in severities else State.WARN if errors else State.SUCCESS
+        return cls(state, tuple(errors), instruction if errors else "", extra)
+
     def named(self, id: int, name: str, desc: str, extra: str) -> Result:
-        return dataclasses.replace(self, id=id, name=name, desc=desc, extra=self.extra or extra)
+        """The result numbered and named; a name, description or extra it set itself is kept."""
+        return dataclasses.replace(
+            self, id=id, name=self.name or name, desc=self.desc or desc, extra=self.extra or extra
+        )
+
+    def called(self, name: str, desc: str = "") -> Result:
+        """The result under its own name (an item reporting on several objects, as DM's
+        ``sharding table `db`.`tbl` consistency checking``)."""
+        return dataclasses.replace(self, name=name, desc=desc)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "name": self.name, "desc": self.desc, "state": str(self.state)}
@@ -94,14 +110,26 @@ class Results:
         return self.count(State.FAIL) == 0
 
     def listed(self, err_cnt: int, warn_cnt: int) -> list[Result]:
-        """The results DM shows: failures and warnings only, at most ``err_cnt``/``warn_cnt`` of each
-        (``check-task --error/--warn``)."""
+        """The results DM shows (``checker.Process``): failures and warnings only, with at most
+        ``err_cnt`` failed and ``warn_cnt`` warned problems (``check-task --error/--warn``); a
+        result without problems counts as one, a result whose problems are all cut is left out."""
         room = {State.FAIL: err_cnt, State.WARN: warn_cnt}
         out = []
         for r in self.all:
-            if room.get(r.state, 0) > 0:
-                room[r.state] -= 1
-                out.append(r)
+            if r.state == State.SUCCESS:
+                continue
+            if not r.errors:
+                if room.get(r.state, 0) > 0:
+                    room[r.state] -= 1
+                    out.append(r)
+                continue
+            kept = []
+            for e in r.errors:
+                if room.get(e.severity, 0) > 0:
+                    room[e.severity] -= 1
+                    kept.append(e)
+            if kept:
+                out.append(dataclasses.replace(r, errors=tuple(kept)))
         return out
 
     def to_json(self, err_cnt: int, warn_cnt: int) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pymysql
 
 from dmshell.engine import errors
@@ -30,28 +32,57 @@ def selected_items(task: TaskConfig, registry: list[CheckItem] = REGISTRY) -> li
 
 
 def run_items(ctx: CheckContext, items: list[CheckItem]) -> Results:
-    """Run ``items`` in order: task items once, source items once per source of the task.
+    """Run ``items``: task items once, source items once per source of the task.
 
-    Raises the error of a failing ``init`` item, annotated as DM's ``fail to initialize checker``;
-    a database error in any other item is that item's failure.
+    ``init`` items run first, in order; then every source's items run in a thread of their own,
+    the task items in another (DM checks sources concurrently). Results keep the order of the items
+    and, for one item, of the sources. Raises the error of a failing ``init`` item, annotated as
+    DM's ``fail to initialize checker``; a database error in any other item is that item's failure.
     """
-    results = Results()
-    for item in items:
-        sources = [""] if item.per == "task" else [s for s in ctx.task.source_ids if s in ctx.sources]
-        for source in sources:
+    task_sources = ctx.task.source_ids if ctx.task is not None else list(ctx.sources)
+    sources = [s for s in task_sources if s in ctx.sources]
+    for item in (i for i in items if i.init):
+        for source in [""] if item.per == "task" else sources:
             try:
-                result = item.fn(ctx, source)
+                item.fn(ctx, source)
             except (errors.DMError, pymysql.err.MySQLError) as exc:
                 err = exc if isinstance(exc, errors.DMError) else classify(exc, item.name)
-                if item.init:
-                    raise err.annotate("fail to initialize checker") from exc
-                result = Result.fail(str(err))  # DM's markCheckError: the item failed
-            if item.init:
-                continue
-            db = ctx.sources[source].from_db if source else ctx.task.target
-            extra = f"address of db instance - {db.host}:{db.port}"
-            results.all.append(result.named(len(results.all), item.name, item.desc, extra))
+                raise err.annotate("fail to initialize checker") from exc
+    lanes: list[list[tuple[int, int, CheckItem, str]]] = [[] for _ in range(len(sources) + 1)]
+    for n, item in enumerate(items):
+        if item.init:
+            continue
+        if item.per == "task":
+            lanes[-1].append((n, -1, item, ""))
+        else:
+            for k, source in enumerate(sources):
+                lanes[k].append((n, k, item, source))
+    lanes = [lane for lane in lanes if lane]
+    with ThreadPoolExecutor(max_workers=max(1, len(lanes)), thread_name_prefix="check") as pool:
+        done = [
+            r for lane_results in pool.map(lambda lane: _run_lane(ctx, lane), lanes) for r in lane_results
+        ]
+    done.sort(key=lambda r: (r[0], r[1]))
+    results = Results()
+    for _n, _k, item, source, result in done:
+        db = ctx.sources[source].from_db if source else ctx.cfg.target
+        extra = f"address of db instance - {db.host}:{db.port}"
+        results.all.append(result.named(len(results.all), item.name, item.desc, extra))
     return results
+
+
+def _run_lane(
+    ctx: CheckContext, lane: list[tuple[int, int, CheckItem, str]]
+) -> list[tuple[int, int, CheckItem, str, Result]]:
+    out: list[tuple[int, int, CheckItem, str, Result]] = []
+    for n, k, item, source in lane:
+        try:
+            got = item.fn(ctx, source)
+        except (errors.DMError, pymysql.err.MySQLError) as exc:
+            err = exc if isinstance(exc, errors.DMError) else classify(exc, item.name)
+            got = Result.fail(str(err))  # DM's markCheckError: the item failed
+        out.extend((n, k, item, source, r) for r in (got if isinstance(got, list) else [got]))
+    return out
 
 
 def check_task(

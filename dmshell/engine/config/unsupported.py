@@ -35,8 +35,8 @@ class Unsupported:
     keys: str = ""
 
 
-# One row per missing feature. Shard coordination (shard-mode, is-sharding) and online DDL are not
-# here: they are accepted, and the sync unit stops with an error the moment they would be needed.
+# One row per missing feature. Shard coordination (shard-mode, is-sharding) is not here: it is
+# accepted, and the sync unit stops with an error the moment it would be needed.
 # fmt: off
 REFUSED: tuple[Unsupported, ...] = (
     Unsupported("relay log", SourceConfig, "enable-relay relay-binlog-name relay-binlog-gtid relay-dir"),

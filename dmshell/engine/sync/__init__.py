@@ -10,10 +10,9 @@ Modules, in the order an event meets them::
     rows          RowHandler: table map + rows events → table plan → applier
     table_plan    per-table plan: route, event filter, expression filters, extracted columns, hold
     table_source  structures the schema tracker doesn't know yet (dump, upstream, target)
-    ddl           DDLHandler: parse, BA list, online-DDL guard, route/filter/split, coordinate,
-                  execute, track
+    ddl           DDLHandler: parse, BA list, online DDL (gh-ost / pt-osc,
+                  :mod:`dmshell.engine.onlineddl`), route/filter/split, coordinate, execute, track
     coordinator   shard DDL coordination (seam a) and the shard-mode guard
-    online_ddl    the online-DDL (gh-ost / pt-osc) guard
     operator      operations on events at binlog locations (seam b)
     safe_mode     SafeMode and its exit rule
     flusher       Flusher: when the checkpoint is written, and what

@@ -3,8 +3,12 @@
 A query event's statement is parsed (:mod:`dmshell.engine.ddl.statement`); a DDL then goes through,
 in order:
 
-1. the block-allow list (a DDL none of whose tables is replicated is ignored entirely);
-2. the online-DDL guard (:mod:`dmshell.engine.sync.online_ddl`);
+1. the block-allow list (a DDL none of whose tables is replicated is ignored entirely; a gh-ost or
+   pt-osc ghost/trash table counts as the real table it stands for, as in DM);
+2. online DDL (``online-ddl: true``, :mod:`dmshell.engine.onlineddl`): a DDL on a ghost table is
+   recorded, one on a trash table ignored, and the cut-over RENAME gives the recorded statements on
+   the real table, which go through the steps below as if run on it upstream (coordination
+   included); the record is forgotten once the checkpoint is past the RENAME;
 3. routing and the binlog event filter — per table, and per clause of an ALTER
    (:mod:`dmshell.engine.ddl.events`) — giving the target's statements, made idempotent like DM's
    split DDL (``IF [NOT] EXISTS``) and split per clause when the target has no multi-schema change;
@@ -39,12 +43,12 @@ from dmshell.engine.ddl.statement import (
     parse_ddl,
 )
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
+from dmshell.engine.onlineddl import OnlineDDL, Outcome
 from dmshell.engine.schema.tracker import SchemaTracker
 from dmshell.engine.sync.apply import downstream
 from dmshell.engine.sync.coordinator import DDLCoordinator, DDLJob, Verdict
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
-from dmshell.engine.sync.online_ddl import OnlineDDLGuard
 from dmshell.engine.sync.safe_mode import SafeMode
 from dmshell.engine.sync.status import SyncStats
 from dmshell.engine.sync.table_plan import RowFilters
@@ -86,7 +90,7 @@ class DDLHandler:
         conn: Any,
         split: bool,
         coordinator: DDLCoordinator,
-        online: OnlineDDLGuard,
+        online: OnlineDDL | None = None,
     ) -> None:
         self.balist = balist
         self.router = router
@@ -104,10 +108,12 @@ class DDLHandler:
         self.online = online
 
     def allowed(self, name: TableName) -> bool:
-        """The block-allow list's verdict (schema-level names: ``table == ""``)."""
+        """The block-allow list's verdict (schema-level names: ``table == ""``); a ghost or trash
+        table is judged by the real table's name."""
         if not name.table:
             return self.balist.allow_schema(name.schema)
-        return self.balist.allow_table(name.schema, name.table)
+        table = self.online.rules.real_name(name.table) if self.online is not None else name.table
+        return self.balist.allow_table(name.schema, table)
 
     def on_statement(self, sql: str, schema: str, ts: int, start: Location, end: int) -> None:
         """A statement of a query event (not BEGIN/COMMIT...) that began at ``start`` and ends at
@@ -131,9 +137,15 @@ class DDLHandler:
         if not allowed:
             return
         loc = self.loc
+        if self.online is not None:
+            try:
+                outcome = self.online.apply(ddl)
+            except errors.DMError as err:
+                raise loc.annotate(err, start, end, ddl.sql) from None
+            if outcome is not None:
+                self.on_online_ddl(ddl, outcome, ts, start, end)
+                return
         try:
-            for n in allowed:
-                self.online.check(n.schema, n.table)
             # tables an ALTER/INDEX/RENAME changes must be known before the target changes
             if ddl.kind in _NEEDS_STRUCTURE:
                 for t in ddl.tables[::2] if ddl.kind == "rename table" else ddl.tables[:1]:
@@ -157,6 +169,20 @@ class DDLHandler:
             loc.table_points[(info.schema, info.name)] = after
         self.flusher.tables_changed([(i.schema, i.name) for i in changed], removed)
         self.flusher.after_ddl()
+
+    def on_online_ddl(self, ddl: DDL, outcome: Outcome, ts: int, start: Location, end: int) -> None:
+        """What an online-DDL statement stands for: its statements on real tables, handled as
+        usual; the ghost tables' records are forgotten once the checkpoint is past this event."""
+        for stmt in outcome.statements:
+            real = parse_ddl(stmt, ddl.table.schema)
+            if real is not None:
+                log.info("online DDL: %s stands for %s", ddl.sql, stmt)
+                self.on_ddl(real, ts, start, end)
+        if outcome.finished:
+            online = self.online
+            assert online is not None  # an outcome comes from it
+            self.flusher.once_past(self.loc.end_location(end), lambda: online.finish(outcome))
+            self.flusher.after_ddl()
 
     def run(
         self, ddl: DDL, names: list[TableName], statements: list[str], ts: int, start: Location, end: int

@@ -73,6 +73,8 @@ class Flusher:
         self.changed: set[tuple[str, str]] = set()  # tables whose structure changed since the flush
         self.removed: set[tuple[str, str]] = set()  # tables dropped since the flush
         self.flushed_exit: Location | None = None
+        #: (location, callback): run once a flush wrote a global point at or past the location
+        self.waiting: list[tuple[Location, Callable[[], None]]] = []
         #: clock time from which the loop calls :meth:`on_due` (outside a transaction)
         self.due = clock() + self.interval
 
@@ -80,6 +82,11 @@ class Flusher:
         """Tables to write (or delete) at the next flush."""
         self.changed.update(changed)
         self.removed.update(removed)
+
+    def once_past(self, location: Location, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after the first flush whose global point is at or past ``location``
+        (bookkeeping a replay from an earlier checkpoint would still need)."""
+        self.waiting.append((location, callback))
 
     def after_ddl(self) -> None:
         """A DDL was handled: flush as soon as the stream is past it."""
@@ -125,3 +132,8 @@ class Flusher:
         self.due = self.clock() + self.interval
         with self.stats.lock:
             self.stats.flushed = point
+        if self.waiting:
+            ready = [cb for at, cb in self.waiting if at <= point]
+            self.waiting = [(at, cb) for at, cb in self.waiting if not at <= point]
+            for callback in ready:
+                callback()

@@ -1,4 +1,5 @@
-"""Table map and rows events (DM's ``handleRowsEvent``): the block-allow list, the table's tracked
+"""Table map and rows events (DM's ``handleRowsEvent``): gh-ost/pt-osc ghost and trash tables
+(never applied, :mod:`dmshell.engine.onlineddl`), the block-allow list, the table's tracked
 structure (rows are decoded with it), its plan (:mod:`dmshell.engine.sync.table_plan`: route, binlog
 event filter, expression filters, extracted columns, shard hold), then the applier.
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from dmshell.engine import db, errors
 from dmshell.engine.filters.rules import BAListFilter, TableRouter
+from dmshell.engine.onlineddl import OnlineDDL
 from dmshell.engine.sync.apply import Applier, downstream
 from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange
 from dmshell.engine.sync.location import EventOrigin, LocationRecorder
@@ -35,8 +37,10 @@ class RowHandler:
         safe: SafeMode,
         applier: Applier,
         target_packet: int,
+        online: OnlineDDL | None = None,
     ) -> None:
         self.balist = balist
+        self.online = online
         self.router = router
         self.tables = tables
         self.row_filters = row_filters
@@ -58,7 +62,8 @@ class RowHandler:
 
     def on_table_map(self, ev: Any, start: int, end: int) -> None:
         schema, table = ev.schema, ev.table
-        if not self.balist.allow_table(schema, table):
+        online = self.online
+        if (online is not None and online.skips_rows(table)) or not self.balist.allow_table(schema, table):
             self.table_ids[ev.table_id] = None
             return
         try:

@@ -44,6 +44,7 @@ from dmshell.engine.binlog.reader import (
 from dmshell.engine.filters.expression import ExpressionFilters
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
 from dmshell.engine.load.loader import load_finished_location
+from dmshell.engine.onlineddl import OnlineDDL
 from dmshell.engine.schema.tracker import SchemaTracker, load_table_infos
 from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
@@ -52,7 +53,6 @@ from dmshell.engine.sync.ddl import DDLHandler, needs_split
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
-from dmshell.engine.sync.online_ddl import OnlineDDLGuard
 from dmshell.engine.sync.operator import Action, EventOperator
 from dmshell.engine.sync.rows import RowHandler
 from dmshell.engine.sync.safe_mode import SafeMode
@@ -204,9 +204,9 @@ class _Run:
             raise errors.ErrSyncerUnitGenBinlogEventFilter(cause=exc) from exc
         self.expr_conn: Any = None  # target connection for expressions evaluated there (lazily)
         exprs = ExpressionFilters(cfg.expression_filters or [], case, self.expr_query)
-        self.online = OnlineDDLGuard(cfg.online_ddl, cfg.shadow_table_rules, cfg.trash_table_rules)
+        self.online: OnlineDDL | None = None  # online-ddl: true (set up with the target)
         self.row_filters = RowFilters(
-            self.router, self.event_filter, exprs, cfg.source_id, online=self.online, coordinator=coordinator
+            self.router, self.event_filter, exprs, cfg.source_id, coordinator=coordinator
         )
         self.tracker = SchemaTracker()
         self.done = threading.Event()
@@ -250,6 +250,9 @@ class _Run:
         stats.flavor = flavor
         checkpoint = SyncCheckpoint(self.tgt, cfg.meta_schema, cfg.name, cfg.source_id)
         checkpoint.ensure_table()
+        online = self.online = OnlineDDL.open(cfg)
+        if online is not None:
+            self.cleanup.callback(online.close)
         saved = checkpoint.load()
         scan_id = replication_server_id(cfg.name, cfg.source_id) + 1  # start-time's binlog scan
         upstream = UpstreamBinlog(self.up, self.upstream, flavor, scan_id, self.label)
@@ -312,6 +315,7 @@ class _Run:
             safe=safe,
             applier=applier,
             target_packet=int(packet or 0),
+            online=online,
         )
         self.ddl = DDLHandler(
             balist=self.balist,
@@ -327,7 +331,7 @@ class _Run:
             conn=ddl_conn,
             split=needs_split(str(version)),
             coordinator=self.coordinator,
-            online=self.online,
+            online=online,
         )
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
         reader = self.reader = BinlogReader(

@@ -1,8 +1,8 @@
 """What the sync unit does with the rows of one upstream table, decided once per table structure
 (in DM's ``handleRowsEvent`` order):
 
-1. block-allow list (the caller: a filtered table never gets a plan); a shadow or trash table of an
-   online schema change stops the unit (:mod:`dmshell.engine.sync.online_ddl`);
+1. block-allow list and online-DDL ghost/trash tables (the caller: a filtered table never gets a
+   plan);
 2. route: the target table; rows the shard coordinator holds back are not applied (verdict
    ``Hold``, :mod:`dmshell.engine.sync.coordinator`);
 3. binlog event filter: ``insert`` / ``update`` / ``delete`` events dropped as a whole, or an
@@ -25,7 +25,6 @@ from dmshell.engine.filters.rules import EventFilter, TableRouter
 from dmshell.engine.schema.tracker import TableInfo
 from dmshell.engine.sync.coordinator import DDLCoordinator, DirectCoordinator
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
-from dmshell.engine.sync.online_ddl import OnlineDDLGuard
 
 #: the verdict of rows the shard coordinator holds back
 HOLD = "Hold"
@@ -77,24 +76,20 @@ class RowFilters:
         exprs: ExpressionFilters,
         source_id: str,
         *,
-        online: OnlineDDLGuard | None = None,
         coordinator: DDLCoordinator | None = None,
     ) -> None:
         self.router = router
         self.event_filter = event_filter
         self.exprs = exprs
         self.source_id = source_id
-        self.online = online or OnlineDDLGuard(False, [], [])
         self.coordinator = coordinator or DirectCoordinator()
         self._plans: dict[tuple[str, str], TablePlan] = {}
 
     def plan(self, schema: str, table: str, info: TableInfo) -> TablePlan:
-        """The plan for rows of ``schema.table`` decoded with ``info`` (raises the router's DMError,
-        and the online-DDL guard's)."""
+        """The plan for rows of ``schema.table`` decoded with ``info`` (raises the router's DMError)."""
         cached = self._plans.get((schema, table))
         if cached is not None and cached.source is info:
             return cached
-        self.online.check(schema, table)
         target = self.router.route(schema, table)
         if self.coordinator.holds(schema, table):
             verdict = dict.fromkeys((INSERT, UPDATE, DELETE), HOLD)
