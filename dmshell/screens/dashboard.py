@@ -19,8 +19,9 @@ from textual.widgets import DataTable, Input, Static
 
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
+from dmshell.tui.history import window_label
 from dmshell.tui.model import Snapshot, TaskView
-from dmshell.tui.widgets.format import LAG_SLOW, error_badge, stage_text, text_sparkline
+from dmshell.tui.widgets.format import LAG_SLOW, RATE_FLOOR, error_badge, stage_text, text_sparkline
 from dmshell.tui.widgets.subtask_panel import render_subtask
 from dmshell.tui.widgets.tables import SourceTable, TaskTable, width_class
 
@@ -191,18 +192,20 @@ class DashboardScreen(StatusScreen):
             parts.append(Text(f"{st.source} · worker {st.worker or '—'}", style=f"bold {palette.accent}"))
             parts.append(render_subtask(st, task.mode, palette))
             history = self.shell.history
+            span = window_label(history.window)
             if st.unit == "Sync":
                 lags = history.subtask_lag(task.name, st.source)
                 parts.append(
-                    Text("lag       ", style="bold")
+                    Text(f"{'lag ' + span:<10}", style="bold")
                     + Text(text_sparkline(lags, 48, floor=LAG_SLOW), style=palette.accent)
                 )
-            rate_label = "rows/s" if st.unit == "Sync" else "bytes/s"
+            rate_label = ("rows/s " if st.unit == "Sync" else "bytes/s ") + span
             rates = history.subtask_rate(task.name, st.source, st.unit)
+            floor = RATE_FLOOR if st.unit == "Sync" else 0
             if rates:
                 parts.append(
                     Text(f"{rate_label:<10}", style="bold")
-                    + Text(text_sparkline(rates, 48), style=palette.accent)
+                    + Text(text_sparkline(rates, 48, floor=floor), style=palette.accent)
                 )
         preview.update(Group(*parts))
 

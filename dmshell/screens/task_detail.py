@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -10,6 +13,7 @@ from textual.widgets import Static
 
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
+from dmshell.tui.history import Series
 from dmshell.tui.model import Snapshot, SubtaskView
 from dmshell.tui.widgets.format import error_badge, stage_text
 from dmshell.tui.widgets.subtask_panel import SubtaskPanel
@@ -61,6 +65,7 @@ class TaskDetailScreen(StatusScreen):
     def __init__(self, task: str) -> None:
         super().__init__()
         self.task_name = task
+        self._rebuild_lock = asyncio.Lock()
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="title")
@@ -79,7 +84,7 @@ class TaskDetailScreen(StatusScreen):
         if view is None:
             title.append("  — not reported by the master (stopped or removed?)")
             self.query_one("#title", Static).update(title)
-            panels.remove_children()
+            self._clear_panels()
             return
         title.append(f"   mode {view.mode or '—'}   ")
         title.append_text(stage_text(view.status, palette))
@@ -89,25 +94,40 @@ class TaskDetailScreen(StatusScreen):
         title.append(f"   sources {len(view.subtasks)}")
         self.query_one("#title", Static).update(title)
 
-        history = self.shell.history
-
-        def series(st: SubtaskView) -> tuple[tuple[float, ...], tuple[float, ...]]:
-            return (
-                history.subtask_lag(view.name, st.source),
-                history.subtask_rate(view.name, st.source, st.unit),
-            )
-
         wanted = [_panel_id(st.source) for st in view.subtasks]
         existing = {child.id: child for child in panels.children if isinstance(child, SubtaskPanel)}
         if list(existing) != wanted:
-            panels.remove_children()
-            panels.mount_all(
-                SubtaskPanel(st, view.mode, palette, *series(st), id=pid)
-                for st, pid in zip(view.subtasks, wanted, strict=True)
-            )
+            # Panels come and go (a hung worker's subtask drops out of the status, then returns):
+            # rebuild in one awaited step so an id is never mounted while its old panel still exists.
+            self._rebuild_panels()
             return
         for st, pid in zip(view.subtasks, wanted, strict=True):
-            existing[pid].show(st, view.mode, palette, *series(st), force=force)
+            existing[pid].show(st, view.mode, palette, *self._series(view.name, st), force=force)
+
+    def _series(self, task: str, st: SubtaskView) -> tuple[Series, Series]:
+        history = self.shell.history
+        return history.subtask_lag(task, st.source), history.subtask_rate(task, st.source, st.unit)
+
+    @work(group="panels", exclusive=False)
+    async def _rebuild_panels(self) -> None:
+        async with self._rebuild_lock:
+            panels = self.query_one("#panels", VerticalScroll)
+            view = self.shell.snapshot.task(self.task_name)  # the latest, not the one that asked
+            subtasks = view.subtasks if view is not None else ()
+            wanted = [_panel_id(st.source) for st in subtasks]
+            existing = [child.id for child in panels.children if isinstance(child, SubtaskPanel)]
+            if existing == wanted or view is None:
+                return
+            await panels.remove_children()
+            await panels.mount_all(
+                SubtaskPanel(st, view.mode, self.palette, *self._series(view.name, st), id=pid)
+                for st, pid in zip(subtasks, wanted, strict=True)
+            )
+
+    @work(group="panels", exclusive=False)
+    async def _clear_panels(self) -> None:
+        async with self._rebuild_lock:
+            await self.query_one("#panels", VerticalScroll).remove_children()
 
     def action_back(self) -> None:
         self.app.pop_screen()

@@ -220,6 +220,7 @@ class DMShellApp(App[int]):
         read_only: bool = False,
         theme_name: str = "dark",
         clock: Callable[[], float] = time.time,
+        history_clock: Callable[[], float] = time.time,
         handle_signals: bool = False,
         interval_ms: int = 1000,
         backoff: tuple[float, ...] = BACKOFF,
@@ -233,6 +234,8 @@ class DMShellApp(App[int]):
         self.master_addr = master_addr
         self.read_only = read_only
         self.clock = clock
+        #: when a status sample counts as taken (tests tick it one second per sample)
+        self.history_clock = history_clock
         self.handle_signals = handle_signals
         self.interval_ms = interval_ms
         self.backoff = backoff
@@ -308,7 +311,9 @@ class DMShellApp(App[int]):
         self.last_status = message.resp
         self.last_update = self.clock()
         snapshot = build_snapshot(message.resp, self.modes, self.facts)
-        self.history.record(snapshot)  # before the screens see the snapshot: they graph the history
+        self.history.record(
+            snapshot, self.history_clock()
+        )  # before the screens see the snapshot: they graph the history
         self.snapshot = snapshot
         self._refresh_banner()
 

@@ -7,11 +7,12 @@ import argparse
 
 import pytest
 
+from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.dashboard import task_filter
 from dmshell.tui import app as app_module
 from dmshell.tui.config import ConfigError, TuiConfig, load_config
 from dmshell.tui.dmctl import CommandResult, LineError, complete_line, mutates, split_line
-from dmshell.tui.history import History
+from dmshell.tui.history import History, window_label
 from dmshell.tui.model import SourceFacts, build_snapshot, mask_secrets, source_facts, subtask_view
 from dmshell.tui.widgets.format import Palette, graph_lines, gtid_text, text_sparkline, upstream_origin
 
@@ -19,27 +20,58 @@ from .canned import SOURCE_CONFIGS, canned_status
 
 
 # -- history and graphs ------------------------------------------------------------------------
-def test_history_keeps_the_last_samples_per_task_and_subtask_and_forgets_removed_tasks():
-    hist = History(samples=3)
-    for lag in (5, 9, 12, 25):
-        hist.record(build_snapshot(canned_status(shop_lag=lag)))
-    assert hist.task_lag("shop-merge") == (9.0, 12.0, 25.0)  # max over the sources, last 3 only
-    assert hist.subtask_lag("shop-merge", "mysql-01") == (3.0, 3.0, 3.0)
-    assert hist.subtask_rate("shop-merge", "mysql-02", "Sync") == (36.0, 36.0, 36.0)
-    assert hist.subtask_rate("archive", "mysql-01", "Load") == (1_100_000.0,) * 3  # bytes/s while loading
-    assert hist.task_lag("billing") == ()  # paused: no live lag to record
+def test_history_keeps_the_window_per_task_and_subtask_and_forgets_removed_tasks():
+    hist = History(window=3)
+    for t, lag in enumerate((5, 9, 12, 25)):
+        hist.record(build_snapshot(canned_status(shop_lag=lag)), float(t))
+    assert hist.task_lag("shop-merge").values == (9.0, 12.0, 25.0)  # max over the sources, last 3 s
+    assert hist.subtask_lag("shop-merge", "mysql-01").values == (3.0, 3.0, 3.0)
+    assert hist.subtask_rate("shop-merge", "mysql-02", "Sync").values == (36.0, 36.0, 36.0)
+    assert hist.subtask_rate("archive", "mysql-01", "Load").values == (1_100_000.0,) * 3  # bytes/s
+    assert hist.task_lag("billing").values == ()  # paused: no live lag to record
     resp = canned_status()
     del resp.sources[1].subTaskStatus[2]  # billing is gone
-    hist.record(build_snapshot(resp))
-    assert hist.subtask_lag("billing", "mysql-02") == () and hist.version == 5
+    hist.record(build_snapshot(resp), 4.0)
+    assert not hist.subtask_lag("billing", "mysql-02") and hist.version == 5
 
 
-def test_graph_lines_scale_from_zero_with_a_floor():
+def test_the_whole_window_is_compressed_into_the_width_and_labelled():
+    hist = History()  # 5 minutes
+    for t in range(300):
+        hist.record(build_snapshot(canned_status(shop_lag=30 if t < 150 else 0)), 1000.0 + t)
+    line = text_sparkline(hist.subtask_lag("shop-merge", "mysql-02"), 10, floor=10)
+    assert line == "█████▁▁▁▁▁"  # 30 s a column: the first half of the 5 minutes lagged
+    assert window_label(hist.window) == "5m" and window_label(90) == "90s"
+
+
+def test_lag_and_rows_per_second_stay_aligned_across_a_pause():
+    """A paused syncer has no lag (a gap) but applies 0 rows/s: both series keep one point per
+    sample, so the gap and the zeros sit in the same columns; no sample at all is a gap in both."""
+    hist = History(window=12)
+    paused = canned_status(shop_lag=0, shop_rps=0)
+    paused.sources[1].subTaskStatus[0].stage = pb.Paused
+    for t in range(4):
+        hist.record(build_snapshot(canned_status(shop_lag=5, shop_rps=8)), float(t))
+    for t in range(4, 8):
+        hist.record(build_snapshot(paused), float(t))
+    for t in range(10, 12):  # t = 8, 9: the TUI heard nothing
+        hist.record(build_snapshot(canned_status(shop_lag=5, shop_rps=8)), float(t))
+    lag = hist.subtask_lag("shop-merge", "mysql-02").columns(12)
+    rate = hist.subtask_rate("shop-merge", "mysql-02", "Sync").columns(12)
+    assert lag == [5, 5, 5, 5, None, None, None, None, None, None, 5, 5]
+    assert rate == [8, 8, 8, 8, 0, 0, 0, 0, None, None, 8, 8]
+    assert text_sparkline(rate, 12, floor=10) == "▆▆▆▆▁▁▁▁  ▆▆"
+    assert text_sparkline(lag, 12, floor=10) == "▄▄▄▄      ▄▄"
+
+
+def test_graph_lines_scale_from_zero_with_a_floor_and_zero_differs_from_small():
     assert graph_lines([0, 5, 10], 5, floor=10) == ["  ▁▄█"]
-    assert text_sparkline([1, 1, 1], 3, floor=10) == "▁▁▁"  # a steady small lag stays low
+    assert text_sparkline([1, 1, 1], 3, floor=10) == "▂▂▂"  # small but not zero
+    assert text_sparkline([0, 0, 0], 3, floor=10) == "▁▁▁"
     assert text_sparkline([1, 1, 1], 3) == "███"  # without a floor it fills the cell
     assert graph_lines([0, 12, 24], 3, height=3, floor=24) == ["  █", " ▄█", "▁██"]
     assert graph_lines([], 4) == ["    "]
+    assert text_sparkline([2, None, 0], 3, floor=10) == "▂ ▁"
 
 
 def test_gtid_highlights_the_upstream_origin():

@@ -3,19 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from dmshell.tui.history import NO_SERIES, Series, window_label
 from dmshell.tui.model import SubtaskView, pipeline_units
 from dmshell.tui.widgets.format import (
     LAG_SLOW,
+    RATE_FLOOR,
     Palette,
     eta_text,
+    graph_top,
     human_bytes,
     human_seconds,
     lag_text,
@@ -58,14 +59,14 @@ class SubtaskPanel(Vertical):
         view: SubtaskView,
         mode: str,
         palette: Palette,
-        lags: Sequence[float] = (),
-        rates: Sequence[float] = (),
+        lags: Series = NO_SERIES,
+        rates: Series = NO_SERIES,
         *,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.view: SubtaskView | None = None
-        self._initial = (view, mode, palette, tuple(lags), tuple(rates))
+        self._initial = (view, mode, palette, lags, rates)
         self._last: tuple[object, ...] | None = None
 
     def compose(self) -> ComposeResult:
@@ -81,12 +82,12 @@ class SubtaskPanel(Vertical):
         view: SubtaskView,
         mode: str,
         palette: Palette,
-        lags: Sequence[float] = (),
-        rates: Sequence[float] = (),
+        lags: Series = NO_SERIES,
+        rates: Series = NO_SERIES,
         *,
         force: bool = False,
     ) -> None:
-        key = (view, mode, palette, tuple(lags), tuple(rates))
+        key = (view, mode, palette, lags, rates)
         if key == self._last and not force:
             return
         self._last = key
@@ -99,27 +100,32 @@ class SubtaskPanel(Vertical):
         is_sync = view.unit == "Sync"
         lag_graph.set_class(is_sync, "-shown")
         rate_graph.set_class(view.unit in ("Sync", "Dump", "Load"), "-shown")
+        span = window_label(lags.window)
         if is_sync:
             running = view.stage == "Running" and view.lag is not None
             color = palette.muted
             if running:
                 color = {"ok": palette.ok, "slow": palette.warn}.get(lag_word(view.lag or 0), palette.bad)
-            peak = max(lags, default=0)
             now = human_seconds(view.lag or 0) if running else "—"
+            top = graph_top(lags.values, LAG_SLOW)
             lag_graph.set_data(
-                lags, f"now {now} · max {human_seconds(int(peak))}", floor=LAG_SLOW, style=color
+                lags, f"now {now} · top {human_seconds(int(top))}", floor=LAG_SLOW, style=color
             )
-            peak_rate = max(rates, default=0)
-            rate_graph.query_one(".graph-label", Static).update("rows/s")
-            rate_graph.set_data(
-                rates, f"now {view.rows_per_sec or 0:,} · max {int(peak_rate):,}", style=palette.accent
-            )
-        elif view.unit in ("Dump", "Load"):
-            peak_rate = max(rates, default=0)
-            rate_graph.query_one(".graph-label", Static).update("bytes/s")
+            lag_graph.set_label(f"lag {span}")
+            top = graph_top(rates.values, RATE_FLOOR)
+            rate_graph.set_label(f"rows/s {span}")
             rate_graph.set_data(
                 rates,
-                f"now {human_bytes(view.bytes_per_sec or 0)}/s · max " f"{human_bytes(peak_rate)}/s",
+                f"now {view.rows_per_sec or 0:,} · top {int(top):,}",
+                floor=RATE_FLOOR,
+                style=palette.accent,
+            )
+        elif view.unit in ("Dump", "Load"):
+            top = graph_top(rates.values)
+            rate_graph.set_label(f"bytes/s {span}")
+            rate_graph.set_data(
+                rates,
+                f"now {human_bytes(view.bytes_per_sec or 0)}/s · top {human_bytes(top)}/s",
                 style=palette.accent,
             )
 

@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from dmshell.tui.history import WINDOW, Graphable, window_label
 from dmshell.tui.model import SourceView, TaskView
 from dmshell.tui.widgets.format import (
     LAG_SLOW,
@@ -140,7 +141,7 @@ class TaskTable(KeyedTable):
             ("progress", "progress", 8),
             ("rate", "rows/s", 7),
             ("lag", "lag", 12),
-            ("trend", "trend", cls.TREND[size]),
+            ("trend", f"lag {window_label(WINDOW)}", cls.TREND[size]),
             ("sources", "sources", 7),
             ("err", "err", 6),
         ]
@@ -156,7 +157,7 @@ class TaskTable(KeyedTable):
         palette: Palette,
         *,
         size: str = "normal",
-        lag_history: Callable[[str], Sequence[float]] = lambda _name: (),
+        lag_history: Callable[[str], Graphable] = lambda _name: (),
         force: bool = False,
     ) -> None:
         columns = self.columns_for(size)
@@ -169,7 +170,7 @@ class TaskTable(KeyedTable):
         self.show_rows(columns, rows, force=force)
 
     @staticmethod
-    def cells(t: TaskView, palette: Palette, lags: Sequence[float] = (), trend: int = 16) -> dict[str, Text]:
+    def cells(t: TaskView, palette: Palette, lags: Graphable = (), trend: int = 16) -> dict[str, Text]:
         # Plain strings would be parsed as markup by DataTable: every cell is a Text.
         if lags and t.lag is not None:
             color = {"ok": palette.ok, "slow": palette.warn}.get(lag_word(t.lag), palette.bad)
