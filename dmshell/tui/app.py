@@ -258,6 +258,7 @@ class DMShellApp(App[int]):
         self.prompt_history: list[str] = []
         self.stream: StatusStream | None = None
         self._saved_handlers: dict[int, SignalHandler] = {}
+        self._history_asked = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -317,6 +318,30 @@ class DMShellApp(App[int]):
         self.snapshot = snapshot
         self._refresh_banner()
 
+    @work(thread=True, group="history")
+    def _fetch_history(self) -> None:
+        """The minutes the master sampled before this TUI started (an older master has none)."""
+        try:
+            resp = self.client.call("StatusHistory", dmmaster_pb2.StatusHistoryRequest())
+        except ClientError:
+            return
+        samples = [
+            (s.unixMs / 1000.0, build_snapshot(s.status, self.modes, self.facts)) for s in resp.samples
+        ]
+        self.call_from_thread(self._history_arrived, samples)
+
+    def _history_arrived(self, samples: list[tuple[float, Snapshot]]) -> None:
+        if samples:
+            self.history.replay(samples)
+            self.refresh_history_views()
+
+    def refresh_history_views(self) -> None:
+        """Redraw the graphs (the snapshot did not change, the history did)."""
+        for screen in self.screen_stack:
+            show = getattr(screen, "show_snapshot", None)
+            if show is not None:
+                show(self.snapshot, force=True)
+
     def on_cluster_arrived(self, message: ClusterArrived) -> None:
         self.cluster_info = message.info
 
@@ -331,6 +356,9 @@ class DMShellApp(App[int]):
         self._rebuild()
 
     def on_stream_changed(self, message: StreamChanged) -> None:
+        if message.state.connected and not self._history_asked:
+            self._history_asked = True
+            self._fetch_history()
         self.stream_state = message.state
         self._state_since = self.clock()
         self.connected = message.state.connected
@@ -352,6 +380,12 @@ class DMShellApp(App[int]):
             return f"⚠ {where} at {self.master_addr}: {state.error}{age} — retrying in {retry}s"
         if self.connected and self.last_update is not None and now - self.last_update > STALE_AFTER:
             return f"⚠ no status update from {self.master_addr}{age}"
+        silent = self.snapshot.silent_workers()
+        if silent:
+            # The master answers; a worker does not: name it instead of blaming the master.
+            names = ", ".join(f"{s.worker or '?'} ({s.source})" for s in silent)
+            verb = "is" if len(silent) == 1 else "are"
+            return f"⚠ worker {names} {verb} not answering the master — its tasks' status is unknown"
         return ""
 
     def notify(

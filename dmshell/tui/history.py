@@ -109,9 +109,19 @@ class History:
         self.version += 1
 
     def replay(self, samples: Iterable[tuple[float, Snapshot]]) -> None:
-        """Record earlier samples (the daemon's history) in time order."""
+        """Put earlier samples (the daemon's history) before the ones recorded here; series of tasks
+        that are gone by now are not brought back."""
+        earlier = History(self.window)
         for at, snapshot in sorted(samples, key=lambda s: s[0]):
-            self.record(snapshot, at)
+            earlier.record(snapshot, at)
+        if not self.version:
+            self._series, self.end, self.version = earlier._series, earlier.end, earlier.version
+            return
+        for key, series in self._series.items():
+            first = series[0][0] if series else self.end
+            older = [p for p in earlier._series.get(key, ()) if first - self.window < p[0] < first]
+            series.extendleft(reversed(older))
+        self.version += 1
 
     def _push(self, alive: set[Key], at: float, key: Key, value: float | None) -> None:
         series = self._series.get(key)

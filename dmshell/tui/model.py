@@ -131,6 +131,10 @@ class Snapshot:
     def task(self, name: str) -> TaskView | None:
         return self.task_index.get(name)
 
+    def silent_workers(self) -> list[SourceView]:
+        """Sources whose worker did not answer the master in time (hung, stopped, unreachable)."""
+        return [s for s in self.sources if s.msg and _NOT_ANSWERING.search(s.msg)]
+
 
 def _errors(result: pb.ProcessResult | None) -> tuple[ErrorView, ...]:
     if result is None:
@@ -140,6 +144,9 @@ def _errors(result: pb.ProcessResult | None) -> tuple[ErrorView, ...]:
         for e in result.errors
     )
 
+
+#: a worker RPC that timed out or found nobody (Go's status text, as the master reports it)
+_NOT_ANSWERING = re.compile(r"code = (DeadlineExceeded|Unavailable)|relevant worker-client not found")
 
 _PERCENT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%")
 

@@ -24,9 +24,7 @@ WIDE = pytest.param((200, 60), id="200x60")
 
 
 def _app(master) -> DMShellApp:
-    return DMShellApp(
-        master.addr, clock=lambda: 1_700_000_100.0, history_clock=ticking(), interval_ms=200
-    )
+    return DMShellApp(master.addr, clock=lambda: 1_700_000_100.0, history_clock=ticking(), interval_ms=200)
 
 
 def _run(master, steps=None):
