@@ -190,7 +190,7 @@ class DashboardScreen(StatusScreen):
         for st in task.subtasks:
             parts.append(Text(""))
             parts.append(Text(f"{st.source} · worker {st.worker or '—'}", style=f"bold {palette.accent}"))
-            parts.append(render_subtask(st, task.mode, palette))
+            parts.append(render_subtask(st, task.mode, palette, self.shell.stall_text(task.name, st)))
             history = self.shell.history
             span = window_label(history.window)
             if st.unit == "Sync":
@@ -254,8 +254,15 @@ class DashboardScreen(StatusScreen):
             self.shell.open_task(name)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "tasks" and event.row_key.value is not None:
+        if event.row_key.value is None:
+            return
+        if event.data_table.id == "tasks":
             self.shell.open_task(event.row_key.value)
+        elif event.data_table.id == "sources":  # Enter on a source opens it in the Sources view
+            self.shell.open_source(event.row_key.value)
+
+    def on_descendant_focus(self, _event: object) -> None:
+        self.refresh_bindings()  # the task keys belong to the tasks table only
 
     def action_task_op(self, op: str) -> None:
         name = self.selected_task()
@@ -269,4 +276,10 @@ class DashboardScreen(StatusScreen):
         (self.query_one("#sources", SourceTable) if tasks.has_focus else tasks).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "task_op" and self.shell.read_only)
+        if action in ("task_op", "open_task"):
+            # One meaning per key: p/r/s act on the task under the cursor, so not while the
+            # sources table has the focus (s there once offered "Stop task").
+            if self.query_one("#sources", SourceTable).has_focus:
+                return False
+            return not (action == "task_op" and self.shell.read_only)
+        return True

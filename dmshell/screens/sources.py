@@ -68,6 +68,14 @@ class SourcesScreen(StatusScreen):
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
         self._show_config()
 
+    def select_source(self, source: str) -> None:
+        """Put the cursor on ``source`` (Enter on a source in the dashboard)."""
+        table = self.query_one("#source-list", SourceTable)
+        if source in table.keys:
+            table.move_cursor(row=table.keys.index(source), animate=False)
+            table.focus()
+        self._show_config()
+
     def selected(self) -> SourceView | None:
         key = self.query_one("#source-list", SourceTable).current_key
         return next((s for s in self.shell.snapshot.sources if s.source == key), None)

@@ -224,3 +224,50 @@ def complete_line(line: str, values: ValueSource | None = None) -> Completions:
     except Exception:
         found = []
     return Completions(head, word, tuple(found))
+
+
+#: ``:`` prompt words that go somewhere instead of running dmctl (k9s-style), with short aliases;
+#: ``task``/``source`` take a name. None of them is a dmctl command.
+PROMPT_WORDS: dict[str, tuple[str, ...]] = {
+    "dashboard": ("dash", "home"),
+    "sources": ("src",),
+    "console": ("con",),
+    "ddl-locks": ("locks", "ddl"),
+    "errors": ("err",),
+    "task": ("t",),
+    "source": ("so",),
+    "playground": ("pg",),
+    "quit": ("q",),
+}
+_ALIAS = {alias: word for word, aliases in PROMPT_WORDS.items() for alias in (word, *aliases)}
+
+
+def prompt_word(word: str) -> str | None:
+    """The prompt word ``word`` stands for (itself or an alias), None for anything else."""
+    return _ALIAS.get(word)
+
+
+def complete_prompt(line: str, values: ValueSource | None = None) -> Completions:
+    """The ``:`` prompt's completion: view words (and, after ``task``/``source``, the names) first,
+    then dmctl's own (registry) completion."""
+    from dmshell.ctl.registry import Completion  # the registry loads on first use: start-up time
+
+    words = line.split()
+    if not line or line[-1].isspace():
+        words.append("")
+    if len(words) == 1:
+        word = words[0]
+        views = tuple(
+            Completion(name, "view" if name not in ("task", "source") else f"{name} NAME: open it")
+            for name in PROMPT_WORDS
+            if name.startswith(word) and name != "quit"
+        )
+        dmctl = complete_line(line, values)
+        return Completions("", word, views + tuple(c for c in dmctl.candidates if c.text not in PROMPT_WORDS))
+    kind = {"task": "task", "source": "source"}.get(prompt_word(words[0]) or "")
+    if kind and len(words) == 2:
+        word = words[1]
+        names = sorted(values(kind)) if values is not None else []
+        head = line[: len(line) - len(word)]
+        return Completions(head, word, tuple(Completion(n, kind) for n in names if n.startswith(word)))
+    return complete_line(line, values)

@@ -20,19 +20,22 @@ from textual.widgets import Input, Static
 from dmshell.tui.dmctl import Completions, complete_line
 
 ValueSource = Callable[[str], Iterable[str]]
+#: a line (and the value source) → completions for its last word
+Completer = Callable[[str, ValueSource], Completions]
 
 
 class RegistrySuggester(Suggester):
     """Grey inline suggestion: the first registry candidate for the word being typed."""
 
-    def __init__(self, values: ValueSource) -> None:
+    def __init__(self, values: ValueSource, completer: Completer = complete_line) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self.values = values
+        self.completer = completer
 
     async def get_suggestion(self, value: str) -> str | None:
         if not value or value[-1].isspace():
             return None
-        comp = complete_line(value, self.values)
+        comp = self.completer(value, self.values)
         for cand in comp.candidates:
             if cand.text.startswith(comp.word) and cand.text != comp.word:
                 return comp.head + cand.text
@@ -99,10 +102,12 @@ class CommandLine(Vertical):
         *,
         value: str = "",
         placeholder: str = "dmctl command, e.g. query-status (tab completes)",
+        completer: Completer = complete_line,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.values = values
+        self.completer = completer
         self.history = history
         self._initial = value
         self._placeholder = placeholder
@@ -114,7 +119,7 @@ class CommandLine(Vertical):
             self._initial,
             placeholder=self._placeholder,
             compact=True,
-            suggester=RegistrySuggester(self.values),
+            suggester=RegistrySuggester(self.values, self.completer),
             id="command-input",
         )
         yield Static("", id="candidates", markup=False)
@@ -151,7 +156,7 @@ class CommandLine(Vertical):
         self.post_message(self.Submitted(self, line))
 
     def _show_candidates(self, value: str) -> None:
-        comp = complete_line(value, self.values)
+        comp = self.completer(value, self.values)
         text = Text()
         if comp.candidates:
             first = comp.candidates[0]
@@ -172,7 +177,7 @@ class CommandLine(Vertical):
             self._set(comp.apply(comp.candidates[index].text))
             self._cycle = (comp, index)
             return
-        comp = complete_line(inp.value, self.values)
+        comp = self.completer(inp.value, self.values)
         if not comp.candidates:
             return
         if len(comp.candidates) == 1:
