@@ -323,9 +323,10 @@ class DMShellApp(App[int]):
         self.last_status = message.resp
         self.last_update = self.clock()
         snapshot = build_snapshot(message.resp, self.modes, self.facts)
-        self.history.record(
-            snapshot, self.history_clock()
-        )  # before the screens see the snapshot: they graph the history
+        # before the screens see the snapshot: they graph the history and show the timeline
+        at = self.history_clock()
+        self.history.record(snapshot, at)
+        self.timeline.observe(snapshot, at)
         self.snapshot = snapshot
         self._refresh_banner()
 

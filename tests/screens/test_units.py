@@ -247,3 +247,58 @@ def test_task_filter():
     assert names("^(a|b)") == ["archive", "billing"]
     assert names("full") == ["archive"]  # the mode is searched too
     assert names("[") == []  # not a regex: a plain substring
+
+
+# -- sync truth and timeline -------------------------------------------------------------------
+def _shop02(resp=None):
+    snap = build_snapshot(resp or canned_status())
+    return next(st for st in snap.task("shop-merge").subtasks if st.source == "mysql-02")
+
+
+def test_state_line_says_why_a_syncer_is_not_moving():
+    from dataclasses import replace
+
+    from dmshell.tui.widgets.subtask_panel import stall_reason
+
+    st = _shop02()
+    assert st.behind_bytes == 9120 - 4410 and st.behind_txns is None  # no GTID on mysql-02
+    read = replace(st, read_binlog="(mysql-bin.000007, 9120)")
+    assert stall_reason(read, None) == "caught up"
+    assert stall_reason(st, None) == "catching up, 4.6KiB of binlog waiting"
+    queued = replace(read, queue_depths=(5, 7), queue_capacity=1024, rows_per_sec=0)
+    assert stall_reason(queued, None) == "waiting on target (12 changes queued)"
+    assert (
+        stall_reason(replace(st, unresolved_lock="shop-`s`.`t`"), None) == "blocked by DDL lock shop-`s`.`t`"
+    )
+    paused = replace(st, stage="Paused", master_gtid="0-1-100", read_gtid="0-1-69")
+    assert stall_reason(paused, 80) == "paused 1m20s, 31 transactions waiting"
+
+
+def test_progress_is_not_syncing_for_a_paused_or_failed_task():
+    resp = canned_status()
+    snap = build_snapshot(resp)
+    assert snap.task("billing").progress == "failed"
+    resp.sources[1].subTaskStatus[2].ClearField("result")
+    assert build_snapshot(resp).task("billing").progress == "paused"
+    assert snap.task("shop-merge").progress == "syncing"
+
+
+def test_timeline_records_stage_changes_errors_and_how_long_a_task_is_paused():
+    from dmshell.tui.timeline import Timeline
+
+    tl = Timeline()
+    running = canned_status()
+    running.sources[1].subTaskStatus[2].stage = pb.Running
+    running.sources[1].subTaskStatus[2].ClearField("result")
+    tl.observe(build_snapshot(running), 100.0)
+    assert tl.since("billing", "mysql-02") is None  # already running when first seen
+    tl.observe(build_snapshot(canned_status()), 130.0)  # paused on a duplicate key
+    assert tl.since("billing", "mysql-02") == 130.0
+    texts = [e.text for e in tl.events("billing")]
+    assert texts[1] == "Running → Paused in Sync" and texts[2].startswith("[code=10006")
+    # the daemon's history puts an earlier change before what this TUI saw
+    late = Timeline()
+    late.observe(build_snapshot(canned_status()), 130.0)
+    late.replay([(90.0, build_snapshot(running)), (120.0, build_snapshot(canned_status()))])
+    assert late.since("billing", "mysql-02") == 120.0
+    assert [e.text for e in late.events("billing")][1] == "Running → Paused in Sync"

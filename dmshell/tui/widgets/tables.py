@@ -128,7 +128,11 @@ class KeyedTable(DataTable):
         keys = [key for key, _, _ in columns]
         if self.sort_column in keys:
             i = keys.index(self.sort_column)
-            rows = sorted(rows, key=lambda row: sort_value(row[1][i]), reverse=self.sort_descending)
+            ranked = sorted(rows, key=lambda row: sort_value(row[1][i]), reverse=self.sort_descending)
+            # blanks (no value) last in either direction
+            rows = [r for r in ranked if sort_value(r[1][i])[0] < 2] + [
+                r for r in ranked if sort_value(r[1][i])[0] == 2
+            ]
             arrow = " ▼" if self.sort_descending else " ▲"
             columns = tuple(
                 (k, label + arrow if k == self.sort_column else label, w) for k, label, w in columns
