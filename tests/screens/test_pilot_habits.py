@@ -132,7 +132,7 @@ async def test_describe_logs_copy_and_timeline_on_the_task_detail(master):
         (st,) = app.snapshot.task("billing").subtasks
         assert app.stall_text("billing", st) == "failed"
         assert app.snapshot.task("billing").progress == "failed"
-        assert [e.text for e in app.timeline.events("billing")][0] == "Paused in Sync (first seen)"
+        assert app.timeline.events("billing")[0].text == "Paused in Sync (first seen)"
         assert "state      failed" in screen_text(app)
 
 
