@@ -38,6 +38,7 @@ from prompt_toolkit.styles import BaseStyle, Style
 from dmshell.client.errors import EXIT_OK, EXIT_UNREACHABLE, ClientError
 from dmshell.ctl import registry
 from dmshell.ctl.command import all_flags
+from dmshell.ctl.history_file import history_path
 from dmshell.ctl.invocation import mpb
 from dmshell.ctl.runner import Session
 from dmshell.ctl.settings import load_config
@@ -48,12 +49,6 @@ _SQL_COMMANDS = {("binlog", "replace"), ("binlog", "inject"), ("handle-error",)}
 
 
 # --------------------------------------------------------------------------- history
-
-
-def history_path() -> Path:
-    """``$XDG_STATE_HOME/dmshell/dmctl_history`` (``~/.local/state`` when the variable is unset)."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "dmshell" / "dmctl_history"
 
 
 _SECRET_PATTERNS = [

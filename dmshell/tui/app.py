@@ -36,6 +36,7 @@ from textual.theme import Theme
 from dmshell.client.defaults import DEFAULT_MASTER_ADDR, MASTER_ADDR_ENV, data_dir
 from dmshell.client.errors import EXIT_UNREACHABLE, EXIT_USAGE, ClientError
 from dmshell.client.master import MasterClient
+from dmshell.ctl.history_file import history_path
 from dmshell.proto import dmmaster_pb2
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.confirm import ConfirmScreen
@@ -55,6 +56,7 @@ from dmshell.tui.dmctl import (
     split_line,
 )
 from dmshell.tui.history import History
+from dmshell.tui.line_history import LineHistory
 from dmshell.tui.model import Snapshot, SourceFacts, SubtaskView, build_snapshot, mask_secrets, source_facts
 from dmshell.tui.source_check import SourceForm
 from dmshell.tui.timeline import Timeline
@@ -174,6 +176,13 @@ class DMShellApp(App[int]):
     """Dashboard, task detail, sources, console over a live status stream from one master."""
 
     TITLE = "dmshell"
+    # Notifications at the top right: the bottom holds the input lines (console, : prompt, forms).
+    DEFAULT_CSS = """
+    ToastRack {
+        align: right top;
+        margin-top: 2;
+    }
+    """
     COMMANDS = App.COMMANDS | {DmshellCommands}
     # Views other than the dashboard are imported when first opened (start-up time).
     MODES = {
@@ -232,6 +241,7 @@ class DMShellApp(App[int]):
         interval_ms: int = 1000,
         backoff: tuple[float, ...] = BACKOFF,
         about: str = "",
+        history_file: Path | None = None,
     ) -> None:
         if theme_name not in THEMES:
             raise ValueError(f"unknown theme {theme_name!r} (choose from {', '.join(THEMES)})")
@@ -265,8 +275,8 @@ class DMShellApp(App[int]):
         self.command_log: list[str] = []
         #: dmctl lines and TUI actions, shown by the console.
         self.console_entries: list[ConsoleEntry] = []
-        #: lines entered at the : prompt and in the console (shared history)
-        self.prompt_history: list[str] = []
+        #: lines entered at the : prompt and in the console, shared with the dmctl REPL's history file
+        self.prompt_history = LineHistory(history_file)
         self.stream: StatusStream | None = None
         self._saved_handlers: dict[int, SignalHandler] = {}
         self._history_asked = False
@@ -284,6 +294,8 @@ class DMShellApp(App[int]):
             on_sources=lambda configs: self.post_message(SourcesArrived(configs)),
         )
         self.stream.start()
+        if self.prompt_history.path is not None:
+            self._load_line_history()
         self.set_interval(1.0, self._refresh_banner)
         if self.handle_signals:
             # Plain handlers (not loop.add_signal_handler, which resets them to SIG_DFL when the loop
@@ -329,6 +341,14 @@ class DMShellApp(App[int]):
         self.timeline.observe(snapshot, at)
         self.snapshot = snapshot
         self._refresh_banner()
+
+    @work(thread=True, group="line-history")
+    def _load_line_history(self) -> None:
+        try:
+            lines = self.prompt_history.load()
+        except OSError:
+            return
+        self.call_from_thread(self.prompt_history.__setitem__, slice(0, 0), lines)  # older lines first
 
     @work(thread=True, group="history")
     def _fetch_history(self) -> None:
@@ -873,7 +893,14 @@ def run_tui(
 ) -> int:
     """Run the TUI against ``master_addr`` until the user quits (0), it crashes (1, Textual prints
     the traceback) or the terminal goes (:data:`EXIT_TERMINAL_GONE`: SIGHUP/SIGTERM)."""
-    app = DMShellApp(master_addr, read_only=read_only, theme_name=theme, handle_signals=True, about=about)
+    app = DMShellApp(
+        master_addr,
+        read_only=read_only,
+        theme_name=theme,
+        handle_signals=True,
+        about=about,
+        history_file=history_path(),
+    )
     app.run(mouse=mouse)
     return app.return_code or 0
 

@@ -107,6 +107,10 @@ class ConsoleEntry:
     ok: bool = True
 
 
+#: dmctl's error line when the reason was printed above it
+CHECK_OUTPUT = "please check output to see error"
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     """One command line's outcome."""
@@ -143,11 +147,41 @@ class CommandResult:
             if text:
                 return text[:300]
             return "result: true" if doc.get("result", True) else "result: false"
-        for line in self.output.splitlines():
+        lines = self.output.splitlines()
+        for line in lines:
             if line.startswith("Error: "):
-                return line[len("Error: ") :][:300]
-        first = next((line for line in self.output.splitlines() if line.strip()), "")
+                error = line[len("Error: ") :]
+                if error == CHECK_OUTPUT:
+                    error = self._reason_above() or error
+                return (error + self._did_you_mean())[:300]
+        first = next((line for line in lines if line.strip()), "")
         return first[:300]
+
+    def _reason_above(self) -> str:
+        """What dmctl printed before "please check output to see error": its own message (``must
+        give one source-name``) and/or the usage line of the command."""
+        head = self.output.split("fail to run:")[0].splitlines()
+        usage = ""
+        if "Usage:" in (h.strip() for h in head):
+            at = [h.strip() for h in head].index("Usage:")
+            usage = head[at + 1].strip() if at + 1 < len(head) else ""
+            head = head[:at]
+        reason = " ".join(h.strip() for h in head if h.strip())
+        if usage:
+            return f"{reason or 'wrong arguments'} — usage: {usage}"
+        return reason
+
+    def _did_you_mean(self) -> str:
+        lines = self.output.splitlines()
+        if "Did you mean this?" not in lines:
+            return ""
+        at = lines.index("Did you mean this?")
+        names = []
+        for line in lines[at + 1 :]:
+            if not line.strip():
+                break
+            names.append(line.strip())
+        return f" — did you mean {' or '.join(names)}?" if names else ""
 
 
 class DmctlRunner:

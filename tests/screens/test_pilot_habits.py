@@ -14,6 +14,7 @@ from dmshell.screens.task_detail import TaskDetailScreen
 from dmshell.screens.text_view import TextViewScreen
 from dmshell.tui.app import DMShellApp
 from dmshell.tui.dmctl import complete_prompt
+from dmshell.tui.widgets.command_line import CommandLine
 from dmshell.tui.widgets.tables import SourceTable, TaskTable
 
 from .canned import canned_status, notifications, screen_text, ticking, wait_for_data, wait_until
@@ -164,3 +165,34 @@ async def test_playground_banner_is_reachable_from_the_tui(master):
         await prompt(pilot, "pg")
         await wait_until(pilot, lambda: isinstance(app.screen, TextViewScreen), what="the banner")
         assert "export DM_MASTER_ADDR=127.0.0.1:8261" in app.screen.text
+
+
+def test_console_shows_a_config_as_yaml_not_one_escaped_string():
+    from rich.console import Console
+
+    from dmshell.screens.console import render_output
+
+    out = '{"result": true, "msg": "", "cfg": "name: shop\\ntask-mode: all\\ntarget-database:\\n  password: x\\n"}'
+    console = Console(width=80, record=True, color_system=None)
+    console.print(render_output(out))
+    text = console.export_text()
+    assert '"cfg": "<4 lines, below>"' in text and "\ntask-mode: all\n" in text
+    assert "password: '******'" in text or "password: ******" in text
+
+
+async def test_prompt_history_is_the_repls_file_with_ctrl_r(master, tmp_path):
+    path = tmp_path / "dmctl_history"
+    path.write_text("\n# 2024\n+query-status shop-merge\n\n# 2024\n+pause-task billing\n")
+    app = make_app(master, history_file=path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_data(pilot)
+        await wait_until(pilot, lambda: len(app.prompt_history) == 2, what="the REPL's history")
+        await pilot.press("3")  # the console
+        line = app.screen.query_one(CommandLine)
+        line.focus()
+        await pilot.press(*"query", "ctrl+r")
+        assert line.input.value == "query-status shop-merge"
+        line.input.value = "list-member"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "+list-member" in path.read_text(), what="the line in the file")
+        assert app.prompt_history[-1] == "list-member"

@@ -49,7 +49,13 @@ class CommandInput(Input):
         Binding("tab", "complete", "Complete", show=False),
         Binding("up", "history(-1)", "Previous", show=False),
         Binding("down", "history(1)", "Next", show=False),
+        Binding("ctrl+r", "search_history", "Search history", show=False),
     ]
+
+    def action_search_history(self) -> None:
+        parent = self.parent
+        if isinstance(parent, CommandLine):
+            parent.search_history()
 
     def action_complete(self) -> None:
         parent = self.parent
@@ -113,6 +119,8 @@ class CommandLine(Vertical):
         self._placeholder = placeholder
         self._history_pos: int | None = None
         self._cycle: tuple[Completions, int] | None = None
+        #: ctrl+r: (what was typed, the line shown, its index in the history)
+        self._search: tuple[str, str, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield CommandInput(
@@ -194,6 +202,22 @@ class CommandLine(Vertical):
         inp = self.input
         inp.value = value
         inp.cursor_position = len(value)
+
+    def search_history(self) -> None:
+        """``ctrl+r``: the latest earlier history line containing what was typed (again: older)."""
+        value = self.input.value
+        if self._search is None or value != self._search[1]:
+            self._search = (value, value, len(self.history))
+        needle, _shown, pos = self._search
+        for i in range(pos - 1, -1, -1):
+            if needle.lower() in self.history[i].lower():
+                self._set(self.history[i])
+                self._search = (needle, self.history[i], i)
+                self.query_one("#candidates", Static).update(
+                    Text(f"history search: {needle!r} (ctrl+r: older)", style="italic")
+                )
+                return
+        self.app.bell()
 
     def recall(self, step: int) -> None:
         """Previous (-1) / next (+1) history line."""
