@@ -172,7 +172,8 @@ def test_console_shows_a_config_as_yaml_not_one_escaped_string():
 
     from dmshell.screens.console import render_output
 
-    out = '{"result": true, "msg": "", "cfg": "name: shop\\ntask-mode: all\\ntarget-database:\\n  password: x\\n"}'
+    cfg = "name: shop\\ntask-mode: all\\ntarget-database:\\n  password: x\\n"
+    out = '{"result": true, "msg": "", "cfg": "' + cfg + '"}'
     console = Console(width=80, record=True, color_system=None)
     console.print(render_output(out))
     text = console.export_text()

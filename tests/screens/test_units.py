@@ -306,13 +306,20 @@ def test_timeline_records_stage_changes_errors_and_how_long_a_task_is_paused():
 
 def test_notification_summary_gives_the_reason_not_please_check_output():
     usage = (
-        "Usage:\n  dmctl get-config <task | master | worker | source> <name> [flags]\n\nFlags:\n  -h, --help\n"
+        "Usage:\n  dmctl get-config <task | master | worker | source> <name> [flags]\n\n"
+        "Flags:\n  -h, --help\n"
         "fail to run: [get-config source]\nError: please check output to see error\n"
     )
     assert CommandResult("get-config source", 1, usage).summary == (
         "wrong arguments — usage: dmctl get-config <task | master | worker | source> <name> [flags]"
     )
-    own = "must give one source-name when task-name is specified\nfail to run: [x]\nError: please check output to see error\n"
+    own = (
+        "must give one source-name when task-name is specified\n"
+        "fail to run: [x]\nError: please check output to see error\n"
+    )
     assert CommandResult("x", 1, own).summary == "must give one source-name when task-name is specified"
-    typo = 'fail to run: [query-stats]\nError: unknown command "query-stats" for "dmctl"\n\nDid you mean this?\n\tquery-status\n\n'
+    typo = (
+        'fail to run: [query-stats]\nError: unknown command "query-stats" for "dmctl"\n\n'
+        "Did you mean this?\n\tquery-status\n\n"
+    )
     assert CommandResult("query-stats", 1, typo).summary.endswith("— did you mean query-status?")
