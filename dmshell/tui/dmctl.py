@@ -257,6 +257,7 @@ def complete_line(line: str, values: ValueSource | None = None) -> Completions:
         found = registry.complete(words, values)
     except Exception:
         found = []
+    found = sorted(found, key=lambda c: c.text in ("--help", "-h"))  # the least wanted flag last
     return Completions(head, word, tuple(found))
 
 
