@@ -803,6 +803,16 @@ class DMShellApp(App[int]):
 # -- command line ----------------------------------------------------------------------------
 
 
+#: ``dmshell``'s sub-commands, for ``dmshell --help`` (dispatched by :mod:`dmshell.cli`)
+SUBCOMMANDS = (
+    ("playground", "a throw-away local cluster with sample data, and this TUI on it"),
+    ("daemon", "the master and its embedded workers (daemon status, daemon stop)"),
+    ("worker", "a worker on another machine, joining a master"),
+    ("repl", "the dmctl REPL (dmctl's commands, completion, history)"),
+    ("version", "print the version"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What the TUI runs with, after flags, environment and the config file."""
@@ -816,8 +826,11 @@ class Settings:
 def build_parser(prog: str = "dmshell") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).",
-        epilog=f"Settings come from the flags, then ${MASTER_ADDR_ENV} / $DMSHELL_THEME, then the config "
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).\n\n"
+        "sub-commands (each has its own --help):\n"
+        + "\n".join(f"  {prog} {name:<11} {what}" for name, what in SUBCOMMANDS),
+        epilog=f"Settings come from the flags, then ${MASTER_ADDR_ENV} / $DMSHELL_THEME, then the config\n"
         "file ($XDG_CONFIG_HOME/dmshell/config.toml: master-addr, theme, read-only, mouse).",
     )
     parser.add_argument(

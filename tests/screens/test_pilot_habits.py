@@ -197,3 +197,31 @@ async def test_prompt_history_is_the_repls_file_with_ctrl_r(master, tmp_path):
         await pilot.press("enter")
         await wait_until(pilot, lambda: "+list-member" in path.read_text(), what="the line in the file")
         assert app.prompt_history[-1] == "list-member"
+
+
+def test_empty_required_fields_say_required():
+    from dmshell.tui.source_check import SourceForm
+
+    form = SourceForm(source_id="", host="", port=0, user="", password="")
+    assert form.problems() == [
+        "source-id: required",
+        "host: required",
+        "port: required",
+        "user: required",
+    ]
+
+
+async def test_no_color_checkbox_reads_x_or_blank(master, monkeypatch):
+    from dmshell.screens.source_form import SourceFormScreen, WordCheckbox
+
+    monkeypatch.setenv("NO_COLOR", "1")
+    app = make_app(master)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_data(pilot)
+        app.open_source_form()
+        await wait_until(pilot, lambda: isinstance(app.screen, SourceFormScreen), what="form")
+        box = app.screen.query_one(WordCheckbox)
+        assert "[ ] enable-gtid" in screen_text(app)
+        box.value = True
+        await pilot.pause(0.1)
+        assert "[x] enable-gtid" in screen_text(app)
