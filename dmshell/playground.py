@@ -121,7 +121,9 @@ def load_sample_data(up1: MariaDBServer, up2: MariaDBServer, rows: int = SAMPLE_
                 "CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
                 "email VARCHAR(128) NOT NULL)"
             )
-            extra_rows = [(i, f"customer {i}", f"c{i}@example.com") for i in range(1, 201)]
+            extra_rows: list[tuple[int, str, str | float]] = [
+                (i, f"customer {i}", f"c{i}@example.com") for i in range(1, 201)
+            ]
             extra_sql = "INSERT INTO shop.customers VALUES (%s, %s, %s)"
         else:
             server.execute(

@@ -7,7 +7,6 @@ terminals the sources table shrinks to a few rows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from rich.console import Group, RenderableType
@@ -20,35 +19,17 @@ from textual.widgets import DataTable, Input, Static
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
 from dmshell.tui.history import window_label
+from dmshell.tui.linefilter import line_filter
 from dmshell.tui.model import Snapshot, TaskView
 from dmshell.tui.widgets.format import LAG_SLOW, RATE_FLOOR, error_badge, stage_text, text_sparkline
 from dmshell.tui.widgets.subtask_panel import render_subtask
 from dmshell.tui.widgets.tables import SourceTable, TaskTable, width_class
 
 
-def task_filter(pattern: str):
-    """A predicate on tasks for the ``/`` filter (case-insensitive; regex when it compiles)."""
-    pattern = pattern.strip()
-    invert = pattern.startswith("!")
-    pattern = pattern[1:].strip() if invert else pattern
-    if not pattern:
-        return lambda _task: True
-    match: Callable[[str], object]
-    try:
-        match = re.compile(pattern, re.IGNORECASE).search
-    except re.error:  # not a regular expression: a substring then
-        needle = pattern.lower()
-
-        def contains(text: str) -> bool:
-            return needle in text.lower()
-
-        match = contains
-
-    def pred(task: TaskView) -> bool:
-        found = bool(match(" ".join((task.name, task.mode, task.status, task.unit))))
-        return found != invert
-
-    return pred
+def task_filter(pattern: str) -> Callable[[TaskView], bool]:
+    """A predicate on tasks for the ``/`` filter (over name, mode, stage and unit)."""
+    keep = line_filter(pattern)
+    return lambda task: keep(" ".join((task.name, task.mode, task.status, task.unit)))
 
 
 class DashboardScreen(StatusScreen):

@@ -4,7 +4,6 @@ copies the text (OSC 52: works over SSH), ``r`` reloads when the caller gave a l
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from rich.text import Text
@@ -14,23 +13,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Footer, Input, Static
 
+from dmshell.tui.linefilter import line_filter
 from dmshell.tui.widgets.format import yaml_text
-
-
-def line_filter(pattern: str) -> Callable[[str], bool]:
-    """A predicate on lines for ``/`` (case-insensitive regex, else substring; ``!`` inverts)."""
-    pattern = pattern.strip()
-    invert = pattern.startswith("!")
-    pattern = pattern[1:].strip() if invert else pattern
-    if not pattern:
-        return lambda _line: True
-    try:
-        rx = re.compile(pattern, re.IGNORECASE)
-        found: Callable[[str], bool] = lambda line: bool(rx.search(line))  # noqa: E731
-    except re.error:
-        needle = pattern.lower()
-        found = lambda line: needle in line.lower()  # noqa: E731
-    return lambda line: found(line) != invert
 
 
 class TextViewScreen(ModalScreen[None]):

@@ -225,3 +225,26 @@ async def test_no_color_checkbox_reads_x_or_blank(master, monkeypatch):
         box.value = True
         await pilot.pause(0.1)
         assert "[x] enable-gtid" in screen_text(app)
+
+
+async def test_slash_filters_the_help_and_the_sources(master):
+    from dmshell.screens.help import HelpScreen
+
+    app = make_app(master)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_data(pilot)
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        await pilot.press("slash", *"binlog")
+        text = screen_text(app)
+        assert "binlog skip" in text and "query-status" not in text
+        await pilot.press("escape", "escape")
+        await wait_until(pilot, lambda: not isinstance(app.screen, HelpScreen), what="help closed")
+        await pilot.press("2")
+        await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen), what="sources")
+        await pilot.press("slash", *"02")
+        table = app.screen.query_one("#source-list", SourceTable)
+        await wait_until(pilot, lambda: table.keys == ["mysql-02"], what="filtered")
+        await pilot.press("enter", "escape")
+        await wait_until(pilot, lambda: table.keys == ["mysql-01", "mysql-02"], what="filter cleared")
+        assert isinstance(app.screen, SourcesScreen)
