@@ -73,7 +73,7 @@ class TaskDetailScreen(StatusScreen):
         Binding("s", "task_op('Stop')", "Stop", tooltip="Stop this task (asks first)"),
         Binding("d", "describe", "Describe", tooltip="The task's config as YAML (passwords masked)"),
         Binding("l", "logs", "Logs", tooltip="The worker log lines about this task"),
-        Binding("y", "copy", "Copy", tooltip="Copy the positions and GTIDs (OSC 52, works over SSH)"),
+        Binding("y", "copy", "Copy", show=False, tooltip="Copy the positions, GTIDs and dmctl line (OSC 52)"),
         Binding("j", "scroll(1)", "Down", show=False),
         Binding("k", "scroll(-1)", "Up", show=False),
     ]

@@ -773,13 +773,14 @@ class DMShellApp(App[int]):
         shown: set[tuple[str, str]] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if binding.system or not binding.description:
-                continue
+            if binding.system or not binding.description or binding in App.BINDINGS:
+                continue  # Textual's own ctrl+q says the same as our q
             group = (binding.action, binding.tooltip or binding.description)
             display = self.get_key_display(binding)
             if display not in groups.setdefault(group, []):
                 groups[group].append(display)
-            if binding.show or binding.action.startswith("switch_view"):
+            # footer keys, view keys, and hidden keys that say what they do (y copies, O reverses)
+            if binding.show or binding.tooltip or binding.action.startswith("switch_view"):
                 shown.add(group)
         keys = [
             (" ".join(keys), description)
@@ -787,7 +788,7 @@ class DMShellApp(App[int]):
             if (action, description) in shown
         ]
         keys += [
-            ("↑ ↓ pgup pgdn ctrl+home ctrl+end", "move the cursor, scroll"),
+            ("↑ ↓ j k pgup pgdn ctrl+home ctrl+end", "move the cursor, scroll"),
             ("tab shift+tab", "next / previous panel"),
             ("^p", "command palette: task actions, views, dmctl commands, themes"),
         ]
