@@ -232,6 +232,8 @@ async def test_new_tui_shows_the_daemons_history_and_names_a_hung_worker(daemon,
                 pilot, lambda: f"worker {worker} (e2e-up2)" in app.banner, timeout=20, what="the banner"
             )
             assert "not answering" in app.banner and "master" not in app.banner.split("not answering")[0]
+            bar = str(app.screen.query_one("ClusterBar").render())
+            assert "(1 not answering)" in bar
         finally:
             os.kill(pid, signal.SIGCONT)
         await wait_until(pilot, lambda: app.banner == "", timeout=20, what="the banner to clear")
