@@ -213,6 +213,12 @@ async def test_new_tui_shows_the_daemons_history_and_names_a_hung_worker(daemon,
     finally:
         blocker.close()
     _wait(lambda: lag() == 0, 30, "the lag to fall back")
+    status = stub.QueryStatus(mpb.QueryStatusListRequest(name=TASK), timeout=10)
+    assert all(st.sync.readBinlog for s in status.sources for st in s.subTaskStatus)  # the read position
+    logs = stub.TaskLog(mpb.TaskLogRequest(name=TASK, lines=5), timeout=10)
+    assert logs.result and len(logs.workers) == 2
+    assert all(w.file.endswith(f"{w.worker}.log") and w.lines for w in logs.workers), logs
+    assert all(TASK in line for w in logs.workers for line in w.lines)
 
     app = DMShellApp(addr, interval_ms=300)
     async with app.run_test(size=(120, 40)) as pilot:
