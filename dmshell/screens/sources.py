@@ -51,6 +51,13 @@ class SourcesScreen(StatusScreen):
         Binding("enter", "focus_config", "Config", show=False, tooltip="Scroll the config of the source"),
         Binding("tab", "toggle_focus", "Switch pane", show=False),
         Binding(
+            "y",
+            "copy",
+            "Copy",
+            show=False,
+            tooltip="Copy the source's position, GTID and dmctl line (OSC 52)",
+        ),
+        Binding(
             "slash", "filter", "Filter", key_display="/", tooltip="Filter the sources (regex, ! inverts)"
         ),
     ]
@@ -179,6 +186,17 @@ class SourcesScreen(StatusScreen):
             self.show_snapshot(self.shell.snapshot, force=False)
             return
         self.shell.switch_view("dashboard")
+
+    def action_copy(self) -> None:
+        source = self.selected()
+        if source is None:
+            return
+        lines = [
+            f"{source.source} master {source.master_binlog} {source.master_gtid}".rstrip(),
+            self.shell.dmctl_line("operate-source", "show", "-s", source.source),
+        ]
+        self.app.copy_to_clipboard("\n".join(lines))
+        self.notify(f"Copied {source.source}'s position, GTID and dmctl line.", title="copied")
 
     def action_new_source(self) -> None:
         self.shell.open_source_form()

@@ -248,3 +248,23 @@ async def test_slash_filters_the_help_and_the_sources(master):
         await pilot.press("enter", "escape")
         await wait_until(pilot, lambda: table.keys == ["mysql-01", "mysql-02"], what="filter cleared")
         assert isinstance(app.screen, SourcesScreen)
+
+
+async def test_y_copies_a_sources_position_and_dmctl_line(master):
+    app = make_app(master)
+    copied: list[str] = []
+    app.copy_to_clipboard = copied.append  # type: ignore[method-assign]
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for_data(pilot)
+        app.open_source("mysql-01")
+        await wait_until(
+            pilot,
+            lambda: isinstance(app.screen, SourcesScreen)
+            and app.screen.query_one("#source-list", SourceTable).current_key == "mysql-01",
+            what="mysql-01",
+        )
+        await pilot.press("y")
+        await wait_until(pilot, lambda: bool(copied), what="copy")
+        first, line = copied[0].splitlines()
+        assert first == "mysql-01 master (mysql-bin.000003, 48211) 1-101-3377"
+        assert line.endswith("operate-source show -s mysql-01")
