@@ -57,7 +57,15 @@ from dmshell.tui.dmctl import (
 )
 from dmshell.tui.history import History
 from dmshell.tui.line_history import LineHistory
-from dmshell.tui.model import Snapshot, SourceFacts, SubtaskView, build_snapshot, mask_secrets, source_facts
+from dmshell.tui.model import (
+    Snapshot,
+    SourceFacts,
+    SubtaskView,
+    build_snapshot,
+    carry_over,
+    mask_secrets,
+    source_facts,
+)
 from dmshell.tui.source_check import SourceForm
 from dmshell.tui.timeline import Timeline
 from dmshell.tui.views import VIEWS
@@ -332,6 +340,7 @@ class DMShellApp(App[int]):
             self.snapshot = build_snapshot(self.last_status, self.modes, self.facts)
 
     def on_status_arrived(self, message: StatusArrived) -> None:
+        message.resp = carry_over(self.last_status, message.resp)
         self.last_status = message.resp
         self.last_update = self.clock()
         snapshot = build_snapshot(message.resp, self.modes, self.facts)

@@ -99,6 +99,10 @@ class History:
             self._push(alive, at, ("task", task.name, "lag"), task.lag)
             self._push(alive, at, ("task", task.name, "rps"), task.rows_per_sec)
             for st in task.subtasks:
+                if st.stale:  # a hung worker's last figures: a gap, not a flat line
+                    self._push(alive, at, ("sub", task.name, st.source, "lag"), None)
+                    self._push(alive, at, ("sub", task.name, st.source, st.unit, "rate"), None)
+                    continue
                 running_sync = st.unit == "Sync" and st.stage == "Running"
                 self._push(alive, at, ("sub", task.name, st.source, "lag"), st.lag if running_sync else None)
                 rate = st.rows_per_sec if st.unit == "Sync" else st.bytes_per_sec

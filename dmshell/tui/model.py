@@ -71,6 +71,8 @@ class SubtaskView:
     queue_depths: tuple[int, ...] = ()
     queue_capacity: int = 0
     executing_ddl: bool = False
+    #: why these figures are not live ("" = live): a hung worker's last known status
+    stale: str = ""
 
     @property
     def queued(self) -> int:
@@ -336,9 +338,13 @@ def _task_view(name: str, mode: str, subtasks: list[SubtaskView], relay_stages: 
             progress = "paused" if "Paused" in stages else "/".join(sorted(s.lower() for s in stages))
     else:
         progress = ""
-    rates = [st.rows_per_sec for st in subtasks if st.rows_per_sec is not None]
+    rates = [st.rows_per_sec for st in subtasks if st.rows_per_sec is not None and not st.stale]
     # A paused or stopped syncer's lag is a stale number: only running syncers count.
-    lags = [st.lag for st in subtasks if st.lag is not None and st.unit == "Sync" and st.stage == "Running"]
+    lags = [
+        st.lag
+        for st in subtasks
+        if st.lag is not None and st.unit == "Sync" and st.stage == "Running" and not st.stale
+    ]
     return TaskView(
         name=name,
         mode=mode,
@@ -350,6 +356,26 @@ def _task_view(name: str, mode: str, subtasks: list[SubtaskView], relay_stages: 
         error_count=sum(len(st.errors) for st in subtasks),
         subtasks=tuple(subtasks),
     )
+
+
+def carry_over(
+    previous: dmmaster_pb2.QueryStatusListResponse | None, resp: dmmaster_pb2.QueryStatusListResponse
+) -> dmmaster_pb2.QueryStatusListResponse:
+    """``resp`` with the previous subtasks of a source whose worker did not answer (a hung worker's
+    tasks stay on screen, marked stale by :func:`build_snapshot`, instead of vanishing)."""
+    if previous is None:
+        return resp
+    before = {src.sourceStatus.source: src for src in previous.sources}
+    out = None
+    for i, src in enumerate(resp.sources):
+        old = before.get(src.sourceStatus.source)
+        if src.result or src.subTaskStatus or not _NOT_ANSWERING.search(src.msg) or old is None:
+            continue
+        if out is None:
+            out = dmmaster_pb2.QueryStatusListResponse()
+            out.CopyFrom(resp)
+        out.sources[i].subTaskStatus.extend(old.subTaskStatus)
+    return out or resp
 
 
 def build_snapshot(
@@ -378,9 +404,12 @@ def build_snapshot(
         # A failed per-source answer (e.g. its worker is offline) says why in the source's msg.
         source_msg = "" if src.result else src.msg
         errors += bool(source_msg)
+        silent = bool(source_msg and _NOT_ANSWERING.search(source_msg))
         for st in src.subTaskStatus:
             view = subtask_view(source, ss.worker, st)
-            if source_msg and not view.msg:
+            if silent:  # carried over by carry_over(): the worker's last answer, not live
+                view = replace(view, stale=f"worker {ss.worker or '?'} not answering: its last known status")
+            elif source_msg and not view.msg:
                 view = replace(view, msg=source_msg)
             by_task.setdefault(st.name, []).append(view)
             task_names.append(st.name)

@@ -240,6 +240,14 @@ async def test_new_tui_shows_the_daemons_history_and_names_a_hung_worker(daemon,
             assert "not answering" in app.banner and "master" not in app.banner.split("not answering")[0]
             bar = str(app.screen.query_one("ClusterBar").render())
             assert "(1 not answering)" in bar
+            # its subtask stays on screen with its last known status, marked as such
+            await wait_until(
+                pilot,
+                lambda: [p.view.stale for p in app.screen.query(SubtaskPanel) if p.view is not None]
+                == ["", f"worker {worker} not answering: its last known status"],
+                what="the stale panel",
+            )
+            assert app.snapshot.task(TASK).lag is not None  # from the live source only
         finally:
             os.kill(pid, signal.SIGCONT)
         await wait_until(pilot, lambda: app.banner == "", timeout=20, what="the banner to clear")

@@ -323,3 +323,22 @@ def test_notification_summary_gives_the_reason_not_please_check_output():
         "Did you mean this?\n\tquery-status\n\n"
     )
     assert CommandResult("query-stats", 1, typo).summary.endswith("— did you mean query-status?")
+
+
+def test_a_silent_workers_subtasks_stay_marked_stale_and_graph_as_gaps():
+    from dmshell.tui.model import carry_over
+
+    before = canned_status()
+    now = canned_status()
+    hung = now.sources[1]
+    del hung.subTaskStatus[:]
+    hung.result, hung.msg = False, "rpc error: code = DeadlineExceeded desc = context deadline exceeded"
+    snap = build_snapshot(carry_over(before, now))
+    shop = snap.task("shop-merge")
+    stale = [st.stale for st in shop.subtasks]
+    assert stale == ["", "worker worker-2 not answering: its last known status"]
+    assert shop.lag == 3  # mysql-02's stale 25 s does not count
+    assert [s.source for s in snap.silent_workers()] == ["mysql-02"]
+    hist = History(window=10)
+    hist.record(snap, 1.0)
+    assert hist.subtask_lag("shop-merge", "mysql-02").columns(2) == [None, None]

@@ -100,8 +100,9 @@ class SubtaskPanel(Vertical):
             return
         self._last = key
         self.view = view
-        self.border_title = Text(f"{view.source} · worker {view.worker or '—'}")
-        self.set_class(bool(view.errors), "-error")
+        title = f"{view.source} · worker {view.worker or '—'}"
+        self.border_title = Text(title + (" · NOT ANSWERING" if view.stale else ""))
+        self.set_class(bool(view.errors or view.stale), "-error")
         self.query_one(".info", Static).update(render_subtask(view, mode, palette, stall))
         lag_graph = self.query_one(".lag-graph", Graph)
         rate_graph = self.query_one(".rate-graph", Graph)
@@ -150,6 +151,8 @@ def waiting_text(view: SubtaskView) -> str:
 
 def stall_reason(view: SubtaskView, paused_for: float | None) -> str:
     """Why a syncer is not moving, or ``caught up`` (the task detail's ``state`` line)."""
+    if view.stale:
+        return view.stale
     if view.unit != "Sync":
         return ""
     waiting = waiting_text(view)
@@ -208,6 +211,10 @@ def render_subtask(view: SubtaskView, mode: str, palette: Palette, stall: str = 
             head.append(f"[{unit}]", style=f"bold {palette.accent}")
         else:
             head.append(unit, style=palette.muted)
+    if view.stale:
+        grid.add_row(
+            Text("worker", style=f"bold {palette.bad}"), Text(view.stale, style=f"bold {palette.bad}")
+        )
     grid.add_row("stage", head)
     if view.unit in ("Dump", "Load"):
         progress = Text(progress_bar(view.fraction))
