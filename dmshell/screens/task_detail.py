@@ -131,7 +131,10 @@ class TaskDetailScreen(StatusScreen):
     @work(group="panels", exclusive=False)
     async def _rebuild_panels(self) -> None:
         async with self._rebuild_lock:
-            panels = self.query_one("#panels", Vertical)
+            found = self.query("#panels")
+            if not found:  # the screen is closing
+                return
+            panels = found.first(Vertical)
             view = self.shell.snapshot.task(self.task_name)  # the latest, not the one that asked
             subtasks = view.subtasks if view is not None else ()
             wanted = [_panel_id(st.source) for st in subtasks]
@@ -154,7 +157,9 @@ class TaskDetailScreen(StatusScreen):
     @work(group="panels", exclusive=False)
     async def _clear_panels(self) -> None:
         async with self._rebuild_lock:
-            await self.query_one("#panels", Vertical).remove_children()
+            found = self.query("#panels")
+            if found:  # not when the screen is closing
+                await found.first(Vertical).remove_children()
 
     def _timeline_text(self) -> Text:
         palette = self.palette
