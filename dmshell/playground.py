@@ -121,7 +121,7 @@ def load_sample_data(up1: MariaDBServer, up2: MariaDBServer, rows: int = SAMPLE_
                 "CREATE TABLE shop.customers (id INT PRIMARY KEY, name VARCHAR(64) NOT NULL, "
                 "email VARCHAR(128) NOT NULL)"
             )
-            extra_rows: list[tuple[int, str, object]] = [
+            extra_rows: list[tuple[int, str, str | float]] = [
                 (i, f"customer {i}", f"c{i}@example.com") for i in range(1, 201)
             ]
             extra_sql = "INSERT INTO shop.customers VALUES (%s, %s, %s)"
@@ -394,6 +394,41 @@ def _ignore_stop_signals() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
+#: the answer to "remove the playground?" → what happens
+AFTER_TUI = {"y": "remove", "yes": "remove", "n": "reopen", "no": "reopen", "r": "reopen", "k": "keep"}
+
+
+def tui_until_done(
+    run: Callable[[], int], out: Callable[[str], None], ask: Callable[[str], str] = input
+) -> bool:
+    """Run the TUI until the user agrees to remove the playground. The playground survives its TUI:
+    after ``q``/``ctrl+c`` or a crash the user is asked (the default reopens the TUI). Returns True
+    to keep the playground running without a TUI; False to remove it (also when the terminal is
+    gone or the question cannot be answered)."""
+    from dmshell.tui.app import EXIT_TERMINAL_GONE
+
+    while True:
+        code = run()
+        if code == EXIT_TERMINAL_GONE:
+            return False
+        if code:
+            out("the TUI crashed (its traceback is above); the playground is still running.")
+        question = (
+            "Remove the playground (servers, daemon, data)? "
+            "[y] remove and quit · [N] reopen the TUI · [k] keep it running without the TUI: "
+        )
+        try:
+            answer = ask(question).strip().lower()
+        except (EOFError, OSError, Interrupted, KeyboardInterrupt):
+            return False
+        what = AFTER_TUI.get(answer or "n")
+        if what is None:
+            out(f"not an answer: {answer!r}; reopening the TUI")
+            what = "reopen"
+        if what != "reopen":
+            return what == "keep"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmshell playground",
@@ -445,8 +480,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if use_tui:
             from dmshell.tui.app import run_tui
 
-            pg.steps.say("opening the TUI (q quits and removes the playground)")
-            run_tui(pg.master_addr, theme=args.theme)
+            pg.steps.say("opening the TUI (q quits; you are asked before the playground is removed)")
+            about = "\n".join([f"playground dir: {pg.root}", f"master: {pg.master_addr}", *pg.hints()])
+            keep = tui_until_done(lambda: run_tui(pg.master_addr, theme=args.theme, about=about), out)
+            if keep:
+                out(
+                    "playground running without the TUI; Ctrl-C (or SIGTERM) stops it and removes everything."
+                )
+                out(f"reopen the TUI from another shell: dmshell --master-addr {pg.master_addr}")
+                while True:
+                    time.sleep(3600)
         else:
             out("playground running; Ctrl-C (or SIGTERM) stops it and removes everything.")
             while True:

@@ -168,8 +168,8 @@ def test_playground_reaches_sync_and_cleans_up_on_sigterm():
 @pytest.mark.mariadb  # the playground starts its own servers and daemon
 @pytest.mark.parametrize("how", ["q", "SIGHUP"])
 def test_playground_tui_exit_cleans_up(how):
-    """With a terminal the playground opens the TUI; quitting it (``q``) or losing the terminal
-    (SIGHUP) removes everything."""
+    """With a terminal the playground opens the TUI; quitting it (``q``) asks before removing
+    everything (``y``), losing the terminal (SIGHUP) removes everything without asking."""
     master_fd, slave_fd = os.openpty()
     fcntl.ioctl(slave_fd, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
     env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"} | {"TERM": "xterm-256color"}
@@ -208,6 +208,12 @@ def test_playground_tui_exit_cleans_up(how):
         assert root.is_dir() and len(children) >= 4
         if how == "q":
             os.write(master_fd, b"q")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and b"Remove the playground" not in screen:
+                time.sleep(0.1)
+            assert b"Remove the playground" in screen
+            assert root.is_dir() and all(_alive(pid) for pid in children)  # nothing removed yet
+            os.write(master_fd, b"y\n")
         else:
             proc.send_signal(signal.SIGHUP)
         assert proc.wait(timeout=90) == 0
@@ -257,3 +263,41 @@ def test_playground_task_config_merges_both_shards():
         assert router.route("shop", "orders_01") == ("shop", "orders")
         assert router.route("shop", "orders_02") == ("shop", "orders")
         assert router.route("shop", "customers") == ("shop", "customers")
+
+
+def _answers(*replies: str):
+    it = iter(replies)
+
+    def ask(_question: str) -> str:
+        reply = next(it)
+        if reply == "EOF":
+            raise EOFError
+        return reply
+
+    return ask
+
+
+@pytest.mark.parametrize(
+    ("codes", "replies", "runs", "keep"),
+    [
+        ([0], ["y"], 1, False),  # q, then yes: removed
+        ([0, 0], ["", "yes"], 2, False),  # the default reopens the TUI
+        ([1, 0], ["n", "y"], 2, False),  # a crash: the cluster survives, reopened
+        ([0], ["k"], 1, True),  # keep running without the TUI
+        ([0], ["EOF"], 1, False),  # nobody to ask: removed
+        ([129], [], 1, False),  # SIGHUP / lost terminal: removed without asking
+    ],
+)
+def test_playground_survives_its_tui(codes, replies, runs, keep):
+    from dmshell.playground import tui_until_done
+
+    it = iter(codes)
+    ran, said = [], []
+
+    def run() -> int:
+        ran.append(1)
+        return next(it)
+
+    assert tui_until_done(run, said.append, _answers(*replies)) is keep
+    assert len(ran) == runs
+    assert any("crashed" in line for line in said) == (1 in codes)

@@ -38,8 +38,9 @@ from prompt_toolkit.styles import BaseStyle, Style
 from dmshell.client.errors import EXIT_OK, EXIT_UNREACHABLE, ClientError
 from dmshell.ctl import registry
 from dmshell.ctl.command import all_flags
+from dmshell.ctl.history_file import history_path
 from dmshell.ctl.invocation import mpb
-from dmshell.ctl.runner import Session
+from dmshell.ctl.runner import OUTPUT_FORMATS, Session
 from dmshell.ctl.settings import load_config
 
 PROMPT = "» "
@@ -48,12 +49,6 @@ _SQL_COMMANDS = {("binlog", "replace"), ("binlog", "inject"), ("handle-error",)}
 
 
 # --------------------------------------------------------------------------- history
-
-
-def history_path() -> Path:
-    """``$XDG_STATE_HOME/dmshell/dmctl_history`` (``~/.local/state`` when the variable is unset)."""
-    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
-    return Path(base) / "dmshell" / "dmctl_history"
 
 
 _SECRET_PATTERNS = [
@@ -221,9 +216,59 @@ class DmctlCompleter(Completer):
             current_len = 0
         else:
             current_len = len(text) - spans[-1][1]
-        for c in registry.complete(words, self.values, mode="loop"):
+        found = output_completions(words) or registry.complete(words, self.values, mode="loop")
+        # --help is the least wanted flag: last (after --output, which the registry keeps hidden
+        # because DM's dmctl has no such flag)
+        if words[-1].startswith("-") and "--output".startswith(words[-1]) and len(words[-1]) > 1:
+            found = [*found, registry.Completion("--output", OUTPUT_HELP)]
+        found = sorted(found, key=lambda c: c.text in ("--help", "-h"))
+        for c in found:
             shown = c.text if not any(ch.isspace() for ch in c.text) else f"'{c.text}'"
             yield Completion(shown, start_position=-current_len, display_meta=c.meta)
+
+
+#: what ``--output`` does in the REPL
+OUTPUT_HELP = "json (DM's), table or plain; sticks for the next commands"
+
+
+def output_completions(words: list[str]) -> list[registry.Completion]:
+    """The formats after ``--output`` / ``--output=`` (None of them otherwise)."""
+    current = words[-1]
+    if current.startswith("--output="):
+        part = current.partition("=")[2]
+        return [registry.Completion(f"--output={f}") for f in OUTPUT_FORMATS if f.startswith(part)]
+    if len(words) >= 2 and words[-2] == "--output":
+        return [registry.Completion(f) for f in OUTPUT_FORMATS if f.startswith(current)]
+    return []
+
+
+def sticky_output(line: str) -> str | None:
+    """The format a line's ``--output`` flag asks for (it then stays for the next lines)."""
+    words = [w for w, _, _ in split_words(line)]
+    for i, word in enumerate(words):
+        if word == "--output" and i + 1 < len(words):
+            return words[i + 1]
+        if word.startswith("--output="):
+            return word.partition("=")[2]
+    return None
+
+
+def continued(line: str) -> bool:
+    """A line ending in an unescaped ``\\`` continues on the next one (as in a shell)."""
+    stripped = line.rstrip()
+    return stripped.endswith("\\") and not stripped.endswith("\\\\")
+
+
+def colour_json(text: str) -> str:
+    """JSON output in ANSI colour (pygments); anything else unchanged."""
+    stripped = text.strip()
+    if not stripped.startswith(("{", "[")):
+        return text
+    from pygments import highlight
+    from pygments.formatters import TerminalFormatter
+    from pygments.lexers.data import JsonLexer
+
+    return highlight(text, JsonLexer(), TerminalFormatter())
 
 
 class DmctlLexer(Lexer):
@@ -246,6 +291,7 @@ def highlight_line(line: str) -> list[tuple[str, str]]:
     path: list[str] = []
     positional = 0
     sql_from: int | None = None
+    sql_to: int | None = None  # the first flag after the SQL ends it
     value_next = False
     for i, (word, _, _) in enumerate(spans):
         child = cmd.child(word) if positional == 0 and not word.startswith("-") else None
@@ -259,6 +305,8 @@ def highlight_line(line: str) -> list[tuple[str, str]]:
             styles[i] = "class:unknown"
         elif word.startswith("-") and len(word) > 1:
             styles[i] = "class:flag"
+            if sql_from is not None and sql_to is None:
+                sql_to = i
             flag = registry.flag_for(word, all_flags(cmd))
             value_next = (
                 flag is not None
@@ -280,7 +328,7 @@ def highlight_line(line: str) -> list[tuple[str, str]]:
     for i, (_, start, end) in enumerate(spans):
         out.append(("", line[pos:start]))
         text = line[start:end]
-        if sql_from is not None and i >= sql_from:
+        if sql_from is not None and i >= sql_from and (sql_to is None or i < sql_to):
             out.extend(_sql_fragments(text))
         else:
             out.append((styles[i], text))
@@ -357,14 +405,18 @@ def run_repl(
     history_file: str | os.PathLike[str] | None = None,
     confirm: bool = True,
     fetch_values: bool = True,
+    colour: bool | None = None,
 ) -> int:
     """Run the REPL until ``exit`` / Ctrl-D; returns the exit status.
 
     Without ``session``, connects to ``master_addr`` (else ``$DM_MASTER_ADDR``). ``input``/``output``
     are prompt-toolkit ones (tests pass ``create_pipe_input()`` and ``DummyOutput()``); command
-    output goes to ``stdout``.
+    output goes to ``stdout``, JSON in colour when ``colour`` (default: on a terminal without
+    NO_COLOR). A line ending in ``\\`` continues on the next; ``--output FORMAT`` sticks.
     """
     stdout = stdout or sys.stdout
+    if colour is None:
+        colour = stdout.isatty() and not os.environ.get("NO_COLOR")
     if session is None:
         try:
             config = load_config(master_addr=master_addr, rpc_timeout=rpc_timeout)
@@ -410,6 +462,12 @@ def run_repl(
         while True:
             try:
                 line = prompt.prompt()
+                while continued(line):
+                    line = (
+                        line.rstrip()[:-1]
+                        + " "
+                        + prompt.prompt(message=FormattedText([("class:prompt", "... ")]))
+                    )
             except KeyboardInterrupt:
                 continue
             except EOFError:
@@ -429,7 +487,12 @@ def run_repl(
                 break
             finally:
                 session.out = saved_out
-            _page(buf.getvalue(), stdout)
+            fmt = sticky_output(line)
+            if fmt in OUTPUT_FORMATS and fmt != session.output:
+                session.output = fmt
+                buf.write(f"(output format {fmt} from now on; --output json goes back to DM's)\n")
+            text = buf.getvalue()
+            _page(colour_json(text) if colour and session.output == "json" else text, stdout)
             if fetch_values and registry.find(line.split()[:2], "loop").cmd.rpc not in ("", "QueryStatus"):
                 values.refresh_async()  # the command may have changed tasks, sources or locks
     finally:

@@ -25,6 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent import futures
+from pathlib import Path
 from typing import TypeVar
 
 import grpc
@@ -35,7 +36,9 @@ from dmshell.daemon import configs, tasks
 from dmshell.daemon.auth import Security, peer_identity
 from dmshell.daemon.common import Unsupported, go_list
 from dmshell.daemon.scheduler import Scheduler, WorkerAgent
+from dmshell.daemon.status_history import StatusHistory
 from dmshell.daemon.store import Store, StoreConflict
+from dmshell.daemon.task_log import task_log
 from dmshell.daemon.worker import no_subtask_msg
 from dmshell.engine import checker, errors, names
 from dmshell.engine.config import encrypt
@@ -55,6 +58,9 @@ WORKER_RPC_TIMEOUT = 10.0
 MAX_WATCHERS = 16
 #: the largest task or source configuration the master parses (DM's are a few KiB)
 MAX_CONFIG_BYTES = 1024 * 1024
+#: a live stream or a history sample waits less for a worker: a hung worker then shows up as its
+#: own "deadline exceeded" within a few seconds instead of stalling every source's status
+WATCH_WORKER_TIMEOUT = 3.0
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
@@ -230,7 +236,9 @@ class WorkerQueries:
         return common_resp(False, str(errors.ErrMasterFailToGetExpectResult()), source, agent.name)
 
     # -- status ----------------------------------------------------------------------------------
-    def status_list(self, name: str = "", sources: list[str] | None = None) -> mpb.QueryStatusListResponse:
+    def status_list(
+        self, name: str = "", sources: list[str] | None = None, timeout: float = WORKER_RPC_TIMEOUT
+    ) -> mpb.QueryStatusListResponse:
         """DM-master's ``QueryStatus``: every relevant worker's status, sorted by source ID."""
         sources = sources or []
         known = self.store.sources()
@@ -250,13 +258,13 @@ class WorkerQueries:
                 for s in self.store.bindings()
                 if (a := self.scheduler.agent_for_source(s)) is not None and a.online
             ]
-        resps = self.parallel(lambda s: self._source_status(s, name), targets, self._status_pool)
+        resps = self.parallel(lambda s: self._source_status(s, name, timeout), targets, self._status_pool)
         if not name:
             resps.extend(self._fake_status(resps, targets if specified else None))
         resps.sort(key=lambda r: r.sourceStatus.source)
         return mpb.QueryStatusListResponse(result=True, sources=resps)
 
-    def _source_status(self, source: str, name: str) -> pb.QueryStatusResponse:
+    def _source_status(self, source: str, name: str, timeout: float) -> pb.QueryStatusResponse:
         agent = self.scheduler.agent_for_source(source)
         if agent is None or not agent.online:
             msg = str(errors.ErrMasterWorkerArgsExtractor(f"{source} relevant worker-client not found"))
@@ -264,7 +272,7 @@ class WorkerQueries:
             resp.sourceStatus.source = source
             return resp
         try:
-            resp = agent.stub.QueryStatus(pb.QueryStatusRequest(name=name), timeout=WORKER_RPC_TIMEOUT)
+            resp = agent.stub.QueryStatus(pb.QueryStatusRequest(name=name), timeout=timeout)
         except (grpc.RpcError, ValueError) as exc:
             resp = pb.QueryStatusResponse(
                 result=False, msg=rpc_error_text(exc) if isinstance(exc, grpc.RpcError) else str(exc)
@@ -324,6 +332,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         wait_interval: float = 1.0,
         binding_wait: Callable[[], bool] | None = None,
         security: Security | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.store = store
         self.security = security or Security()
@@ -338,8 +347,16 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         self.started_at = int(time.time())
         self._task_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        #: where embedded workers log (``TaskLog``)
+        self.log_dir = log_dir
+        #: the last minutes of status (``StatusHistory``); sampling starts with :meth:`start_history`
+        self.history = StatusHistory(lambda: self.workers.status_list(timeout=WATCH_WORKER_TIMEOUT))
+
+    def start_history(self) -> None:
+        self.history.start()
 
     def close(self) -> None:
+        self.history.stop()
         self.workers.close()
 
     def _task_lock(self, task: str) -> threading.Lock:
@@ -595,10 +612,22 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             gone = threading.Event()
             context.add_callback(gone.set)
             while context.is_active() and not gone.is_set():
-                yield self.workers.status_list(request.name, list(request.sources))
+                yield self.workers.status_list(request.name, list(request.sources), WATCH_WORKER_TIMEOUT)
                 gone.wait(interval)
         finally:
             self._watchers.release()
+
+    def StatusHistory(
+        self, request: mpb.StatusHistoryRequest, context: grpc.ServicerContext
+    ) -> mpb.StatusHistoryResponse:
+        return self.history.response(request.name)
+
+    def TaskLog(self, request: mpb.TaskLogRequest, context: grpc.ServicerContext) -> mpb.TaskLogResponse:
+        sources = list(request.sources) or sorted({r.source for r in self.store.subtasks(task=request.name)})
+        if not sources:
+            return mpb.TaskLogResponse(msg=str(errors.ErrSchedulerSubTaskOpTaskNotExist(request.name)))
+        workers = {s: a.name for s in sources if (a := self.scheduler.agent_for_source(s)) is not None}
+        return task_log(self.log_dir, request.name, workers, request.lines)
 
     # ======================================================================================
     # members, configs, cluster

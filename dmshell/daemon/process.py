@@ -261,10 +261,12 @@ def run(
         data_dir=str(data_dir),
         binding_wait=host_.can_provide if host_ else None,
         security=sec,
+        log_dir=log_dir,
     )
     dmmaster_pb2_grpc.add_MasterServicer_to_server(master, server)
     server.start()
     scheduler.start()
+    master.start_history()
     if host_:
         host_.start()
     write_pidfile(

@@ -712,6 +712,64 @@ class ListSourceConfigsResponse(_message.Message):
     sourceConfigs: _containers.ScalarMap[str, str]
     def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., sourceConfigs: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
+class StatusHistoryRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StatusSample(_message.Message):
+    __slots__ = ("unixMs", "status")
+    UNIXMS_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    unixMs: int
+    status: QueryStatusListResponse
+    def __init__(self, unixMs: _Optional[int] = ..., status: _Optional[_Union[QueryStatusListResponse, _Mapping]] = ...) -> None: ...
+
+class StatusHistoryResponse(_message.Message):
+    __slots__ = ("result", "msg", "samples", "intervalMs")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MSG_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    INTERVALMS_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    msg: str
+    samples: _containers.RepeatedCompositeFieldContainer[StatusSample]
+    intervalMs: int
+    def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., samples: _Optional[_Iterable[_Union[StatusSample, _Mapping]]] = ..., intervalMs: _Optional[int] = ...) -> None: ...
+
+class TaskLogRequest(_message.Message):
+    __slots__ = ("name", "sources", "lines")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCES_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    sources: _containers.RepeatedScalarFieldContainer[str]
+    lines: int
+    def __init__(self, name: _Optional[str] = ..., sources: _Optional[_Iterable[str]] = ..., lines: _Optional[int] = ...) -> None: ...
+
+class TaskLogLines(_message.Message):
+    __slots__ = ("worker", "file", "lines", "msg")
+    WORKER_FIELD_NUMBER: _ClassVar[int]
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    LINES_FIELD_NUMBER: _ClassVar[int]
+    MSG_FIELD_NUMBER: _ClassVar[int]
+    worker: str
+    file: str
+    lines: _containers.RepeatedScalarFieldContainer[str]
+    msg: str
+    def __init__(self, worker: _Optional[str] = ..., file: _Optional[str] = ..., lines: _Optional[_Iterable[str]] = ..., msg: _Optional[str] = ...) -> None: ...
+
+class TaskLogResponse(_message.Message):
+    __slots__ = ("result", "msg", "workers")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MSG_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    msg: str
+    workers: _containers.RepeatedCompositeFieldContainer[TaskLogLines]
+    def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., workers: _Optional[_Iterable[_Union[TaskLogLines, _Mapping]]] = ...) -> None: ...
+
 class WatchStatusRequest(_message.Message):
     __slots__ = ("name", "sources", "intervalMs")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -195,6 +195,16 @@ class MasterStub:
                 request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.Empty.SerializeToString,
                 response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ClusterInfo.FromString,
                 _registered_method=True)
+        self.StatusHistory = channel.unary_unary(
+                '/pb.Master/StatusHistory',
+                request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.StatusHistoryRequest.SerializeToString,
+                response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.StatusHistoryResponse.FromString,
+                _registered_method=True)
+        self.TaskLog = channel.unary_unary(
+                '/pb.Master/TaskLog',
+                request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogRequest.SerializeToString,
+                response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogResponse.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -394,6 +404,21 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StatusHistory(self, request, context):
+        """dmshell: the statuses the master sampled over the last minutes (a TUI opened mid-incident
+        graphs what happened before it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TaskLog(self, request, context):
+        """dmshell: the last lines of the worker log that mention a task (embedded workers only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -556,6 +581,16 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.GetClusterInfo,
                     request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.Empty.FromString,
                     response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ClusterInfo.SerializeToString,
+            ),
+            'StatusHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.StatusHistory,
+                    request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.StatusHistoryRequest.FromString,
+                    response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.StatusHistoryResponse.SerializeToString,
+            ),
+            'TaskLog': grpc.unary_unary_rpc_method_handler(
+                    servicer.TaskLog,
+                    request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogRequest.FromString,
+                    response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1422,6 +1457,60 @@ class Master:
             '/pb.Master/GetClusterInfo',
             dmshell_dot_proto_dot_dmmaster__pb2.Empty.SerializeToString,
             dmshell_dot_proto_dot_dmmaster__pb2.ClusterInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StatusHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pb.Master/StatusHistory',
+            dmshell_dot_proto_dot_dmmaster__pb2.StatusHistoryRequest.SerializeToString,
+            dmshell_dot_proto_dot_dmmaster__pb2.StatusHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TaskLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pb.Master/TaskLog',
+            dmshell_dot_proto_dot_dmmaster__pb2.TaskLogRequest.SerializeToString,
+            dmshell_dot_proto_dot_dmmaster__pb2.TaskLogResponse.FromString,
             options,
             channel_credentials,
             insecure,

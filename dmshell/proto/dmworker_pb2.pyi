@@ -213,7 +213,7 @@ class ShardingGroup(_message.Message):
     def __init__(self, target: _Optional[str] = ..., DDLs: _Optional[_Iterable[str]] = ..., firstLocation: _Optional[str] = ..., synced: _Optional[_Iterable[str]] = ..., unsynced: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SyncStatus(_message.Message):
-    __slots__ = ("totalEvents", "totalTps", "recentTps", "masterBinlog", "masterBinlogGtid", "syncerBinlog", "syncerBinlogGtid", "blockingDDLs", "unresolvedGroups", "synced", "binlogType", "secondsBehindMaster", "blockDDLOwner", "conflictMsg", "totalRows", "totalRps", "recentRps", "ioTotalBytes", "dumpIOTotalBytes", "totalBinlogEvents", "recentEps", "recentBps", "queueDepths", "queueCapacity", "lastError", "lastErrorTime")
+    __slots__ = ("totalEvents", "totalTps", "recentTps", "masterBinlog", "masterBinlogGtid", "syncerBinlog", "syncerBinlogGtid", "blockingDDLs", "unresolvedGroups", "synced", "binlogType", "secondsBehindMaster", "blockDDLOwner", "conflictMsg", "totalRows", "totalRps", "recentRps", "ioTotalBytes", "dumpIOTotalBytes", "totalBinlogEvents", "recentEps", "recentBps", "queueDepths", "queueCapacity", "lastError", "lastErrorTime", "readBinlog", "readBinlogGtid", "executingDDL")
     TOTALEVENTS_FIELD_NUMBER: _ClassVar[int]
     TOTALTPS_FIELD_NUMBER: _ClassVar[int]
     RECENTTPS_FIELD_NUMBER: _ClassVar[int]
@@ -240,6 +240,9 @@ class SyncStatus(_message.Message):
     QUEUECAPACITY_FIELD_NUMBER: _ClassVar[int]
     LASTERROR_FIELD_NUMBER: _ClassVar[int]
     LASTERRORTIME_FIELD_NUMBER: _ClassVar[int]
+    READBINLOG_FIELD_NUMBER: _ClassVar[int]
+    READBINLOGGTID_FIELD_NUMBER: _ClassVar[int]
+    EXECUTINGDDL_FIELD_NUMBER: _ClassVar[int]
     totalEvents: int
     totalTps: int
     recentTps: int
@@ -266,7 +269,10 @@ class SyncStatus(_message.Message):
     queueCapacity: int
     lastError: str
     lastErrorTime: int
-    def __init__(self, totalEvents: _Optional[int] = ..., totalTps: _Optional[int] = ..., recentTps: _Optional[int] = ..., masterBinlog: _Optional[str] = ..., masterBinlogGtid: _Optional[str] = ..., syncerBinlog: _Optional[str] = ..., syncerBinlogGtid: _Optional[str] = ..., blockingDDLs: _Optional[_Iterable[str]] = ..., unresolvedGroups: _Optional[_Iterable[_Union[ShardingGroup, _Mapping]]] = ..., synced: _Optional[bool] = ..., binlogType: _Optional[str] = ..., secondsBehindMaster: _Optional[int] = ..., blockDDLOwner: _Optional[str] = ..., conflictMsg: _Optional[str] = ..., totalRows: _Optional[int] = ..., totalRps: _Optional[int] = ..., recentRps: _Optional[int] = ..., ioTotalBytes: _Optional[int] = ..., dumpIOTotalBytes: _Optional[int] = ..., totalBinlogEvents: _Optional[int] = ..., recentEps: _Optional[int] = ..., recentBps: _Optional[int] = ..., queueDepths: _Optional[_Iterable[int]] = ..., queueCapacity: _Optional[int] = ..., lastError: _Optional[str] = ..., lastErrorTime: _Optional[int] = ...) -> None: ...
+    readBinlog: str
+    readBinlogGtid: str
+    executingDDL: bool
+    def __init__(self, totalEvents: _Optional[int] = ..., totalTps: _Optional[int] = ..., recentTps: _Optional[int] = ..., masterBinlog: _Optional[str] = ..., masterBinlogGtid: _Optional[str] = ..., syncerBinlog: _Optional[str] = ..., syncerBinlogGtid: _Optional[str] = ..., blockingDDLs: _Optional[_Iterable[str]] = ..., unresolvedGroups: _Optional[_Iterable[_Union[ShardingGroup, _Mapping]]] = ..., synced: _Optional[bool] = ..., binlogType: _Optional[str] = ..., secondsBehindMaster: _Optional[int] = ..., blockDDLOwner: _Optional[str] = ..., conflictMsg: _Optional[str] = ..., totalRows: _Optional[int] = ..., totalRps: _Optional[int] = ..., recentRps: _Optional[int] = ..., ioTotalBytes: _Optional[int] = ..., dumpIOTotalBytes: _Optional[int] = ..., totalBinlogEvents: _Optional[int] = ..., recentEps: _Optional[int] = ..., recentBps: _Optional[int] = ..., queueDepths: _Optional[_Iterable[int]] = ..., queueCapacity: _Optional[int] = ..., lastError: _Optional[str] = ..., lastErrorTime: _Optional[int] = ..., readBinlog: _Optional[str] = ..., readBinlogGtid: _Optional[str] = ..., executingDDL: _Optional[bool] = ...) -> None: ...
 
 class SourceStatus(_message.Message):
     __slots__ = ("source", "worker", "result", "relayStatus")

@@ -48,10 +48,12 @@ class StatusScreen(Screen):
 
     def _snapshot_changed(self, snapshot: Snapshot) -> None:
         self.show_snapshot(snapshot, force=False)
+        self._cluster_changed(None)  # "workers 2/2 (1 not answering)" follows the status
 
     def _cluster_changed(self, _value: object) -> None:
         shell = self.shell
-        self.query_one(ClusterBar).set_state(shell.cluster_info, shell.connected, shell.data_age)
+        silent = len(shell.snapshot.silent_workers())
+        self.query_one(ClusterBar).set_state(shell.cluster_info, shell.connected, shell.data_age, silent)
 
     def _banner_changed(self, message: str) -> None:
         self.query_one(StaleBanner).show_message(message)

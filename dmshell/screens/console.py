@@ -6,6 +6,8 @@ it doubles as the command log. Lines typed at the ``:`` prompt land here too.
 
 from __future__ import annotations
 
+import json
+
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.app import ComposeResult
@@ -14,22 +16,34 @@ from textual.widgets import RichLog
 
 from dmshell.screens._base import StatusScreen
 from dmshell.tui.dmctl import ConsoleEntry
-from dmshell.tui.model import Snapshot
+from dmshell.tui.model import Snapshot, mask_secrets
 from dmshell.tui.widgets.command_line import CommandLine
-from dmshell.tui.widgets.format import Palette
+from dmshell.tui.widgets.format import Palette, yaml_text
 
 
-def render_output(output: str) -> RenderableType:
-    """Command output: JSON documents highlighted, anything else as plain text."""
+def render_output(output: str, *, dark: bool = True) -> RenderableType:
+    """Command output: JSON documents highlighted, anything else as plain text. A multi-line string
+    in the JSON (``config task NAME``'s ``cfg``, a YAML document) is shown below it as YAML instead
+    of one long escaped line."""
     text = output.rstrip("\n")
     stripped = text.strip()
     if stripped.startswith(("{", "[")):
         from rich.json import JSON
 
         try:
-            return JSON(stripped, indent=4, ensure_ascii=False)
+            doc = json.loads(stripped)
         except ValueError:
-            pass
+            return Text(text)
+        blocks = {}
+        if isinstance(doc, dict):
+            for key, value in doc.items():
+                if isinstance(value, str) and value.count("\n") >= 2:
+                    blocks[key] = value
+                    doc[key] = f"<{value.count(chr(10))} lines, below>"
+        parts: list[RenderableType] = [JSON.from_data(doc, indent=4, ensure_ascii=False)]
+        for key, value in blocks.items():
+            parts += [Text(f"{key}:", style="bold"), yaml_text(mask_secrets(value), dark=dark)]
+        return Group(*parts) if blocks else parts[0]
     return Text(text)
 
 

@@ -7,7 +7,6 @@ terminals the sources table shrinks to a few rows.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from rich.console import Group, RenderableType
@@ -19,35 +18,18 @@ from textual.widgets import DataTable, Input, Static
 
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens._base import StatusScreen
+from dmshell.tui.history import window_label
+from dmshell.tui.linefilter import line_filter
 from dmshell.tui.model import Snapshot, TaskView
-from dmshell.tui.widgets.format import LAG_SLOW, error_badge, stage_text, text_sparkline
+from dmshell.tui.widgets.format import LAG_SLOW, RATE_FLOOR, error_badge, stage_text, text_sparkline
 from dmshell.tui.widgets.subtask_panel import render_subtask
 from dmshell.tui.widgets.tables import SourceTable, TaskTable, width_class
 
 
-def task_filter(pattern: str):
-    """A predicate on tasks for the ``/`` filter (case-insensitive; regex when it compiles)."""
-    pattern = pattern.strip()
-    invert = pattern.startswith("!")
-    pattern = pattern[1:].strip() if invert else pattern
-    if not pattern:
-        return lambda _task: True
-    match: Callable[[str], object]
-    try:
-        match = re.compile(pattern, re.IGNORECASE).search
-    except re.error:  # not a regular expression: a substring then
-        needle = pattern.lower()
-
-        def contains(text: str) -> bool:
-            return needle in text.lower()
-
-        match = contains
-
-    def pred(task: TaskView) -> bool:
-        found = bool(match(" ".join((task.name, task.mode, task.status, task.unit))))
-        return found != invert
-
-    return pred
+def task_filter(pattern: str) -> Callable[[TaskView], bool]:
+    """A predicate on tasks for the ``/`` filter (over name, mode, stage and unit)."""
+    keep = line_filter(pattern)
+    return lambda task: keep(" ".join((task.name, task.mode, task.status, task.unit)))
 
 
 class DashboardScreen(StatusScreen):
@@ -189,20 +171,22 @@ class DashboardScreen(StatusScreen):
         for st in task.subtasks:
             parts.append(Text(""))
             parts.append(Text(f"{st.source} · worker {st.worker or '—'}", style=f"bold {palette.accent}"))
-            parts.append(render_subtask(st, task.mode, palette))
+            parts.append(render_subtask(st, task.mode, palette, self.shell.stall_text(task.name, st)))
             history = self.shell.history
+            span = window_label(history.window)
             if st.unit == "Sync":
                 lags = history.subtask_lag(task.name, st.source)
                 parts.append(
-                    Text("lag       ", style="bold")
+                    Text(f"{'lag ' + span:<10}", style="bold")
                     + Text(text_sparkline(lags, 48, floor=LAG_SLOW), style=palette.accent)
                 )
-            rate_label = "rows/s" if st.unit == "Sync" else "bytes/s"
+            rate_label = ("rows/s " if st.unit == "Sync" else "bytes/s ") + span
             rates = history.subtask_rate(task.name, st.source, st.unit)
+            floor = RATE_FLOOR if st.unit == "Sync" else 0
             if rates:
                 parts.append(
                     Text(f"{rate_label:<10}", style="bold")
-                    + Text(text_sparkline(rates, 48), style=palette.accent)
+                    + Text(text_sparkline(rates, 48, floor=floor), style=palette.accent)
                 )
         preview.update(Group(*parts))
 
@@ -251,8 +235,15 @@ class DashboardScreen(StatusScreen):
             self.shell.open_task(name)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        if event.data_table.id == "tasks" and event.row_key.value is not None:
+        if event.row_key.value is None:
+            return
+        if event.data_table.id == "tasks":
             self.shell.open_task(event.row_key.value)
+        elif event.data_table.id == "sources":  # Enter on a source opens it in the Sources view
+            self.shell.open_source(event.row_key.value)
+
+    def on_descendant_focus(self, _event: object) -> None:
+        self.refresh_bindings()  # the task keys belong to the tasks table only
 
     def action_task_op(self, op: str) -> None:
         name = self.selected_task()
@@ -266,4 +257,10 @@ class DashboardScreen(StatusScreen):
         (self.query_one("#sources", SourceTable) if tasks.has_focus else tasks).focus()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return not (action == "task_op" and self.shell.read_only)
+        if action in ("task_op", "open_task"):
+            # One meaning per key: p/r/s act on the task under the cursor, so not while the
+            # sources table has the focus (s there once offered "Stop task").
+            if self.query_one("#sources", SourceTable).has_focus:
+                return False
+            return not (action == "task_op" and self.shell.read_only)
+        return True

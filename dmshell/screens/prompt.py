@@ -11,10 +11,11 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from dmshell.tui.dmctl import PROMPT_WORDS, complete_prompt
 from dmshell.tui.widgets.command_line import CommandLine
 
-#: Prompt words that switch views instead of running a dmctl command.
-VIEW_WORDS = ("dashboard", "sources", "console", "ddl-locks", "errors", "task", "quit")
+#: Prompt words that switch views instead of running a dmctl command (aliases in PROMPT_WORDS).
+VIEW_WORDS = tuple(PROMPT_WORDS)
 
 
 class PromptScreen(ModalScreen[str | None]):
@@ -55,8 +56,8 @@ class PromptScreen(ModalScreen[str | None]):
             box.border_title = ":"
             yield Static(
                 Text(
-                    "dmctl syntax, e.g. pause-task my-task · views: "
-                    + ", ".join(VIEW_WORDS[:-1])
+                    "dmctl syntax, e.g. pause-task my-task · go to: "
+                    + ", ".join(f"{w} ({a[0]})" for w, a in PROMPT_WORDS.items() if w != "quit")
                     + " · esc cancels"
                 ),
                 id="prompt-hint",
@@ -66,6 +67,7 @@ class PromptScreen(ModalScreen[str | None]):
                 self.history,
                 value=self.initial,
                 placeholder="query-status · pause-task NAME · sources · task NAME",
+                completer=complete_prompt,
                 id="prompt-line",
             )
 

@@ -6,6 +6,8 @@ password field is masked, and the YAML preview and the dmctl line show ``'******
 
 from __future__ import annotations
 
+import os
+
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
@@ -13,12 +15,24 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, VerticalScroll
+from textual.content import Content
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from dmshell.screens._base import StatusScreen
 from dmshell.tui.model import Snapshot
 from dmshell.tui.source_check import CheckItem, SourceForm, check_source, passed
 from dmshell.tui.widgets.format import yaml_text
+
+
+class WordCheckbox(Checkbox):
+    """A checkbox that reads ``[x]`` / ``[ ]`` when there is no colour (NO_COLOR): Textual's box
+    draws the same ``X`` either way and tells the states apart by colour only."""
+
+    @property
+    def _button(self) -> Content:
+        if not os.environ.get("NO_COLOR"):
+            return super()._button
+        return Content("[x]" if self.value else "[ ]")
 
 
 class SourceFormScreen(StatusScreen):
@@ -101,7 +115,7 @@ class SourceFormScreen(StatusScreen):
                     compact=True,
                 )
                 yield Label("")
-                yield Checkbox("enable-gtid", id="enable-gtid", compact=True)
+                yield WordCheckbox("enable-gtid", id="enable-gtid", compact=True)
                 # no enable-relay: dmshell has no relay log yet (the key is refused unless false)
             with Horizontal(id="form-buttons"):
                 yield Button("Test connection ^t", id="test", compact=True)

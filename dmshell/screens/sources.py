@@ -8,9 +8,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, Static
 
 from dmshell.screens._base import StatusScreen
+from dmshell.tui.linefilter import line_filter
 from dmshell.tui.model import Snapshot, SourceView, mask_secrets
 from dmshell.tui.widgets.format import error_badge, position_text, stage_text, yaml_text
 from dmshell.tui.widgets.tables import SourceTable, width_class
@@ -29,6 +30,14 @@ class SourcesScreen(StatusScreen):
         height: auto;
         max-height: 50%;
     }
+    SourcesScreen #source-filter {
+        display: none;
+        height: 1;
+        margin: 0 1;
+    }
+    SourcesScreen #source-filter.-shown {
+        display: block;
+    }
     SourcesScreen #config-pane {
         height: 1fr;
         padding: 0 1;
@@ -41,10 +50,27 @@ class SourcesScreen(StatusScreen):
         Binding("s", "stop_source", "Stop source", tooltip="Stop (remove) the selected source (asks first)"),
         Binding("enter", "focus_config", "Config", show=False, tooltip="Scroll the config of the source"),
         Binding("tab", "toggle_focus", "Switch pane", show=False),
+        Binding(
+            "y",
+            "copy",
+            "Copy",
+            show=False,
+            tooltip="Copy the source's position, GTID and dmctl line (OSC 52)",
+        ),
+        Binding(
+            "slash", "filter", "Filter", key_display="/", tooltip="Filter the sources (regex, ! inverts)"
+        ),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.filter_text = ""
 
     def compose_body(self) -> ComposeResult:
         yield Static("Sources", classes="section", id="sources-title")
+        yield Input(
+            placeholder="filter sources: regex, ! inverts; esc clears", id="source-filter", compact=True
+        )
         yield SourceTable(id="source-list")
         yield Static("", classes="section", id="config-title")
         with VerticalScroll(id="config-pane"):
@@ -57,8 +83,15 @@ class SourcesScreen(StatusScreen):
 
     def show_snapshot(self, snapshot: Snapshot, *, force: bool) -> None:
         table = self.query_one("#source-list", SourceTable)
-        table.show(snapshot.sources, self.palette, size=width_class(self.app.size.width), force=force)
-        self.query_one("#sources-title", Static).update(f"Sources ({len(snapshot.sources)})")
+        keep = line_filter(self.filter_text)
+        sources = [
+            src for src in snapshot.sources if keep(" ".join((src.source, src.worker, src.relay, *src.tasks)))
+        ]
+        table.show(sources, self.palette, size=width_class(self.app.size.width), force=force)
+        title = f"Sources ({len(snapshot.sources)})"
+        if self.filter_text:
+            title = f"Sources ({len(sources)} of {len(snapshot.sources)}, filter /{self.filter_text}/)"
+        self.query_one("#sources-title", Static).update(title)
         self._show_config()
 
     def on_resize(self) -> None:
@@ -66,6 +99,14 @@ class SourcesScreen(StatusScreen):
         self.show_snapshot(self.shell.snapshot, force=False)
 
     def on_data_table_row_highlighted(self, _event: DataTable.RowHighlighted) -> None:
+        self._show_config()
+
+    def select_source(self, source: str) -> None:
+        """Put the cursor on ``source`` (Enter on a source in the dashboard)."""
+        table = self.query_one("#source-list", SourceTable)
+        if source in table.keys:
+            table.move_cursor(row=table.keys.index(source), animate=False)
+            table.focus()
         self._show_config()
 
     def selected(self) -> SourceView | None:
@@ -119,8 +160,43 @@ class SourcesScreen(StatusScreen):
         return grid
 
     # -- actions -----------------------------------------------------------------------------
+    def action_filter(self) -> None:
+        box = self.query_one("#source-filter", Input)
+        box.add_class("-shown")
+        box.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "source-filter":
+            self.filter_text = event.value
+            self.show_snapshot(self.shell.snapshot, force=False)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "source-filter":
+            if not event.value.strip():
+                event.input.remove_class("-shown")
+            self.query_one("#source-list", SourceTable).focus()
+
     def action_back(self) -> None:
+        box = self.query_one("#source-filter", Input)
+        if box.has_class("-shown") or self.filter_text:  # esc clears the filter first
+            box.value = ""
+            self.filter_text = ""
+            box.remove_class("-shown")
+            self.query_one("#source-list", SourceTable).focus()
+            self.show_snapshot(self.shell.snapshot, force=False)
+            return
         self.shell.switch_view("dashboard")
+
+    def action_copy(self) -> None:
+        source = self.selected()
+        if source is None:
+            return
+        lines = [
+            f"{source.source} master {source.master_binlog} {source.master_gtid}".rstrip(),
+            self.shell.dmctl_line("operate-source", "show", "-s", source.source),
+        ]
+        self.app.copy_to_clipboard("\n".join(lines))
+        self.notify(f"Copied {source.source}'s position, GTID and dmctl line.", title="copied")
 
     def action_new_source(self) -> None:
         self.shell.open_source_form()

@@ -37,6 +37,7 @@ from dmshell.client.channel import TLSFiles, set_default_tls
 from dmshell.client.defaults import DEFAULT_MASTER_ADDR, MASTER_ADDR_ENV, data_dir
 from dmshell.client.errors import EXIT_UNREACHABLE, EXIT_USAGE, ClientError
 from dmshell.client.master import MasterClient
+from dmshell.ctl.history_file import history_path
 from dmshell.proto import dmmaster_pb2
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.confirm import ConfirmScreen
@@ -52,11 +53,22 @@ from dmshell.tui.dmctl import (
     LineError,
     command_path,
     mutates,
+    prompt_word,
     split_line,
 )
 from dmshell.tui.history import History
-from dmshell.tui.model import Snapshot, SourceFacts, build_snapshot, source_facts
+from dmshell.tui.line_history import LineHistory
+from dmshell.tui.model import (
+    Snapshot,
+    SourceFacts,
+    SubtaskView,
+    build_snapshot,
+    carry_over,
+    mask_secrets,
+    source_facts,
+)
 from dmshell.tui.source_check import SourceForm
+from dmshell.tui.timeline import Timeline
 from dmshell.tui.views import VIEWS
 from dmshell.tui.widgets.commands import (
     CommandInfo,
@@ -65,6 +77,7 @@ from dmshell.tui.widgets.commands import (
     registry_commands,
 )
 from dmshell.tui.widgets.format import human_seconds
+from dmshell.tui.widgets.subtask_panel import stall_reason
 
 THEME_DIR = Path(__file__).parent.parent / "themes"
 
@@ -103,6 +116,10 @@ SignalHandler = Callable[[int, FrameType | None], Any] | int | signal.Handlers |
 
 #: Seconds without an update (while connected) before the banner says the data is stale.
 STALE_AFTER = 5.0
+#: the TUI's exit code when it quit on SIGHUP/SIGTERM or a lost terminal (nobody is there to ask)
+EXIT_TERMINAL_GONE = 129
+#: Seconds between status checks while confirming a resume
+RESUME_CHECK_INTERVAL = 0.5
 #: Seconds a dmctl line or an action may take (operate-source gets a minute: it checks the database)
 CALL_TIMEOUT = 30.0
 
@@ -168,6 +185,13 @@ class DMShellApp(App[int]):
     """Dashboard, task detail, sources, console over a live status stream from one master."""
 
     TITLE = "dmshell"
+    # Notifications at the top right: the bottom holds the input lines (console, : prompt, forms).
+    DEFAULT_CSS = """
+    ToastRack {
+        align: right top;
+        margin-top: 2;
+    }
+    """
     COMMANDS = App.COMMANDS | {DmshellCommands}
     # Views other than the dashboard are imported when first opened (start-up time).
     MODES = {
@@ -221,9 +245,12 @@ class DMShellApp(App[int]):
         read_only: bool = False,
         theme_name: str = "dark",
         clock: Callable[[], float] = time.time,
+        history_clock: Callable[[], float] = time.time,
         handle_signals: bool = False,
         interval_ms: int = 1000,
         backoff: tuple[float, ...] = BACKOFF,
+        about: str = "",
+        history_file: Path | None = None,
     ) -> None:
         if theme_name not in THEMES:
             raise ValueError(f"unknown theme {theme_name!r} (choose from {', '.join(THEMES)})")
@@ -232,8 +259,12 @@ class DMShellApp(App[int]):
         self.register_theme(HIGH_CONTRAST)
         self.theme = textual_theme
         self.master_addr = master_addr
+        #: what started this TUI says about the cluster (the playground's ports and connect lines)
+        self.about = about
         self.read_only = read_only
         self.clock = clock
+        #: when a status sample counts as taken (tests tick it one second per sample)
+        self.history_clock = history_clock
         self.handle_signals = handle_signals
         self.interval_ms = interval_ms
         self.backoff = backoff
@@ -244,6 +275,7 @@ class DMShellApp(App[int]):
         self.modes: dict[str, str] = {}
         self.facts: dict[str, SourceFacts] = {}
         self.history = History()
+        self.timeline = Timeline()
         self.last_status: dmmaster_pb2.QueryStatusListResponse | None = None
         self.last_update: float | None = None
         self.stream_state = StreamState(connected=False)
@@ -252,10 +284,11 @@ class DMShellApp(App[int]):
         self.command_log: list[str] = []
         #: dmctl lines and TUI actions, shown by the console.
         self.console_entries: list[ConsoleEntry] = []
-        #: lines entered at the : prompt and in the console (shared history)
-        self.prompt_history: list[str] = []
+        #: lines entered at the : prompt and in the console, shared with the dmctl REPL's history file
+        self.prompt_history = LineHistory(history_file)
         self.stream: StatusStream | None = None
         self._saved_handlers: dict[int, SignalHandler] = {}
+        self._history_asked = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -270,6 +303,8 @@ class DMShellApp(App[int]):
             on_sources=lambda configs: self.post_message(SourcesArrived(configs)),
         )
         self.stream.start()
+        if self.prompt_history.path is not None:
+            self._load_line_history()
         self.set_interval(1.0, self._refresh_banner)
         if self.handle_signals:
             # Plain handlers (not loop.add_signal_handler, which resets them to SIG_DFL when the loop
@@ -277,7 +312,7 @@ class DMShellApp(App[int]):
             loop = asyncio.get_running_loop()
 
             def on_signal(_signum: int, _frame: object) -> None:
-                loop.call_soon_threadsafe(self.exit)
+                loop.call_soon_threadsafe(lambda: self.exit(return_code=EXIT_TERMINAL_GONE))
 
             for sig in (signal.SIGHUP, signal.SIGTERM):
                 self._saved_handlers[sig] = signal.signal(sig, on_signal)
@@ -298,7 +333,7 @@ class DMShellApp(App[int]):
         except (OSError, ValueError):
             alive = False
         if not alive:
-            self.exit()
+            self.exit(return_code=EXIT_TERMINAL_GONE)
 
     # -- status stream -----------------------------------------------------------------------
     def _rebuild(self) -> None:
@@ -306,12 +341,49 @@ class DMShellApp(App[int]):
             self.snapshot = build_snapshot(self.last_status, self.modes, self.facts)
 
     def on_status_arrived(self, message: StatusArrived) -> None:
+        message.resp = carry_over(self.last_status, message.resp)
         self.last_status = message.resp
         self.last_update = self.clock()
         snapshot = build_snapshot(message.resp, self.modes, self.facts)
-        self.history.record(snapshot)  # before the screens see the snapshot: they graph the history
+        # before the screens see the snapshot: they graph the history and show the timeline
+        at = self.history_clock()
+        self.history.record(snapshot, at)
+        self.timeline.observe(snapshot, at)
         self.snapshot = snapshot
         self._refresh_banner()
+
+    @work(thread=True, group="line-history")
+    def _load_line_history(self) -> None:
+        try:
+            lines = self.prompt_history.load()
+        except OSError:
+            return
+        self.call_from_thread(self.prompt_history.__setitem__, slice(0, 0), lines)  # older lines first
+
+    @work(thread=True, group="history")
+    def _fetch_history(self) -> None:
+        """The minutes the master sampled before this TUI started (an older master has none)."""
+        try:
+            resp = self.client.call("StatusHistory", dmmaster_pb2.StatusHistoryRequest())
+        except ClientError:
+            return
+        samples = [
+            (s.unixMs / 1000.0, build_snapshot(s.status, self.modes, self.facts)) for s in resp.samples
+        ]
+        self.call_from_thread(self._history_arrived, samples)
+
+    def _history_arrived(self, samples: list[tuple[float, Snapshot]]) -> None:
+        if samples:
+            self.history.replay(samples)
+            self.timeline.replay(samples)
+            self.refresh_history_views()
+
+    def refresh_history_views(self) -> None:
+        """Redraw the graphs (the snapshot did not change, the history did)."""
+        for screen in self.screen_stack:
+            show = getattr(screen, "show_snapshot", None)
+            if show is not None:
+                show(self.snapshot, force=True)
 
     def on_cluster_arrived(self, message: ClusterArrived) -> None:
         self.cluster_info = message.info
@@ -327,6 +399,9 @@ class DMShellApp(App[int]):
         self._rebuild()
 
     def on_stream_changed(self, message: StreamChanged) -> None:
+        if message.state.connected and not self._history_asked:
+            self._history_asked = True
+            self._fetch_history()
         self.stream_state = message.state
         self._state_since = self.clock()
         self.connected = message.state.connected
@@ -348,6 +423,12 @@ class DMShellApp(App[int]):
             return f"⚠ {where} at {self.master_addr}: {state.error}{age} — retrying in {retry}s"
         if self.connected and self.last_update is not None and now - self.last_update > STALE_AFTER:
             return f"⚠ no status update from {self.master_addr}{age}"
+        silent = self.snapshot.silent_workers()
+        if silent:
+            # The master answers; a worker does not: name it instead of blaming the master.
+            names = ", ".join(f"{s.worker or '?'} ({s.source})" for s in silent)
+            verb = "is" if len(silent) == 1 else "are"
+            return f"⚠ worker {names} {verb} not answering the master — its tasks' status is unknown"
         return ""
 
     def notify(
@@ -390,6 +471,17 @@ class DMShellApp(App[int]):
             lambda s: isinstance(s, TaskDetailScreen) and s.task_name == name,
         )
 
+    def open_source(self, source: str) -> None:
+        """The Sources view with ``source`` under the cursor."""
+
+        async def go() -> None:
+            await self.switch_mode("sources")
+            select = getattr(self.screen, "select_source", None)
+            if select is not None:
+                select(source)
+
+        self.call_later(go)
+
     def open_source_form(self) -> None:
         if self.read_only:
             self.notify("Read-only mode: operate-source create is disabled.", severity="warning")
@@ -422,6 +514,69 @@ class DMShellApp(App[int]):
         if kind == "lock":
             return sorted({st.unresolved_lock for t in snap.tasks for st in t.subtasks if st.unresolved_lock})
         return []
+
+    def stall_text(self, task: str, st: SubtaskView) -> str:
+        """The task detail's ``state`` line, with how long the subtask has been paused."""
+        since = self.timeline.since(task, st.source)
+        paused_for = self.history.end - since if since is not None and st.stage == "Paused" else None
+        return stall_reason(st, paused_for)
+
+    def show_playground_banner(self) -> None:
+        """``:playground``: the ports and connect lines the playground printed at start."""
+        if not self.about:
+            self.notify("This TUI was not started by `dmshell playground`.", title="playground")
+            return
+        self._show_text("playground", self.about, False, lambda: self.about)
+
+    # -- describe and logs -------------------------------------------------------------------
+    def describe_task(self, task: str) -> None:
+        """``d``: the task's config as YAML (what ``config task NAME`` prints), passwords masked."""
+        self._load_text(
+            f"task {task} · config   (dmctl config task {task})",
+            lambda: self._task_config(task),
+            yaml=True,
+        )
+
+    def _task_config(self, task: str) -> str:
+        resp = self.client.call("GetCfg", dmmaster_pb2.GetCfgRequest(type=dmmaster_pb2.TaskType, name=task))
+        if not resp.result:
+            raise ClientError(resp.msg or f"no config for task {task}")
+        return mask_secrets(resp.cfg)
+
+    def show_task_log(self, task: str) -> None:
+        """``l``: the last worker log lines that mention the task (through the master)."""
+        self._load_text(f"task {task} · worker log", lambda: self._task_log(task))
+
+    def _task_log(self, task: str) -> str:
+        resp = self.client.call("TaskLog", dmmaster_pb2.TaskLogRequest(name=task, lines=200))
+        if not resp.result:
+            raise ClientError(resp.msg or f"no log for task {task}")
+        out = []
+        for w in resp.workers:
+            out.append(f"== {w.worker}: {w.file or w.msg}")
+            out.extend(w.lines)
+        return "\n".join(out)
+
+    @work(thread=True, group="text")
+    def _load_text(self, title: str, load: Callable[[], str], yaml: bool = False) -> None:
+        try:
+            text = load()
+        except ClientError as exc:
+            self.call_from_thread(self.notify, str(exc), title=title, severity="error", timeout=10)
+            return
+
+        def reload() -> str:
+            try:
+                return load()
+            except ClientError as exc:
+                return f"(reload failed: {exc})"
+
+        self.call_from_thread(self._show_text, title, text, yaml, reload)
+
+    def _show_text(self, title: str, text: str, yaml: bool, reload: Callable[[], str]) -> None:
+        from dmshell.screens.text_view import TextViewScreen  # start-up time: opened on demand
+
+        self.push_screen(TextViewScreen(title, text, yaml=yaml, loader=reload))
 
     # -- dmctl lines (console, : prompt, palette) --------------------------------------------
     def dmctl_line(self, command: str, *args: str, sources: Iterable[str] = ()) -> str:
@@ -466,17 +621,30 @@ class DMShellApp(App[int]):
         self._run_dmctl(argv, line, origin)
 
     def _view_command(self, line: str) -> bool:
+        """A ``:`` prompt word (or alias): go to a view, a task, a source; False for dmctl lines."""
         words = line.split()
-        if words[0] in VIEWS and len(words) == 1:
-            self.switch_view(words[0])
+        word = prompt_word(words[0])
+        if word is None:
+            return False
+        if word in VIEWS and len(words) == 1:
+            self.switch_view(word)
             return True
-        if words[0] == "task" and len(words) == 2:
+        if word == "task" and len(words) == 2:
             if self.snapshot.task(words[1]) is None:
                 self.notify(f"No task {words[1]!r} in the status.", severity="warning")
             else:
                 self.open_task(words[1])
             return True
-        if words[0] in ("q", "quit") and len(words) == 1:
+        if word == "source" and len(words) == 2:
+            if all(s.source != words[1] for s in self.snapshot.sources):
+                self.notify(f"No source {words[1]!r} in the status.", severity="warning")
+            else:
+                self.open_source(words[1])
+            return True
+        if word == "playground" and len(words) == 1:
+            self.show_playground_banner()
+            return True
+        if word == "quit" and len(words) == 1:
             self.exit()
             return True
         return False
@@ -530,16 +698,42 @@ class DMShellApp(App[int]):
         try:
             resp = self.ops.operate_task(op, name, sources)
         except ClientError as exc:
-            self.call_from_thread(self._op_done, line, False, str(exc), "failed")
+            self.call_from_thread(self._op_done, line, False, str(exc), "failed", name)
             return
         problems = [f"{s.source}: {s.msg}" for s in resp.sources if not s.result and s.msg]
+        ok = resp.result and not problems
+        if op == pb.Resume and resp.result and problems:
+            # The master's first look can still show the error the task was paused with (the
+            # worker had not picked up the resume yet): believe the status a few seconds later.
+            ok, problems = self._confirm_running(name, sources)
         detail = resp.msg or "; ".join(problems)
-        self.call_from_thread(self._op_done, line, resp.result and not problems, detail, "refused")
+        self.call_from_thread(self._op_done, line, ok, detail, "refused", name)
 
-    def _op_done(self, line: str, ok: bool, detail: str, failure: str = "refused") -> None:
+    def _confirm_running(self, name: str, sources: list[str], tries: int = 10) -> tuple[bool, list[str]]:
+        """Poll ``QueryStatus`` until the task's subtasks run; else the errors they have then."""
+        problems: list[str] = []
+        for i in range(tries):
+            if i:
+                time.sleep(RESUME_CHECK_INTERVAL)
+            try:
+                snap = build_snapshot(self.ops.query_status(name), self.modes, self.facts)
+            except ClientError as exc:
+                problems = [str(exc)]
+                continue
+            task = snap.task(name)
+            subs = [st for st in task.subtasks if not sources or st.source in sources] if task else []
+            if subs and all(st.stage in ("Running", "Finished") for st in subs):
+                return True, []
+            problems = [f"{st.source}: {e.header} {e.message}" for st in subs for e in st.errors]
+        return False, problems or [f"task {name} did not reach Running"]
+
+    def _op_done(self, line: str, ok: bool, detail: str, failure: str = "refused", task: str = "") -> None:
         """Log and notify an action's outcome; ``failure`` titles a failed one: ``refused`` (the
         master said no) or ``failed`` (the call did not get through)."""
         self._log_action(line, ok, detail)
+        if task:
+            verb = line.split(" ")[2] if line.startswith("dmctl ") else line
+            self.timeline.action(self.history.end, task, f"{verb}: {'ok' if ok else failure}")
         if ok:
             self.notify(line, title="done")
         else:
@@ -589,13 +783,14 @@ class DMShellApp(App[int]):
         shown: set[tuple[str, str]] = set()
         for active in self.screen.active_bindings.values():
             binding = active.binding
-            if binding.system or not binding.description:
-                continue
+            if binding.system or not binding.description or binding in App.BINDINGS:
+                continue  # Textual's own ctrl+q says the same as our q
             group = (binding.action, binding.tooltip or binding.description)
             display = self.get_key_display(binding)
             if display not in groups.setdefault(group, []):
                 groups[group].append(display)
-            if binding.show or binding.action.startswith("switch_view"):
+            # footer keys, view keys, and hidden keys that say what they do (y copies, O reverses)
+            if binding.show or binding.tooltip or binding.action.startswith("switch_view"):
                 shown.add(group)
         keys = [
             (" ".join(keys), description)
@@ -603,7 +798,7 @@ class DMShellApp(App[int]):
             if (action, description) in shown
         ]
         keys += [
-            ("↑ ↓ pgup pgdn ctrl+home ctrl+end", "move the cursor, scroll"),
+            ("↑ ↓ j k pgup pgdn ctrl+home ctrl+end", "move the cursor, scroll"),
             ("tab shift+tab", "next / previous panel"),
             ("^p", "command palette: task actions, views, dmctl commands, themes"),
         ]
@@ -619,6 +814,16 @@ class DMShellApp(App[int]):
 # -- command line ----------------------------------------------------------------------------
 
 
+#: ``dmshell``'s sub-commands, for ``dmshell --help`` (dispatched by :mod:`dmshell.cli`)
+SUBCOMMANDS = (
+    ("playground", "a throw-away local cluster with sample data, and this TUI on it"),
+    ("daemon", "the master and its embedded workers (daemon status, daemon stop)"),
+    ("worker", "a worker on another machine, joining a master"),
+    ("repl", "the dmctl REPL (dmctl's commands, completion, history)"),
+    ("version", "print the version"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """What the TUI runs with, after flags, environment and the config file."""
@@ -632,8 +837,11 @@ class Settings:
 def build_parser(prog: str = "dmshell") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).",
-        epilog=f"Settings come from the flags, then ${MASTER_ADDR_ENV} / $DMSHELL_THEME, then the config "
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="dmshell TUI: live status of a DM cluster (tasks, sources, lag, errors).\n\n"
+        "sub-commands (each has its own --help):\n"
+        + "\n".join(f"  {prog} {name:<11} {what}" for name, what in SUBCOMMANDS),
+        epilog=f"Settings come from the flags, then ${MASTER_ADDR_ENV} / $DMSHELL_THEME, then the config\n"
         "file ($XDG_CONFIG_HOME/dmshell/config.toml: master-addr, theme, read-only, mouse).",
     )
     parser.add_argument(
@@ -708,9 +916,19 @@ def unreachable_message(addrs: str, why: str) -> str:
     )
 
 
-def run_tui(master_addr: str, *, read_only: bool = False, theme: str = "dark", mouse: bool = True) -> int:
-    """Run the TUI against ``master_addr`` until the user quits (or SIGHUP/SIGTERM)."""
-    app = DMShellApp(master_addr, read_only=read_only, theme_name=theme, handle_signals=True)
+def run_tui(
+    master_addr: str, *, read_only: bool = False, theme: str = "dark", mouse: bool = True, about: str = ""
+) -> int:
+    """Run the TUI against ``master_addr`` until the user quits (0), it crashes (1, Textual prints
+    the traceback) or the terminal goes (:data:`EXIT_TERMINAL_GONE`: SIGHUP/SIGTERM)."""
+    app = DMShellApp(
+        master_addr,
+        read_only=read_only,
+        theme_name=theme,
+        handle_signals=True,
+        about=about,
+        history_file=history_path(),
+    )
     app.run(mouse=mouse)
     return app.return_code or 0
 

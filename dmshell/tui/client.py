@@ -102,6 +102,14 @@ class MasterOps:
         resp: dmmaster_pb2.OperateTaskResponse = self.client.call("OperateTask", req, timeout=self.timeout)
         return resp
 
+    def query_status(self, name: str = "") -> dmmaster_pb2.QueryStatusListResponse:
+        """``QueryStatus`` of one task (all when ``name`` is empty)."""
+        req = dmmaster_pb2.QueryStatusListRequest(name=name)
+        resp: dmmaster_pb2.QueryStatusListResponse = self.client.call(
+            "QueryStatus", req, timeout=self.timeout
+        )
+        return resp
+
 
 class StatusStream:
     """Keeps ``WatchStatus`` open in a daemon thread; reports through callbacks (called in that thread)."""

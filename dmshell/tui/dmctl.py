@@ -107,6 +107,10 @@ class ConsoleEntry:
     ok: bool = True
 
 
+#: dmctl's error line when the reason was printed above it
+CHECK_OUTPUT = "please check output to see error"
+
+
 @dataclass(frozen=True, slots=True)
 class CommandResult:
     """One command line's outcome."""
@@ -143,11 +147,41 @@ class CommandResult:
             if text:
                 return text[:300]
             return "result: true" if doc.get("result", True) else "result: false"
-        for line in self.output.splitlines():
+        lines = self.output.splitlines()
+        for line in lines:
             if line.startswith("Error: "):
-                return line[len("Error: ") :][:300]
-        first = next((line for line in self.output.splitlines() if line.strip()), "")
+                error = line[len("Error: ") :]
+                if error == CHECK_OUTPUT:
+                    error = self._reason_above() or error
+                return (error + self._did_you_mean())[:300]
+        first = next((line for line in lines if line.strip()), "")
         return first[:300]
+
+    def _reason_above(self) -> str:
+        """What dmctl printed before "please check output to see error": its own message (``must
+        give one source-name``) and/or the usage line of the command."""
+        head = self.output.split("fail to run:")[0].splitlines()
+        usage = ""
+        if "Usage:" in (h.strip() for h in head):
+            at = [h.strip() for h in head].index("Usage:")
+            usage = head[at + 1].strip() if at + 1 < len(head) else ""
+            head = head[:at]
+        reason = " ".join(h.strip() for h in head if h.strip())
+        if usage:
+            return f"{reason or 'wrong arguments'} — usage: {usage}"
+        return reason
+
+    def _did_you_mean(self) -> str:
+        lines = self.output.splitlines()
+        if "Did you mean this?" not in lines:
+            return ""
+        at = lines.index("Did you mean this?")
+        names = []
+        for line in lines[at + 1 :]:
+            if not line.strip():
+                break
+            names.append(line.strip())
+        return f" — did you mean {' or '.join(names)}?" if names else ""
 
 
 class DmctlRunner:
@@ -223,4 +257,52 @@ def complete_line(line: str, values: ValueSource | None = None) -> Completions:
         found = registry.complete(words, values)
     except Exception:
         found = []
+    found = sorted(found, key=lambda c: c.text in ("--help", "-h"))  # the least wanted flag last
     return Completions(head, word, tuple(found))
+
+
+#: ``:`` prompt words that go somewhere instead of running dmctl (k9s-style), with short aliases;
+#: ``task``/``source`` take a name. None of them is a dmctl command.
+PROMPT_WORDS: dict[str, tuple[str, ...]] = {
+    "dashboard": ("dash", "home"),
+    "sources": ("src",),
+    "console": ("con",),
+    "ddl-locks": ("locks", "ddl"),
+    "errors": ("err",),
+    "task": ("t",),
+    "source": ("so",),
+    "playground": ("pg",),
+    "quit": ("q",),
+}
+_ALIAS = {alias: word for word, aliases in PROMPT_WORDS.items() for alias in (word, *aliases)}
+
+
+def prompt_word(word: str) -> str | None:
+    """The prompt word ``word`` stands for (itself or an alias), None for anything else."""
+    return _ALIAS.get(word)
+
+
+def complete_prompt(line: str, values: ValueSource | None = None) -> Completions:
+    """The ``:`` prompt's completion: view words (and, after ``task``/``source``, the names) first,
+    then dmctl's own (registry) completion."""
+    from dmshell.ctl.registry import Completion  # the registry loads on first use: start-up time
+
+    words = line.split()
+    if not line or line[-1].isspace():
+        words.append("")
+    if len(words) == 1:
+        word = words[0]
+        views = tuple(
+            Completion(name, "view" if name not in ("task", "source") else f"{name} NAME: open it")
+            for name in PROMPT_WORDS
+            if name.startswith(word) and name != "quit"
+        )
+        dmctl = complete_line(line, values)
+        return Completions("", word, views + tuple(c for c in dmctl.candidates if c.text not in PROMPT_WORDS))
+    kind = {"task": "task", "source": "source"}.get(prompt_word(words[0]) or "")
+    if kind and len(words) == 2:
+        word = words[1]
+        names = sorted(values(kind)) if values is not None else []
+        head = line[: len(line) - len(word)]
+        return Completions(head, word, tuple(Completion(n, kind) for n in names if n.startswith(word)))
+    return complete_line(line, values)

@@ -64,6 +64,29 @@ class SubtaskView:
     unresolved_lock: str = ""
     msg: str = ""
     errors: tuple[ErrorView, ...] = ()
+    #: the last transaction read (everything before it is applied or queued); syncer_* is the checkpoint
+    read_binlog: str = ""
+    read_gtid: str = ""
+    #: changes waiting in each DML worker's queue, and one queue's capacity
+    queue_depths: tuple[int, ...] = ()
+    queue_capacity: int = 0
+    executing_ddl: bool = False
+    #: why these figures are not live ("" = live): a hung worker's last known status
+    stale: str = ""
+
+    @property
+    def queued(self) -> int:
+        return sum(self.queue_depths)
+
+    @property
+    def behind_txns(self) -> int | None:
+        """Transactions the master has that were not read yet (from the GTID sets; None without)."""
+        return gtid_behind(self.master_gtid, self.read_gtid or self.syncer_gtid)
+
+    @property
+    def behind_bytes(self) -> int | None:
+        """Binlog bytes not read yet (None when the reader is in an earlier file or it is unknown)."""
+        return binlog_distance(self.master_binlog, self.read_binlog or self.syncer_binlog)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +154,10 @@ class Snapshot:
     def task(self, name: str) -> TaskView | None:
         return self.task_index.get(name)
 
+    def silent_workers(self) -> list[SourceView]:
+        """Sources whose worker did not answer the master in time (hung, stopped, unreachable)."""
+        return [s for s in self.sources if s.msg and _NOT_ANSWERING.search(s.msg)]
+
 
 def _errors(result: pb.ProcessResult | None) -> tuple[ErrorView, ...]:
     if result is None:
@@ -139,6 +166,50 @@ def _errors(result: pb.ProcessResult | None) -> tuple[ErrorView, ...]:
         ErrorView(e.ErrCode, e.ErrClass, e.ErrScope, e.ErrLevel, e.Message, e.RawCause, e.Workaround)
         for e in result.errors
     )
+
+
+#: a worker RPC that timed out or found nobody (Go's status text, as the master reports it)
+_NOT_ANSWERING = re.compile(r"code = (DeadlineExceeded|Unavailable)|relevant worker-client not found")
+
+_POSITION = re.compile(r"^\(([^,]+),\s*(\d+)\)$")
+
+
+def binlog_distance(master: str, read: str) -> int | None:
+    """Bytes from ``read`` to ``master`` (``(file, pos)`` strings) in the same binlog file."""
+    m, r = _POSITION.match(master.strip()), _POSITION.match(read.strip())
+    if not m or not r or m.group(1) != r.group(1):
+        return None
+    return max(0, int(m.group(2)) - int(r.group(2)))
+
+
+def _gtid_counts(text: str) -> dict[str, int]:
+    """Transactions per origin: MariaDB ``domain-server-seq`` (per domain, the seq) or MySQL
+    ``uuid:1-5:7`` (per uuid, the number of transactions)."""
+    out: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.replace("\n", "").split(","))):
+        if ":" in part:
+            uuid, *ranges = part.split(":")
+            total = 0
+            for rng in ranges:
+                lo, _, hi = rng.partition("-")
+                total += int(hi or lo) - int(lo) + 1
+            out[uuid.lower()] = out.get(uuid.lower(), 0) + total
+        else:
+            domain, _, rest = part.partition("-")
+            seq = int(rest.rpartition("-")[2] or 0)
+            out[domain] = max(out.get(domain, 0), seq)
+    return out
+
+
+def gtid_behind(master: str, read: str) -> int | None:
+    """Transactions in ``master`` not in ``read`` (None when either set is unknown or unreadable)."""
+    if not master or not read:
+        return None
+    try:
+        m, r = _gtid_counts(master), _gtid_counts(read)
+    except ValueError:
+        return None
+    return sum(max(0, n - r.get(origin, 0)) for origin, n in m.items())
 
 
 _PERCENT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%")
@@ -184,6 +255,11 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
             syncer_gtid=s.syncerBinlogGtid,
             blocking_ddls=tuple(s.blockingDDLs),
             progress_text="synced" if s.synced else "catching up",
+            read_binlog=s.readBinlog,
+            read_gtid=s.readBinlogGtid,
+            queue_depths=tuple(s.queueDepths),
+            queue_capacity=s.queueCapacity,
+            executing_ddl=s.executingDDL,
         )
     if kind == "load":
         ld = st.load
@@ -253,12 +329,22 @@ def _task_view(name: str, mode: str, subtasks: list[SubtaskView], relay_stages: 
         fractions = [st.fraction for st in at_unit if st.fraction is not None]
         progress = f"{100 * sum(fractions) / len(fractions):.1f}%" if fractions else ""
     elif unit.startswith("Sync"):
-        progress = "synced" if all(st.synced for st in at_unit) else "syncing"
+        stages = {st.stage for st in at_unit}
+        if any(st.errors for st in at_unit):
+            progress = "failed"
+        elif stages == {"Running"}:
+            progress = "synced" if all(st.synced for st in at_unit) else "syncing"
+        else:  # a paused or stopped syncer is not syncing, whatever its last figures say
+            progress = "paused" if "Paused" in stages else "/".join(sorted(s.lower() for s in stages))
     else:
         progress = ""
-    rates = [st.rows_per_sec for st in subtasks if st.rows_per_sec is not None]
+    rates = [st.rows_per_sec for st in subtasks if st.rows_per_sec is not None and not st.stale]
     # A paused or stopped syncer's lag is a stale number: only running syncers count.
-    lags = [st.lag for st in subtasks if st.lag is not None and st.unit == "Sync" and st.stage == "Running"]
+    lags = [
+        st.lag
+        for st in subtasks
+        if st.lag is not None and st.unit == "Sync" and st.stage == "Running" and not st.stale
+    ]
     return TaskView(
         name=name,
         mode=mode,
@@ -270,6 +356,26 @@ def _task_view(name: str, mode: str, subtasks: list[SubtaskView], relay_stages: 
         error_count=sum(len(st.errors) for st in subtasks),
         subtasks=tuple(subtasks),
     )
+
+
+def carry_over(
+    previous: dmmaster_pb2.QueryStatusListResponse | None, resp: dmmaster_pb2.QueryStatusListResponse
+) -> dmmaster_pb2.QueryStatusListResponse:
+    """``resp`` with the previous subtasks of a source whose worker did not answer (a hung worker's
+    tasks stay on screen, marked stale by :func:`build_snapshot`, instead of vanishing)."""
+    if previous is None:
+        return resp
+    before = {src.sourceStatus.source: src for src in previous.sources}
+    out = None
+    for i, src in enumerate(resp.sources):
+        old = before.get(src.sourceStatus.source)
+        if src.result or src.subTaskStatus or not _NOT_ANSWERING.search(src.msg) or old is None:
+            continue
+        if out is None:
+            out = dmmaster_pb2.QueryStatusListResponse()
+            out.CopyFrom(resp)
+        out.sources[i].subTaskStatus.extend(old.subTaskStatus)
+    return out or resp
 
 
 def build_snapshot(
@@ -298,9 +404,12 @@ def build_snapshot(
         # A failed per-source answer (e.g. its worker is offline) says why in the source's msg.
         source_msg = "" if src.result else src.msg
         errors += bool(source_msg)
+        silent = bool(source_msg and _NOT_ANSWERING.search(source_msg))
         for st in src.subTaskStatus:
             view = subtask_view(source, ss.worker, st)
-            if source_msg and not view.msg:
+            if silent:  # carried over by carry_over(): the worker's last answer, not live
+                view = replace(view, stale=f"worker {ss.worker or '?'} not answering: its last known status")
+            elif source_msg and not view.msg:
                 view = replace(view, msg=source_msg)
             by_task.setdefault(st.name, []).append(view)
             task_names.append(st.name)

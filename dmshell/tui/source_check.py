@@ -46,11 +46,15 @@ class SourceForm:
     def problems(self) -> list[str]:
         """What is wrong with the form itself (before connecting)."""
         out = []
-        if not _SOURCE_ID.match(self.source_id):
+        if not self.source_id:
+            out.append("source-id: required")
+        elif not _SOURCE_ID.match(self.source_id):
             out.append("source-id: letters, digits, '-', '_' or '.', at most 64 characters")
         if not self.host:
             out.append("host: required")
-        if not 0 < self.port < 65536:
+        if not self.port:
+            out.append("port: required")
+        elif not 0 < self.port < 65536:
             out.append("port: 1-65535")
         if not self.user:
             out.append("user: required")

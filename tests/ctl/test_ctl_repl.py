@@ -339,3 +339,34 @@ def test_long_output_is_paged_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch
     plain = io.StringIO()
     repl_module._page(long_text, plain)
     assert plain.getvalue() == long_text
+
+
+def test_output_format_is_completed_and_help_comes_last() -> None:
+    flags = completions("query-status --")
+    assert flags[-1] == "--help" and "--output" in flags
+    assert completions("query-status --output ") == ["json", "table", "plain"]
+    assert completions("query-status --output=t") == ["--output=table"]
+
+
+def test_sticky_output_multiline_and_coloured_json(cluster: FakeMaster, tmp_path: Path) -> None:
+    rc, out = repl(
+        cluster,
+        "query-status \\\r  test\r"  # one command over two lines
+        "list-member --output table\r"
+        "query-status test\r",  # still a table
+        tmp_path / "h",
+        colour=True,
+    )
+    assert rc == EXIT_OK
+    first, rest = out.split("(output format table from now on", 1)
+    assert cluster.calls("QueryStatus")[0].name == "test"
+    assert "\x1b[" in first and '"result"' in first  # DM's JSON, in colour
+    assert '"result"' not in rest and "mysql-replica-01" in rest  # tables from then on
+
+
+def test_sql_highlighting_stops_at_the_next_flag() -> None:
+    frags = highlight_line("binlog inject test alter table t add c int -s s1 --binlog-pos x:1")
+    styled = {text: style for style, text in frags}
+    assert styled["-s"] == "class:flag" and styled["s1"] == "class:flag-value"
+    assert styled["--binlog-pos"] == "class:flag"
+    assert any("keyword" in style and text.lower() == "alter" for style, text in frags)

@@ -9,6 +9,8 @@ from dmshell.proto import dmmaster_pb2, dmworker_pb2
 from dmshell.proto import dmworker_pb2 as pb
 
 IMPLEMENTED = {
+    "StatusHistory",
+    "TaskLog",
     "StartTask",
     "OperateTask",
     "QueryStatus",

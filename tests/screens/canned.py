@@ -124,6 +124,17 @@ def canned_status(*, shop_lag: int = 25, shop_rps: int = 36) -> m.QueryStatusLis
     return resp
 
 
+def ticking(start: float = 1_700_000_000.0, step: float = 1.0):
+    """A clock for the history: each sample one ``step`` after the last (deterministic graphs)."""
+    now = [start - step]
+
+    def tick() -> float:
+        now[0] += step
+        return now[0]
+
+    return tick
+
+
 async def push_history(pilot, master, lags=LAG_SERIES) -> None:
     """Stream one status per lag value (shop-merge on mysql-02), ending with the canned status, and
     wait until the app has recorded them all."""

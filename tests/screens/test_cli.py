@@ -33,3 +33,16 @@ def test_main_uses_dm_master_addr(monkeypatch):
     monkeypatch.setattr(app_module, "probe_master", lambda addrs: (None, seen.setdefault("addrs", addrs)))
     assert main([]) == app_module.EXIT_UNREACHABLE
     assert seen["addrs"] == "10.0.0.7:8261"
+
+
+def test_help_lists_the_sub_commands(capsys):
+    import pytest
+
+    from dmshell.cli import main as cli_main
+
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    for name in ("playground", "daemon", "worker", "repl"):
+        assert f"dmshell {name} " in out

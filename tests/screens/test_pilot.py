@@ -227,3 +227,34 @@ async def test_updates_keep_cursor_and_scroll_in_a_long_table(master):
         master.push_status(many_tasks(1))
         await wait_until(pilot, lambda: str(table.get_cell(key, "lag")) != lag_before, what="the update")
         assert (table.current_key, table.scroll_y) == (key, scroll)
+
+
+def _without_source(resp: m.QueryStatusListResponse, source: str) -> m.QueryStatusListResponse:
+    """The status with ``source``'s subtasks gone (what a hung worker's source looks like)."""
+    out = m.QueryStatusListResponse()
+    out.CopyFrom(resp)
+    for src in out.sources:
+        if src.sourceStatus.source == source:
+            del src.subTaskStatus[:]
+            src.result, src.msg = False, "context deadline exceeded"
+    return out
+
+
+async def test_detail_survives_a_source_dropping_out_and_coming_back(master):
+    """A SIGSTOPped worker's subtask drops out of the status and returns: the panels were once
+    rebuilt with an un-awaited ``remove_children()`` and the new panel hit DuplicateIds."""
+    app = make_app(master)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_data(pilot)
+        await pilot.press("down", "down", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, TaskDetailScreen), what="detail")
+        panel_ids = lambda: [w.id for w in app.screen.query("#panels > SubtaskPanel")]  # noqa: E731
+        await wait_until(pilot, lambda: panel_ids() == ["src-mysql-01", "src-mysql-02"], what="panels")
+        for _ in range(3):  # back and forth within a few updates
+            master.push_status(_without_source(canned_status(), "mysql-02"))
+            master.push_status(canned_status())
+            master.push_status(_without_source(canned_status(), "mysql-01"))
+        master.push_status(canned_status())
+        await pilot.pause(0.5)
+        await wait_until(pilot, lambda: panel_ids() == ["src-mysql-01", "src-mysql-02"], what="panels back")
+        assert app.return_code is None  # still running

@@ -17,14 +17,14 @@ from dmshell.tui.app import DMShellApp
 from dmshell.tui.source_check import CheckItem
 from dmshell.tui.widgets.command_line import CommandLine
 
-from .canned import CLUSTER, push_history, wait_for_data, wait_until
+from .canned import CLUSTER, push_history, ticking, wait_for_data, wait_until
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 WIDE = pytest.param((200, 60), id="200x60")
 
 
 def _app(master) -> DMShellApp:
-    return DMShellApp(master.addr, clock=lambda: 1_700_000_100.0, interval_ms=200)
+    return DMShellApp(master.addr, clock=lambda: 1_700_000_100.0, history_clock=ticking(), interval_ms=200)
 
 
 def _run(master, steps=None):

@@ -185,7 +185,8 @@ def build_status(s: SyncStats) -> pb.SyncStatus:
     """A ``pb.SyncStatus`` snapshot (thread-safe)."""
     now = time.time()
     with s.lock:
-        master, flushed = s.master, s.flushed
+        master, flushed, read = s.master, s.flushed, s.position
+        executing_ddl = s.ddl_ts is not None
         rows, events, io_bytes = s.rows(), s.events, s.io_bytes
         total_rps = int(rows / max(1e-3, now - s.started)) if s.started else 0
         recent_rows = recent_events = recent_bytes = 0
@@ -221,6 +222,9 @@ def build_status(s: SyncStats) -> pb.SyncStatus:
         queueCapacity=capacity,
         lastError=last_error,
         lastErrorTime=last_error_time,
+        readBinlog=read.position_str() if read else "",
+        readBinlogGtid=read.gtid if read else "",
+        executingDDL=executing_ddl,
     )
     st.synced = is_synced
     return st

@@ -29,14 +29,20 @@ class ClusterBar(Static):
         self.info: dmmaster_pb2.ClusterInfo | None = None
         self.connected: bool | None = None
         self.age: int | None = None
+        self.silent = 0
 
     def on_mount(self) -> None:
         self._render_bar()
 
     def set_state(
-        self, info: dmmaster_pb2.ClusterInfo | None, connected: bool | None, age: int | None = None
+        self,
+        info: dmmaster_pb2.ClusterInfo | None,
+        connected: bool | None,
+        age: int | None = None,
+        silent: int = 0,
     ) -> None:
-        self.info, self.connected, self.age = info, connected, age
+        """``silent``: workers that are registered but do not answer the master's status queries."""
+        self.info, self.connected, self.age, self.silent = info, connected, age, silent
         self._render_bar()
 
     def _render_bar(self) -> None:
@@ -62,6 +68,8 @@ class ClusterBar(Static):
         text.append(*sep)
         if self.info is not None:
             text.append(f"workers {self.info.workersUp}/{self.info.workersTotal}")
+            if self.silent:
+                text.append(f" ({self.silent} not answering)", style="bold")
             if self.info.dataDir:
                 text.append(*sep)
                 text.append(f"data {self.info.dataDir}")

@@ -20,19 +20,22 @@ from textual.widgets import Input, Static
 from dmshell.tui.dmctl import Completions, complete_line
 
 ValueSource = Callable[[str], Iterable[str]]
+#: a line (and the value source) → completions for its last word
+Completer = Callable[[str, ValueSource], Completions]
 
 
 class RegistrySuggester(Suggester):
     """Grey inline suggestion: the first registry candidate for the word being typed."""
 
-    def __init__(self, values: ValueSource) -> None:
+    def __init__(self, values: ValueSource, completer: Completer = complete_line) -> None:
         super().__init__(use_cache=False, case_sensitive=True)
         self.values = values
+        self.completer = completer
 
     async def get_suggestion(self, value: str) -> str | None:
         if not value or value[-1].isspace():
             return None
-        comp = complete_line(value, self.values)
+        comp = self.completer(value, self.values)
         for cand in comp.candidates:
             if cand.text.startswith(comp.word) and cand.text != comp.word:
                 return comp.head + cand.text
@@ -46,7 +49,13 @@ class CommandInput(Input):
         Binding("tab", "complete", "Complete", show=False),
         Binding("up", "history(-1)", "Previous", show=False),
         Binding("down", "history(1)", "Next", show=False),
+        Binding("ctrl+r", "search_history", "Search history", show=False),
     ]
+
+    def action_search_history(self) -> None:
+        parent = self.parent
+        if isinstance(parent, CommandLine):
+            parent.search_history()
 
     def action_complete(self) -> None:
         parent = self.parent
@@ -99,22 +108,26 @@ class CommandLine(Vertical):
         *,
         value: str = "",
         placeholder: str = "dmctl command, e.g. query-status (tab completes)",
+        completer: Completer = complete_line,
         id: str | None = None,
     ) -> None:
         super().__init__(id=id)
         self.values = values
+        self.completer = completer
         self.history = history
         self._initial = value
         self._placeholder = placeholder
         self._history_pos: int | None = None
         self._cycle: tuple[Completions, int] | None = None
+        #: ctrl+r: (what was typed, the line shown, its index in the history)
+        self._search: tuple[str, str, int] | None = None
 
     def compose(self) -> ComposeResult:
         yield CommandInput(
             self._initial,
             placeholder=self._placeholder,
             compact=True,
-            suggester=RegistrySuggester(self.values),
+            suggester=RegistrySuggester(self.values, self.completer),
             id="command-input",
         )
         yield Static("", id="candidates", markup=False)
@@ -151,7 +164,7 @@ class CommandLine(Vertical):
         self.post_message(self.Submitted(self, line))
 
     def _show_candidates(self, value: str) -> None:
-        comp = complete_line(value, self.values)
+        comp = self.completer(value, self.values)
         text = Text()
         if comp.candidates:
             first = comp.candidates[0]
@@ -172,7 +185,7 @@ class CommandLine(Vertical):
             self._set(comp.apply(comp.candidates[index].text))
             self._cycle = (comp, index)
             return
-        comp = complete_line(inp.value, self.values)
+        comp = self.completer(inp.value, self.values)
         if not comp.candidates:
             return
         if len(comp.candidates) == 1:
@@ -189,6 +202,22 @@ class CommandLine(Vertical):
         inp = self.input
         inp.value = value
         inp.cursor_position = len(value)
+
+    def search_history(self) -> None:
+        """``ctrl+r``: the latest earlier history line containing what was typed (again: older)."""
+        value = self.input.value
+        if self._search is None or value != self._search[1]:
+            self._search = (value, value, len(self.history))
+        needle, _shown, pos = self._search
+        for i in range(pos - 1, -1, -1):
+            if needle.lower() in self.history[i].lower():
+                self._set(self.history[i])
+                self._search = (needle, self.history[i], i)
+                self.query_one("#candidates", Static).update(
+                    Text(f"history search: {needle!r} (ctrl+r: older)", style="italic")
+                )
+                return
+        self.app.bell()
 
     def recall(self, step: int) -> None:
         """Previous (-1) / next (+1) history line."""

@@ -78,6 +78,8 @@ class DmshellCommands(Provider):
                     shell.open_source_form,
                 )
             )
+        if shell.about:
+            entries.append(("playground", "ports, mariadb and export lines", shell.show_playground_banner))
         for task in shell.snapshot.tasks:
             entries.append(
                 (
@@ -85,6 +87,16 @@ class DmshellCommands(Provider):
                     "show the task's per-source status",
                     partial(shell.open_task, task.name),
                 )
+            )
+            entries.append(
+                (
+                    f"describe task {task.name}",
+                    "its config as YAML (passwords masked)",
+                    partial(shell.describe_task, task.name),
+                )
+            )
+            entries.append(
+                (f"logs of task {task.name}", "worker log lines", partial(shell.show_task_log, task.name))
             )
             if not shell.read_only:
                 for op, verb in ((pb.Pause, "pause"), (pb.Resume, "resume"), (pb.Stop, "stop")):

@@ -8,11 +8,13 @@ from the active Textual theme, so ``--theme`` changes them too.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from rich.text import Text
+
+from dmshell.tui.history import Graphable, Series
 
 if TYPE_CHECKING:
     from rich.syntax import Syntax
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
 #: Lag thresholds in seconds (dolphie's replication panel: green < 10 s, yellow < 20 s, red).
 LAG_SLOW = 10
 LAG_BEHIND = 20
+#: rows/s a full bar stands for at least (a steady 2 rows/s must not fill the graph)
+RATE_FLOOR = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +125,7 @@ def progress_bar(fraction: float | None, width: int = 20) -> str:
 SPARK_BARS = "▁▂▃▄▅▆▇█"
 
 
-def text_sparkline(values: Sequence[float], width: int, *, floor: float = 0.0) -> str:
+def text_sparkline(values: Graphable, width: int, *, floor: float = 0.0) -> str:
     """One line of ``▁▂▃▅█`` bars (see :func:`graph_lines`); a steady small lag stays low because
     the scale starts at ``floor``."""
     lines = graph_lines(values, width, 1, floor=floor)
@@ -199,21 +203,25 @@ def position_text(binlog: str, gtid: str, palette: Palette, origin: str = "") ->
     return text
 
 
-def graph_lines(values: Sequence[float], width: int, height: int = 1, *, floor: float = 0.0) -> list[str]:
-    """A ``height``-line bar graph of the last ``width`` values (newest on the right), scaled from 0
-    to ``max(values, floor)``; zero shows as ``▁`` so the baseline stays visible."""
+def graph_lines(values: Graphable, width: int, height: int = 1, *, floor: float = 0.0) -> list[str]:
+    """A ``height``-line bar graph, newest on the right: a :class:`Series` is compressed into
+    ``width`` columns covering its whole window; plain values are one per column (the last
+    ``width``). Scaled from 0 to ``max(values, floor)``. A zero is the baseline ``▁``, any value
+    above zero at least ``▂`` (so zero and small differ), and a gap (``None``) stays blank."""
     if width <= 0 or height <= 0:
         return []
-    recent = list(values)[-width:]
-    top = max([floor, *recent]) or 1.0
+    recent = values.columns(width) if isinstance(values, Series) else list(values)[-width:]
+    top = graph_top(recent, floor)
     levels = 8 * height
-    cols = [0 if v <= 0 else max(1, round(v / top * levels)) for v in recent]
+    cols = [None if v is None else 0 if v <= 0 else max(2, round(v / top * levels)) for v in recent]
     lines = []
     for row in range(height):
         base = (height - 1 - row) * 8
         chars = []
         for level in cols:
-            if level >= base + 8:
+            if level is None:
+                chars.append(" ")
+            elif level >= base + 8:
                 chars.append("█")
             elif level > base:
                 chars.append(SPARK_BARS[level - base - 1])
@@ -221,6 +229,11 @@ def graph_lines(values: Sequence[float], width: int, height: int = 1, *, floor: 
                 chars.append("▁" if row == height - 1 else " ")
         lines.append("".join(chars).rjust(width))
     return lines
+
+
+def graph_top(values: Iterable[float | None], floor: float = 0.0) -> float:
+    """The value a full bar stands for (the graph's scale)."""
+    return max([floor, *(v for v in values if v is not None)]) or 1.0
 
 
 def yaml_text(text: str, *, dark: bool = True) -> Syntax:

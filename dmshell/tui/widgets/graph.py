@@ -1,8 +1,7 @@
-"""A labelled bar graph of the last minutes (one sample per status update, newest on the right)."""
+"""A labelled bar graph of the last minutes: the whole window compressed into the width, newest on
+the right, the window in the label (``lag 5m``) and the scale in the summary (``top 25s``)."""
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -10,6 +9,7 @@ from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Static
 
+from dmshell.tui.history import Graphable
 from dmshell.tui.widgets.format import graph_lines
 
 
@@ -25,12 +25,11 @@ class GraphBars(Widget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.values: tuple[float, ...] = ()
+        self.values: Graphable = ()
         self.floor = 0.0
         self.style = ""
 
-    def set_data(self, values: Sequence[float], *, floor: float = 0.0, style: str = "") -> None:
-        values = tuple(values)
+    def set_data(self, values: Graphable, *, floor: float = 0.0, style: str = "") -> None:
         if (values, floor, style) != (self.values, self.floor, self.style):
             self.values, self.floor, self.style = values, floor, style
             self.refresh()
@@ -41,14 +40,14 @@ class GraphBars(Widget):
 
 
 class Graph(Horizontal):
-    """``label  ▁▂▃▅█▇▅▃  now 3s · max 25s``."""
+    """``lag 5m  ▁▂▃▅█▇▅▃  now 3s · top 25s``."""
 
     DEFAULT_CSS = """
     Graph {
         height: auto;
     }
     Graph > .graph-label {
-        width: 10;
+        width: 11;
         text-style: bold;
     }
     Graph > .graph-summary {
@@ -68,8 +67,13 @@ class Graph(Horizontal):
         yield GraphBars()
         yield Static("", classes="graph-summary", markup=False)
 
+    def set_label(self, label: str) -> None:
+        if label != self.label:
+            self.label = label
+            self.query_one(".graph-label", Static).update(label)
+
     def set_data(
-        self, values: Sequence[float], summary: Text | str, *, floor: float = 0.0, style: str = ""
+        self, values: Graphable, summary: Text | str, *, floor: float = 0.0, style: str = ""
     ) -> None:
         self.query_one(GraphBars).set_data(values, floor=floor, style=style)
         self.query_one(".graph-summary", Static).update(summary)

@@ -6,12 +6,14 @@ ones are dropped, at 160+ columns more are shown and the lag trend gets wider.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.widgets import DataTable
 
+from dmshell.tui.history import WINDOW, Graphable, window_label
 from dmshell.tui.model import SourceView, TaskView
 from dmshell.tui.widgets.format import (
     LAG_SLOW,
@@ -51,11 +53,43 @@ def _cell_key(cell: object) -> object:
     return cell
 
 
+_NUMBER = re.compile(r"^-?[0-9][0-9,]*(\.[0-9]+)?")
+_DURATION = re.compile(r"(\d+)([dhms])")
+_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+def sort_value(cell: object) -> tuple[int, float, str]:
+    """How a cell sorts: durations (``1m05s``) and numbers by value, then text; blanks last."""
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    text = text.strip()
+    if not text or text == "—":
+        return (2, 0.0, "")
+    parts = _DURATION.findall(text.split(" ")[0])
+    if parts and "".join(n + u for n, u in parts) == text.split(" ")[0]:
+        return (0, float(sum(int(n) * _SECONDS[u] for n, u in parts)), text)
+    m = _NUMBER.match(text)
+    if m:
+        return (0, float(m.group(0).replace(",", "")), text)
+    return (1, 0.0, text.lower())
+
+
 class KeyedTable(DataTable):
-    """A row-cursor ``DataTable`` whose rows are replaced by key with :meth:`sync_rows`."""
+    """A row-cursor ``DataTable`` whose rows are replaced by key with :meth:`sync_rows`; ``o``
+    sorts by the next column (``O`` reverses), ``j``/``k`` move like ``↓``/``↑``."""
+
+    BINDINGS = [
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+        Binding("o", "sort_next", "Sort", tooltip="Sort by the next column (O reverses the order)"),
+        Binding("O", "sort_reverse", "Reverse sort", show=False, tooltip="Reverse the sort order"),
+    ]
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=False)
+        #: column key the rows are sorted by (None: the natural order), and the direction
+        self.sort_column: str | None = None
+        self.sort_descending = False
+        self._last_rows: tuple[Columns, Sequence[tuple[str, Cells]]] | None = None
         self._keys: list[str] = []
         self._cells: dict[str, tuple[object, ...]] = {}
         self._columns: Columns = ()
@@ -90,6 +124,19 @@ class KeyedTable(DataTable):
         """Show ``rows`` under ``columns``; a column without a width gets the width of its widest
         cell. Widths are always explicit (DataTable's own auto-width can leave a stale header when
         rows arrive while it renders), so a wider value rebuilds the rows once."""
+        self._last_rows = (columns, rows)
+        keys = [key for key, _, _ in columns]
+        if self.sort_column in keys:
+            i = keys.index(self.sort_column)
+            ranked = sorted(rows, key=lambda row: sort_value(row[1][i]), reverse=self.sort_descending)
+            # blanks (no value) last in either direction
+            rows = [r for r in ranked if sort_value(r[1][i])[0] < 2] + [
+                r for r in ranked if sort_value(r[1][i])[0] == 2
+            ]
+            arrow = " ▼" if self.sort_descending else " ▲"
+            columns = tuple(
+                (k, label + arrow if k == self.sort_column else label, w) for k, label, w in columns
+            )
         widths = []
         for i, (_key, label, width) in enumerate(columns):
             if width is None:
@@ -98,6 +145,19 @@ class KeyedTable(DataTable):
         fixed = tuple((key, label, width) for (key, label, _), width in zip(columns, widths, strict=True))
         force = self.set_columns(fixed) or force
         self.sync_rows(rows, force=force)
+
+    def action_sort_next(self) -> None:
+        if self._last_rows is None:
+            return
+        keys = [key for key, _, _ in self._last_rows[0]]
+        at = keys.index(self.sort_column) + 1 if self.sort_column in keys else 0
+        self.sort_column = keys[at] if at < len(keys) else None
+        self.show_rows(*self._last_rows)
+
+    def action_sort_reverse(self) -> None:
+        if self._last_rows is not None and self.sort_column is not None:
+            self.sort_descending = not self.sort_descending
+            self.show_rows(*self._last_rows)
 
     def sync_rows(self, rows: Sequence[tuple[str, Cells]], *, force: bool = False) -> None:
         """Make the table show ``rows`` (in that order): changed cells are updated in place; when
@@ -140,7 +200,7 @@ class TaskTable(KeyedTable):
             ("progress", "progress", 8),
             ("rate", "rows/s", 7),
             ("lag", "lag", 12),
-            ("trend", "trend", cls.TREND[size]),
+            ("trend", f"lag {window_label(WINDOW)}", cls.TREND[size]),
             ("sources", "sources", 7),
             ("err", "err", 6),
         ]
@@ -156,7 +216,7 @@ class TaskTable(KeyedTable):
         palette: Palette,
         *,
         size: str = "normal",
-        lag_history: Callable[[str], Sequence[float]] = lambda _name: (),
+        lag_history: Callable[[str], Graphable] = lambda _name: (),
         force: bool = False,
     ) -> None:
         columns = self.columns_for(size)
@@ -169,7 +229,7 @@ class TaskTable(KeyedTable):
         self.show_rows(columns, rows, force=force)
 
     @staticmethod
-    def cells(t: TaskView, palette: Palette, lags: Sequence[float] = (), trend: int = 16) -> dict[str, Text]:
+    def cells(t: TaskView, palette: Palette, lags: Graphable = (), trend: int = 16) -> dict[str, Text]:
         # Plain strings would be parsed as markup by DataTable: every cell is a Text.
         if lags and t.lag is not None:
             color = {"ok": palette.ok, "slow": palette.warn}.get(lag_word(t.lag), palette.bad)
