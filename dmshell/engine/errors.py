@@ -702,6 +702,43 @@ ErrTaskCheckGenBAList = _e(
     "generate block allow list error",
     "Please check the `block-allow-list` config in task configuration file.",
 )
+ErrRelayParseUUIDIndex = _e(28001, C.RELAY_EVENT_LIB, _I, _HIGH, "parse server-uuid.index")
+ErrRelayParseUUIDSuffix = _e(28002, C.RELAY_EVENT_LIB, _I, _HIGH, "UUID (with suffix) %s not valid")
+ErrRelayLoadMetaData = _e(30003, C.RELAY_UNIT, _I, _HIGH, "load meta data")
+ErrRelayBinlogNameNotValid = _e(
+    30004,
+    C.RELAY_UNIT,
+    _I,
+    _HIGH,
+    "relay-binlog-name %s not valid",
+    "Please check the `relay-binlog-name` config in source config file.",
+)
+ErrRelayFlushLocalMeta = _e(30006, C.RELAY_UNIT, _I, _HIGH, "flush local meta")
+ErrRelayTCPReaderGetEvent = _e(
+    30015, C.RELAY_UNIT, _U, _HIGH, "TCPReader get relay event with error", resumable=True
+)
+ErrRelayWriterFileOperate = _e(30025, C.RELAY_UNIT, _I, _HIGH, "")
+ErrRelayMkdir = _e(30033, C.RELAY_UNIT, _I, _HIGH, "relay mkdir")
+ErrRelaySwitchMasterNeedGTID = _e(
+    30034,
+    C.RELAY_UNIT,
+    _I,
+    _HIGH,
+    "can only switch relay's master server when GTID enabled",
+    "Please check `enable-gtid` config in source configuration file.",
+)
+ErrRelayOtherStrategyIsPurging = _e(30036, C.RELAY_UNIT, _I, _HIGH, "%s is purging")
+ErrRelayPurgeIsForbidden = _e(
+    30037,
+    C.RELAY_UNIT,
+    _I,
+    _HIGH,
+    "relay log purge is forbidden temporarily, because %s",
+    "Please try again later.",
+)
+ErrRelayNoActiveRelayLog = _e(30038, C.RELAY_UNIT, _I, _HIGH, "no active relay log file found")
+ErrRelayPurgeRequestNotValid = _e(30039, C.RELAY_UNIT, _I, _HIGH, "request %+v not valid")
+ErrRelayRemoveFileFail = _e(30041, C.RELAY_UNIT, _I, _HIGH, "remove relay log %s %s")
 ErrDumpUnitRuntime = _e(
     32001, C.DUMP_UNIT, _I, _HIGH, "mydumper/dumpling runs with error, with output (may empty): %s"
 )
@@ -972,6 +1009,9 @@ ErrSchedulerSourceOpTaskExist = _e(
     _MED,
     "source with name %s need to operate has existing tasks %v",
     "Please `stop-task` first.",
+)
+ErrSchedulerRelayStageSourceNotExist = _e(
+    46012, C.SCHEDULER, _I, _MED, "sources %v need to update expectant relay stage not exist"
 )
 ErrSchedulerSubTaskExist = _e(
     46014,

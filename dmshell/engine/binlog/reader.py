@@ -408,6 +408,10 @@ class BinlogReader:
             self._pos = p + 4 + n
         else:
             data = self._payload()
+        return self._event(data)
+
+    def _event(self, data: bytes) -> BinlogEvent:
+        """One packet's payload (a status byte, then the event with its header) as an event."""
         if data[0]:
             if data[0] == 0xFF:
                 pymysql_err.raise_mysql_exception(data)
