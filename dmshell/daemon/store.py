@@ -57,6 +57,15 @@ CREATE TABLE IF NOT EXISTS embedded_workers (
     name TEXT PRIMARY KEY
 );
 """
+# added after schema 1 shipped: created on every open (idempotent)
+_RELAY_SCHEMA = """
+CREATE TABLE IF NOT EXISTS relays (
+    source_id      TEXT PRIMARY KEY,
+    workers        TEXT NOT NULL DEFAULT '',
+    expect_stage   INTEGER NOT NULL,
+    stage_revision INTEGER NOT NULL DEFAULT 0
+);
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,16 @@ class SubTaskRecord:
     meta_binlog_gtid: str = ""
     #: ``start-task --start-time`` as the user typed it ("" = not given)
     start_time: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayRecord:
+    """``start-relay`` on a source: by which workers ("" = the bound one) and the expected stage."""
+
+    source: str
+    workers: tuple[str, ...] = ()
+    expect_stage: pb.Stage = pb.Running
+    stage_revision: int = 0
 
 
 class StoreConflict(Exception):
@@ -139,6 +158,17 @@ class Store(ABC):
     @abstractmethod
     def remove_worker(self, name: str) -> None: ...
 
+    # -- relays ----------------------------------------------------------------------------
+    @abstractmethod
+    def relay(self, source_id: str) -> RelayRecord | None: ...
+
+    @abstractmethod
+    def put_relay(self, record: RelayRecord) -> None:
+        """Insert or replace; every put bumps ``stage_revision`` (a resume re-applies Running)."""
+
+    @abstractmethod
+    def remove_relay(self, source_id: str) -> None: ...
+
     # -- embedded workers (the daemon's worker host spawns them) ----------------------------
     @abstractmethod
     def add_embedded(self, name: str) -> None: ...
@@ -173,6 +203,7 @@ class SQLiteStore(Store):
             # executescript runs its own transaction; IF NOT EXISTS makes a crash here harmless
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        self._db.executescript(_RELAY_SCHEMA)
 
     def _tx(self) -> _Tx:
         return _Tx(self._db, self._lock)
@@ -199,6 +230,7 @@ class SQLiteStore(Store):
     def remove_source(self, source_id: str) -> bool:
         with self._tx() as db:
             db.execute("DELETE FROM bindings WHERE source_id = ?", (source_id,))
+            db.execute("DELETE FROM relays WHERE source_id = ?", (source_id,))
             return db.execute("DELETE FROM sources WHERE source_id = ?", (source_id,)).rowcount > 0
 
     # -- subtasks --------------------------------------------------------------------------
@@ -291,6 +323,29 @@ class SQLiteStore(Store):
         with self._tx() as db:
             db.execute("DELETE FROM bindings WHERE worker = ?", (name,))
             db.execute("DELETE FROM workers WHERE name = ?", (name,))
+
+    # -- relays ----------------------------------------------------------------------------
+    def relay(self, source_id: str) -> RelayRecord | None:
+        rows = self._read(
+            "SELECT workers, expect_stage, stage_revision FROM relays WHERE source_id = ?", (source_id,)
+        )
+        if not rows:
+            return None
+        workers, stage, revision = rows[0]
+        return RelayRecord(source_id, tuple(w for w in workers.split(",") if w), stage, revision)
+
+    def put_relay(self, record: RelayRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO relays VALUES (?, ?, ?, 0) ON CONFLICT(source_id) DO UPDATE SET "
+                "workers = excluded.workers, expect_stage = excluded.expect_stage, "
+                "stage_revision = stage_revision + 1",
+                (record.source, ",".join(record.workers), record.expect_stage),
+            )
+
+    def remove_relay(self, source_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM relays WHERE source_id = ?", (source_id,))
 
     def add_embedded(self, name: str) -> None:
         with self._tx() as db:

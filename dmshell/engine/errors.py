@@ -1048,6 +1048,38 @@ ErrSchedulerWorkersBoundForOtherSources = _e(
     "these workers %s have bound for another sources %s respectively",
     "Please `start-relay` on free or same source workers.",
 )
+ErrSchedulerStartRelayOnSpecified = _e(
+    46028,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` with worker name for workers %v, so it can't `start-relay` without worker name now",
+    "Please stop all relay workers first, or specify worker name for `start-relay`.",
+)
+ErrSchedulerStopRelayOnSpecified = _e(
+    46029,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` with worker name for workers %v, so it can't `stop-relay` without worker name now",
+    "Please specify worker names for `stop-relay`.",
+)
+ErrSchedulerStartRelayOnBound = _e(
+    46030,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` automatically for bound worker, so it can't `start-relay` with worker name now",
+    "Please stop relay by `stop-relay` without worker name first.",
+)
+ErrSchedulerStopRelayOnBound = _e(
+    46031,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` automatically for bound worker, so it can't `stop-relay` with worker name now",
+    "Please use `stop-relay` without worker name.",
+)
 ErrSchedulerWorkerNotFree = _e(46033, C.SCHEDULER, _I, _LOW, "dm-worker with name %s not free")
 ErrSchedulerSubTaskNotExist = _e(
     46034,

@@ -29,6 +29,7 @@ from dmshell.engine.relay.recovery import HEADER_SIZE
 from dmshell.engine.relay.relay import Relay
 
 READ_SIZE = 1 << 20
+ANNOTATE_ROWS = 160
 
 
 class RelayBinlogReader(BinlogReader):
@@ -51,7 +52,7 @@ class RelayBinlogReader(BinlogReader):
         self._file = start.file
         self._fd = -1
         self._read_off = 0  # file offset up to which self._buf holds the file
-        self._queued: BinlogEvent | None = None
+        self._queued: list[BinlogEvent] = []  # artificial events to hand out first
         if name:
             relay.holds.hold(name, checkpoint or (lambda: start))
 
@@ -63,20 +64,23 @@ class RelayBinlogReader(BinlogReader):
         self._sub, self._file = sub, file
         self._tables.clear()  # table ids are only valid within one binlog file
         self._buf, self._pos, self._read_off = b"", 0, 4
+        self._queued = [self._fake_rotate(file, pos)]
         if pos > 4:
-            # the format description (checksums, post-header lengths) is read, not handed out,
-            # as the server does when a dump starts in the middle of a file
+            # as the server does when a dump starts in the middle of a file: the file's format
+            # description follows the rotation, as an artificial event (log_pos 0)
             while True:
                 ev = self._next_in_file()
                 if ev is None:
                     raise errors.ErrRelayWriterFileOperate(f"relay file {path} has no format description")
                 if type(ev) is FormatDescriptionEvent:
+                    ev.log_pos = 0
+                    self._queued[0].event_size = 27 + len(file.encode()) + self._checksum
+                    self._queued.append(ev)
                     break
             self._buf, self._pos, self._read_off = b"", 0, pos
-        self._queued = self._fake_rotate(file, pos)
 
     def _fake_rotate(self, file: str, pos: int) -> RotateEvent:
-        ev = RotateEvent((0, 4, 0, 0, 0, 0x20))
+        ev = RotateEvent((0, 4, 0, 27 + len(file.encode()) + self._checksum, 0, 0x20))
         ev.next_binlog, ev.position = file, pos
         return ev
 
@@ -118,6 +122,8 @@ class RelayBinlogReader(BinlogReader):
                 size = buf[p + 9] | buf[p + 10] << 8 | buf[p + 11] << 16 | buf[p + 12] << 24
                 if len(buf) - p >= size:
                     self._pos = p + size
+                    if buf[p + 4] == ANNOTATE_ROWS:
+                        continue  # not in the stream unless asked for (see RawBinlogReader)
                     return self._event(b"\0" + buf[p : p + size])
             assert self._sub is not None
             limit = self._relay.readable_end(self._sub, self._file)
@@ -137,10 +143,8 @@ class RelayBinlogReader(BinlogReader):
         while True:
             if self._interrupted:
                 raise _Stop()
-            queued = self._queued
-            if queued is not None:
-                self._queued = None
-                return queued
+            if self._queued:
+                return self._queued.pop(0)
             seen = relay.version
             if relay.closed:
                 # (not a DMError: the subtask pauses with a resumable error and restarts remote)

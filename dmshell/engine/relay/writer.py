@@ -33,6 +33,7 @@ from dmshell.engine.relay.layout import BINLOG_MAGIC, RelayDir, SubDir
 log = logging.getLogger(__name__)
 
 FLUSH_BYTES = 64 * 1024
+BINLOG_SEND_ANNOTATE_ROWS_EVENT = 0x02
 SYNC_INTERVAL = 1.0
 
 
@@ -40,6 +41,9 @@ class RawBinlogReader(BinlogReader):
     """The replication stream with each event's bytes (``raw``: status byte + event of the last one)."""
 
     raw: bytes = b""
+    # MariaDB leaves its annotate-rows events out of the stream unless asked: a relay file must
+    # hold every event of the upstream's file, or the positions would not add up
+    dump_flags = BINLOG_SEND_ANNOTATE_ROWS_EVENT
 
     def _event(self, data: bytes) -> BinlogEvent:
         ev = super()._event(data)
