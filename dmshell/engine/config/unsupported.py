@@ -19,7 +19,7 @@ import yaml
 
 from dmshell.engine import yamlstrict as ys
 from dmshell.engine.config.database import SecurityConfig
-from dmshell.engine.config.source import CheckerConfig, PurgeConfig, SourceConfig
+from dmshell.engine.config.source import CheckerConfig, SourceConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.config.units import ExperimentalConfig, LoaderConfig, MydumperConfig, ValidatorConfig
 from dmshell.engine.config.yamlfile import Lines
@@ -40,8 +40,6 @@ class Unsupported:
 # here: they are accepted, and the sync unit stops with an error the moment they would be needed.
 # fmt: off
 REFUSED: tuple[Unsupported, ...] = (
-    Unsupported("relay log", SourceConfig, "enable-relay relay-binlog-name relay-binlog-gtid relay-dir"),
-    Unsupported("relay log purge", PurgeConfig),
     Unsupported("disabling a source", SourceConfig, "enable"),
     Unsupported("task checker settings", CheckerConfig, "check-enable backoff-rollback backoff-max"),
     Unsupported("TLS", SecurityConfig),

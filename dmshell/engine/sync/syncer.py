@@ -89,6 +89,7 @@ from dmshell.engine.ddl.statement import (
 )
 from dmshell.engine.filters.expression import ExpressionFilters
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
+from dmshell.engine.relay.stream import open_binlog_stream
 from dmshell.engine.schema.tracker import SchemaTracker, TableInfo, load_table_infos, table_from_create
 from dmshell.engine.sync.apply import Aborted, Applier, downstream
 from dmshell.engine.sync.checkpoint import SyncCheckpoint, TablePoint
@@ -360,8 +361,15 @@ class _Run:
         with self.stats.lock:
             self.stats.applier = self.applier
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
-        self.reader = BinlogReader(
-            self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD, on_idle=self.applier.flush
+        self.reader, self.stats.binlog_type = open_binlog_stream(
+            self.ctx.relay,
+            self.upstream,
+            server_id,
+            start,
+            heartbeat=HEARTBEAT_PERIOD,
+            on_idle=self.applier.flush,
+            name=cfg.name,
+            checkpoint=lambda: self.stats.flushed,
         )
         self.refresher = threading.Thread(
             target=self.refresh_loop, name=f"sync-status-{cfg.name}", daemon=True
