@@ -376,7 +376,12 @@ class _Run:
         )
         self.refresher.start()
         log.info(
-            "sync %s/%s starts at %s (safe mode until %s)", cfg.name, cfg.source_id, start, self.exit_safe
+            "sync %s/%s starts at %s (safe mode until %s, binlog %s)",
+            cfg.name,
+            cfg.source_id,
+            start,
+            self.exit_safe,
+            self.stats.binlog_type,
         )
 
     def target_facts(self) -> tuple[bool, int]:
