@@ -4,7 +4,6 @@ upstream purged its binlog, and across kill -9 of the process), and every purge 
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import signal
