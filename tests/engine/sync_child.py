@@ -3,7 +3,8 @@
 The JSON gives the upstream and target (host, port, user, password), the database to replicate,
 the task name, the start position and the syncer options; with ``relay_dir`` the process also runs
 the source's relay there (from the start position's file) and the unit reads through it. Runs until
-SIGTERM (then stops cleanly and exits 0); resumable errors are retried like the task checker does; any other error exits 3.
+SIGTERM (then stops cleanly and exits 0); resumable errors are retried like the task checker does;
+any other error exits 3.
 """
 
 from __future__ import annotations
