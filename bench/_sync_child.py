@@ -28,6 +28,7 @@ from dmshell.engine.config.task import Meta
 from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.filters.rule_types import BAList
 from dmshell.engine.sync import syncer as sync
+from dmshell.engine.sync.location import LocationRecorder
 from dmshell.engine.unit import UnitContext
 
 
@@ -77,21 +78,21 @@ def replay(ctx: UnitContext, marks: list[Location]) -> int:
     """Run the sync unit until every mark is applied (see the module docstring)."""
     # note, for every mark, how many changes were dispatched when the reader passed it
     passed: dict[int, int] = {}
-    runs: list = []
-    original_commit = sync._Run.commit
+    unit = sync.SyncUnit(ctx)
+    stats = unit._stats  # the run's applier is published there
+    original_commit = LocationRecorder.commit
 
-    def commit(self, end_pos: int, txn: bool = True) -> None:
-        original_commit(self, end_pos, txn)
-        if not runs:
-            runs.append(self)
+    def commit(self: LocationRecorder, end_pos: int, txn: bool = True) -> Location:
+        point = original_commit(self, end_pos, txn)
         i = len(passed)
         if i < len(marks):
             mark = marks[i]  # binlog file names of one server sort like their indexes
             if self.file > mark.file or (self.file == mark.file and end_pos >= mark.pos):
-                passed[i] = self.applier.dispatched if self.applier is not None else 0
+                applier = stats.applier
+                passed[i] = applier.dispatched if applier is not None else 0
+        return point
 
-    sync._Run.commit = commit
-    unit = sync.SyncUnit(ctx)
+    LocationRecorder.commit = commit  # type: ignore[method-assign]
     stop = threading.Event()
     failure: list[BaseException] = []
 
@@ -110,7 +111,7 @@ def replay(ctx: UnitContext, marks: list[Location]) -> int:
         if failure:
             emit(event="error", message=str(failure[0]))
             return 1
-        applier = runs[0].applier if runs else None
+        applier = stats.applier
         if reached in passed and applier is not None and applier.committed_through() >= passed[reached]:
             emit(
                 event="mark",

@@ -832,6 +832,9 @@ ErrSyncerUnitDMLColumnNotMatch = _e(
     "Please check the log files to see if a related DDL has been skipped, and you could use `operate-schema` to get and set the table structure.",
 )
 ErrSyncerUnitBinlogEventFilter = _e(36015, C.SYNC_UNIT, _I, _HIGH, "")
+ErrSyncerUnitGhostOnlineDDLOnGhostTbl = _e(
+    36046, C.SYNC_UNIT, _I, _HIGH, "online ddls on ghost table `%s`.`%s`"
+)
 ErrSyncerUnitGenBinlogEventFilter = _e(
     36030,
     C.SYNC_UNIT,
@@ -866,6 +869,7 @@ ErrSyncerUnitParseDDL = _e(
     "parse DDL: %s",
     "Please confirm your DDL statement is correct and needed. For TiDB compatible DDL, see https://docs.pingcap.com/tidb/stable/mysql-compatibility#ddl-operations. You can use `handle-error` command to skip or replace the DDL or add a binlog filter rule to ignore it if the DDL is not needed.",
 )
+ErrSyncerUnsupportedStmt = _e(36068, C.SYNC_UNIT, _I, _HIGH, "`%s` statement not supported in %s mode")
 ErrSyncerGetEvent = _e(
     36069,
     C.SYNC_UNIT,

@@ -1,1 +1,50 @@
-"""The sync unit (DM's ``syncer``): binlog events to the target, with checkpoints."""
+"""The sync unit (DM's ``syncer``): binlog events to the target, with checkpoints.
+
+Modules, in the order an event meets them::
+
+    syncer        SyncUnit; one _Run per process(): set-up, the event loop (dispatch by event type),
+                  tear-down, stopping
+    start         where a run starts (start-time, checkpoint, GTID check, load end, meta, master)
+    location      LocationRecorder: file/pos, GTID set, pending GTID, in-transaction, skip-by-GTID,
+                  global/flushed/table points, DM's error locations
+    rows          RowHandler: table map + rows events → table plan → applier
+    table_plan    per-table plan: route, event filter, expression filters, extracted columns, hold
+    table_source  structures the schema tracker doesn't know yet (dump, upstream, target)
+    ddl           DDLHandler: parse, BA list, online-DDL guard, route/filter/split, coordinate,
+                  execute, track
+    coordinator   shard DDL coordination (seam a) and the shard-mode guard
+    online_ddl    the online-DDL (gh-ost / pt-osc) guard
+    operator      operations on events at binlog locations (seam b)
+    safe_mode     SafeMode and its exit rule
+    flusher       Flusher: when the checkpoint is written, and what
+    checkpoint    the checkpoint table (``<meta>.<task>_syncer_checkpoint``)
+    apply         Applier: causality dispatch to worker-count lanes; transaction boundaries (seam c)
+    dml           RowChange → SQL (single/multi-row, safe mode, compact), causality keys
+    dml_exec      executing batches on the lanes' connections (threads)
+    dml_process   the same in a child process (the default)
+    status        live counters, the monitor thread, ``pb.SyncStatus``
+
+Seams for the features to come (each has a default that is today's behaviour):
+
+(a) Shard DDL coordination (issue 10, ``dmshell/engine/shard/``):
+    ``coordinator.DDLCoordinator`` —
+    ``coordinate(job: DDLJob) -> Verdict`` is called by ``DDLHandler.run`` once per DDL whose
+    statements would reach the target, after routing and filtering, after the DML before it was
+    drained and the checkpoint flushed, before execution; ``Verdict.EXECUTE`` / ``Verdict.SKIP``
+    (``WAIT`` to come). ``DDLJob(ddl, targets, statements, start, end)``: the analysed upstream
+    DDL, each replicated upstream name with its routed target, the target statements, the event's
+    locations. ``holds(schema, table) -> bool`` is asked whenever a table's row plan is built (after
+    every DDL): rows of a held table are not applied (``TablePlan.verdict`` ``HOLD``). Default:
+    ``coordinator_for(cfg)`` — ``DirectCoordinator`` without ``shard-mode``, else ``ShardModeGuard``.
+    A unit takes another with ``SyncUnit(ctx, coordinator=...)``.
+(b) Error handling (issue 11, ``binlog skip|replace|inject``): ``operator.EventOperator`` —
+    ``operation(start: Location, event) -> Operation | None`` is asked, with the event's start
+    location, before a rows event or a query event's statement is applied;
+    ``Operation(Action.SKIP | REPLACE | INJECT, statements)``. Default: none
+    (``SyncUnit(ctx, operator=...)``; one ``is None`` test per event).
+(c) The applier (issue 12): ``apply.Transactions`` — the loop calls ``applier.txn_begin()`` when the
+    stream enters an upstream transaction (GTID event or ``BEGIN``) and ``applier.txn_commit(end)``
+    with the global point after it when it leaves (XID, ``COMMIT``, ``ROLLBACK``, or the DDL it
+    held); the changes dispatched in between are that transaction's. Today's ``Applier`` batches
+    across transactions and checks its lanes there.
+"""

@@ -13,15 +13,22 @@ batch when it holds ``batch`` changes, when the reader is about to wait for the 
 executes "when its batch is full or its queue is momentarily empty"; here a busy stream always
 fills batches, which is what keeps the target's cost per row low, and the age limit bounds the
 delay of a change to a quiet lane.) Each lane owns one target connection; the lanes' batches
-are executed by :mod:`dmshell.engine.sync.dml_exec` — by default in a child process, so that rendering
-SQL and talking to the target don't take the CPU the binlog decoding needs (``DMSHELL_DML_PROCESS=0``
-keeps them in threads of this process) — with bounded queues (back-pressure on the reader). A
+are executed by :mod:`dmshell.engine.sync.dml_exec` — by default in a child process
+(:mod:`dmshell.engine.sync.dml_process`), so that rendering SQL and talking to the target don't
+take the CPU the binlog decoding needs (``DMSHELL_DML_PROCESS=0`` keeps them in threads of this
+process) — with bounded queues (back-pressure on the reader). A
 batch is one transaction with multi-row statements when ``multiple-rows`` is on and the changes
 of one row collapsed when ``compact`` is on (:func:`dmshell.engine.sync.dml.batch_statements`).
 
 :meth:`Applier.drain` is a barrier: it returns when every change dispatched before it is committed
 — the syncer calls it before flushing a checkpoint and before executing a DDL, which is what makes
 "only fully applied positions are flushed" true.
+
+Upstream transactions (:class:`Transactions`): the syncer calls :meth:`Applier.txn_begin` when
+the stream enters one and :meth:`Applier.txn_commit` with its end location when it leaves it; the
+changes dispatched in between are that transaction's. This applier batches changes across
+transactions (causality decides the order), so the boundaries are where it checks for a lane's
+failure; the checkpoint, written after a drain, is what records the applied position.
 """
 
 from __future__ import annotations
@@ -33,15 +40,17 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from dmshell.engine import errors
+from dmshell.engine.binlog.location import Location
 from dmshell.engine.config.database import DBConfig
 from dmshell.engine.db import classify
 from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange, causality_keys, plan_of
-from dmshell.engine.sync.dml_exec import Aborted, Batch, ProcessExecutor, ThreadExecutor, tune_gc
+from dmshell.engine.sync.dml_exec import Aborted, Batch, ThreadExecutor, tune_gc
+from dmshell.engine.sync.dml_process import ProcessExecutor
 
-__all__ = ["Aborted", "Applier", "Causality", "downstream"]
+__all__ = ["Aborted", "Applier", "Causality", "Transactions", "downstream"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,23 @@ def downstream(err: errors.DMError) -> errors.DMError:
     """DM's ``terror.WithScope(err, ScopeDownstream)`` for errors the target raised."""
     entry = dataclasses.replace(err.entry, scope=errors.Scope.DOWNSTREAM)
     return errors.DMError(entry, err.message, err.cause, err.workaround)
+
+
+class Transactions(Protocol):
+    """How the syncer tells an applier about upstream transaction boundaries.
+
+    Every ``txn_begin`` is followed by exactly one ``txn_commit``; the row changes dispatched in
+    between belong to that transaction (none for a DDL's, or a transaction the GTID skip set holds).
+    """
+
+    def txn_begin(self) -> None:
+        """The stream entered a transaction (a GTID event, or ``BEGIN``)."""
+        ...
+
+    def txn_commit(self, end: Location) -> None:
+        """The transaction ended (XID, ``COMMIT``, ``ROLLBACK``, or the DDL it held); ``end``: the
+        global point after it (file, position and the GTID set including it)."""
+        ...
 
 
 class Causality:
@@ -142,17 +168,29 @@ class Applier:
         tune_gc()
         if process is None:
             process = connect_fn is None and os.environ.get("DMSHELL_DML_PROCESS", "1") != "0"
-        options = {
-            "lanes": self.workers_n,
-            "batch": self.batch,
-            "capacity": self.queue_size,
-            "multiple_rows": multiple_rows,
-            "compact": compact,
-        }
+        lanes, capacity = self.workers_n, self.queue_size
+        self._executor: ProcessExecutor | ThreadExecutor
         if process:
-            self._executor = ProcessExecutor(self, target, **options)
+            self._executor = ProcessExecutor(
+                self,
+                target,
+                lanes=lanes,
+                batch=self.batch,
+                capacity=capacity,
+                multiple_rows=multiple_rows,
+                compact=compact,
+            )
         else:
-            self._executor = ThreadExecutor(self, target, connect_fn=connect_fn, **options)
+            self._executor = ThreadExecutor(
+                self,
+                target,
+                lanes=lanes,
+                batch=self.batch,
+                capacity=capacity,
+                multiple_rows=multiple_rows,
+                compact=compact,
+                connect_fn=connect_fn,
+            )
         self._buffers: list[Batch | None] = [None] * self.workers_n
 
     # -- reports of the executor (any thread) ----------------------------------------------------
@@ -190,6 +228,16 @@ class Applier:
         if self._since_check >= AGE_CHECK_EVERY:
             self._since_check = 0
             self._submit_old()
+
+    def txn_begin(self) -> None:
+        """See :class:`Transactions`: a lane's failure stops the stream before the transaction."""
+        if self.error is not None:
+            raise self.error
+
+    def txn_commit(self, end: Location) -> None:
+        """See :class:`Transactions`: raises a lane's error, hands over buffers that waited too long
+        (:meth:`check`). ``end`` is not recorded: the checkpoint is written after a drain."""
+        self.check()
 
     @property
     def dispatched(self) -> int:

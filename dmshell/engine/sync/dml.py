@@ -54,8 +54,10 @@ class RowChange:
     op: str  # INSERT / UPDATE / DELETE
     table: TableInfo  # the upstream table as of this event
     target: tuple[str, str]  # routed (schema, table)
-    before: list | None  # values by column position (UPDATE, DELETE)
-    after: list | None  # (INSERT, UPDATE)
+    #: values by column position: ``before`` for UPDATE and DELETE, ``after`` for INSERT and UPDATE,
+    #: else None (typed Any: which image is there depends on ``op``, which the checker can't follow)
+    before: Any
+    after: Any
     ts: int = 0  # event timestamp (upstream clock)
     #: whatever the caller wants reported with an error (the event's locations)
     origin: Any = None
@@ -217,7 +219,8 @@ def normalize(table: TableInfo, values: list | None) -> list | None:
     return _normalize(norm, values)
 
 
-def _normalize(norm: list[tuple[int, str, list[str]]], values: list | None) -> list | None:
+def _normalize(norm: list[tuple[int, str, list[str]]], values: Any) -> Any:
+    """``values`` (a row image, or None) with the columns of ``norm`` normalised."""
     if values is None or not norm:
         return values
     out = None
@@ -418,8 +421,8 @@ def batch_statements(
         for k in keys:
             last_touch[k] = at
     out: list[tuple[str, RowChange]] = []
-    for g in groups:
-        out.extend(_render(g, max_bytes))
+    for group in groups:
+        out.extend(_render(group, max_bytes))
     return out
 
 
@@ -448,19 +451,19 @@ def compact_changes(changes: list[RowChange]) -> list[RowChange]:
         values = c.after if c.op == INSERT else c.before
         key = (plan.table, *[_key_value(values[i]) for i in ident])
         i = at.get(key)
-        merged = None
         if i is not None:
             prev = out[i]
+            assert prev is not None and prev.keys is not None  # `at` names live changes, keyed
             if all(last.get(k) == i for k in prev.keys):  # nothing since touched its keys
                 merged = _merge(prev, c)
-        if merged is None:
-            at[key] = len(out)
-            _append(c, keys)
-            return
-        out[i] = None
-        merged.keys = list(dict.fromkeys([*prev.keys, *keys]))
+                if merged is not None:
+                    out[i] = None
+                    merged.keys = list(dict.fromkeys([*prev.keys, *keys]))
+                    at[key] = len(out)
+                    _append(merged, merged.keys)
+                    return
         at[key] = len(out)
-        _append(merged, merged.keys)
+        _append(c, keys)
 
     def _append(c: RowChange, keys: list) -> None:
         c.keys = keys

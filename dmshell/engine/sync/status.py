@@ -157,7 +157,7 @@ def _queue_depths(applier: Any) -> tuple[list[int], int]:
 
 def seconds_behind(s: SyncStats, now: float) -> int:
     """See the module docstring; called with ``s.lock`` held."""
-    oldest = s.oldest_pending()
+    oldest: float | None = s.oldest_pending()
     if oldest is None:
         if s.started is None:
             return 0

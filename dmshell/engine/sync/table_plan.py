@@ -1,8 +1,10 @@
 """What the sync unit does with the rows of one upstream table, decided once per table structure
 (in DM's ``handleRowsEvent`` order):
 
-1. block-allow list (the caller: a filtered table never gets a plan);
-2. route: the target table;
+1. block-allow list (the caller: a filtered table never gets a plan); a shadow or trash table of an
+   online schema change stops the unit (:mod:`dmshell.engine.sync.online_ddl`);
+2. route: the target table; rows the shard coordinator holds back are not applied (verdict
+   ``Hold``, :mod:`dmshell.engine.sync.coordinator`);
 3. binlog event filter: ``insert`` / ``update`` / ``delete`` events dropped as a whole, or an
    ``Error`` rule that stops the task;
 4. expression filters, row by row (:mod:`dmshell.engine.filters.expression`);
@@ -21,7 +23,12 @@ from dmshell.engine.ddl.statement import ColumnDef
 from dmshell.engine.filters.expression import ExpressionFilters, TableExprs
 from dmshell.engine.filters.rules import EventFilter, TableRouter
 from dmshell.engine.schema.tracker import TableInfo
+from dmshell.engine.sync.coordinator import DDLCoordinator, DirectCoordinator
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
+from dmshell.engine.sync.online_ddl import OnlineDDLGuard
+
+#: the verdict of rows the shard coordinator holds back
+HOLD = "Hold"
 
 
 @dataclass(slots=True)
@@ -31,7 +38,7 @@ class TablePlan:
     source: TableInfo  # the tracked upstream structure the rows are decoded with
     info: TableInfo  # what the DML layer sees: ``source`` plus the extracted columns
     target: tuple[str, str]
-    verdict: dict[str, str]  # op -> the binlog event filter's "Do" / "Ignore" / "Error"
+    verdict: dict[str, str]  # op -> the binlog event filter's "Do" / "Ignore" / "Error", or HOLD
     exprs: TableExprs | None
     extra: list[str]  # values of the extracted columns, appended to every row image
 
@@ -64,21 +71,35 @@ class RowFilters:
     """Plans for every table of a subtask; :meth:`plan` is cached per table structure."""
 
     def __init__(
-        self, router: TableRouter, event_filter: EventFilter, exprs: ExpressionFilters, source_id: str
+        self,
+        router: TableRouter,
+        event_filter: EventFilter,
+        exprs: ExpressionFilters,
+        source_id: str,
+        *,
+        online: OnlineDDLGuard | None = None,
+        coordinator: DDLCoordinator | None = None,
     ) -> None:
         self.router = router
         self.event_filter = event_filter
         self.exprs = exprs
         self.source_id = source_id
+        self.online = online or OnlineDDLGuard(False, [], [])
+        self.coordinator = coordinator or DirectCoordinator()
         self._plans: dict[tuple[str, str], TablePlan] = {}
 
     def plan(self, schema: str, table: str, info: TableInfo) -> TablePlan:
-        """The plan for rows of ``schema.table`` decoded with ``info`` (raises the router's DMError)."""
+        """The plan for rows of ``schema.table`` decoded with ``info`` (raises the router's DMError,
+        and the online-DDL guard's)."""
         cached = self._plans.get((schema, table))
         if cached is not None and cached.source is info:
             return cached
+        self.online.check(schema, table)
         target = self.router.route(schema, table)
-        verdict = {op: self.event_filter.action(schema, table, op) for op in (INSERT, UPDATE, DELETE)}
+        if self.coordinator.holds(schema, table):
+            verdict = dict.fromkeys((INSERT, UPDATE, DELETE), HOLD)
+        else:
+            verdict = {op: self.event_filter.action(schema, table, op) for op in (INSERT, UPDATE, DELETE)}
         exprs = self.exprs.for_table(schema, table, info) if self.exprs else None
         extracted = []
         if self.router.has_extractors:
