@@ -28,7 +28,7 @@ from pathlib import Path
 import pymysql
 
 from dmshell.engine import db, errors
-from dmshell.engine.binlog.gtid import gtid_at, parse_gtid_set, resolve_gtid_start
+from dmshell.engine.binlog.gtid import GtidSet, gtid_at, parse_gtid_set, resolve_gtid_start
 from dmshell.engine.binlog.location import Location, detect_flavor, file_index, master_status
 from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.relay.layout import RelayDir, SubDir
@@ -196,7 +196,7 @@ class Relay:
             reader.close()
             writer.close()
 
-    def _prepare(self, conn: db.Connection, uuid: str) -> tuple[SubDir, Location, object]:
+    def _prepare(self, conn: db.Connection, uuid: str) -> tuple[SubDir, Location, GtidSet]:
         """(sub-directory, where the stream starts, the GTID set there) for upstream ``uuid``."""
         subs = self.dir.subdirs()
         flavor = self._flavor
