@@ -158,6 +158,10 @@ def render_subtask(view: SubtaskView, mode: str, palette: Palette) -> Table:
         origin = upstream_origin(view.master_gtid)
         grid.add_row("master", position_text(view.master_binlog, view.master_gtid, palette, origin))
         grid.add_row("syncer", position_text(view.syncer_binlog, view.syncer_gtid, palette, origin))
+        if view.relay_binlog:
+            relay = Text(view.relay_binlog)
+            relay.append(f"   ahead of the syncer by {view.relay_ahead or '?'}", style=palette.muted)
+            grid.add_row("relay", relay)
         stats = Text()
         stats.append_text(lag_text(view.lag if view.stage == "Running" else None, palette))
         stats.append("   rows/s ")
