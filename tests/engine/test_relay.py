@@ -299,3 +299,39 @@ def test_background_purge_by_expires_and_remain_space(four_files):
     wait_until(lambda: list(relay_files(relay)) == names[3:], "the space rule to purge", timeout=10)
     time.sleep(1.5)
     assert list(relay_files(relay)) == names[3:]  # never what task1 needs
+
+
+def test_upstream_switch_starts_a_new_sub_directory(mariadb, db, tmp_path):
+    """Another server behind the source (its UUID differs from the newest sub-directory's): with
+    enable-gtid the relay continues in a new sub-directory at the GTID set it had reached."""
+    up = mariadb.up1
+    up.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.t (id INT PRIMARY KEY)")
+    here = master(up)
+    old = SubDir("0-999", 1)  # what the relay wrote from the previous upstream
+    path = tmp_path / "relay"
+    (path / old.name).mkdir(parents=True)
+    (path / "server-uuid.index").write_text(f"{old.name}\n")
+    (path / old.name / META_FILE).write_text(
+        f'binlog-name = "mysql-bin.000001"\nbinlog-pos = 4\nbinlog-gtid = "{here.gtid}"\n'
+    )
+    src = SourceConfig(source_id="mysql-01", from_db=up.dbconfig(), enable_gtid=False)
+    relay = Relay(src, path)
+    relay.start()
+    wait_until(lambda: relay.stage == pb.Paused, "the relay to refuse the switch")
+    assert relay.status().result.errors[0].ErrCode == 30034  # ErrRelaySwitchMasterNeedGTID
+    relay.stop()
+    src.enable_gtid = True
+    relay = Relay(src, path)
+    relay.start()
+    try:
+        up.execute(f"INSERT INTO {db}.t VALUES (1)")
+        wait_until(lambda: caught_up(relay, up), "the relay to catch up")
+        new = relay.dir.subdirs()[-1]
+        assert [s.name for s in relay.dir.subdirs()] == [old.name, new.name]
+        assert new.suffix == 2 and new.uuid == f"1-{up.query('SELECT @@server_id')[0][0]}"
+        assert relay.status().relaySubDir == new.name
+        name = relay.active[1]
+        data = (relay.dir.dir_of(new) / name).read_bytes()
+        assert data == upstream_file(up, name)[: len(data)]
+    finally:
+        relay.stop()

@@ -91,6 +91,7 @@ class Relay:
         self._writer: RelayFileWriter | None = None
         self._flavor = source.flavor.lower()
         self._status_conn: db.Connection | None = None
+        self._status_lock = threading.Lock()
         self._master: Location | None = None
         self._master_at = 0.0
         self.holds = Holds(self.dir)
@@ -133,9 +134,10 @@ class Relay:
             self.stage = pb.Stopped
         self.purger.stop()
         self.holds.save()
-        if self._status_conn is not None:
-            self._status_conn.close()
-            self._status_conn = None
+        with self._status_lock:
+            if self._status_conn is not None:
+                self._status_conn.close()
+                self._status_conn = None
         self._bump()
 
     def _halt_session(self) -> None:
@@ -298,6 +300,10 @@ class Relay:
         return st
 
     def _master_status(self) -> Location | None:
+        with self._status_lock:  # (status queries come from several gRPC threads)
+            return self._refresh_master()
+
+    def _refresh_master(self) -> Location | None:
         if time.monotonic() - self._master_at < STATUS_REFRESH:
             return self._master
         try:
