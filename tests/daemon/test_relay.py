@@ -1,16 +1,21 @@
 """The relay through dmctl and a real daemon: start/stop/pause/resume/purge-relay with DM's JSON,
-``query-status`` relay fields, a task reading the relay (``binlogType: local``), ``enable-relay``."""
+``query-status`` relay fields, a task reading the relay (``binlogType: local``) also across kill -9
+of its worker, ``enable-relay``."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
+import signal
+import threading
 
 import pytest
-from daemon_helpers import Daemon, wait_for
+from daemon_helpers import Daemon, wait_for, worker_pids
 
 from dmshell.ctl.main import run_command
+from dmshell.engine.relay.recovery import file_checksum, valid_end
 from dmshell.proto import dmworker_pb2 as pb
 
 S1, S2 = "relay-src-01", "relay-src-02"
@@ -60,13 +65,9 @@ target-database:
 {mariadb.target.connection_yaml()}block-allow-list:
   bal:
     do-dbs: ["{db}"]
-syncers:
-  global:
-    safe-mode-duration: 0s
 mysql-instances:
   - source-id: {S1}
     block-allow-list: bal
-    syncer-config-name: global
 """)
     return path
 
@@ -123,6 +124,26 @@ def test_relay_commands_status_and_a_task_reading_the_relay(daemon, mariadb, tmp
     resumed = dmctl(d, "resume-relay", "-s", S1)
     assert resumed["op"] == "ResumeRelay" and resumed["sources"][0]["result"] is True, resumed
     wait_for(lambda: mariadb.target.query(f"SELECT COUNT(*) FROM {dbname}.t") == [(21,)], 30, "the new row")
+
+    # kill -9 of the worker while the relay writes: no torn relay file, the task converges
+    pid = worker_pids(d.pid)[worker]
+    writer = threading.Thread(
+        target=lambda: [up.execute(f"INSERT INTO {dbname}.t VALUES ({i}, 'k')") for i in range(200, 400)]
+    )
+    writer.start()
+    wait_for(lambda: mariadb.target.query(f"SELECT COUNT(*) FROM {dbname}.t WHERE id >= 200")[0][0] > 20, 30)
+    os.kill(pid, signal.SIGKILL)
+    writer.join(60)
+    wait_for(lambda: worker_pids(d.pid).get(worker, pid) != pid, 30, "the worker to be restarted")
+    # (the restarted task replays from its checkpoint in safe mode, as after any crash)
+    wait_for(lambda: mariadb.target.query(f"SELECT COUNT(*) FROM {dbname}.t") == [(221,)], 60, "all rows")
+    relay_root = d.data_dir / "workers" / worker / "relay-dir" / S1
+    files = [p for p in relay_root.glob("*/mysql-bin.*")]
+    assert files
+    for path in files:
+        data = path.read_bytes()
+        assert valid_end(data, 4, file_checksum(data)) == len(data), path
+    assert d.subtask(TASK, S1).sync.binlogType == "local"
 
     # purge-relay: a file the task has passed goes; one it (or the relay) still needs never does
     first = relay_status(d, S1)["relayBinlog"].strip("()").split(",")[0]
