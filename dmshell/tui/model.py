@@ -82,11 +82,11 @@ def binlog_gap(behind: str, ahead: str) -> str:
     if base_a != base_b or index_a != index_b:
         n = index_b - index_a
         return f"{n} file{'s' if abs(n) != 1 else ''}" if base_a == base_b else "other file"
-    n = float(max(0, pos_b - pos_a))
+    size = float(max(0, pos_b - pos_a))
     for unit in ("B", "KB", "MB"):
-        if n < 1024 or unit == "MB":
-            return f"{n:,.0f} {unit}"
-        n /= 1024
+        if size < 1024 or unit == "MB":
+            return f"{size:,.0f} {unit}"
+        size /= 1024
     return ""
 
 
