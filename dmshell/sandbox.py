@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pymysql
 
@@ -325,3 +326,127 @@ def install_db_path() -> str:
 UPSTREAM1 = ServerSpec("upstream1", server_id=101, gtid_domain_id=1)
 UPSTREAM2 = ServerSpec("upstream2", server_id=102, gtid_domain_id=2, binlog_row_metadata="FULL")
 TARGET = ServerSpec("target", server_id=201, log_bin=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# TLS: a throw-away certificate authority for servers started with TLS and their clients
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TLSPair:
+    """PEM files of one certificate and its key (``ca`` is the CA that signed it)."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+
+class TestPKI:
+    """A CA (``<dir>/ca.pem``) issuing certificates for 127.0.0.1/localhost (``issue``)."""
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, directory: Path, ca_name: str = "dmshell-test-ca") -> None:
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.dir = directory
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, ca_name)])
+        self._name = name
+        self._cert = (
+            self._builder(name, self._key.public_key())
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    key_cert_sign=True,
+                    crl_sign=True,
+                    content_commitment=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),  # fmt: skip
+                critical=True,
+            )
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False)
+            .sign(self._key, self._hash())
+        )
+        self.ca = self._write("ca.pem", self._pem(self._cert))
+
+    @staticmethod
+    def _hash() -> Any:
+        from cryptography.hazmat.primitives import hashes
+
+        return hashes.SHA256()
+
+    def _builder(self, subject: Any, public_key: Any) -> Any:
+        import datetime
+
+        from cryptography import x509
+
+        now = datetime.datetime.now(datetime.UTC)
+        return (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(getattr(self, "_name", subject))
+            .public_key(public_key)
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+        )
+
+    @staticmethod
+    def _pem(cert: Any) -> bytes:
+        from cryptography.hazmat.primitives import serialization
+
+        return cert.public_bytes(serialization.Encoding.PEM)
+
+    def _write(self, name: str, data: bytes) -> Path:
+        path = self.dir / name
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as fh:
+            fh.write(data)
+        return path
+
+    def issue(self, cn: str, name: str | None = None) -> TLSPair:
+        """A certificate for ``cn``, valid as server (127.0.0.1, localhost) and as client."""
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # MariaDB: any TLS lib
+        cert = (
+            self._builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]), key.public_key())
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
+            .add_extension(
+                x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                critical=False,
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
+            )
+            .sign(self._key, self._hash())
+        )
+        base = name or cn
+        key_pem = key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+        return TLSPair(
+            self.ca, self._write(f"{base}.pem", self._pem(cert)), self._write(f"{base}-key.pem", key_pem)
+        )
+
+    @staticmethod
+    def server_options(pair: TLSPair) -> dict[str, str]:
+        """``ServerSpec.extra_options`` for a MariaDB server speaking TLS with ``pair``."""
+        return {"ssl-ca": str(pair.ca), "ssl-cert": str(pair.cert), "ssl-key": str(pair.key)}

@@ -39,6 +39,20 @@ class TLSFiles:
         return bool(self.ca or self.cert or self.key)
 
 
+_default_tls = TLSFiles()
+
+
+def set_default_tls(tls: TLSFiles) -> None:
+    """The TLS files of every :class:`~dmshell.client.master.MasterClient` made without its own
+    (the TUI's flags reach its status stream and its calls this way)."""
+    global _default_tls
+    _default_tls = tls
+
+
+def default_tls() -> TLSFiles:
+    return _default_tls
+
+
 def channel_options(max_receive: int = MAX_MESSAGE) -> list[tuple[str, int]]:
     """Channel arguments: message limits and keepalive."""
     return [

@@ -16,7 +16,15 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
-from dmshell.client.channel import MAX_MESSAGE, TLSFiles, credentials, dial_target, endpoints, open_channel
+from dmshell.client.channel import (
+    MAX_MESSAGE,
+    TLSFiles,
+    credentials,
+    default_tls,
+    dial_target,
+    endpoints,
+    open_channel,
+)
 from dmshell.client.errors import ClientError, UnreachableError, code_and_details, rpc_failure
 
 if TYPE_CHECKING:
@@ -55,7 +63,7 @@ class MasterClient:
     ) -> None:
         self.addrs = addrs
         self.timeout = timeout
-        self.tls = tls or TLSFiles()
+        self.tls = tls or default_tls()
         self.dial_timeout = dial_timeout
         #: the address in use, as given (empty until connected)
         self.address = ""

@@ -39,7 +39,6 @@ class CtlConfig:
     ssl_ca: str = ""
     ssl_cert: str = ""
     ssl_key: str = ""
-    cert_allowed_cn: tuple[str, ...] = ()
 
     @property
     def tls(self) -> TLSFiles:
@@ -147,9 +146,13 @@ def _apply_file(cfg: CtlConfig, path: str) -> None:
                     f"{prefix}: toml: cannot load {type(data[key]).__name__} into string field {key!r}"
                 )
             setattr(cfg, attr, data[key])
-    cn = data.get("cert-allowed-cn")
-    if isinstance(cn, list):
-        cfg.cert_allowed_cn = tuple(str(x) for x in cn)
+    if data.get("cert-allowed-cn"):
+        # Python's gRPC does not let a client check the server certificate's name beyond the host
+        # name; refused rather than ignored. The master checks its clients (--cert-allowed-cn).
+        raise CtlError(
+            f"{prefix}: cert-allowed-cn is not supported by dmshell's dmctl (it cannot check the "
+            "master's certificate name); remove it: the master's --cert-allowed-cn checks clients"
+        )
 
 
 def _os_error_text(exc: OSError) -> str:

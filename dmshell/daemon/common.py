@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import io
 import logging
+import logging.handlers
+import os
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import grpc
 
 from dmshell.client.channel import MAX_MESSAGE
 from dmshell.engine import errors
+from dmshell.engine.config.secrets import mask_text
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +98,88 @@ def add_log_arguments(parser: argparse.ArgumentParser) -> None:
         help="log level: debug, info, warn, error, fatal (default: info)",
     )
     parser.add_argument("--log-file", default="", help="write the log to this file (default: stderr)")
+    parser.add_argument(
+        "--log-max-size",
+        type=int,
+        default=DEFAULT_LOG_MAX_MB,
+        metavar="MB",
+        help=f"with --log-file: rotate the log at this size (default {DEFAULT_LOG_MAX_MB}; 0: never)",
+    )
+    parser.add_argument(
+        "--log-max-backups",
+        type=int,
+        default=DEFAULT_LOG_BACKUPS,
+        metavar="N",
+        help=f"with --log-file: rotated logs to keep (default {DEFAULT_LOG_BACKUPS})",
+    )
 
 
-def setup_logging(level: str, log_file: str, tag: str) -> None:
-    """Log at ``level`` to ``log_file`` (appended, directory created) or stderr; lines tagged ``[tag]``."""
+#: log rotation defaults (DM's ``log.max-size`` is 300 MB; it keeps every backup, dmshell 10)
+DEFAULT_LOG_MAX_MB, DEFAULT_LOG_BACKUPS = 300, 10
+
+
+def log_argv(level: str, log_file: str, max_mb: int, backups: int) -> list[str]:
+    """The logging flags that make another process (a worker) log the same way to ``log_file``."""
+    return [
+        "--log-level", level, "--log-file", log_file,
+        "--log-max-size", str(max_mb), "--log-max-backups", str(backups),
+    ]  # fmt: skip
+
+
+class _PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Rotating log files created 0600, whatever the umask (the log names sources and tasks)."""
+
+    def _open(self) -> io.TextIOWrapper:  # logging's hook
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        return cast(io.TextIOWrapper, open(fd, self.mode, encoding=self.encoding, errors=self.errors))
+
+
+class MaskSecrets(logging.Filter):
+    """Masks secret configuration values (``engine/config/secrets.py``) in every log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        masked = mask_text(text)
+        if masked != text:
+            record.msg, record.args = masked, None
+        return True
+
+
+def setup_logging(
+    level: str,
+    log_file: str,
+    tag: str,
+    max_mb: int = DEFAULT_LOG_MAX_MB,
+    backups: int = DEFAULT_LOG_BACKUPS,
+) -> None:
+    """Log at ``level`` to ``log_file`` (appended, directory created, rotated at ``max_mb`` keeping
+    ``backups`` old files; files 0600) or stderr; lines tagged ``[tag]``, secrets masked."""
     handler: logging.Handler
     if log_file:
         path = Path(log_file)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handler = logging.FileHandler(path, encoding="utf-8")
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handler = _PrivateRotatingFileHandler(
+            path, maxBytes=max(0, max_mb) * 1024 * 1024, backupCount=max(0, backups), encoding="utf-8"
+        )
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [{tag}] %(name)s: %(message)s"))
+    handler.addFilter(MaskSecrets())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(LOG_LEVELS[level])
+
+
+def harden_process() -> None:
+    """umask 077: everything the daemon and its workers create (dump files, logs, state) is private."""
+    os.umask(0o077)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it 0700, whoever created it before."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
 
 class RPCLogger(grpc.ServerInterceptor):

@@ -1,7 +1,8 @@
 """Stored configurations rendered as DM's ``get-config`` and ``config export`` return them.
 
-``get-config`` masks passwords; ``config export`` (``ListTaskConfigs``/``ListSourceConfigs``)
-returns them DM-encrypted so that ``config import`` round-trips without a plaintext password.
+``get-config`` masks secrets (``engine/config/secrets.py``); ``config export``
+(``ListTaskConfigs``/``ListSourceConfigs``) returns them DM-encrypted so that ``config import``
+round-trips without a plaintext password.
 Rendering errors are raised as :class:`~dmshell.engine.errors.DMError`.
 """
 
@@ -18,6 +19,7 @@ from dmshell.engine.config.load import (
     load_source_config,
     load_task_config,
 )
+from dmshell.engine.config.secrets import copy_db, map_secrets
 from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.task import TaskConfig
 
@@ -62,10 +64,13 @@ def master_config(name: str, master_addr: str, data_dir: str) -> str:
 
 
 def for_export(cfg: _Cfg) -> _Cfg:
-    """A copy of a source or task config whose passwords are DM-encrypted."""
+    """A copy of a source or task config whose secrets (passwords, ``ssl-key-base64``) are
+    DM-encrypted: loading decrypts them again, so export/import round-trips."""
     cfg = dataclasses.replace(cfg)
     for attr in ("from_db", "target"):
         db = getattr(cfg, attr, None)
-        if db is not None and db.password:
-            setattr(cfg, attr, dataclasses.replace(db, password=encrypt_or_plaintext(db.password)))
+        if db is not None:
+            db = copy_db(db)
+            map_secrets(db, encrypt_or_plaintext)
+            setattr(cfg, attr, db)
     return cfg

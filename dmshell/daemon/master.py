@@ -32,12 +32,13 @@ import grpc
 from dmshell import __version__
 from dmshell.client.errors import status_text
 from dmshell.daemon import configs, tasks
+from dmshell.daemon.auth import Security, peer_identity
 from dmshell.daemon.common import Unsupported, go_list
 from dmshell.daemon.relays import RelayOps
 from dmshell.daemon.scheduler import Scheduler, WorkerAgent
 from dmshell.daemon.store import Store, StoreConflict
 from dmshell.daemon.worker import no_subtask_msg
-from dmshell.engine import checker, errors
+from dmshell.engine import checker, errors, names
 from dmshell.engine.config import encrypt
 from dmshell.engine.config.load import load_source_config
 from dmshell.engine.config.task import TaskConfig
@@ -50,8 +51,21 @@ log = logging.getLogger(__name__)
 NO_FREE_WORKER = "source is added but there is no free worker to bound"
 STOPPED_UNBOUND = "source is stopped and hasn't bound to worker before being stopped"
 WORKER_RPC_TIMEOUT = 10.0
+#: at most this many ``WatchStatus`` streams at once: each holds a thread of the master's gRPC pool
+#: (``process.GRPC_THREADS``), which must keep threads for every other call
+MAX_WATCHERS = 16
+#: the largest task or source configuration the master parses (DM's are a few KiB)
+MAX_CONFIG_BYTES = 1024 * 1024
 _T = TypeVar("_T")
 _R = TypeVar("_R")
+
+
+def check_config_size(text: str, what: str) -> None:
+    """Refuse a configuration too large to be one (before YAML sees it)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise errors.ErrConfigYamlTransform(
+            f"the {what} configuration is {len(text)} bytes; at most {MAX_CONFIG_BYTES} are accepted"
+        )
 
 
 def with_class(
@@ -310,8 +324,11 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         wait_retries: int = 10,
         wait_interval: float = 1.0,
         binding_wait: Callable[[], bool] | None = None,
+        security: Security | None = None,
     ) -> None:
         self.store = store
+        self.security = security or Security()
+        self._watchers = threading.BoundedSemaphore(MAX_WATCHERS)
         self.scheduler = scheduler
         self.workers = WorkerQueries(store, scheduler, wait_retries, wait_interval)
         self.master_addr = master_addr
@@ -342,6 +359,8 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             resp.msg = str(errors.ErrMasterInvalidOperateOp(mpb.SourceOp.Name(request.op), "source"))
             return resp
         try:
+            for text in request.config:
+                check_config_size(text, "source")
             cfgs = [load_source_config(text) for text in request.config]
             if request.op in (mpb.StartSource, mpb.UpdateSource):
                 for cfg in cfgs:  # DM connects to every source before changing anything
@@ -436,6 +455,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         if bad := tasks.start_time_error(start_time):
             raise _Refused(bad)
         try:
+            check_config_size(text, "task")
             cfg = tasks.parse_task(self.store, text)
         except errors.DMError as exc:
             raise _Refused(with_class(exc)) from exc
@@ -586,11 +606,19 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         self, request: mpb.WatchStatusRequest, context: grpc.ServicerContext
     ) -> Iterator[mpb.QueryStatusListResponse]:
         interval = max(100, request.intervalMs or 1000) / 1000.0
-        gone = threading.Event()
-        context.add_callback(gone.set)
-        while context.is_active() and not gone.is_set():
-            yield self.workers.status_list(request.name, list(request.sources))
-            gone.wait(interval)
+        if not self._watchers.acquire(blocking=False):
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"too many status watchers (at most {MAX_WATCHERS}); use query-status or close one",
+            )
+        try:
+            gone = threading.Event()
+            context.add_callback(gone.set)
+            while context.is_active() and not gone.is_set():
+                yield self.workers.status_list(request.name, list(request.sources))
+                gone.wait(interval)
+        finally:
+            self._watchers.release()
 
     # ======================================================================================
     # members, configs, cluster
@@ -600,7 +628,11 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     ) -> mpb.RegisterWorkerResponse:
         if not request.name or not request.address:
             return mpb.RegisterWorkerResponse(msg=str(errors.ErrMasterParseArgs()))
-        msg = self.scheduler.register_worker(request.name, request.address)
+        if bad := names.name_error("worker name", request.name):
+            return mpb.RegisterWorkerResponse(msg=bad)
+        # the Guard let only members through; which one it is decides who may use the name
+        identity = peer_identity(context, self.security) or ""
+        msg = self.scheduler.register_worker(request.name, request.address, identity)
         return mpb.RegisterWorkerResponse(result=not msg, msg=msg)
 
     def ListMember(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import fcntl
 import json
 import logging
@@ -21,6 +22,7 @@ import sys
 import threading
 import time
 from concurrent import futures
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -28,11 +30,18 @@ import grpc
 
 from dmshell import __version__
 from dmshell.client import defaults
+from dmshell.client.channel import TLSFiles, credentials
+from dmshell.daemon import auth
 from dmshell.daemon.common import (
+    DEFAULT_LOG_BACKUPS,
+    DEFAULT_LOG_MAX_MB,
     SERVER_OPTIONS,
     RPCLogger,
     add_log_arguments,
     dial_host,
+    harden_process,
+    log_argv,
+    private_dir,
     setup_logging,
     split_addr,
 )
@@ -41,6 +50,17 @@ from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc
 log = logging.getLogger(__name__)
 
 PIDFILE = "dmshell.pid"
+SECRET_KEY_FILE = "secret.key"
+#: the master's gRPC threads: every RPC holds one; WatchStatus streams at most
+#: ``master.MAX_WATCHERS`` of them, so status and task calls always find one free
+GRPC_THREADS = 64
+REGISTER_METHOD = "/pb.Master/RegisterWorker"
+#: what the master accepts in one request: configurations (at most ``master.MAX_CONFIG_BYTES`` each)
+#: and names; a larger message is refused by gRPC before it is read into memory
+MAX_REQUEST = 8 * 1024 * 1024
+MASTER_SERVER_OPTIONS = [
+    (k, MAX_REQUEST if k == "grpc.max_receive_message_length" else v) for k, v in SERVER_OPTIONS
+]
 LOCKFILE = "daemon.lock"
 EXIT_NOT_RUNNING = 3  # LSB: "program is not running"
 
@@ -84,6 +104,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds `stop` waits for the daemon to exit (default 90), "
         "`--detach` for it to answer (default 60)",
     )
+    parser.add_argument(
+        "--secret-key-path",
+        default="",
+        help="AES-256 key (64 hex characters) for encrypted passwords; created 0600 when missing "
+        f"(default: <data-dir>/{SECRET_KEY_FILE}). Ciphertexts made with DM's built-in key stay readable",
+    )
+    auth.add_security_arguments(parser)
     add_log_arguments(parser)
     return parser
 
@@ -92,30 +119,62 @@ def main(argv: list[str] | None = None) -> int:
     """``dmshell daemon [status|stop] ...``."""
     args = build_parser().parse_args(argv)
     data_dir = Path(args.data_dir or defaults.data_dir()).resolve()
+    try:
+        sec = auth.security_from_args(args)
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     if args.action == "status":
-        return status(data_dir, args.master_addr)
+        return status(data_dir, args.master_addr, sec.tls)
     if args.action == "stop":
-        return stop(data_dir, args.master_addr, args.timeout or 90.0)
+        return stop(data_dir, args.master_addr, args.timeout or 90.0, sec.tls)
     master_addr = args.master_addr or os.environ.get(defaults.MASTER_ADDR_ENV) or defaults.DEFAULT_MASTER_ADDR
     try:
-        split_addr(master_addr)
+        host, _ = split_addr(master_addr)
         policy: str | int = "auto" if args.workers == "auto" else int(args.workers)
         if isinstance(policy, int) and policy < 0:
             raise ValueError(f"--workers must be `auto` or a number ≥ 0, not {args.workers}")
     except ValueError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
+    if refusal := auth.check_listen_address(host, sec, args.insecure, "master"):
+        print(f"Error: {refusal}", file=sys.stderr)
+        return 2
     log_file = str(Path(args.log_file).resolve()) if args.log_file else ""
+    logs = LogSettings(args.log_level, log_file, args.log_max_size, args.log_max_backups)
+    key_path = str(Path(args.secret_key_path).resolve()) if args.secret_key_path else ""
     if args.detach:
-        return detach(data_dir, master_addr, args.workers, args.timeout or 60.0, args.log_level, log_file)
-    return run(data_dir, master_addr, policy, args.log_level, log_file)
+        passthrough = [*sec.argv(), *(["--insecure"] if args.insecure else [])]
+        if key_path:
+            passthrough += ["--secret-key-path", key_path]
+        return detach(data_dir, master_addr, args.workers, args.timeout or 60.0, logs, passthrough, sec.tls)
+    return run(data_dir, master_addr, policy, logs, sec, key_path)
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """``--log-level``, ``--log-file`` (absolute or ""), ``--log-max-size``, ``--log-max-backups``."""
+
+    level: str = "info"
+    file: str = ""
+    max_mb: int = DEFAULT_LOG_MAX_MB
+    backups: int = DEFAULT_LOG_BACKUPS
+
+    def argv(self) -> list[str]:
+        return log_argv(self.level, self.file, self.max_mb, self.backups) if self.file else [
+            "--log-level", self.level]  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
 # run in the foreground
 # ------------------------------------------------------------------------------------------
 def run(
-    data_dir: Path, master_addr: str, policy: str | int, log_level: str = "info", log_file: str = ""
+    data_dir: Path,
+    master_addr: str,
+    policy: str | int,
+    logs: LogSettings | None = None,
+    sec: auth.Security | None = None,
+    key_path: str = "",
 ) -> int:
     """Serve until SIGTERM/SIGINT."""
     # imported here, not at the top: `dmshell daemon status/stop` need none of this
@@ -123,10 +182,14 @@ def run(
     from dmshell.daemon.scheduler import Scheduler
     from dmshell.daemon.store import SQLiteStore
     from dmshell.daemon.workerhost import WorkerHost
+    from dmshell.engine.config import encrypt
+    from dmshell.engine.errors import DMError
 
-    setup_logging(log_level, log_file, "daemon")
-    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    lock_fd = os.open(data_dir / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o644)
+    logs = logs or LogSettings()
+    harden_process()
+    setup_logging(logs.level, logs.file, "daemon", logs.max_mb, logs.backups)
+    private_dir(data_dir)
+    lock_fd = os.open(data_dir / LOCKFILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -145,29 +208,59 @@ def run(
     signal.signal(signal.SIGINT, on_signal)
 
     host, _ = split_addr(master_addr)
+    key_path = key_path or str(data_dir / SECRET_KEY_FILE)
+    try:
+        encrypt.init_cipher(encrypt.load_or_create_key(key_path))
+        token = auth.load_or_create_secret(data_dir / auth.SECRET_FILE)
+    except (DMError, OSError, ValueError) as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        os.close(lock_fd)
+        return 1
+    sec = dataclasses.replace(sec or auth.Security(), token=token)
     store = SQLiteStore(data_dir / "master.db")
-    scheduler = Scheduler(store)
+    scheduler = Scheduler(store, sec)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="master-grpc"),
-        interceptors=[RPCLogger()],
-        options=SERVER_OPTIONS,
+        futures.ThreadPoolExecutor(max_workers=GRPC_THREADS, thread_name_prefix="master-grpc"),
+        interceptors=[RPCLogger(), auth.Guard(sec, lambda method: method == REGISTER_METHOD)],
+        options=MASTER_SERVER_OPTIONS,
     )
     try:
-        port = server.add_insecure_port(master_addr)
+        port = auth.add_port(server, master_addr, sec)
     except RuntimeError as exc:
         print(f"Error: cannot listen on {master_addr}: {exc}", file=sys.stderr)
         store.close()
         return 1
     advertised = f"{dial_host(host)}:{port}"
     # embedded workers log at the daemon's level, next to its log file (default <data-dir>/log)
-    log_dir = Path(log_file).parent if log_file else data_dir / "log"
-    host_ = None if policy == 0 else WorkerHost(scheduler, advertised, data_dir, policy, log_level, log_dir)
+    log_dir = Path(logs.file).parent if logs.file else data_dir / "log"
+    host_ = (
+        None
+        if policy == 0
+        else WorkerHost(
+            scheduler,
+            advertised,
+            data_dir,
+            policy,
+            logs.level,
+            log_dir,
+            worker_args=[
+                *sec.argv(),
+                "--secret-key-path",
+                key_path,
+                "--log-max-size",
+                str(logs.max_mb),
+                "--log-max-backups",
+                str(logs.backups),
+            ],
+        )
+    )
     master = MasterServicer(
         store,
         scheduler,
         master_addr=advertised,
         data_dir=str(data_dir),
         binding_wait=host_.can_provide if host_ else None,
+        security=sec,
     )
     dmmaster_pb2_grpc.add_MasterServicer_to_server(master, server)
     server.start()
@@ -212,7 +305,8 @@ def run(
 
 def write_pidfile(data_dir: Path, info: dict) -> None:
     tmp = data_dir / (PIDFILE + ".tmp")
-    tmp.write_text(json.dumps(info) + "\n")
+    with open(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), "w") as fh:
+        fh.write(json.dumps(info) + "\n")  # readable: `dmshell daemon status` of another user
     os.replace(tmp, data_dir / PIDFILE)
 
 
@@ -240,9 +334,21 @@ def daemon_alive(data_dir: Path) -> bool:
         os.close(fd)
 
 
-def cluster_info(addr: str, timeout: float = 3.0) -> dmmaster_pb2.ClusterInfo:
-    with grpc.insecure_channel(addr) as channel:
-        return dmmaster_pb2_grpc.MasterStub(channel).GetClusterInfo(dmmaster_pb2.Empty(), timeout=timeout)
+def cluster_info(
+    addr: str, timeout: float = 3.0, tls: TLSFiles | None = None, data_dir: Path | None = None
+) -> dmmaster_pb2.ClusterInfo:
+    """``GetClusterInfo``; with the cluster secret of ``data_dir`` when readable (so the daemon's own
+    user is recognised whatever ``--cert-allowed-cn`` says)."""
+    token = ""
+    if data_dir is not None:
+        with contextlib.suppress(OSError, ValueError):
+            token = auth.read_secret(data_dir / auth.SECRET_FILE)
+    creds = credentials(tls or TLSFiles())
+    channel = grpc.secure_channel(addr, creds) if creds else grpc.insecure_channel(addr)
+    with channel:
+        return dmmaster_pb2_grpc.MasterStub(channel).GetClusterInfo(
+            dmmaster_pb2.Empty(), timeout=timeout, metadata=[(auth.TOKEN_KEY, token)] if token else None
+        )
 
 
 # ------------------------------------------------------------------------------------------
@@ -255,13 +361,13 @@ def _locate(data_dir: Path, master_addr: str | None) -> tuple[dict | None, str]:
     return info, addr
 
 
-def status(data_dir: Path, master_addr: str | None) -> int:
+def status(data_dir: Path, master_addr: str | None, tls: TLSFiles | None = None) -> int:
     info, addr = _locate(data_dir, master_addr)
     if not addr:
         print(f"dmshell daemon is not running (data dir {data_dir})")
         return EXIT_NOT_RUNNING
     try:
-        ci = cluster_info(addr)
+        ci = cluster_info(addr, tls=tls, data_dir=data_dir)
     except grpc.RpcError as exc:
         if info:
             print(
@@ -299,12 +405,12 @@ def _pid_alive(pid: int) -> bool:
         return True
 
 
-def stop(data_dir: Path, master_addr: str | None, timeout: float) -> int:
+def stop(data_dir: Path, master_addr: str | None, timeout: float, tls: TLSFiles | None = None) -> int:
     info, addr = _locate(data_dir, master_addr)
     pid = info["pid"] if info else None
     if pid is None and master_addr:
         with contextlib.suppress(grpc.RpcError):
-            pid = int(cluster_info(master_addr).pid)
+            pid = int(cluster_info(master_addr, tls=tls, data_dir=data_dir).pid)
     if pid is None or not _pid_alive(pid) or not _is_daemon_process(pid):
         print(f"dmshell daemon is not running (data dir {data_dir})")
         return 0
@@ -324,8 +430,9 @@ def detach(
     master_addr: str,
     workers: str,
     timeout: float,
-    log_level: str = "info",
-    log_file: str = "",
+    logs: LogSettings | None = None,
+    passthrough: list[str] | None = None,
+    tls: TLSFiles | None = None,
 ) -> int:
     """Re-exec ourselves in a new session with output to ``--log-file`` (default
     ``<data-dir>/log/daemon.log``); print its pid."""
@@ -337,8 +444,12 @@ def detach(
             file=sys.stderr,
         )
         return 1
-    log_path = Path(log_file) if log_file else data_dir / "log" / "daemon.log"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path = Path(logs.file) if logs and logs.file else data_dir / "log" / "daemon.log"
+    # the daemon logs to the file itself, so it rotates; what escapes logging is appended to it too
+    logs = dataclasses.replace(logs or LogSettings(), file=str(log_path))
+    harden_process()
+    private_dir(data_dir)
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     cmd = [
         sys.executable,
         "-m",
@@ -350,12 +461,10 @@ def detach(
         str(data_dir),
         "--workers",
         workers,
-        "--log-level",
-        log_level,
+        *logs.argv(),
+        *(passthrough or []),
     ]
-    if log_file:
-        cmd += ["--log-file", log_file]
-    with open(log_path, "ab") as out:
+    with open(os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True, close_fds=True
         )
@@ -372,7 +481,7 @@ def detach(
             print("\n".join(tail), file=sys.stderr)
             return 1
         with contextlib.suppress(grpc.RpcError):
-            if cluster_info(addr, timeout=1).pid == proc.pid:
+            if cluster_info(addr, timeout=1, tls=tls, data_dir=data_dir).pid == proc.pid:
                 print(proc.pid)
                 print(
                     f"dmshell daemon started (pid {proc.pid}): master at {addr}, data dir {data_dir}, "

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import grpc
 
+from dmshell.daemon.auth import Security, peer_channel
 from dmshell.daemon.common import GRPC_OPTIONS
 from dmshell.daemon.store import Store, StoreConflict
 from dmshell.engine import errors
@@ -55,7 +56,7 @@ class WorkerAgent:
         self.name = name
         self._lock = threading.Lock()
         self._address = address
-        self._channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+        self._channel = peer_channel(address, scheduler.security, _CHANNEL_OPTIONS)
         self._stub = dmworker_pb2_grpc.WorkerStub(self._channel)
         self.online = False
         self._kick = threading.Event()
@@ -77,7 +78,7 @@ class WorkerAgent:
         with self._lock:
             old = self._channel
             self._address = address
-            self._channel = grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+            self._channel = peer_channel(address, self.scheduler.security, _CHANNEL_OPTIONS)
             self._stub = dmworker_pb2_grpc.WorkerStub(self._channel)
         old.close()
         self.kick()
@@ -138,8 +139,10 @@ class WorkerAgent:
 class Scheduler:
     """Workers, bindings and desired state; the master's single source of truth is the store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, security: Security | None = None) -> None:
         self.store = store
+        #: how the master reaches its workers (TLS, cluster secret)
+        self.security = security or Security()
         self._lock = threading.RLock()
         self._agents: dict[str, WorkerAgent] = {}
         self._listeners: list[Callable[[], None]] = []
@@ -175,20 +178,26 @@ class Scheduler:
                 log.exception("scheduler listener")
 
     # -- workers ---------------------------------------------------------------------------
-    def register_worker(self, name: str, address: str) -> str:
+    def register_worker(self, name: str, address: str, identity: str = "") -> str:
         """DM's ``AddWorker`` (+ immediate online). Returns an error message, "" on success.
 
         The same name may come back at a new address (an embedded worker listens on a free port)
-        as long as nothing answers at the old one any more.
+        as long as nothing answers at the old one any more, and only with the identity it first
+        registered with (``auth.peer_identity``): nobody else takes a worker's name, and with it its
+        source and the target's password, while the real worker restarts.
         """
         with self._lock:
             if not self._started:
                 return str(errors.ErrSchedulerNotStarted())
             agent = self._agents.get(name)
+        known = self.store.worker_identity(name)
+        if known and known != identity:
+            log.warning("refused worker %s at %s: registered as %s, now %s", name, address, known, identity)
+            return f"{errors.ErrSchedulerWorkerExist(name)}; it registered with another identity ({known})"
         if agent is not None and agent.address != address and agent.ping():
             return str(errors.ErrSchedulerWorkerExist(name))
         with self._lock:
-            self.store.put_worker(name, address)
+            self.store.put_worker(name, address, identity)
             agent = self._agents.get(name)
             if agent is None:
                 agent = self._agents[name] = WorkerAgent(self, name, address)

@@ -22,9 +22,24 @@ from types import TracebackType
 
 from dmshell.proto import dmworker_pb2 as pb
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 3
 
-_SCHEMA = """
+_RELAYS = """CREATE TABLE IF NOT EXISTS relays (
+    source_id      TEXT PRIMARY KEY,
+    workers        TEXT NOT NULL DEFAULT '',
+    expect_stage   INTEGER NOT NULL,
+    stage_revision INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+#: schema upgrades: version → statements taking the store from version - 1 to it
+_UPGRADES = {
+    2: "ALTER TABLE workers ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
+    3: _RELAYS,
+}
+
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS sources (
     source_id   TEXT PRIMARY KEY,
     config_yaml TEXT NOT NULL,
@@ -50,22 +65,16 @@ CREATE TABLE IF NOT EXISTS bindings (
     worker    TEXT NOT NULL UNIQUE
 );
 CREATE TABLE IF NOT EXISTS workers (
-    name    TEXT PRIMARY KEY,
-    address TEXT NOT NULL
+    name     TEXT PRIMARY KEY,
+    address  TEXT NOT NULL,
+    identity TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS embedded_workers (
     name TEXT PRIMARY KEY
 );
 """
-# added after schema 1 shipped: created on every open (idempotent)
-_RELAY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS relays (
-    source_id      TEXT PRIMARY KEY,
-    workers        TEXT NOT NULL DEFAULT '',
-    expect_stage   INTEGER NOT NULL,
-    stage_revision INTEGER NOT NULL DEFAULT 0
-);
-"""
+    + _RELAYS
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +158,12 @@ class Store(ABC):
 
     # -- workers ---------------------------------------------------------------------------
     @abstractmethod
-    def put_worker(self, name: str, address: str) -> None: ...
+    def put_worker(self, name: str, address: str, identity: str = "") -> None:
+        """Record a worker's address and the identity it registered with (``auth.peer_identity``)."""
+
+    @abstractmethod
+    def worker_identity(self, name: str) -> str | None:
+        """The identity a known worker registered with ("" before identities were kept), or None."""
 
     @abstractmethod
     def workers(self) -> dict[str, str]:
@@ -203,7 +217,10 @@ class SQLiteStore(Store):
             # executescript runs its own transaction; IF NOT EXISTS makes a crash here harmless
             self._db.executescript(_SCHEMA)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        self._db.executescript(_RELAY_SCHEMA)
+        for to in range(version + 1, SCHEMA_VERSION + 1) if version else ():  # an older store
+            with self._tx() as db:
+                db.execute(_UPGRADES[to])
+                db.execute(f"PRAGMA user_version = {to}")
 
     def _tx(self) -> _Tx:
         return _Tx(self._db, self._lock)
@@ -308,13 +325,17 @@ class SQLiteStore(Store):
         return dict(self._read("SELECT source_id, worker FROM bindings ORDER BY source_id"))
 
     # -- workers ---------------------------------------------------------------------------
-    def put_worker(self, name: str, address: str) -> None:
+    def put_worker(self, name: str, address: str, identity: str = "") -> None:
         with self._tx() as db:
             db.execute(
-                "INSERT INTO workers VALUES (?, ?) "
-                "ON CONFLICT(name) DO UPDATE SET address = excluded.address",
-                (name, address),
+                "INSERT INTO workers VALUES (?, ?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET address = excluded.address, identity = excluded.identity",
+                (name, address, identity),
             )
+
+    def worker_identity(self, name: str) -> str | None:
+        rows = self._read("SELECT identity FROM workers WHERE name = ?", (name,))
+        return rows[0][0] if rows else None
 
     def workers(self) -> dict[str, str]:
         return dict(self._read("SELECT name, address FROM workers ORDER BY name"))

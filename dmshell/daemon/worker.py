@@ -32,6 +32,17 @@ from typing import TYPE_CHECKING
 import grpc
 
 from dmshell.client.defaults import DEFAULT_MASTER_ADDR, MASTER_ADDR_ENV
+from dmshell.daemon.auth import (
+    SECRET_FILE,
+    Guard,
+    Security,
+    add_port,
+    add_security_arguments,
+    check_listen_address,
+    peer_channel,
+    read_secret,
+    security_from_args,
+)
 from dmshell.daemon.common import (
     GRPC_OPTIONS,
     SERVER_OPTIONS,
@@ -39,10 +50,13 @@ from dmshell.daemon.common import (
     Unsupported,
     add_log_arguments,
     dial_host,
+    harden_process,
+    private_dir,
     setup_logging,
     split_addr,
 )
 from dmshell.engine import errors
+from dmshell.engine.names import inside, name_error
 from dmshell.proto import dmmaster_pb2, dmmaster_pb2_grpc, dmworker_pb2_grpc
 from dmshell.proto import dmworker_pb2 as pb
 
@@ -380,7 +394,7 @@ class SubTaskManager:
                 binlog_pos=spec.metaBinlogPos or 4,
                 binlog_gtid=spec.metaBinlogGTID,
             )
-        work_dir = self.base_dir / f"{spec.name}.{self._source_id}"
+        work_dir = subtask_dir(self.base_dir, spec.name, self._source_id)
         prepare_work_dir(work_dir, spec.startId, spec.removeMeta)
         ctx = UnitContext(
             cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name, relay=self._relay
@@ -428,6 +442,19 @@ class SubTaskManager:
                     st.check_auto_resume()
                 except Exception:
                     log.exception("auto-resume check of %s", st.name)
+
+
+def subtask_dir(base_dir: Path, task: str, source_id: str) -> Path:
+    """``<base>/<task>.<source-id>``, both names checked and the result inside ``base_dir``: nothing a
+    task or source is called reaches (or, with ``--remove-meta``, deletes) files elsewhere."""
+    for kind, name in (("task name", task), ("source-id", source_id)):
+        if bad := name_error(kind, name):
+            raise errors.ErrConfigUnsafeName(bad)
+    base_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        return inside(base_dir, f"{task}.{source_id}")
+    except ValueError as exc:
+        raise errors.ErrConfigUnsafeName(str(exc)) from None
 
 
 def prepare_work_dir(work_dir: Path, start_id: str, remove_meta: bool) -> None:
@@ -513,10 +540,10 @@ class DirLock:
             self._fd = None
 
 
-def register(join: str, name: str, address: str, stop: threading.Event) -> bool:
+def register(join: str, name: str, address: str, stop: threading.Event, sec: Security | None = None) -> bool:
     """``Master.RegisterWorker`` until the master accepts (or ``stop`` is set)."""
     last_msg = None
-    with grpc.insecure_channel(join, options=GRPC_OPTIONS) as channel:
+    with peer_channel(join, sec or Security(), GRPC_OPTIONS) as channel:
         stub = dmmaster_pb2_grpc.MasterStub(channel)
         while not stop.is_set():
             try:
@@ -550,6 +577,38 @@ def advertise_host(listen_host: str, join: str) -> str:
         return dial_host(listen_host)
 
 
+def _worker_security(args: argparse.Namespace) -> Security:
+    """TLS flags and the cluster secret; the name checked; the password key loaded. ValueError
+    when the worker could not prove to be one, or has a bad name."""
+    from dmshell.engine.config import encrypt  # loads `cryptography`: only here, at start-up
+    from dmshell.engine.errors import DMError
+
+    if bad := name_error("worker name", args.name):
+        raise ValueError(bad)
+    data_dir = Path(args.data_dir).resolve()
+    secret = Path(args.cluster_secret) if args.cluster_secret else data_dir / SECRET_FILE
+    token = ""
+    if args.cluster_secret or secret.exists():
+        try:
+            token = read_secret(secret)
+        except OSError as exc:
+            raise ValueError(f"cannot read the cluster secret {secret}: {exc.strerror}") from None
+    sec = security_from_args(args, token)
+    if not sec.tls_on and not token:
+        raise ValueError(
+            f"no TLS and no cluster secret ({secret}): the master would refuse this worker. Give "
+            "--ssl-ca/--ssl-cert/--ssl-key, or --cluster-secret with a copy of the master's "
+            f"<data-dir>/{SECRET_FILE}"
+        )
+    key_path = Path(args.secret_key_path) if args.secret_key_path else data_dir / "secret.key"
+    if args.secret_key_path or key_path.exists():
+        try:
+            encrypt.init_cipher(encrypt.load_secret_key(key_path))
+        except DMError as exc:
+            raise ValueError(str(exc)) from None
+    return sec
+
+
 def main(argv: list[str] | None = None) -> int:
     """``dmshell worker``."""
     parser = argparse.ArgumentParser(prog="dmshell worker", description="Run a dmshell worker (DM-worker).")
@@ -574,11 +633,30 @@ def main(argv: list[str] | None = None) -> int:
         default="./dmshell-worker-data",
         help="directory for the subtasks' local files (dump files)",
     )
+    parser.add_argument(
+        "--cluster-secret",
+        default="",
+        help=f"the master's cluster secret file (default: <data-dir>/{SECRET_FILE}); "
+        "without TLS a worker needs it to register and to accept the master's calls",
+    )
+    parser.add_argument(
+        "--secret-key-path",
+        default="",
+        help="the master's key for encrypted passwords (default: <data-dir>/secret.key if present, "
+        "else DM's built-in key)",
+    )
+    add_security_arguments(parser)
     add_log_arguments(parser)
     parser.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
-    setup_logging(args.log_level, args.log_file, args.name)
+    harden_process()
+    setup_logging(args.log_level, args.log_file, args.name, args.log_max_size, args.log_max_backups)
+    try:
+        sec = _worker_security(args)
+    except ValueError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return 2
     embedded = args.parent_pid > 0
     stop = threading.Event()
 
@@ -605,7 +683,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return 2
-    data_dir = Path(args.data_dir).resolve()
+    if refusal := check_listen_address(host, sec, args.insecure, "worker"):
+        print(f"Error: {refusal}", file=sys.stderr)
+        return 2
+    data_dir = private_dir(Path(args.data_dir).resolve())
     lock = DirLock(data_dir / "workers" / args.name)
     if not lock.acquire(stop):
         return 0
@@ -613,7 +694,9 @@ def main(argv: list[str] | None = None) -> int:
     manager = SubTaskManager(args.name, data_dir)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
-        interceptors=[RPCLogger()],
+        # every worker RPC is the master's: a stranger can neither push state nor read config;
+        # knowing the secret, the worker takes nothing less (a CA-signed dmctl certificate included)
+        interceptors=[RPCLogger(), Guard(sec, lambda method: True, secret_only=bool(sec.token))],
         options=SERVER_OPTIONS,
     )
     config_text = (
@@ -622,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     dmworker_pb2_grpc.add_WorkerServicer_to_server(WorkerServicer(manager, config_text), server)
     try:
-        port = server.add_insecure_port(args.worker_addr)
+        port = add_port(server, args.worker_addr, sec)
     except RuntimeError as exc:
         print(f"Error: cannot listen on {args.worker_addr}: {exc}", file=sys.stderr)
         return 1
@@ -637,11 +720,11 @@ def main(argv: list[str] | None = None) -> int:
     )
 
     def keep_registered() -> None:
-        registered = register(args.join, args.name, address, stop)
+        registered = register(args.join, args.name, address, stop, sec)
         while registered and not stop.wait(1.0):
             if time.monotonic() - manager.last_apply > REREGISTER_AFTER:
                 log.warning("no state from the master for %.0fs; registering again", REREGISTER_AFTER)
-                register(args.join, args.name, address, stop)
+                register(args.join, args.name, address, stop, sec)
                 manager.last_apply = time.monotonic()
 
     manager.last_apply = time.monotonic()

@@ -56,6 +56,7 @@ class WorkerHost:
         policy: str | int = "auto",
         log_level: str = "info",
         log_dir: Path | None = None,
+        worker_args: list[str] | None = None,
     ) -> None:
         self.scheduler = scheduler
         self.store = scheduler.store
@@ -64,6 +65,8 @@ class WorkerHost:
         self.log_dir = log_dir or self.data_dir / "log"
         self.log_level = log_level
         self.policy = policy
+        #: more flags for every worker: TLS, secret key, log rotation
+        self.worker_args = worker_args or []
         self._lock = threading.Lock()
         self._procs: dict[str, _Proc] = {}
         self._kick = threading.Event()
@@ -72,7 +75,7 @@ class WorkerHost:
         scheduler.add_listener(self.kick)
 
     def start(self) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._thread.start()
         self.kick()
 
@@ -226,8 +229,12 @@ class WorkerHost:
             str(os.getpid()),
             "--log-level",
             self.log_level,
+            "--log-file",
+            str(p.log_file),
+            *self.worker_args,
         ]
-        with open(p.log_file, "ab") as out:
+        # the worker logs to the file itself (rotated); what escapes logging (a crash) lands there too
+        with open(os.open(p.log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
             p.popen = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=out, close_fds=True)
         p.started_at = time.monotonic()
         log.info("started worker %s (pid %d)", p.name, p.popen.pid)

@@ -9,6 +9,7 @@ every (re)start, and every check and status query, cost one load per process ins
 
 from __future__ import annotations
 
+import re
 import socket
 import ssl
 import threading
@@ -19,7 +20,7 @@ import pymysql.cursors
 from pymysql.connections import MySQLResult
 from pymysql.constants import CLIENT
 
-from dmshell.engine import errors
+from dmshell.engine import dbtls, errors
 
 if TYPE_CHECKING:  # only a type here; the filters, which quote names with this module, stay below config
     from dmshell.engine.config.database import DBConfig
@@ -72,6 +73,43 @@ class Connection(pymysql.connections.Connection):
             return _preferred
 
 
+#: what ``session:`` may name: a system variable (its value is always sent as a parameter)
+_SESSION_VAR = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")
+
+
+def connect_kwargs(cfg: DBConfig) -> dict[str, Any]:
+    """The PyMySQL arguments every connection to ``cfg`` shares: address, account, packet size,
+    verified TLS when ``security:`` asks for it (``dbtls``)."""
+    ctx = dbtls.context(cfg.security)
+    return {
+        "host": cfg.host,
+        "port": cfg.port,
+        "user": cfg.user,
+        "password": cfg.password,
+        "charset": "utf8mb4",
+        "max_allowed_packet": cfg.max_allowed_packet or 64 * 1024 * 1024,
+        "local_infile": False,
+        **({"ssl": ctx} if ctx is not None else {}),
+    }
+
+
+def after_connect(conn: pymysql.connections.Connection, cfg: DBConfig) -> None:
+    """The server certificate's name (``cert-allowed-cn``) and the ``session:`` variables."""
+    dbtls.check_peer_cn(conn, cfg.security, f"{cfg.host}:{cfg.port}")
+    if cfg.session:
+        for key in cfg.session:
+            if not _SESSION_VAR.fullmatch(key):
+                conn.close()
+                raise errors.ErrConfigUnsafeName(f"session: {key[:64]!r} is not a variable name")
+        try:
+            with conn.cursor() as cur:
+                for key, value in cfg.session.items():
+                    cur.execute(f"SET SESSION {key} = %s", (value,))
+        except pymysql.err.MySQLError as exc:
+            conn.close()
+            raise classify(exc, "SET SESSION") from exc
+
+
 def connect(
     cfg: DBConfig,
     *,
@@ -91,33 +129,23 @@ def connect(
     Raises a resumable :class:`DMError` (``ErrDBBadConn``) when the server can't be reached.
     """
     try:
+        kwargs = connect_kwargs(cfg)
+        if max_allowed_packet:
+            kwargs["max_allowed_packet"] = max_allowed_packet
         conn = Connection(
-            host=cfg.host,
-            port=cfg.port,
-            user=cfg.user,
-            password=cfg.password,
+            **kwargs,
             database=database,
-            charset="utf8mb4",
             autocommit=autocommit,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             write_timeout=read_timeout,
             cursorclass=cursorclass,
-            max_allowed_packet=max_allowed_packet or cfg.max_allowed_packet or 64 * 1024 * 1024,
             client_flag=CLIENT.LOCAL_FILES if load_data_local else 0,
-            local_infile=False,
         )
     except pymysql.err.MySQLError as exc:
         raise classify(exc, f"connect to {cfg.host}:{cfg.port}") from exc
     conn.config = cfg
-    if cfg.session:
-        try:
-            with conn.cursor() as cur:
-                for key, value in cfg.session.items():
-                    cur.execute(f"SET SESSION {key} = %s", (value,))
-        except pymysql.err.MySQLError as exc:
-            conn.close()
-            raise classify(exc, "set the session variables") from exc
+    after_connect(conn, cfg)
     return conn
 
 

@@ -661,6 +661,24 @@ ErrConfigNotSupportedYet = _e(
     "%s (line %d): not supported yet by dmshell (%s); remove it or set it to %s",
     "Please remove the key from the configuration file or set it to its default value.",
 )
+# dmshell's own: a name that would become a file name and is not a safe one (engine/names.py)
+ErrConfigUnsafeName = _e(
+    20901,
+    C.CONFIG,
+    _I,
+    _MED,
+    "%s",
+    "Please rename it: tasks, sources and workers name directories in the data dir.",
+)
+# dmshell's own: a ``security:`` setting that cannot give a verified TLS connection (engine/dbtls.py)
+ErrConfigTLSInvalid = _e(
+    20902,
+    C.CONFIG,
+    _I,
+    _MED,
+    "%s",
+    "Please check `security` (ssl-ca, ssl-cert, ssl-key, cert-allowed-cn) of the database config.",
+)
 ErrBinlogParsePosFromStr = _e(22003, C.BINLOG_OP, _I, _HIGH, "")
 ErrCheckpointInvalidTaskMode = _e(24001, C.CHECKPOINT, _I, _MED, "invalid task mode: %s")
 ErrCheckpointDBNotExistInFile = _e(

@@ -16,6 +16,9 @@ to the caller, who knows the target type of every key:
 * :func:`to_plain` converts a node without a target type (YAML 1.2 core schema).
 
 Anchors and aliases work; ``<<`` merge keys are supported (explicit keys win over merged ones).
+Hostile documents are refused before anything expands them (:func:`check_aliases`): at most
+``MAX_ALIASES`` alias uses, an expanded size of at most ``MAX_EXPANSION`` times the written one
+(a "billion laughs" alias bomb), no alias inside its own anchor (a recursive alias).
 """
 
 from __future__ import annotations
@@ -106,10 +109,55 @@ _FLOAT_RE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
+#: alias uses one document may make (DM's task files use a handful)
+MAX_ALIASES = 1000
+#: the expanded document may be this many times larger than the nodes written, plus EXPANSION_SLACK
+MAX_EXPANSION, EXPANSION_SLACK = 10, 10_000
+
+
+def check_aliases(root: yaml.Node) -> None:
+    """Refuse alias bombs and recursive aliases in a composed document (YAMLStrictError). Aliases
+    share node objects, so the walk below costs the document's written size, never its expansion."""
+    sizes: dict[int, int] = {}  # node → its expanded size, once known
+    active: set[int] = set()  # nodes on the current path: meeting one again is recursion
+    aliases = 0
+
+    def size(node: yaml.Node) -> int:
+        nonlocal aliases
+        key = id(node)
+        if key in active:
+            raise YAMLStrictError("recursive alias: an alias refers to a node that contains it", _line(node))
+        if key in sizes:
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                raise YAMLStrictError(f"document contains more than {MAX_ALIASES} aliases", _line(node))
+            return sizes[key]
+        active.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.SequenceNode):
+            children = node.value
+        elif isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        total = 1 + sum(size(child) for child in children)
+        active.discard(key)
+        sizes[key] = total
+        return total
+
+    expanded = size(root)
+    limit = MAX_EXPANSION * len(sizes) + EXPANSION_SLACK
+    if expanded > limit:
+        raise YAMLStrictError(
+            f"document contains excessive aliasing: {len(sizes)} nodes expand to {expanded} "
+            f"(at most {limit})"
+        )
+
+
 def parse(text: str) -> Node | None:
     """Compose one YAML document into a position-carrying tree; ``None`` for an empty document."""
     try:
         root = yaml.compose(text, Loader=_Loader)
+        if root is not None:
+            check_aliases(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 0
@@ -119,6 +167,8 @@ def parse(text: str) -> Node | None:
         raise YAMLStrictError(problem, line) from None
     except yaml.YAMLError as exc:  # e.g. "expected a single document in the stream"
         raise YAMLStrictError(str(exc).splitlines()[0]) from None
+    except RecursionError:
+        raise YAMLStrictError("document is nested too deeply") from None
     if root is None:
         return None
     return _convert(root, {})

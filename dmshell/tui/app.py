@@ -33,6 +33,7 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.theme import Theme
 
+from dmshell.client.channel import TLSFiles, set_default_tls
 from dmshell.client.defaults import DEFAULT_MASTER_ADDR, MASTER_ADDR_ENV, data_dir
 from dmshell.client.errors import EXIT_UNREACHABLE, EXIT_USAGE, ClientError
 from dmshell.client.master import MasterClient
@@ -675,6 +676,10 @@ def build_parser(prog: str = "dmshell") -> argparse.ArgumentParser:
         default=None,
         help="config file (default: $DMSHELL_CONFIG or " "$XDG_CONFIG_HOME/dmshell/config.toml)",
     )
+    # DM's TLS flags, as on dmctl: a master started with --ssl-ca wants a client certificate
+    parser.add_argument("--ssl-ca", default="", help="CA certificate of the master (PEM)")
+    parser.add_argument("--ssl-cert", default="", help="client certificate (PEM)")
+    parser.add_argument("--ssl-key", default="", help="client private key (PEM)")
     return parser
 
 
@@ -719,6 +724,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         sys.stderr.write(f"dmshell: config: {exc}\n")
         return EXIT_USAGE
+    set_default_tls(TLSFiles(args.ssl_ca, args.ssl_cert, args.ssl_key))
     addr, why = probe_master(settings.master_addr)
     if addr is None:
         sys.stderr.write(unreachable_message(settings.master_addr, why))

@@ -280,10 +280,17 @@ def test_config_and_encrypt(cluster: Cluster, mariadb, tmp_path: Path) -> None:
         f"{S1}.yaml",
         f"{S2}.yaml",
     ]
-    # the master's cipher is DM's: dmctl decrypts what the master encrypted
+    # the master encrypts with its per-install key; dmctl decrypts with it when it can read it
     r = cluster.dmctl("encrypt", "s3cret pass")
     assert r.rc == EXIT_OK and r.out.strip() != "s3cret pass"
-    assert cluster.dmctl("decrypt", r.out.strip()).out == "s3cret pass\n"
+    os.environ["DMSHELL_SECRET_KEY_PATH"] = str(cluster.daemon.data_dir / "secret.key")
+    try:
+        assert cluster.dmctl("decrypt", r.out.strip()).out == "s3cret pass\n"
+    finally:
+        del os.environ["DMSHELL_SECRET_KEY_PATH"]
+        from dmshell.engine.config import encrypt
+
+        encrypt.init_cipher(None)
 
 
 # --------------------------------------------------------------------------- dmshell repl

@@ -13,8 +13,10 @@ from daemon_helpers import Daemon
 def daemon_factory(tmp_path):
     started: list[Daemon] = []
 
-    def make(data_dir: Path | None = None, workers: str = "auto", extra_args: Sequence[str] = ()) -> Daemon:
-        d = Daemon(data_dir or tmp_path / f"data{len(started)}", workers, extra_args=extra_args)
+    def make(
+        data_dir: Path | None = None, workers: str = "auto", extra_args: Sequence[str] = (), tls=None
+    ) -> Daemon:
+        d = Daemon(data_dir or tmp_path / f"data{len(started)}", workers, extra_args=extra_args, tls=tls)
         started.append(d)
         return d
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import grpc
 
+from dmshell.client.channel import TLSFiles, credentials
 from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmmaster_pb2_grpc
 from dmshell.proto import dmworker_pb2 as pb
@@ -52,8 +53,15 @@ class Daemon:
     """``dmshell daemon`` in the foreground of a child process (its own session/process group)."""
 
     def __init__(
-        self, data_dir: Path, workers: str = "auto", addr: str = "", extra_args: Sequence[str] = ()
+        self,
+        data_dir: Path,
+        workers: str = "auto",
+        addr: str = "",
+        extra_args: Sequence[str] = (),
+        tls: TLSFiles | None = None,
     ) -> None:
+        #: the client certificate the test talks to a TLS master with
+        self.tls = tls
         self.data_dir = data_dir
         self.worker_policy = workers
         self.extra_args = list(extra_args)
@@ -95,7 +103,8 @@ class Daemon:
     def connect(self) -> None:
         if self._channel is not None:
             self._channel.close()
-        self._channel = grpc.insecure_channel(self.addr)
+        creds = credentials(self.tls) if self.tls else None
+        self._channel = grpc.secure_channel(self.addr, creds) if creds else grpc.insecure_channel(self.addr)
         self.stub = dmmaster_pb2_grpc.MasterStub(self._channel)
 
     @property

@@ -461,11 +461,21 @@ def test_bad_start_time_is_refused_with_dms_message(cluster, mariadb, dbname):
 
 
 def test_exported_configs_carry_encrypted_passwords(cluster, mariadb):
-    """config export / import round-trips: passwords are DM-encrypted, never plaintext or masked."""
+    """config export / import round-trips: passwords are DM-encrypted (with the daemon's per-install
+    key, <data-dir>/secret.key), never plaintext or masked."""
+    from dmshell.engine.config import encrypt
     from dmshell.engine.config.load import load_source_config
 
     exported = cluster.stub.ListSourceConfigs(mpb.Empty(), timeout=10)
     assert exported.result and set(exported.sourceConfigs) >= {S1, S2}
-    for text in exported.sourceConfigs.values():
-        assert mariadb.up1.password not in text and "******" not in text
-        assert load_source_config(text).from_db.password == mariadb.up1.password
+    key_file = cluster.data_dir / "secret.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    encrypt.init_cipher(encrypt.load_secret_key(key_file))
+    try:
+        for text in exported.sourceConfigs.values():
+            assert mariadb.up1.password not in text and "******" not in text
+            assert load_source_config(text).from_db.password == mariadb.up1.password
+    finally:
+        encrypt.init_cipher(None)
+    # without the key, the ciphertext is not the password
+    assert load_source_config(text).from_db.password != mariadb.up1.password

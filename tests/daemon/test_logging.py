@@ -83,6 +83,8 @@ def test_a_standalone_worker_logs_to_its_log_file(daemon_factory, tmp_path):
             "127.0.0.1:0",
             "--data-dir",
             str(tmp_path / "w"),
+            "--cluster-secret",  # another data dir: the master's secret proves it is a member
+            str(d.data_dir / "cluster.secret"),
             "--log-level",
             "debug",
             "--log-file",

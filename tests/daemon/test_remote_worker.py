@@ -15,7 +15,8 @@ from dmshell.proto import dmworker_pb2 as pb
 S1, S2, S3 = "mysql-replica-01", "mysql-replica-02", "mysql-replica-03"
 
 
-def start_worker(name: str, join: str, data_dir) -> subprocess.Popen:
+def start_worker(name: str, join: str, data_dir, secret) -> subprocess.Popen:
+    """A worker with its own data dir; ``secret``: the master's cluster secret file."""
     data_dir.mkdir(parents=True, exist_ok=True)
     with open(data_dir / f"{name}.log", "ab") as out:
         return subprocess.Popen(
@@ -32,6 +33,8 @@ def start_worker(name: str, join: str, data_dir) -> subprocess.Popen:
                 "127.0.0.1:0",
                 "--data-dir",
                 str(data_dir),
+                "--cluster-secret",
+                str(secret),
             ],
             stdout=out,
             stderr=out,
@@ -53,7 +56,7 @@ def test_fixed_workers_and_a_remote_worker(daemon_factory, mariadb, dbname, tmp_
         first = create(d, source_yaml(S1, mariadb.up1, gtid=True))
         assert [(s.source, s.worker, s.result) for s in first.sources] == [(S1, "worker1", True)]
 
-        remote = start_worker("remote1", d.addr, tmp_path / "remote")
+        remote = start_worker("remote1", d.addr, tmp_path / "remote", d.data_dir / "cluster.secret")
         wait_for(
             lambda: d.workers().get("remote1") and d.workers()["remote1"].stage == "free",
             30,
@@ -122,7 +125,7 @@ def test_fixed_workers_and_a_remote_worker(daemon_factory, mariadb, dbname, tmp_
         assert [st.name for st in fake.subTaskStatus] == ["remote"]
 
         # it comes back (new port, same name): bound again, its subtask runs again
-        remote = start_worker("remote1", d.addr, tmp_path / "remote")
+        remote = start_worker("remote1", d.addr, tmp_path / "remote", d.data_dir / "cluster.secret")
         d.wait_subtask("remote", S2, lambda st: st.stage == pb.Running and st.unit == pb.Sync, 30)
         assert d.workers()["remote1"].stage == "bound"
         assert d.stub.OperateTask(mpb.OperateTaskRequest(op=pb.Delete, name="remote"), timeout=60).result

@@ -68,8 +68,25 @@ def test_round_trip_and_reopen(tmp_path):
 
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
     db.close()
+
+
+def test_worker_identities_and_the_upgrade_of_a_version_1_store(tmp_path):
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE workers (name TEXT PRIMARY KEY, address TEXT NOT NULL);")
+    db.execute("INSERT INTO workers VALUES ('worker1', '127.0.0.1:1')")
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    store = SQLiteStore(path)
+    assert store.workers() == {"worker1": "127.0.0.1:1"}
+    assert store.worker_identity("worker1") == "" and store.worker_identity("nobody") is None
+    store.put_worker("worker1", "127.0.0.1:2", "cn:dm-worker")
+    assert store.worker_identity("worker1") == "cn:dm-worker"
+    store.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
 
 
 def test_a_newer_schema_is_refused(tmp_path):

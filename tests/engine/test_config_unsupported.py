@@ -8,7 +8,6 @@ import textwrap
 import pytest
 
 from dmshell.engine.config import unsupported
-from dmshell.engine.config.database import SecurityConfig
 from dmshell.engine.config.load import load_source_config, load_task_config
 from dmshell.engine.config.source import CheckerConfig, SourceConfig
 from dmshell.engine.config.task import TaskConfig
@@ -32,20 +31,6 @@ MINIMAL_TASK = textwrap.dedent("""\
 CONTEXTS = {
     "source": (SourceConfig, load_source_config, "source-id: s\nfrom: {{host: h}}\n{k}: {v}\n", "", 3),
     "checker": (CheckerConfig, load_source_config, "source-id: s\nchecker:\n  {k}: {v}\n", "checker.", 3),
-    "from.security": (
-        SecurityConfig,
-        load_source_config,
-        "source-id: s\nfrom:\n  host: h\n  security:\n    {k}: {v}\n",
-        "from.security.",
-        5,
-    ),
-    "target.security": (
-        SecurityConfig,
-        load_task_config,
-        MINIMAL_TASK.replace('  password: ""\n', '  password: ""\n  security:\n    {k}: {v}\n'),
-        "target-database.security.",
-        9,
-    ),
     "task": (TaskConfig, load_task_config, MINIMAL_TASK + "{k}: {v}\n", "", 10),
     "experimental": (
         ExperimentalConfig,
@@ -90,14 +75,6 @@ CASES = [
     ("checker", "check-enable", "false", "true"),
     ("checker", "backoff-rollback", "1m", "5m0s"),
     ("checker", "backoff-max", "10m", "5m0s"),
-    ("from.security", "ssl-ca", "/ca.pem", "''"),
-    ("from.security", "ssl-cert", "/cert.pem", "''"),
-    ("from.security", "ssl-key", "/key.pem", "''"),
-    ("from.security", "cert-allowed-cn", "[dm]", "[]"),
-    ("from.security", "ssl-ca-base64", "Y2E=", "''"),
-    ("from.security", "ssl-cert-base64", "Y2VydA==", "''"),
-    ("from.security", "ssl-key-base64", "a2V5", "''"),
-    ("target.security", "ssl-ca", "/ca.pem", "''"),
     ("task", "collation_compatible", "strict", "loose"),
     ("experimental", "async-checkpoint-flush", "true", "false"),
     ("loader", "import-mode", "physical", "logical"),

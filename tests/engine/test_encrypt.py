@@ -69,10 +69,8 @@ def test_custom_secret_key(tmp_path):
     encrypt.init_cipher(key)
     c = encrypt.encrypt("secret")
     assert encrypt.decrypt(c) == "secret"
-    # ciphertexts of the default key are no longer understood, and the reverse
-    assert (
-        encrypt.decrypt_or_plaintext("fCxfQ9XKCezSzuCD0Wf5dUD+LsKegSg=") == "fCxfQ9XKCezSzuCD0Wf5dUD+LsKegSg="
-    )
+    # ciphertexts of DM's built-in key are still understood (issue 17), not the reverse
+    assert encrypt.decrypt_or_plaintext("fCxfQ9XKCezSzuCD0Wf5dUD+LsKegSg=") == "123456"
     encrypt.init_cipher(None)
     assert encrypt.decrypt_or_plaintext(c) != "secret"
 

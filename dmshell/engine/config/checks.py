@@ -7,6 +7,7 @@ import re
 import zoneinfo
 
 from dmshell.engine.config import encrypt
+from dmshell.engine.config.secrets import map_secrets
 from dmshell.engine.config.subtask import TASK_MODES
 from dmshell.engine.config.task import SHARD_OPTIMISTIC, SHARD_PESSIMISTIC, MySQLInstance, TaskConfig
 from dmshell.engine.config.units import adjust_loader, adjust_syncer, adjust_validator
@@ -46,11 +47,13 @@ from dmshell.engine.errors import (
     ErrConfigStrictOptimisticShardMode,
     ErrConfigSyncerCfgConflict,
     ErrConfigSyncerCfgNotFound,
+    ErrConfigUnsafeName,
     ErrConfigUnsupportedForeignKeyChecksOption,
     ErrConfigYamlTransform,
     ErrContinuousValidatorCfgNotFound,
 )
 from dmshell.engine.filters.rule_types import ExpressionFilter
+from dmshell.engine.names import name_error
 
 #: ``ignore-checking-items`` values (DM's ``checking_item.go``), name → description.
 CHECKING_ITEMS = {
@@ -84,6 +87,8 @@ def adjust_task(c: TaskConfig, at: Lines) -> None:
     """DM's ``TaskConfig.adjust`` in place, then every subtask built once to check its rules."""
     if not c.name:
         raise at.err(ErrConfigNeedUniqueTaskName(), c, "name")
+    if bad := name_error("task name", c.name):
+        raise at.err(ErrConfigUnsafeName(bad), c, "name")
     if c.task_mode not in TASK_MODES:
         raise at.err(ErrConfigInvalidTaskMode(), c, "task-mode")
     if not c.meta_schema:
@@ -134,7 +139,7 @@ def adjust_task(c: TaskConfig, at: Lines) -> None:
 
     if not at.has(c, "target-database") or at.pos.node(c.target) is None:
         raise at.err(ErrConfigNeedTargetDB(), c, "target-database")
-    c.target.password = encrypt.decrypt_or_plaintext(c.target.password)
+    map_secrets(c.target, encrypt.decrypt_or_plaintext)
     if not c.mysql_instances:
         raise at.err(ErrConfigMySQLInstsAtLeastOne(), c, "mysql-instances")
 
@@ -218,6 +223,8 @@ def _adjust_instance(
 ) -> None:
     if not inst.source_id:
         raise at.err(ErrConfigEmptySourceID().annotate(f"mysql-instance: {_ordinal(i)}"), inst)
+    if bad := name_error("source-id", inst.source_id):
+        raise at.err(ErrConfigUnsafeName(bad), inst, "source-id")
     if inst.meta is not None and not inst.meta.binlog_name and not inst.meta.binlog_gtid:
         raise at.err(ErrConfigMetaInvalid().annotate(f"source {inst.source_id}"), inst, "meta")
     if inst.mydumper_config_name and inst.mydumper is not None:

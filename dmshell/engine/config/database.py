@@ -20,7 +20,7 @@ class SecurityConfig:
     cert_allowed_cn: list[str] = key(factory=list, doc="allowed common names of the peer certificate")
     ssl_ca_base64: str = key("", doc="CA certificate content, base64 (instead of ssl-ca)")
     ssl_cert_base64: str = key("", doc="client certificate content, base64 (instead of ssl-cert)")
-    ssl_key_base64: str = key("", doc="client private key content, base64 (instead of ssl-key)")
+    ssl_key_base64: str = key("", doc="client private key content, base64 (instead of ssl-key)", secret=True)
 
 
 @dataclass(slots=True)

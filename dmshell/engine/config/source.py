@@ -14,11 +14,13 @@ from typing import Any
 from dmshell.engine import yamlstrict as ys
 from dmshell.engine.config import encrypt
 from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.secrets import map_secrets
 from dmshell.engine.config.yamlfile import Lines
 from dmshell.engine.errors import (
     DMError,
     ErrConfigGenBinlogEventFilter,
     ErrConfigInvalidBackoff,
+    ErrConfigUnsafeName,
     ErrConfigYamlTransform,
     ErrWorkerNeedSourceID,
     ErrWorkerRelayBinlogName,
@@ -26,6 +28,7 @@ from dmshell.engine.errors import (
 )
 from dmshell.engine.filters.rule_types import EventFilterRule
 from dmshell.engine.filters.rules import EventFilter
+from dmshell.engine.names import name_error
 from dmshell.engine.yamlstrict import U32, U64, Duration, key
 
 MAX_SOURCE_ID_LENGTH = 32
@@ -111,12 +114,14 @@ def adjust_source(cfg: SourceConfig, at: Lines) -> None:
     cfg.checker.backoff_min = defaults.backoff_min
     cfg.checker.backoff_jitter = defaults.backoff_jitter
     cfg.checker.backoff_factor = defaults.backoff_factor
-    cfg.from_db.password = encrypt.decrypt_or_plaintext(cfg.from_db.password)
+    map_secrets(cfg.from_db, encrypt.decrypt_or_plaintext)
 
     if not cfg.source_id:
         raise at.err(ErrWorkerNeedSourceID(), cfg, "source-id")
     if len(cfg.source_id) > MAX_SOURCE_ID_LENGTH:
         raise at.err(ErrWorkerTooLongSourceID(cfg.source_id, MAX_SOURCE_ID_LENGTH), cfg, "source-id")
+    if bad := name_error("source-id", cfg.source_id):
+        raise at.err(ErrConfigUnsafeName(bad), cfg, "source-id")
     if cfg.relay_binlog_name and not _valid_binlog_name(cfg.relay_binlog_name):
         raise at.err(ErrWorkerRelayBinlogName(cfg.relay_binlog_name), cfg, "relay-binlog-name")
     if cfg.flavor and cfg.flavor.lower() not in ("mysql", "mariadb"):
