@@ -5,6 +5,9 @@ Reads a JSON job on stdin; prints JSON lines on stdout:
 ``{"event": "started"}``, ``{"event": "mark", "index": i, "t": seconds, "rows": n}`` when every
 change up to mark ``i`` (a binlog position) is committed on the target, ``{"event": "done", ...}``.
 
+With ``"relay": true`` the source's relay first pulls the binlog into local files
+(``{"event": "relay", "t": seconds}``) and the unit reads them (``binlogType: local``).
+
 "Committed up to a mark" is measured like the replica's ``Exec_Master_Log_Pos``: when the reader
 passes the mark, the number of changes dispatched so far is noted; the mark is reached once every
 one of them is committed (nothing older is in flight).
@@ -27,9 +30,11 @@ from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.engine.config.task import Meta
 from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.filters.rule_types import BAList
+from dmshell.engine.relay.relay import Relay
 from dmshell.engine.sync import syncer as sync
 from dmshell.engine.sync.location import LocationRecorder
 from dmshell.engine.unit import UnitContext
+from dmshell.proto import dmworker_pb2 as pb
 
 
 def emit(**fields) -> None:
@@ -71,7 +76,25 @@ def main() -> int:
     source = SourceConfig(source_id="bench-source", from_db=DBConfig(**job["upstream"]))
     with tempfile.TemporaryDirectory(prefix="dmshell-bench-sync-") as work_dir:
         ctx = UnitContext(cfg=cfg, source=source, work_dir=Path(work_dir), worker_name="bench")
-        return replay(ctx, marks)
+        if not job.get("relay"):
+            return replay(ctx, marks)
+        # relay mode: the source's relay pulls the whole range first (timed: the relay's own
+        # throughput), then stays running while the unit replays from the relay files
+        relay = Relay(source, Path(work_dir) / "relay", lambda: Location(start[0], 4))
+        t0 = time.monotonic()
+        relay.start()
+        end = marks[-1]
+        while relay.active is None or Location(relay.active[1], relay.published) < end:
+            if relay.stage != pb.Running:
+                emit(event="error", message=f"relay stopped: {relay.status()}")
+                return 1
+            time.sleep(0.01)
+        emit(event="relay", t=time.monotonic() - t0)
+        ctx.relay = relay
+        try:
+            return replay(ctx, marks)
+        finally:
+            relay.stop()
 
 
 def replay(ctx: UnitContext, marks: list[Location]) -> int:

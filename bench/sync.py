@@ -21,6 +21,8 @@ One run:
 
 Prints rows/s and events/s per workload, the ratios, the CPU time each process used during the
 replay, and dmshell's peak RSS (the sync unit and its DML process, sampled from /proc).
+``--relay`` adds dmshell reading through its relay log: the relay pulls the range first (its time
+is printed), then the sync unit replays from the relay files while the relay keeps running.
 Run: ``make bench-sync`` or ``python -m bench.sync [--help]``. Figures, not a pass/fail test.
 """
 
@@ -145,7 +147,12 @@ class RssSampler(threading.Thread):
 
 
 def run_dmshell(
-    up: MariaDBServer, target: MariaDBServer, start: Location, marks: list[Location], args: argparse.Namespace
+    up: MariaDBServer,
+    target: MariaDBServer,
+    start: Location,
+    marks: list[Location],
+    args: argparse.Namespace,
+    relay: bool = False,
 ) -> Result:
     syncer = {
         "worker_count": args.workers,
@@ -169,6 +176,7 @@ def run_dmshell(
         "marks": [[m.file, m.pos] for m in marks],
         "schema": SCHEMA,
         "syncer": syncer,
+        "relay": relay,
     }
     cmd = [sys.executable, "-m", "bench._sync_child"]
     if args.profile:
@@ -198,14 +206,17 @@ def run_dmshell(
     child.stdin.write(json.dumps(job))
     child.stdin.close()
     sampler = RssSampler(child.pid, tree=True)  # the sync unit and its DML process
-    result = Result("dmshell")
+    result = Result("dmshell-relay" if relay else "dmshell")
     servers = {"upstream": up.process.pid, "target": target.process.pid}
     cpu0: dict[str, float] = {}
     for line in child.stdout:
         if not line.startswith("{"):  # py-spy's own messages
             continue
         msg = json.loads(line)
-        if msg["event"] == "started":
+        if msg["event"] == "relay":
+            result.note = f"the relay pulled the binlog range in {msg['t']:.2f}s"
+            print(f"  dmshell: {result.note}", flush=True)
+        elif msg["event"] == "started":
             sampler.start()
             cpu0 = {name: cpu_seconds(pid) for name, pid in servers.items()}
             cpu0["dmshell"] = tree_cpu_seconds(child.pid)
@@ -225,7 +236,7 @@ def run_dmshell(
         elif msg["event"] == "error":
             raise RuntimeError(f"dmshell sync failed: {msg['message']}")
         elif msg["event"] == "done":
-            result.note = msg.get("error", "")
+            result.note = msg.get("error", "") or result.note
             gc_s, *gens = msg.get("gc", [0, 0, 0, 0])
             print(
                 f"  dmshell: garbage collection {gc_s:.2f}s ({gens[0]}/{gens[1]}/{gens[2]} collections "
@@ -325,6 +336,9 @@ def report(ranges: list[tuple[str, int, int]], results: list[Result]) -> None:
             + f"  (wall {r.marks[-1]:.1f}s)"
         )
     for r in results:
+        if r.note:
+            print(f"  {r.name}: {r.note}")
+    for r in results:
         if r.peak_rss:
             verdict = "OK" if r.peak_rss < 300 * MB else "OVER"
             print(f"  {r.name} peak RSS {r.peak_rss / MB:.1f} MB (budget 300 MB): {verdict}")
@@ -363,6 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compact", action="store_true", help="syncer compact: true")
     p.add_argument("--parallel-threads", type=int, default=4, help="replica slave_parallel_threads")
     p.add_argument("--skip-replica", action="store_true", help="time dmshell only")
+    p.add_argument(
+        "--relay",
+        action="store_true",
+        help="also replay through the relay log (pulled first, then read as binlogType local)",
+    )
     p.add_argument("--profile", default="", help="py-spy the sync child into this file")
     p.add_argument("--profile-format", default="speedscope", help="py-spy output format")
     p.add_argument("--profile-gil", action="store_true", help="py-spy: only the thread holding the GIL")
@@ -379,6 +398,8 @@ def main(argv: list[str] | None = None) -> int:
 
     specs = [spec("upstream", 11, log_bin=True)]
     specs += [spec(f"target{i}", 20 + i) for i in range(repeat)]
+    if args.relay:
+        specs += [spec(f"relaytarget{i}", 80 + i) for i in range(repeat)]
     if not args.skip_replica:
         specs += [spec(f"replica{i}", 40 + i) for i in range(repeat)]
         specs += [spec(f"replicapar{i}", 60 + i) for i in range(repeat)]
@@ -387,8 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         servers = sandbox.start(specs)
         up = servers[0]
         targets = servers[1 : 1 + repeat]
-        replicas = servers[1 + repeat : 1 + 2 * repeat]
-        parallels = servers[1 + 2 * repeat :]
+        relay_targets = servers[1 + repeat : 1 + 2 * repeat] if args.relay else []
+        rest = servers[1 + repeat + len(relay_targets) :]
+        replicas = rest[:repeat]
+        parallels = rest[repeat:]
         print(f"== sandbox in {root}: " + ", ".join(f"{s.name}:{s.port}" for s in servers), flush=True)
         t = time.monotonic()
         up.execute(f"CREATE DATABASE {SCHEMA}")
@@ -449,6 +472,14 @@ def main(argv: list[str] | None = None) -> int:
                 ]
             if checksums(targets[i], args.tables) != expected:
                 print("  !! dmshell's target differs from the upstream (CHECKSUM TABLE)")
+            if args.relay:
+                settle(servers)
+                print(f"== replaying through dmshell's relay log (run {i + 1} of {repeat})", flush=True)
+                runs.setdefault("dmshell-relay", []).append(
+                    run_dmshell(up, relay_targets[i], start, marks, args, True)
+                )
+                if checksums(relay_targets[i], args.tables) != expected:
+                    print("  !! dmshell's target (relay) differs from the upstream (CHECKSUM TABLE)")
             if args.skip_replica:
                 continue
             for replica, threads in ((replicas[i], 0), (parallels[i], args.parallel_threads)):

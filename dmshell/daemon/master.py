@@ -35,6 +35,7 @@ from dmshell.client.errors import status_text
 from dmshell.daemon import configs, tasks
 from dmshell.daemon.auth import Security, peer_identity
 from dmshell.daemon.common import Unsupported, go_list
+from dmshell.daemon.relays import RelayOps
 from dmshell.daemon.scheduler import Scheduler, WorkerAgent
 from dmshell.daemon.status_history import StatusHistory
 from dmshell.daemon.store import Store, StoreConflict
@@ -347,6 +348,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         self.started_at = int(time.time())
         self._task_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self.relays = RelayOps(store, scheduler, self.workers._wait, rpc_error_text)
         #: where embedded workers log (``TaskLog``)
         self.log_dir = log_dir
         #: the last minutes of status (``StatusHistory``); sampling starts with :meth:`start_history`
@@ -592,6 +594,24 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return resp
 
     # ======================================================================================
+    # relay
+    # ======================================================================================
+    def OperateRelay(
+        self, request: mpb.OperateRelayRequest, context: grpc.ServicerContext
+    ) -> mpb.OperateRelayResponse:
+        return self.relays.operate(request)
+
+    def OperateWorkerRelayTask(
+        self, request: mpb.OperateWorkerRelayRequest, context: grpc.ServicerContext
+    ) -> mpb.OperateWorkerRelayResponse:
+        return self.relays.pause_resume(request)
+
+    def PurgeWorkerRelay(
+        self, request: mpb.PurgeWorkerRelayRequest, context: grpc.ServicerContext
+    ) -> mpb.PurgeWorkerRelayResponse:
+        return self.relays.purge(request)
+
+    # ======================================================================================
     # status
     # ======================================================================================
     def QueryStatus(
@@ -758,14 +778,11 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     UpdateTask = Unsupported("update-task")
     ShowDDLLocks = Unsupported("shard-ddl-lock")
     UnlockDDLLock = Unsupported("shard-ddl-lock unlock")
-    OperateWorkerRelayTask = Unsupported("pause-relay/resume-relay")
-    PurgeWorkerRelay = Unsupported("purge-relay")
     OfflineMember = Unsupported("offline-member")
     OperateLeader = Unsupported("operate-leader")
     OperateSchema = Unsupported("binlog-schema")
     HandleError = Unsupported("binlog")
     TransferSource = Unsupported("transfer-source")
-    OperateRelay = Unsupported("start-relay/stop-relay")
     StartValidation = Unsupported("validation start")
     StopValidation = Unsupported("validation stop")
     GetValidationStatus = Unsupported("validation status")

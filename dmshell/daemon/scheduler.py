@@ -335,6 +335,11 @@ class Scheduler:
         if not source:
             return state
         state.sourceConfig = self.store.get_source(source) or ""
+        relay = self.store.relay(source)
+        if relay is not None and (not relay.workers or worker in relay.workers):
+            state.relay.CopyFrom(
+                pb.RelaySpec(enabled=True, expectStage=relay.expect_stage, stageRevision=relay.stage_revision)
+            )
         for r in self.store.subtasks(source=source):
             state.subtasks.append(
                 pb.SubTaskSpec(

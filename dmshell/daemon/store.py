@@ -22,12 +22,24 @@ from types import TracebackType
 
 from dmshell.proto import dmworker_pb2 as pb
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+_RELAYS = """CREATE TABLE IF NOT EXISTS relays (
+    source_id      TEXT PRIMARY KEY,
+    workers        TEXT NOT NULL DEFAULT '',
+    expect_stage   INTEGER NOT NULL,
+    stage_revision INTEGER NOT NULL DEFAULT 0
+);
+"""
 
 #: schema upgrades: version → statements taking the store from version - 1 to it
-_UPGRADES = {2: "ALTER TABLE workers ADD COLUMN identity TEXT NOT NULL DEFAULT ''"}
+_UPGRADES = {
+    2: "ALTER TABLE workers ADD COLUMN identity TEXT NOT NULL DEFAULT ''",
+    3: _RELAYS,
+}
 
-_SCHEMA = """
+_SCHEMA = (
+    """
 CREATE TABLE IF NOT EXISTS sources (
     source_id   TEXT PRIMARY KEY,
     config_yaml TEXT NOT NULL,
@@ -61,6 +73,8 @@ CREATE TABLE IF NOT EXISTS embedded_workers (
     name TEXT PRIMARY KEY
 );
 """
+    + _RELAYS
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +93,16 @@ class SubTaskRecord:
     meta_binlog_gtid: str = ""
     #: ``start-task --start-time`` as the user typed it ("" = not given)
     start_time: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RelayRecord:
+    """``start-relay`` on a source: by which workers ("" = the bound one) and the expected stage."""
+
+    source: str
+    workers: tuple[str, ...] = ()
+    expect_stage: pb.Stage = pb.Running
+    stage_revision: int = 0
 
 
 class StoreConflict(Exception):
@@ -148,6 +172,17 @@ class Store(ABC):
     @abstractmethod
     def remove_worker(self, name: str) -> None: ...
 
+    # -- relays ----------------------------------------------------------------------------
+    @abstractmethod
+    def relay(self, source_id: str) -> RelayRecord | None: ...
+
+    @abstractmethod
+    def put_relay(self, record: RelayRecord) -> None:
+        """Insert or replace; every put bumps ``stage_revision`` (a resume re-applies Running)."""
+
+    @abstractmethod
+    def remove_relay(self, source_id: str) -> None: ...
+
     # -- embedded workers (the daemon's worker host spawns them) ----------------------------
     @abstractmethod
     def add_embedded(self, name: str) -> None: ...
@@ -212,6 +247,7 @@ class SQLiteStore(Store):
     def remove_source(self, source_id: str) -> bool:
         with self._tx() as db:
             db.execute("DELETE FROM bindings WHERE source_id = ?", (source_id,))
+            db.execute("DELETE FROM relays WHERE source_id = ?", (source_id,))
             return db.execute("DELETE FROM sources WHERE source_id = ?", (source_id,)).rowcount > 0
 
     # -- subtasks --------------------------------------------------------------------------
@@ -308,6 +344,29 @@ class SQLiteStore(Store):
         with self._tx() as db:
             db.execute("DELETE FROM bindings WHERE worker = ?", (name,))
             db.execute("DELETE FROM workers WHERE name = ?", (name,))
+
+    # -- relays ----------------------------------------------------------------------------
+    def relay(self, source_id: str) -> RelayRecord | None:
+        rows = self._read(
+            "SELECT workers, expect_stage, stage_revision FROM relays WHERE source_id = ?", (source_id,)
+        )
+        if not rows:
+            return None
+        workers, stage, revision = rows[0]
+        return RelayRecord(source_id, tuple(w for w in workers.split(",") if w), stage, revision)
+
+    def put_relay(self, record: RelayRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT INTO relays VALUES (?, ?, ?, 0) ON CONFLICT(source_id) DO UPDATE SET "
+                "workers = excluded.workers, expect_stage = excluded.expect_stage, "
+                "stage_revision = stage_revision + 1",
+                (record.source, ",".join(record.workers), record.expect_stage),
+            )
+
+    def remove_relay(self, source_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM relays WHERE source_id = ?", (source_id,))
 
     def add_embedded(self, name: str) -> None:
         with self._tx() as db:

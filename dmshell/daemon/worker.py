@@ -62,7 +62,9 @@ from dmshell.proto import dmworker_pb2 as pb
 
 if TYPE_CHECKING:  # the engine (config, units, drivers) is imported only once a subtask starts,
     # which keeps an idle worker small
+    from dmshell.engine.binlog.location import Location
     from dmshell.engine.config.source import SourceConfig
+    from dmshell.engine.relay.relay import Relay
     from dmshell.engine.subtask import AutoResume, SubTask
 
 log = logging.getLogger(__name__)
@@ -141,6 +143,8 @@ class SubTaskManager:
         self._source_cfg: SourceConfig | None = None
         self._source_error: pb.ProcessError | None = None
         self._entries: dict[str, _Entry] = {}
+        self._relay: Relay | None = None
+        self._relay_revision = -1
         self._kick = threading.Event()
         self._closing = threading.Event()
         self.last_apply = time.monotonic()
@@ -165,9 +169,12 @@ class SubTaskManager:
             source = self._source_id
             entries = dict(self._entries)
             source_error = self._source_error
+            relay = self._relay
         resp = pb.QueryStatusResponse(result=True)
         resp.sourceStatus.source = source
         resp.sourceStatus.worker = self.worker_name
+        if relay is not None:
+            resp.sourceStatus.relayStatus.CopyFrom(relay.status())
         if source_error is not None:
             resp.sourceStatus.result.errors.append(source_error)
         if not source:
@@ -185,6 +192,22 @@ class SubTaskManager:
             resp.msg = "no sub task started"
         return resp
 
+    def purge_relay(self, req: pb.PurgeRelayRequest) -> pb.CommonWorkerResponse:
+        """DM-worker's ``PurgeRelay``."""
+        with self._lock:
+            relay, source = self._relay, self._source_id
+        resp = pb.CommonWorkerResponse(source=source, worker=self.worker_name)
+        if relay is None:
+            resp.msg = str(errors.ErrRelayNoActiveRelayLog())
+            return resp
+        try:
+            relay.purger.purge(req)
+        except errors.DMError as exc:
+            resp.msg = str(exc)
+            return resp
+        resp.result = True
+        return resp
+
     @property
     def source_id(self) -> str:
         with self._lock:
@@ -199,6 +222,7 @@ class SubTaskManager:
         with self._lock:
             entries = list(self._entries.values())
         self._stop_all([e.subtask for e in entries], timeout)
+        self._stop_relay()
 
     # -- reconciliation ----------------------------------------------------------------------
     def _reconcile_loop(self) -> None:
@@ -219,6 +243,7 @@ class SubTaskManager:
     def _reconcile(self, desired: pb.WorkerState) -> None:
         if desired.source != self._source_id or desired.sourceConfig != self._source_text:
             self._switch_source(desired)
+        self._reconcile_relay(desired)
         wanted = {spec.name: spec for spec in desired.subtasks} if self._source_id else {}
         with self._lock:
             current = dict(self._entries)
@@ -229,6 +254,8 @@ class SubTaskManager:
                 for n in list(self._entries):
                     if n not in wanted:
                         del self._entries[n]
+                        if self._relay is not None:
+                            self._relay.holds.release(n)  # stop-task: its relay files may go
         for name, spec in wanted.items():
             if self._closing.is_set() or self._kick.is_set():
                 return  # a newer state arrived: start over with it
@@ -252,6 +279,7 @@ class SubTaskManager:
                 len(entries),
             )
             self._stop_all([e.subtask for e in entries])
+        self._stop_relay()
         with self._lock:
             self._entries.clear()
             self._source_id = desired.source
@@ -259,6 +287,64 @@ class SubTaskManager:
             self._source_cfg = None  # parsed when the first subtask needs it
             self._source_error = None
         log.info("bound source: %r", desired.source)
+
+    # -- relay -------------------------------------------------------------------------------
+    def _reconcile_relay(self, desired: pb.WorkerState) -> None:
+        """Start, pause, resume or stop the source's relay as the master (or enable-relay) wants."""
+        spec = desired.relay
+        want = bool(self._source_id) and spec.enabled
+        if self._source_id and not want:
+            try:
+                want = self._source_config().enable_relay
+            except Exception:  # a bad configuration: the source status shows the error
+                want = False
+        stage = spec.expectStage if spec.enabled else pb.Running
+        if not want:
+            self._stop_relay()
+            return
+        relay = self._relay
+        if relay is None:
+            from dmshell.engine.relay.relay import Relay
+
+            cfg = self._source_config()
+            base = Path(cfg.relay_dir or "relay-dir")
+            relay = Relay(
+                cfg, (base if base.is_absolute() else self.base_dir / base) / cfg.source_id, self._earliest
+            )
+            log.info("relay of %s in %s: %s", cfg.source_id, relay.dir.path, pb.Stage.Name(stage))
+            relay.start(stage)
+            with self._lock:
+                self._relay, self._relay_revision = relay, spec.stageRevision
+            return
+        if spec.stageRevision == self._relay_revision:
+            return
+        self._relay_revision = spec.stageRevision
+        log.info("relay: expect %s (revision %d)", pb.Stage.Name(stage), spec.stageRevision)
+        if stage == pb.Paused:
+            relay.pause()
+        else:
+            relay.resume()
+
+    def _stop_relay(self) -> None:
+        with self._lock:
+            relay, self._relay, self._relay_revision = self._relay, None, -1
+        if relay is not None:
+            log.info("relay of %s: stopping", relay.source.source_id)
+            relay.stop()
+
+    def _earliest(self) -> Location | None:
+        """Where a new relay starts without relay-binlog-name/gtid: the earliest subtask position."""
+        from dmshell.engine.binlog.location import Location, parse_position
+
+        with self._lock:
+            subtasks = [e.subtask for e in self._entries.values()]
+        points = []
+        for st in subtasks:
+            status = st.status()
+            if status.WhichOneof("status") == "sync" and status.sync.syncerBinlog:
+                file, pos = parse_position(status.sync.syncerBinlog)
+                points.append(Location(file, pos))
+        return min(points) if points else None
 
     def _source_config(self) -> SourceConfig:
         """The bound source's parsed configuration (errors also shown in the source status)."""
@@ -310,7 +396,9 @@ class SubTaskManager:
             )
         work_dir = subtask_dir(self.base_dir, spec.name, self._source_id)
         prepare_work_dir(work_dir, spec.startId, spec.removeMeta)
-        ctx = UnitContext(cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name)
+        ctx = UnitContext(
+            cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name, relay=self._relay
+        )
         if spec.startTime:
             ctx.use_start_time(spec.startTime, spec.startId)
         return SubTask(ctx, auto_resume=self.auto_resume)
@@ -411,7 +499,11 @@ class WorkerServicer(dmworker_pb2_grpc.WorkerServicer):
     ) -> pb.GetWorkerCfgResponse:
         return pb.GetWorkerCfgResponse(cfg=self.config_text)
 
-    PurgeRelay = Unsupported()
+    def PurgeRelay(
+        self, request: pb.PurgeRelayRequest, context: grpc.ServicerContext
+    ) -> pb.CommonWorkerResponse:
+        return self.manager.purge_relay(request)
+
     OperateSchema = Unsupported()
     HandleError = Unsupported()
 

@@ -720,6 +720,43 @@ ErrTaskCheckGenBAList = _e(
     "generate block allow list error",
     "Please check the `block-allow-list` config in task configuration file.",
 )
+ErrRelayParseUUIDIndex = _e(28001, C.RELAY_EVENT_LIB, _I, _HIGH, "parse server-uuid.index")
+ErrRelayParseUUIDSuffix = _e(28002, C.RELAY_EVENT_LIB, _I, _HIGH, "UUID (with suffix) %s not valid")
+ErrRelayLoadMetaData = _e(30003, C.RELAY_UNIT, _I, _HIGH, "load meta data")
+ErrRelayBinlogNameNotValid = _e(
+    30004,
+    C.RELAY_UNIT,
+    _I,
+    _HIGH,
+    "relay-binlog-name %s not valid",
+    "Please check the `relay-binlog-name` config in source config file.",
+)
+ErrRelayFlushLocalMeta = _e(30006, C.RELAY_UNIT, _I, _HIGH, "flush local meta")
+ErrRelayTCPReaderGetEvent = _e(
+    30015, C.RELAY_UNIT, _U, _HIGH, "TCPReader get relay event with error", resumable=True
+)
+ErrRelayWriterFileOperate = _e(30025, C.RELAY_UNIT, _I, _HIGH, "")
+ErrRelayMkdir = _e(30033, C.RELAY_UNIT, _I, _HIGH, "relay mkdir")
+ErrRelaySwitchMasterNeedGTID = _e(
+    30034,
+    C.RELAY_UNIT,
+    _I,
+    _HIGH,
+    "can only switch relay's master server when GTID enabled",
+    "Please check `enable-gtid` config in source configuration file.",
+)
+ErrRelayOtherStrategyIsPurging = _e(30036, C.RELAY_UNIT, _I, _HIGH, "%s is purging")
+ErrRelayPurgeIsForbidden = _e(
+    30037,
+    C.RELAY_UNIT,
+    _I,
+    _HIGH,
+    "relay log purge is forbidden temporarily, because %s",
+    "Please try again later.",
+)
+ErrRelayNoActiveRelayLog = _e(30038, C.RELAY_UNIT, _I, _HIGH, "no active relay log file found")
+ErrRelayPurgeRequestNotValid = _e(30039, C.RELAY_UNIT, _I, _HIGH, "request %+v not valid")
+ErrRelayRemoveFileFail = _e(30041, C.RELAY_UNIT, _I, _HIGH, "remove relay log %s %s")
 ErrDumpUnitRuntime = _e(
     32001, C.DUMP_UNIT, _I, _HIGH, "mydumper/dumpling runs with error, with output (may empty): %s"
 )
@@ -1005,6 +1042,9 @@ ErrSchedulerSourceOpTaskExist = _e(
     "source with name %s need to operate has existing tasks %v",
     "Please `stop-task` first.",
 )
+ErrSchedulerRelayStageSourceNotExist = _e(
+    46012, C.SCHEDULER, _I, _MED, "sources %v need to update expectant relay stage not exist"
+)
 ErrSchedulerSubTaskExist = _e(
     46014,
     C.SCHEDULER,
@@ -1039,6 +1079,38 @@ ErrSchedulerWorkersBoundForOtherSources = _e(
     _HIGH,
     "these workers %s have bound for another sources %s respectively",
     "Please `start-relay` on free or same source workers.",
+)
+ErrSchedulerStartRelayOnSpecified = _e(
+    46028,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` with worker name for workers %v, so it can't `start-relay` without worker name now",
+    "Please stop all relay workers first, or specify worker name for `start-relay`.",
+)
+ErrSchedulerStopRelayOnSpecified = _e(
+    46029,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` with worker name for workers %v, so it can't `stop-relay` without worker name now",
+    "Please specify worker names for `stop-relay`.",
+)
+ErrSchedulerStartRelayOnBound = _e(
+    46030,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` automatically for bound worker, so it can't `start-relay` with worker name now",
+    "Please stop relay by `stop-relay` without worker name first.",
+)
+ErrSchedulerStopRelayOnBound = _e(
+    46031,
+    C.SCHEDULER,
+    _I,
+    _LOW,
+    "the source has `start-relay` automatically for bound worker, so it can't `stop-relay` with worker name now",
+    "Please use `stop-relay` without worker name.",
 )
 ErrSchedulerWorkerNotFree = _e(46033, C.SCHEDULER, _I, _LOW, "dm-worker with name %s not free")
 ErrSchedulerSubTaskNotExist = _e(

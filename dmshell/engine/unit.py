@@ -12,6 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.subtask import SubTaskConfig
@@ -29,6 +30,8 @@ class UnitContext:
     worker_name: str
     #: ``start-task --start-time`` still to be applied by the sync unit ("" = none)
     start_time: str = ""
+    #: the source's relay (:class:`dmshell.engine.relay.relay.Relay`) when it has one
+    relay: Any = None
     _start_time_marker: Path | None = None
 
     @property

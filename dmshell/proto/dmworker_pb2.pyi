@@ -547,11 +547,23 @@ class SubTaskSpec(_message.Message):
     def __init__(self, name: _Optional[str] = ..., task: _Optional[str] = ..., expectStage: _Optional[_Union[Stage, str]] = ..., startId: _Optional[str] = ..., removeMeta: _Optional[bool] = ..., stageRevision: _Optional[int] = ..., metaBinlogName: _Optional[str] = ..., metaBinlogPos: _Optional[int] = ..., metaBinlogGTID: _Optional[str] = ..., startTime: _Optional[str] = ...) -> None: ...
 
 class WorkerState(_message.Message):
-    __slots__ = ("source", "sourceConfig", "subtasks")
+    __slots__ = ("source", "sourceConfig", "subtasks", "relay")
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     SOURCECONFIG_FIELD_NUMBER: _ClassVar[int]
     SUBTASKS_FIELD_NUMBER: _ClassVar[int]
+    RELAY_FIELD_NUMBER: _ClassVar[int]
     source: str
     sourceConfig: str
     subtasks: _containers.RepeatedCompositeFieldContainer[SubTaskSpec]
-    def __init__(self, source: _Optional[str] = ..., sourceConfig: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[SubTaskSpec, _Mapping]]] = ...) -> None: ...
+    relay: RelaySpec
+    def __init__(self, source: _Optional[str] = ..., sourceConfig: _Optional[str] = ..., subtasks: _Optional[_Iterable[_Union[SubTaskSpec, _Mapping]]] = ..., relay: _Optional[_Union[RelaySpec, _Mapping]] = ...) -> None: ...
+
+class RelaySpec(_message.Message):
+    __slots__ = ("enabled", "expectStage", "stageRevision")
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    EXPECTSTAGE_FIELD_NUMBER: _ClassVar[int]
+    STAGEREVISION_FIELD_NUMBER: _ClassVar[int]
+    enabled: bool
+    expectStage: Stage
+    stageRevision: int
+    def __init__(self, enabled: _Optional[bool] = ..., expectStage: _Optional[_Union[Stage, str]] = ..., stageRevision: _Optional[int] = ...) -> None: ...

@@ -116,7 +116,8 @@ class SourceFormScreen(StatusScreen):
                 )
                 yield Label("")
                 yield WordCheckbox("enable-gtid", id="enable-gtid", compact=True)
-                # no enable-relay: dmshell has no relay log yet (the key is refused unless false)
+                yield Label("")
+                yield WordCheckbox("enable-relay", id="enable-relay", compact=True)
             with Horizontal(id="form-buttons"):
                 yield Button("Test connection ^t", id="test", compact=True)
                 yield Button("Create ^s", id="create", compact=True, variant="primary", disabled=True)
@@ -144,6 +145,7 @@ class SourceFormScreen(StatusScreen):
             password=self.query_one("#password", Input).value,
             flavor=flavor if isinstance(flavor, str) else "",
             enable_gtid=self.query_one("#enable-gtid", Checkbox).value,
+            enable_relay=self.query_one("#enable-relay", Checkbox).value,
         )
 
     def can_create(self) -> bool:

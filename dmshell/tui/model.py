@@ -73,6 +73,8 @@ class SubtaskView:
     executing_ddl: bool = False
     #: why these figures are not live ("" = live): a hung worker's last known status
     stale: str = ""
+    #: the source's relay position when it has a relay (the subtask reads it: ``binlogType: local``)
+    relay_binlog: str = ""
 
     @property
     def queued(self) -> int:
@@ -87,6 +89,33 @@ class SubtaskView:
     def behind_bytes(self) -> int | None:
         """Binlog bytes not read yet (None when the reader is in an earlier file or it is unknown)."""
         return binlog_distance(self.master_binlog, self.read_binlog or self.syncer_binlog)
+
+    @property
+    def relay_ahead(self) -> str:
+        """How far the relay is ahead of this subtask's checkpoint ("" without a relay)."""
+        return binlog_gap(self.syncer_binlog, self.relay_binlog)
+
+
+def binlog_gap(behind: str, ahead: str) -> str:
+    """The distance between two ``(file, pos)`` positions: ``0 B``, ``12 KB``, ``2 files``; "" if unknown."""
+    a, b = _position(behind), _position(ahead)
+    if a is None or b is None:
+        return ""
+    (base_a, index_a, pos_a), (base_b, index_b, pos_b) = a, b
+    if base_a != base_b or index_a != index_b:
+        n = index_b - index_a
+        return f"{n} file{'s' if abs(n) != 1 else ''}" if base_a == base_b else "other file"
+    size = float(max(0, pos_b - pos_a))
+    for unit in ("B", "KB", "MB"):
+        if size < 1024 or unit == "MB":
+            return f"{size:,.0f} {unit}"
+        size /= 1024
+    return ""
+
+
+def _position(text: str) -> tuple[str, int, int] | None:
+    m = re.fullmatch(r"\(\s*(.*?)\.(\d+)\s*,\s*(\d+)\s*\)", text or "")
+    return (m.group(1), int(m.group(2)), int(m.group(3))) if m else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,11 +163,18 @@ class SourceView:
     gtid: str = "?"
     flavor: str = ""
     address: str = ""
+    #: the relay's position ("" without a relay)
+    relay_binlog: str = ""
 
     @property
     def relay_text(self) -> str:
         """The relay unit's stage, or ``off`` when the source has no relay."""
         return self.relay or "off"
+
+    @property
+    def relay_behind(self) -> str:
+        """How far the relay is behind the upstream ("" without a relay)."""
+        return binlog_gap(self.relay_binlog, self.master_binlog) if self.relay else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,6 +436,7 @@ def build_snapshot(
         task_names: list[str] = []
         master_binlog = ss.relayStatus.masterBinlog if ss.HasField("relayStatus") else ""
         master_gtid = ss.relayStatus.masterBinlogGtid if ss.HasField("relayStatus") else ""
+        relay_binlog = ss.relayStatus.relayBinlog if ss.HasField("relayStatus") else ""
         errors = len(_errors(ss.result if ss.HasField("result") else None))
         # A failed per-source answer (e.g. its worker is offline) says why in the source's msg.
         source_msg = "" if src.result else src.msg
@@ -407,6 +444,8 @@ def build_snapshot(
         silent = bool(source_msg and _NOT_ANSWERING.search(source_msg))
         for st in src.subTaskStatus:
             view = subtask_view(source, ss.worker, st)
+            if relay_binlog:
+                view = replace(view, relay_binlog=relay_binlog)
             if silent:  # carried over by carry_over(): the worker's last answer, not live
                 view = replace(view, stale=f"worker {ss.worker or '?'} not answering: its last known status")
             elif source_msg and not view.msg:
@@ -432,6 +471,7 @@ def build_snapshot(
                     gtid=gtid,
                     flavor=fact.flavor,
                     address=fact.address,
+                    relay_binlog=relay_binlog,
                 )
             )
     seen = {s.source for s in sources}

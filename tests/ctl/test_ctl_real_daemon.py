@@ -203,7 +203,6 @@ def test_unsupported_commands_fail_clearly(cluster: Cluster) -> None:
         (["shard-ddl-lock"], "shard-ddl-lock"),
         (["binlog", "skip", TASK], "binlog"),
         (["transfer-source", S1, "worker2"], "transfer-source"),
-        (["start-relay", "-s", S1], "start-relay/stop-relay"),
     ]:
         r = cluster.dmctl(*argv)
         assert r.rc == EXIT_FAILED, (argv, r)

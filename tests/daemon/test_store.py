@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from dmshell.daemon.store import SQLiteStore, StoreConflict, SubTaskRecord
+from dmshell.daemon.store import RelayRecord, SQLiteStore, StoreConflict, SubTaskRecord
 from dmshell.proto import dmworker_pb2 as pb
 
 
@@ -68,7 +68,7 @@ def test_round_trip_and_reopen(tmp_path):
 
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert db.execute("PRAGMA user_version").fetchone()[0] == 3
     db.close()
 
 
@@ -85,8 +85,26 @@ def test_worker_identities_and_the_upgrade_of_a_version_1_store(tmp_path):
     assert store.worker_identity("worker1") == "" and store.worker_identity("nobody") is None
     store.put_worker("worker1", "127.0.0.1:2", "cn:dm-worker")
     assert store.worker_identity("worker1") == "cn:dm-worker"
+    assert store.relay("s1") is None  # (schema 3 added the relays)
     store.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 3
+
+
+def test_relay_records(tmp_path):
+    store = SQLiteStore(tmp_path / "master.db")
+    store.add_source("s1", "source-id: s1\n")
+    store.put_relay(RelayRecord("s1"))
+    first = store.relay("s1")
+    assert first is not None and (first.workers, first.expect_stage) == ((), pb.Running)
+    store.put_relay(RelayRecord("s1", ("worker1", "worker2"), pb.Paused))
+    second = store.relay("s1")
+    assert (
+        second is not None and second.workers == ("worker1", "worker2") and second.expect_stage == pb.Paused
+    )
+    assert second.stage_revision == first.stage_revision + 1  # every pause/resume is re-applied
+    store.remove_source("s1")  # removing a source drops its relay
+    assert store.relay("s1") is None
+    store.close()
 
 
 def test_a_newer_schema_is_refused(tmp_path):

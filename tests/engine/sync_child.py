@@ -1,8 +1,10 @@
 """One SyncUnit in its own process, for the kill -9 tests: ``python sync_child.py '<json>'``.
 
 The JSON gives the upstream and target (host, port, user, password), the database to replicate,
-the task name, the start position and the syncer options. Runs until SIGTERM (then stops cleanly
-and exits 0); resumable errors are retried like the task checker does; any other error exits 3.
+the task name, the start position and the syncer options; with ``relay_dir`` the process also runs
+the source's relay there (from the start position's file) and the unit reads through it. Runs until
+SIGTERM (then stops cleanly and exits 0); resumable errors are retried like the task checker does;
+any other error exits 3.
 """
 
 from __future__ import annotations
@@ -16,14 +18,17 @@ import time
 from pathlib import Path
 
 from dmshell.engine import errors
+from dmshell.engine.binlog.location import Location
 from dmshell.engine.config.database import DBConfig
 from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.engine.config.task import Meta
 from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
 from dmshell.engine.filters.rule_types import BAList
+from dmshell.engine.relay.relay import Relay
 from dmshell.engine.sync.syncer import SyncUnit
 from dmshell.engine.unit import UnitContext
+from dmshell.proto import dmworker_pb2 as pb
 
 
 def main(argv: list[str]) -> int:
@@ -48,6 +53,13 @@ def main(argv: list[str]) -> int:
     )
     source = SourceConfig(source_id="mysql-01", from_db=DBConfig(**spec["upstream"]))
     ctx = UnitContext(cfg=cfg, source=source, work_dir=Path(spec["work_dir"]), worker_name="child")
+    relay = None
+    if spec.get("relay_dir"):  # a worker with the source's relay: the unit reads the relay files
+        relay = Relay(source, Path(spec["relay_dir"]), lambda: Location(spec["file"], spec["pos"]))
+        relay.start()
+        while relay.active is None and relay.stage == pb.Running:
+            time.sleep(0.01)
+        ctx.relay = relay
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     unit = SyncUnit(ctx)
@@ -63,6 +75,8 @@ def main(argv: list[str]) -> int:
                 time.sleep(0.2)
     finally:
         unit.close()
+        if relay is not None:
+            relay.stop()
     return 0
 
 

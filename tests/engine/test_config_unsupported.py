@@ -9,7 +9,7 @@ import pytest
 
 from dmshell.engine.config import unsupported
 from dmshell.engine.config.load import load_source_config, load_task_config
-from dmshell.engine.config.source import CheckerConfig, PurgeConfig, SourceConfig
+from dmshell.engine.config.source import CheckerConfig, SourceConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.config.units import ExperimentalConfig, LoaderConfig, MydumperConfig, ValidatorConfig
 from dmshell.engine.errors import DMError
@@ -30,7 +30,6 @@ MINIMAL_TASK = textwrap.dedent("""\
 # prefix and line the error must name)
 CONTEXTS = {
     "source": (SourceConfig, load_source_config, "source-id: s\nfrom: {{host: h}}\n{k}: {v}\n", "", 3),
-    "purge": (PurgeConfig, load_source_config, "source-id: s\npurge:\n  {k}: {v}\n", "purge.", 3),
     "checker": (CheckerConfig, load_source_config, "source-id: s\nchecker:\n  {k}: {v}\n", "checker.", 3),
     "task": (TaskConfig, load_task_config, MINIMAL_TASK + "{k}: {v}\n", "", 10),
     "experimental": (
@@ -72,14 +71,7 @@ CONTEXTS = {
 
 # (context, key, a value that needs the missing feature, the default as the error prints it)
 CASES = [
-    ("source", "enable-relay", "true", "false"),
-    ("source", "relay-binlog-name", "mysql-bin.000001", "''"),
-    ("source", "relay-binlog-gtid", "'0-1-100'", "''"),
-    ("source", "relay-dir", "./relay_log", "relay-dir"),
     ("source", "enable", "false", "true"),
-    ("purge", "interval", "60", "3600"),
-    ("purge", "expires", "24", "0"),
-    ("purge", "remain-space", "50", "15"),
     ("checker", "check-enable", "false", "true"),
     ("checker", "backoff-rollback", "1m", "5m0s"),
     ("checker", "backoff-max", "10m", "5m0s"),

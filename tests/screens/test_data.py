@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from dmshell.proto import dmmaster_pb2 as m
-from dmshell.tui.model import ErrorView, SubtaskView, build_snapshot, pipeline_units, task_status
+from dmshell.tui.model import (
+    ErrorView,
+    SubtaskView,
+    binlog_gap,
+    build_snapshot,
+    pipeline_units,
+    task_status,
+)
 from dmshell.tui.widgets.format import Palette, human_seconds, lag_text, progress_bar
 
 from .canned import canned_status
@@ -89,3 +96,18 @@ def test_lag_words_and_durations():
     assert str(lag_text(None, pal)) == "—"
     assert [human_seconds(s) for s in (59, 60, 3599, 86400 + 7200)] == ["59s", "1m00s", "59m59s", "1d02h"]
     assert progress_bar(0.5, width=10) == "█████░░░░░  50.0%"
+
+
+def test_relay_distance_behind_the_upstream_and_ahead_of_each_subtask():
+    snap = build_snapshot(canned_status())
+    relay_source = next(s for s in snap.sources if s.relay)
+    assert relay_source.relay_behind == "0 B"  # relayBinlog == masterBinlog
+    assert next(s for s in snap.sources if not s.relay).relay_behind == ""
+    view = SubtaskView(
+        task="t", source="s", worker="w", stage="Running", unit="Sync",
+        syncer_binlog="(mysql-bin.000007, 1000)", relay_binlog="(mysql-bin.000007, 9120)",
+    )  # fmt: skip
+    assert view.relay_ahead == "8 KB"
+    assert binlog_gap("(mysql-bin.000005, 4)", "(mysql-bin.000007, 9120)") == "2 files"
+    assert binlog_gap("(mysql-bin.000007, 4)", "(mysql-bin.000007, 5)") == "1 B"
+    assert binlog_gap("", "(mysql-bin.000007, 5)") == ""

@@ -247,6 +247,9 @@ class BinlogReader:
     out and the reader is about to wait for the network: the caller's chance to flush buffers.
     """
 
+    #: more ``COM_BINLOG_DUMP`` flags (the relay asks for MariaDB's annotate-rows events)
+    dump_flags = 0
+
     def __init__(
         self,
         source: DBConfig,
@@ -315,7 +318,7 @@ class BinlogReader:
                 cur.execute("SELECT VERSION()")
                 self._mariadb = "mariadb" in str((cur.fetchone() or ("",))[0]).lower()
             start = self._start
-            flags = BINLOG_DUMP_NON_BLOCK if self._to_end else 0
+            flags = (BINLOG_DUMP_NON_BLOCK if self._to_end else 0) | self.dump_flags
             payload = struct.pack("<IHI", start.pos, flags, self._server_id) + start.file.encode()
             conn._execute_command(COM_BINLOG_DUMP, payload)
         except BaseException:
@@ -408,6 +411,10 @@ class BinlogReader:
             self._pos = p + 4 + n
         else:
             data = self._payload()
+        return self._event(data)
+
+    def _event(self, data: bytes) -> BinlogEvent:
+        """One packet's payload (a status byte, then the event with its header) as an event."""
         if data[0]:
             if data[0] == 0xFF:
                 pymysql_err.raise_mysql_exception(data)

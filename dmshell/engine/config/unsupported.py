@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from dmshell.engine import yamlstrict as ys
-from dmshell.engine.config.source import CheckerConfig, PurgeConfig, SourceConfig
+from dmshell.engine.config.source import CheckerConfig, SourceConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.config.units import ExperimentalConfig, LoaderConfig, MydumperConfig, ValidatorConfig
 from dmshell.engine.config.yamlfile import Lines
@@ -39,8 +39,6 @@ class Unsupported:
 # accepted, and the sync unit stops with an error the moment it would be needed.
 # fmt: off
 REFUSED: tuple[Unsupported, ...] = (
-    Unsupported("relay log", SourceConfig, "enable-relay relay-binlog-name relay-binlog-gtid relay-dir"),
-    Unsupported("relay log purge", PurgeConfig),
     Unsupported("disabling a source", SourceConfig, "enable"),
     Unsupported("task checker settings", CheckerConfig, "check-enable backoff-rollback backoff-max"),
     Unsupported("physical and import-into load", LoaderConfig, "import-mode sorting-dir-physical "

@@ -60,6 +60,7 @@ class SyncStats:
         self.flavor = ""
         self.last_error = ""
         self.last_error_time = 0
+        self.binlog_type = "remote"  # "local": the run reads the relay log
 
     def rows(self) -> int:
         applier = self.applier
@@ -212,7 +213,7 @@ def build_status(s: SyncStats) -> pb.SyncStatus:
         masterBinlogGtid=master.gtid if master else "",
         syncerBinlog=flushed.position_str() if flushed else "",
         syncerBinlogGtid=flushed.gtid if flushed else "",
-        binlogType="remote",
+        binlogType=s.binlog_type,
         secondsBehindMaster=behind,
         ioTotalBytes=io_bytes,
         totalBinlogEvents=events,

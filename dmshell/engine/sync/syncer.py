@@ -45,6 +45,7 @@ from dmshell.engine.filters.expression import ExpressionFilters
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
 from dmshell.engine.load.loader import load_finished_location
 from dmshell.engine.onlineddl import OnlineDDL
+from dmshell.engine.relay.stream import open_binlog_stream
 from dmshell.engine.schema.tracker import SchemaTracker, load_table_infos
 from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
@@ -334,16 +335,30 @@ class _Run:
             online=online,
         )
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
-        reader = self.reader = BinlogReader(
-            self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD, on_idle=applier.flush
+        reader, stats.binlog_type = open_binlog_stream(
+            self.ctx.relay,
+            self.upstream,
+            server_id,
+            start,
+            heartbeat=HEARTBEAT_PERIOD,
+            on_idle=applier.flush,
+            name=cfg.name,
+            checkpoint=lambda: stats.flushed,
         )
+        self.reader = reader
         self.cleanup.callback(reader.close)
         self.cleanup.callback(reader.interrupt)
         refresher = threading.Thread(target=self.refresh_loop, name=f"sync-status-{cfg.name}", daemon=True)
         refresher.start()
         self.cleanup.callback(refresher.join, 5)
         self.cleanup.callback(self.done.set)
-        log.info("sync %s starts at %s (safe mode until %s)", self.label, start, safe.exit_point)
+        log.info(
+            "sync %s starts at %s (safe mode until %s, binlog %s)",
+            self.label,
+            start,
+            safe.exit_point,
+            stats.binlog_type,
+        )
 
     def close_applier(self) -> None:
         self.applier.close(timeout=2)  # drained already, unless the target is stuck

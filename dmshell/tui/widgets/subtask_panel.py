@@ -236,6 +236,10 @@ def render_subtask(view: SubtaskView, mode: str, palette: Palette, stall: str = 
         saved.append("  (saved about every 30s)", style=palette.muted)
         grid.add_row("checkpoint", saved)
         grid.add_row("behind", behind_text(view, palette))
+        if view.relay_binlog:
+            relay = Text(view.relay_binlog)
+            relay.append(f"   ahead of the syncer by {view.relay_ahead or '?'}", style=palette.muted)
+            grid.add_row("relay", relay)
         stats = Text()
         stats.append_text(lag_text(view.lag if view.stage == "Running" else None, palette))
         stats.append("   rows/s ")

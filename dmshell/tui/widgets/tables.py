@@ -251,7 +251,8 @@ class TaskTable(KeyedTable):
 
 
 class SourceTable(KeyedTable):
-    """Sources: id, bound worker, GTID on/off, relay stage, upstream binlog position, errors, tasks."""
+    """Sources: id, bound worker, GTID on/off, relay stage and how far it is behind the upstream,
+    upstream binlog position, errors, tasks."""
 
     @classmethod
     def columns_for(cls, size: str) -> Columns:
@@ -260,6 +261,7 @@ class SourceTable(KeyedTable):
             ("worker", "worker", None),
             ("gtid", "GTID", 4),
             ("relay", "relay", 8),
+            ("relaylag", "relay behind", 12),
             ("binlog", "master binlog", None),
             ("address", "upstream", None),
             ("flavor", "flavor", 7),
@@ -267,7 +269,7 @@ class SourceTable(KeyedTable):
             ("tasks", "tasks", None),
         ]
         if size != "wide":
-            cols = [c for c in cols if c[0] not in ("address", "flavor")]
+            cols = [c for c in cols if c[0] not in ("address", "flavor", "relaylag")]
         return tuple(cols)
 
     def show(
@@ -291,6 +293,7 @@ class SourceTable(KeyedTable):
             "worker": worker,
             "gtid": Text(s.gtid, style=gtid_style),
             "relay": Text(s.relay_text, style=relay_style),
+            "relaylag": Text(s.relay_behind or "—", style="" if s.relay_behind else palette.muted),
             "binlog": Text(s.master_binlog or "—"),
             "address": Text(s.address or "—"),
             "flavor": Text(s.flavor or "—"),
