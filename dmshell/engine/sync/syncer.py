@@ -330,14 +330,16 @@ class _Run:
             online=self.online,
         )
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
-        reader = self.reader = BinlogReader(
+        reader = self.reader = BinlogReader(  # connects at its first fetch
             self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD, on_idle=applier.flush
         )
-        self.cleanup.callback(reader.close)
-        self.cleanup.callback(reader.interrupt)
         refresher = threading.Thread(target=self.refresh_loop, name=f"sync-status-{cfg.name}", daemon=True)
         refresher.start()
+        # tear-down: the replication connection goes first (a next run reuses its server id, which the
+        # upstream refuses while the old one is connected), then the refresher, the applier, the rest
         self.cleanup.callback(refresher.join, 5)
+        self.cleanup.callback(reader.close)
+        self.cleanup.callback(reader.interrupt)
         self.cleanup.callback(self.done.set)
         log.info("sync %s starts at %s (safe mode until %s)", self.label, start, safe.exit_point)
 
