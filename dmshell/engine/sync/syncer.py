@@ -346,11 +346,13 @@ class _Run:
             checkpoint=lambda: stats.flushed,
         )
         self.reader = reader
-        self.cleanup.callback(reader.close)
-        self.cleanup.callback(reader.interrupt)
         refresher = threading.Thread(target=self.refresh_loop, name=f"sync-status-{cfg.name}", daemon=True)
         refresher.start()
+        # tear-down: the replication connection goes first (a next run reuses its server id, which the
+        # upstream refuses while the old one is connected), then the refresher, the applier, the rest
         self.cleanup.callback(refresher.join, 5)
+        self.cleanup.callback(reader.close)
+        self.cleanup.callback(reader.interrupt)
         self.cleanup.callback(self.done.set)
         log.info(
             "sync %s starts at %s (safe mode until %s, binlog %s)",
