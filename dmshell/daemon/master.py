@@ -692,6 +692,18 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         )
 
     # ======================================================================================
+    # binlog operations
+    # ======================================================================================
+    def HandleError(
+        self, request: mpb.HandleErrorRequest, context: grpc.ServicerContext
+    ) -> mpb.HandleErrorResponse:
+        # imported on first use: it pulls in the binlog reader and the DDL parser (start-up time)
+        from dmshell.daemon.error_ops import ErrorOperations
+
+        with self._task_lock(request.task):
+            return ErrorOperations(self.store, self.scheduler).handle(request)
+
+    # ======================================================================================
     # not implemented yet: the dmctl command users know each RPC by
     # ======================================================================================
     UpdateTask = Unsupported("update-task")
@@ -702,7 +714,6 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     OfflineMember = Unsupported("offline-member")
     OperateLeader = Unsupported("operate-leader")
     OperateSchema = Unsupported("binlog-schema")
-    HandleError = Unsupported("binlog")
     TransferSource = Unsupported("transfer-source")
     OperateRelay = Unsupported("start-relay/stop-relay")
     StartValidation = Unsupported("validation start")

@@ -326,6 +326,11 @@ class Scheduler:
         if not source:
             return state
         state.sourceConfig = self.store.get_source(source) or ""
+        ops: dict[str, list[pb.BinlogOperation]] = {}
+        for o in self.store.binlog_ops(source=source):
+            ops.setdefault(o.task, []).append(
+                pb.BinlogOperation(op=o.op, binlogPos=o.binlog_pos, sqls=o.sqls)
+            )
         for r in self.store.subtasks(source=source):
             state.subtasks.append(
                 pb.SubTaskSpec(
@@ -339,6 +344,7 @@ class Scheduler:
                     metaBinlogPos=r.meta_binlog_pos,
                     metaBinlogGTID=r.meta_binlog_gtid,
                     startTime=r.start_time,
+                    binlogOps=ops.get(r.task, ()),
                 )
             )
         return state

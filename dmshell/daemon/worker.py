@@ -27,7 +27,7 @@ from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -127,6 +127,8 @@ class SubTaskManager:
         self._source_cfg: SourceConfig | None = None
         self._source_error: pb.ProcessError | None = None
         self._entries: dict[str, _Entry] = {}
+        #: each task's registered binlog operations (an engine OperationBook), kept across its runs
+        self._books: dict[str, Any] = {}
         self._kick = threading.Event()
         self._closing = threading.Event()
         self.last_apply = time.monotonic()
@@ -222,10 +224,95 @@ class SubTaskManager:
             if entry is not None and entry.start_id != spec.startId:
                 entry.subtask.stop(wait=True)  # a new run of the task (stop-task + start-task)
                 entry = None
+            fresh = self._sync_ops(spec)
             if entry is None:
                 self._create(spec)
             elif entry.revision != spec.stageRevision:
                 self._operate(entry, spec)
+            elif fresh:
+                self._resume_on_operation(entry, fresh)
+        for name in set(self._books) - set(wanted):
+            del self._books[name]
+
+    # -- binlog operations -------------------------------------------------------------------
+    def _book(self, name: str) -> Any:
+        # (the engine is imported only once a subtask needs it: an idle worker stays small)
+        from dmshell.engine.sync.operations import OperationBook
+
+        book = self._books.get(name)
+        if book is None:
+            book = self._books[name] = OperationBook()
+        return book
+
+    def _sync_ops(self, spec: pb.SubTaskSpec) -> set[tuple[str, int]]:
+        """Install the spec's operations; returns the positions that are new or changed."""
+        if not spec.binlogOps and spec.name not in self._books:
+            return set()
+        from dmshell.engine.sync.operator import Action
+
+        actions = {pb.Skip: Action.SKIP, pb.Replace: Action.REPLACE, pb.Inject: Action.INJECT}
+        ops = [(o.binlogPos, actions[o.op], list(o.sqls)) for o in spec.binlogOps if o.op in actions]
+        try:
+            fresh: set[tuple[str, int]] = self._book(spec.name).replace_all(ops)
+        except ValueError:
+            log.exception("subtask %s: bad binlog operations from the master", spec.name)
+            return set()
+        return fresh
+
+    def _resume_on_operation(self, entry: _Entry, fresh: set[tuple[str, int]]) -> None:
+        """DM: an operation on a paused subtask's current error resumes it (once); a subtask the
+        DBA paused (canceled) stays paused."""
+        where = self.current_error(entry.subtask)
+        if where is not None and where[0] in fresh:
+            log.info("subtask %s: binlog operation at %s:%s, resuming", entry.subtask.name, *where[0])
+            entry.subtask.resume()
+
+    @staticmethod
+    def current_error(st: SubTask | BrokenSubTask) -> tuple[tuple[str, int], bool] | None:
+        """((file, pos), is-DDL) of the error a subtask paused at; None without one."""
+        if st.stage != pb.Paused:
+            return None
+        status = st.status()
+        result = status.result
+        if result.isCanceled:
+            return None
+        from dmshell.engine.sync.operations import error_location
+
+        for e in result.errors:
+            where = error_location(e.Message)
+            if where is not None:
+                return where
+        return None
+
+    def error_position(self, req: pb.HandleWorkerErrorRequest) -> pb.CommonWorkerResponse:
+        """The position of the current error of ``req.task`` for the master's ``HandleError``
+        without ``-b`` (msg: ``<file>:<pos>``), or why there is none (result false)."""
+        with self._lock:
+            entry = self._entries.get(req.task)
+            source = self._source_id
+        resp = pb.CommonWorkerResponse(source=source, worker=self.worker_name)
+        if entry is None:
+            resp.msg = str(errors.ErrWorkerSubTaskNotFound(req.task))
+            return resp
+        status = entry.subtask.status()
+        if status.unit != pb.Sync:
+            op = pb.ErrorOp.Name(req.op)
+            resp.msg = str(errors.ErrWorkerOperSyncUnitOnly(op, pb.UnitType.Name(status.unit)))
+            return resp
+        where = self.current_error(entry.subtask)
+        if where is None:
+            resp.msg = f"source '{source}' has no error"
+            return resp
+        (file, pos), is_ddl = where
+        if not is_ddl and req.op != pb.Revert:
+            resp.msg = (
+                f"source '{source}': the current error is not a DDL's: only DDL errors can be handled "
+                "without --binlog-pos; resolve it on the target and resume-task, or use "
+                "`binlog skip -b <file>:<pos>` for the event"
+            )
+            return resp
+        resp.result, resp.msg = True, f"{file}:{pos}"
+        return resp
 
     def _switch_source(self, desired: pb.WorkerState) -> None:
         with self._lock:
@@ -297,6 +384,7 @@ class SubTaskManager:
         work_dir = self.base_dir / f"{spec.name}.{self._source_id}"
         prepare_work_dir(work_dir, spec.startId, spec.removeMeta)
         ctx = UnitContext(cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name)
+        ctx.operator = self._book(spec.name)
         if spec.startTime:
             ctx.use_start_time(spec.startTime, spec.startId)
         return SubTask(ctx, auto_resume=self.auto_resume)
@@ -384,9 +472,15 @@ class WorkerServicer(dmworker_pb2_grpc.WorkerServicer):
     ) -> pb.GetWorkerCfgResponse:
         return pb.GetWorkerCfgResponse(cfg=self.config_text)
 
+    def HandleError(
+        self, request: pb.HandleWorkerErrorRequest, context: grpc.ServicerContext
+    ) -> pb.CommonWorkerResponse:
+        """dmshell: the master asks where the current error is (it stores the operation and pushes
+        it with the desired state)."""
+        return self.manager.error_position(request)
+
     PurgeRelay = Unsupported()
     OperateSchema = Unsupported()
-    HandleError = Unsupported()
 
 
 class DirLock:

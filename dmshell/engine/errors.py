@@ -899,6 +899,9 @@ ErrWorkerTooLongSourceID = _e(
 ErrWorkerRelayBinlogName = _e(40007, C.DM_WORKER, _I, _MED, "relay-binlog-name %s not valid")
 ErrWorkerSubTaskNotFound = _e(40054, C.DM_WORKER, _I, _HIGH, "sub task with name %s not found")
 ErrWorkerSubTaskExists = _e(40055, C.DM_WORKER, _I, _HIGH, "sub task %s already exists")
+ErrWorkerOperSyncUnitOnly = _e(
+    40066, C.DM_WORKER, _I, _HIGH, "operation %s only supported by sync unit, but now is %s"
+)
 ErrWorkerNoStart = _e(40070, C.DM_WORKER, _I, _HIGH, "no mysql source is being handled in the worker")
 ErrWorkerHostPortNotValid = _e(
     40069,

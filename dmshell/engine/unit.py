@@ -12,6 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.subtask import SubTaskConfig
@@ -30,6 +31,9 @@ class UnitContext:
     #: ``start-task --start-time`` still to be applied by the sync unit ("" = none)
     start_time: str = ""
     _start_time_marker: Path | None = None
+    #: the sync unit's operations on binlog events (``binlog skip|replace|inject``; an
+    #: ``engine.sync.operator.EventOperator``), None: no operations
+    operator: Any = None
 
     @property
     def dump_dir(self) -> Path:
