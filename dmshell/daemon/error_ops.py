@@ -148,3 +148,51 @@ class ErrorOperations:
 def _after(pos: tuple[str, int], start: tuple[str, int]) -> bool:
     """Binlog file names sort in order (``mysql-bin.000002`` after ``.000001``)."""
     return pos >= start
+
+
+class SchemaOperations:
+    """``OperateSchema``: each source's worker answers for its subtask (DM's master forwards)."""
+
+    def __init__(self, store: Store, scheduler: Scheduler) -> None:
+        self.store = store
+        self.scheduler = scheduler
+
+    def handle(self, req: mpb.OperateSchemaRequest) -> mpb.OperateSchemaResponse:
+        resp = mpb.OperateSchemaResponse()
+        if not req.sources:
+            resp.msg = "must specify at least one source"
+            return resp
+        existing = {r.source for r in self.store.subtasks(task=req.task)}
+        if not existing:
+            resp.msg = f"task {req.task} has no source or not exist, please check the task name and status"
+            return resp
+        missing = [s for s in req.sources if s not in existing]
+        if missing:
+            resp.msg = str(errors.ErrSchedulerSubTaskOpSourceNotExist(go_list(missing)))
+            return resp
+        resp.result = True
+        for source in dict.fromkeys(req.sources):
+            agent = self.scheduler.agent_for_source(source)
+            if agent is None:
+                resp.sources.append(
+                    pb.CommonWorkerResponse(source=source, msg=f"{source} relevant worker-client not found")
+                )
+                continue
+            wreq = pb.OperateWorkerSchemaRequest(
+                op=req.op,
+                task=req.task,
+                source=source,
+                database=req.database,
+                table=req.table,
+                schema=req.schema,
+                flush=req.flush,
+                sync=req.sync,
+                fromSource=req.fromSource,
+                fromTarget=req.fromTarget,
+            )
+            try:
+                resp.sources.append(agent.stub.OperateSchema(wreq, timeout=WORKER_RPC_TIMEOUT))
+            except grpc.RpcError as exc:
+                msg = str(errors.ErrMasterGRPCRequestError(cause=str(exc.details() or exc.code())))
+                resp.sources.append(pb.CommonWorkerResponse(source=source, worker=agent.name, msg=msg))
+        return resp

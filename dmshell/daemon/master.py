@@ -703,6 +703,14 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         with self._task_lock(request.task):
             return ErrorOperations(self.store, self.scheduler).handle(request)
 
+    def OperateSchema(
+        self, request: mpb.OperateSchemaRequest, context: grpc.ServicerContext
+    ) -> mpb.OperateSchemaResponse:
+        from dmshell.daemon.error_ops import SchemaOperations  # (first use: start-up time)
+
+        with self._task_lock(request.task):
+            return SchemaOperations(self.store, self.scheduler).handle(request)
+
     # ======================================================================================
     # not implemented yet: the dmctl command users know each RPC by
     # ======================================================================================
@@ -713,7 +721,6 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     PurgeWorkerRelay = Unsupported("purge-relay")
     OfflineMember = Unsupported("offline-member")
     OperateLeader = Unsupported("operate-leader")
-    OperateSchema = Unsupported("binlog-schema")
     TransferSource = Unsupported("transfer-source")
     OperateRelay = Unsupported("start-relay/stop-relay")
     StartValidation = Unsupported("validation start")

@@ -284,6 +284,47 @@ class SubTaskManager:
                 return where
         return None
 
+    def operate_schema(self, req: pb.OperateWorkerSchemaRequest) -> pb.CommonWorkerResponse:
+        """``binlog-schema list|update|delete`` on a paused subtask (its checkpoint's table rows)."""
+        with self._lock:
+            entry = self._entries.get(req.task)
+            source = self._source_id
+        resp = pb.CommonWorkerResponse(source=source, worker=self.worker_name)
+        if entry is None or isinstance(entry.subtask, BrokenSubTask):
+            resp.msg = str(errors.ErrWorkerSubTaskNotFound(req.task))
+            return resp
+        st = entry.subtask
+        if st.stage != pb.Paused:
+            resp.msg = str(errors.ErrWorkerNotPausedStage(pb.Stage.Name(st.stage)))
+            return resp
+        if req.op == pb.SetSchema and not req.flush:
+            # the tracker of a paused subtask is rebuilt from the checkpoint: an unflushed schema
+            # would be lost at the resume, so it is refused rather than ignored
+            resp.msg = "--flush=false is not supported: the schema of a paused task is kept in its checkpoint"
+            return resp
+        from dmshell.engine.sync.schema_ops import SchemaRequest, TrackedSchemas
+
+        schemas = TrackedSchemas(st.ctx.cfg, st.ctx.source, st.ctx.dump_dir)
+        sreq = SchemaRequest(req.database, req.table, req.schema, req.fromSource, req.fromTarget)
+        try:
+            if req.op == pb.GetSchema:
+                resp.msg = schemas.get(sreq)
+            elif req.op == pb.SetSchema:
+                schemas.set(sreq)
+            elif req.op == pb.RemoveSchema:
+                schemas.remove(sreq)
+            else:
+                resp.msg = f"invalid operate '{pb.SchemaOp.Name(req.op)}' on schema"
+                return resp
+        except errors.DMError as exc:
+            resp.msg = str(exc)
+            return resp
+        except Exception as exc:
+            resp.msg = str(errors.ErrNotSet(f"{type(exc).__name__}: {exc}"))
+            return resp
+        resp.result = True
+        return resp
+
     def error_position(self, req: pb.HandleWorkerErrorRequest) -> pb.CommonWorkerResponse:
         """The position of the current error of ``req.task`` for the master's ``HandleError``
         without ``-b`` (msg: ``<file>:<pos>``), or why there is none (result false)."""
@@ -479,8 +520,12 @@ class WorkerServicer(dmworker_pb2_grpc.WorkerServicer):
         it with the desired state)."""
         return self.manager.error_position(request)
 
+    def OperateSchema(
+        self, request: pb.OperateWorkerSchemaRequest, context: grpc.ServicerContext
+    ) -> pb.CommonWorkerResponse:
+        return self.manager.operate_schema(request)
+
     PurgeRelay = Unsupported()
-    OperateSchema = Unsupported()
 
 
 class DirLock:

@@ -899,6 +899,14 @@ ErrWorkerTooLongSourceID = _e(
 ErrWorkerRelayBinlogName = _e(40007, C.DM_WORKER, _I, _MED, "relay-binlog-name %s not valid")
 ErrWorkerSubTaskNotFound = _e(40054, C.DM_WORKER, _I, _HIGH, "sub task with name %s not found")
 ErrWorkerSubTaskExists = _e(40055, C.DM_WORKER, _I, _HIGH, "sub task %s already exists")
+ErrWorkerNotPausedStage = _e(
+    40067,
+    C.DM_WORKER,
+    _I,
+    _HIGH,
+    "current stage is %s but not paused, invalid",
+    "Please use `pause-task` to pause the task first.",
+)
 ErrWorkerOperSyncUnitOnly = _e(
     40066, C.DM_WORKER, _I, _HIGH, "operation %s only supported by sync unit, but now is %s"
 )

@@ -223,3 +223,38 @@ def test_registered_ahead_listed_reverted_and_kept_across_a_restart(env: Env) ->
     idx = {r[2] for r in env.mariadb.target.query(f"SHOW INDEX FROM {DB}.t4")}
     assert {"i1", "i2"} <= idx  # i1 made behind the task's back, i2 applied (its skip reverted)
     assert env.running().stage == pb.Running
+
+
+def test_binlog_schema_repairs_column_count_mismatch(env: Env) -> None:
+    env.up("CREATE TABLE t5 (a INT PRIMARY KEY, b INT)", "INSERT INTO t5 VALUES (1, 1)")
+    env.synced("t5")
+    running = env.dmctl("binlog-schema", "list", TASK, DB, "t5", "-s", S1)["sources"][0]
+    assert running["result"] is False and running["msg"].endswith(
+        "Message: current stage is Running but not paused, invalid, "
+        "Workaround: Please use `pause-task` to pause the task first."
+    ), running
+    assert env.dmctl("pause-task", TASK)["result"] is True
+    listed = env.dmctl("binlog-schema", "list", TASK, DB, "t5", "-s", S1)["sources"][0]
+    assert listed["result"] is True and listed["msg"].startswith("CREATE TABLE `t5` (\n  `a` int"), listed
+    wrong = env.root / "t5.sql"
+    wrong.write_text("CREATE TABLE t5 (a INT PRIMARY KEY, b INT, c INT)")
+    r = env.dmctl("binlog-schema", "update", TASK, DB, "t5", str(wrong), "-s", S1)
+    assert r["sources"][0]["result"] is True, r
+    assert "`c` int" in env.dmctl("binlog-schema", "list", TASK, DB, "t5", "-s", S1)["sources"][0]["msg"]
+    assert env.dmctl("resume-task", TASK)["result"] is True
+    env.up("INSERT INTO t5 VALUES (2, 2)")
+    err = env.paused().result.errors[0]
+    assert "Column count doesn't match" in err.Message, err
+    r = env.dmctl("binlog-schema", "update", TASK, DB, "t5", "--from-source", "-s", S1)
+    assert r["sources"][0]["result"] is True, r
+    assert env.dmctl("resume-task", TASK)["result"] is True
+    env.running()
+    env.synced("t5")
+    assert env.dmctl("pause-task", TASK)["result"] is True
+    deleted = env.dmctl("binlog-schema", "delete", TASK, DB, "t5", "-s", S1)["sources"][0]
+    assert deleted["result"] is True, deleted
+    gone = env.dmctl("binlog-schema", "delete", TASK, DB, "t5", "-s", S1)["sources"][0]
+    assert gone["result"] is False and "`binlog_ops_db`.`t5`" in gone["msg"], gone
+    assert env.dmctl("resume-task", TASK)["result"] is True
+    env.up("INSERT INTO t5 VALUES (3, 3)")
+    env.synced("t5")  # the next run took the table from the upstream
