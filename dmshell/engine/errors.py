@@ -1058,6 +1058,34 @@ ErrNotSet = _e(50000, C.NOT_SET, _N, _HIGH, "")
 RESUMABLE_CODES = frozenset(c for c, e in CATALOG.items() if e.resumable)
 
 
+#: DM's ``retry.ReplicationErrMsgs`` (and MariaDB's GTID variant): the upstream no longer has the
+#: binlog the task needs; resuming can never help
+BINLOG_PURGED_MSGS = (
+    "could not find first log file name in binary log index file",
+    "the master has purged binary logs containing gtids that the slave requires",
+    "which is not in the master's binlog",
+)
+BINLOG_PURGED_WORKAROUND = (
+    "The upstream has purged the binlog this task needs to continue; it will not be resumed "
+    "automatically. Check `SHOW BINARY LOGS` on the upstream (and its expire_logs_days / "
+    "binlog_expire_logs_seconds). To continue, re-migrate the data: `stop-task`, then `start-task "
+    "--remove-meta` with task-mode `all` (or set `meta` to a position the upstream still has, "
+    "accepting that the changes in between are lost)."
+)
+
+
+def pause_verdict(exc: BaseException) -> tuple[BaseException, bool]:
+    """The error a subtask pauses with and whether the task checker may resume it (DM's
+    ``isResumableError``): a resumable error whose cause says the upstream binlog is purged is not
+    resumable, and gets a workaround saying what to do."""
+    if not isinstance(exc, DMError) or not exc.resumable:
+        return exc, False
+    text = f"{exc.message} {exc.raw_cause}".lower()
+    if any(m in text for m in BINLOG_PURGED_MSGS):
+        return DMError(exc.entry, exc.message, exc.cause, BINLOG_PURGED_WORKAROUND), False
+    return exc, True
+
+
 def wrap(exc: BaseException, entry: ErrorCode = ErrNotSet) -> DMError:
     """Return ``exc`` itself when it is a DMError, else a DMError of ``entry`` caused by it."""
     if isinstance(exc, DMError):

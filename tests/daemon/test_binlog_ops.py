@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -258,3 +259,25 @@ def test_binlog_schema_repairs_column_count_mismatch(env: Env) -> None:
     assert env.dmctl("resume-task", TASK)["result"] is True
     env.up("INSERT INTO t5 VALUES (3, 3)")
     env.synced("t5")  # the next run took the table from the upstream
+
+
+def test_a_purged_upstream_binlog_stays_paused_and_says_what_to_do(env: Env) -> None:
+    """(Last in the module: it purges the upstream's older binlog files.)"""
+    env.up("CREATE TABLE t6 (a INT PRIMARY KEY)", "INSERT INTO t6 VALUES (1)")
+    env.synced("t6")
+    assert env.dmctl("pause-task", TASK)["result"] is True
+    env.daemon.wait_subtask(TASK, S1, lambda st: st.stage == pb.Paused)
+    env.up("INSERT INTO t6 VALUES (2)", "FLUSH BINARY LOGS")
+    newest = env.master_pos()[0]
+
+    def purged() -> bool:  # (a dump thread of the paused task may still hold the file a moment)
+        env.mariadb.up1.execute(f"PURGE BINARY LOGS TO '{newest}'")
+        return env.mariadb.up1.query("SHOW BINARY LOGS")[0][0] == newest
+
+    wait_for(purged, 30, "the upstream's older binlog files purged")
+    assert env.dmctl("resume-task", TASK)["result"] is True
+    err = env.paused().result.errors[0]
+    assert "start-task --remove-meta" in err.Workaround, err
+    time.sleep(7)  # longer than the task checker's interval (5 s) plus its first backoff (1 s)
+    again = env.paused().result.errors[0]
+    assert again == err and env.daemon.subtask(TASK, S1).result.errors[0] == err

@@ -10,7 +10,7 @@ import pytest
 from dmshell.engine.config import unsupported
 from dmshell.engine.config.database import SecurityConfig
 from dmshell.engine.config.load import load_source_config, load_task_config
-from dmshell.engine.config.source import CheckerConfig, PurgeConfig, SourceConfig
+from dmshell.engine.config.source import PurgeConfig, SourceConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.config.units import ExperimentalConfig, LoaderConfig, MydumperConfig, ValidatorConfig
 from dmshell.engine.errors import DMError
@@ -32,7 +32,6 @@ MINIMAL_TASK = textwrap.dedent("""\
 CONTEXTS = {
     "source": (SourceConfig, load_source_config, "source-id: s\nfrom: {{host: h}}\n{k}: {v}\n", "", 3),
     "purge": (PurgeConfig, load_source_config, "source-id: s\npurge:\n  {k}: {v}\n", "purge.", 3),
-    "checker": (CheckerConfig, load_source_config, "source-id: s\nchecker:\n  {k}: {v}\n", "checker.", 3),
     "from.security": (
         SecurityConfig,
         load_source_config,
@@ -95,9 +94,6 @@ CASES = [
     ("purge", "interval", "60", "3600"),
     ("purge", "expires", "24", "0"),
     ("purge", "remain-space", "50", "15"),
-    ("checker", "check-enable", "false", "true"),
-    ("checker", "backoff-rollback", "1m", "5m0s"),
-    ("checker", "backoff-max", "10m", "5m0s"),
     ("from.security", "ssl-ca", "/ca.pem", "''"),
     ("from.security", "ssl-cert", "/cert.pem", "''"),
     ("from.security", "ssl-key", "/key.pem", "''"),

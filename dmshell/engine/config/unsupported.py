@@ -19,7 +19,7 @@ import yaml
 
 from dmshell.engine import yamlstrict as ys
 from dmshell.engine.config.database import SecurityConfig
-from dmshell.engine.config.source import CheckerConfig, PurgeConfig, SourceConfig
+from dmshell.engine.config.source import PurgeConfig, SourceConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.config.units import ExperimentalConfig, LoaderConfig, MydumperConfig, ValidatorConfig
 from dmshell.engine.config.yamlfile import Lines
@@ -43,7 +43,6 @@ REFUSED: tuple[Unsupported, ...] = (
     Unsupported("relay log", SourceConfig, "enable-relay relay-binlog-name relay-binlog-gtid relay-dir"),
     Unsupported("relay log purge", PurgeConfig),
     Unsupported("disabling a source", SourceConfig, "enable"),
-    Unsupported("task checker settings", CheckerConfig, "check-enable backoff-rollback backoff-max"),
     Unsupported("TLS", SecurityConfig),
     Unsupported("physical and import-into load", LoaderConfig, "import-mode sorting-dir-physical "
                 "on-duplicate-physical disk-quota-physical checksum-physical analyze range-concurrency "
