@@ -174,7 +174,7 @@ class DMShellApp(App[int]):
         "sources": _lazy_screen("dmshell.screens.sources", "SourcesScreen"),
         "console": _lazy_screen("dmshell.screens.console", "ConsoleScreen"),
         "ddl-locks": _lazy_screen("dmshell.screens.reserved", "DDLLocksScreen"),
-        "errors": _lazy_screen("dmshell.screens.reserved", "ErrorsScreen"),
+        "errors": _lazy_screen("dmshell.screens.errors", "ErrorsScreen"),
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
