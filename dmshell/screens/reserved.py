@@ -1,6 +1,7 @@
 """Views whose full workflows come later, already in the navigation and fed by the registry:
-DDL locks (``4``; errors, ``5``, have their own screen in :mod:`dmshell.screens.errors`). Each lists what the status stream says now and the dmctl
-commands (from the one registry) that act on it, ready for the ``:`` prompt."""
+DDL locks (``4``; errors, ``5``, have their own screens in :mod:`dmshell.screens.errors`). Each
+lists what the status stream says now and the dmctl commands (from the one registry) that act on
+it, ready for the ``:`` prompt."""
 
 from __future__ import annotations
 

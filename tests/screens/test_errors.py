@@ -133,9 +133,8 @@ async def test_replace_validates_the_sql_before_sending(errors_master) -> None:
         await pilot.pause(0.1)
         assert isinstance(app.screen, SqlEditorScreen)
         assert "invalid statement" in str(editor.query_one("#sql-error", Static).render())
-        editor.query_one(
-            TextArea
-        ).text = "ALTER TABLE billing.invoices ADD INDEX idx_total2 (total); ALTER TABLE billing.invoices ADD COLUMN c INT"
+        two = "ALTER TABLE billing.invoices ADD INDEX idx_total2 (total); ALTER TABLE invoices ADD c INT"
+        editor.query_one(TextArea).text = two
         await pilot.press("ctrl+s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
         assert "binlog replace -s mysql-02 billing" in app.screen.command
