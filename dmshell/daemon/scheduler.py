@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 
@@ -329,7 +330,7 @@ class Scheduler:
         ops: dict[str, list[pb.BinlogOperation]] = {}
         for o in self.store.binlog_ops(source=source):
             ops.setdefault(o.task, []).append(
-                pb.BinlogOperation(op=o.op, binlogPos=o.binlog_pos, sqls=o.sqls)
+                pb.BinlogOperation(op=cast("pb.ErrorOp", o.op), binlogPos=o.binlog_pos, sqls=o.sqls)
             )
         for r in self.store.subtasks(source=source):
             state.subtasks.append(

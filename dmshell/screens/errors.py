@@ -369,7 +369,9 @@ class SqlEditorScreen(ModalScreen[list[str] | None]):
 
 def split_statements(text: str) -> list[str]:
     """``;``-separated statements (quotes respected, as dmctl's splitting of its arguments)."""
-    out, cur, quote = [], [], ""
+    out: list[str] = []
+    cur: list[str] = []
+    quote = ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
