@@ -196,3 +196,37 @@ class SchemaOperations:
                 msg = str(errors.ErrMasterGRPCRequestError(cause=str(exc.details() or exc.code())))
                 resp.sources.append(pb.CommonWorkerResponse(source=source, worker=agent.name, msg=msg))
         return resp
+
+
+def list_binlog_events(store: Store, req: mpb.ListBinlogEventsRequest) -> mpb.ListBinlogEventsResponse:
+    """``SHOW BINLOG EVENTS IN <file> FROM <pos> LIMIT <count>`` on the source's upstream: the
+    positions it prints are the ones ``binlog ... -b`` takes."""
+    from dmshell.engine import db  # (the database driver: on first use, start-up time)
+    from dmshell.engine.config.load import load_source_config
+
+    resp = mpb.ListBinlogEventsResponse()
+    text = store.get_source(req.source)
+    if text is None:
+        resp.msg = f"sources {go_list([req.source])} haven't been added"
+        return resp
+    try:
+        file, pos = parse_pos(req.binlogPos)
+    except ValueError as exc:
+        resp.msg = str(exc)
+        return resp
+    try:
+        cfg = load_source_config(text)
+        conn = db.connect(cfg.from_db)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SHOW BINLOG EVENTS IN %s FROM %s LIMIT %s", (file, pos, req.count or 20))
+                rows = cur.fetchall()
+        finally:
+            conn.close()
+    except Exception as exc:  # the upstream's error, as it said it
+        resp.msg = str(errors.wrap(exc))
+        return resp
+    resp.result = True
+    for name, start, kind, _server, end, info in rows:
+        resp.events.add(file=name, pos=int(start), type=str(kind), endPos=int(end), info=str(info or ""))
+    return resp

@@ -711,6 +711,13 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         with self._task_lock(request.task):
             return SchemaOperations(self.store, self.scheduler).handle(request)
 
+    def ListBinlogEvents(
+        self, request: mpb.ListBinlogEventsRequest, context: grpc.ServicerContext
+    ) -> mpb.ListBinlogEventsResponse:
+        from dmshell.daemon.error_ops import list_binlog_events  # (first use: start-up time)
+
+        return list_binlog_events(self.store, request)
+
     # ======================================================================================
     # not implemented yet: the dmctl command users know each RPC by
     # ======================================================================================

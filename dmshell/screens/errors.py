@@ -143,6 +143,7 @@ class ResolutionScreen(StatusScreen):
         Binding("i", "resolve('inject')", "Inject"),
         Binding("f", "fix_schema", "Fix schema"),
         Binding("o", "operations", "Operations"),
+        Binding("b", "events", "Binlog events"),
     ]
 
     def __init__(self, task: str, source: str) -> None:
@@ -221,7 +222,7 @@ class ResolutionScreen(StatusScreen):
         keys = [("s", "skip the event"), ("r", "replace it with SQL"), ("i", "inject SQL before it")]
         if self.event.table():
             keys.append(("f", "fix the tracked schema from the upstream"))
-        keys.append(("o", "registered operations"))
+        keys += [("b", "pick an event to skip"), ("o", "registered operations")]
         out = Text("Choices: ", style="bold")
         for key, what in keys:
             out += Text(key, style=f"bold {palette.accent}") + Text(f" {what}  ")
@@ -312,7 +313,34 @@ class ResolutionScreen(StatusScreen):
         )
 
     def action_operations(self) -> None:
-        self.app.push_screen(OperationsScreen(self.task_name, self.source))
+        self.app.push_screen(OperationsScreen(self.task_name, self.source), self.revert_at)
+
+    def revert_at(self, pos: str | None) -> None:
+        if pos:
+            argv = self.argv("binlog", "revert", "-b", pos)
+            self.confirm_and_run("binlog revert", f"Revert the operation at {pos}?", [argv])
+
+    def action_events(self) -> None:
+        ev = self.event
+        if not ev.position:
+            self.notify("This error is not at a binlog event.", severity="warning")
+            return
+        # from the flushed checkpoint when it is in the same file: the events that lead to the error
+        start = ev.pos
+        st = self.subtask(self.shell.snapshot)
+        m = re.fullmatch(r"\((.+), (\d+)\)", st.syncer_binlog if st is not None else "")
+        if m is not None and m.group(1) == ev.file and int(m.group(2)) < ev.pos:
+            start = int(m.group(2))
+        self.app.push_screen(BinlogEventsScreen(self, f"{ev.file}:{start}", ev.position), self.skip_at)
+
+    def skip_at(self, pos: str | None) -> None:
+        """``binlog skip -b <pos>`` for an event picked from the upstream's binlog."""
+        if not pos:
+            return
+        question = f"Skip the event at {pos}? Its change will not reach the target."
+        if pos != self.event.position:
+            question += " (It is not the failing event: the task stays paused until that one is handled.)"
+        self.confirm_and_run("binlog skip", question, [self.argv("binlog", "skip", "-b", pos)])
 
     def action_back(self) -> None:
         self.app.pop_screen()
@@ -386,7 +414,7 @@ def split_statements(text: str) -> list[str]:
     return [s.strip() for s in out if s.strip()]
 
 
-class OperationsScreen(ModalScreen[None]):
+class OperationsScreen(ModalScreen[str | None]):
     """The operations registered for a task on a source (``binlog list``); ``v`` reverts one."""
 
     DEFAULT_CSS = """
@@ -446,11 +474,77 @@ class OperationsScreen(ModalScreen[None]):
         pos = options.get_option_at_index(options.highlighted).id
         if not pos:
             return
-        screen = self.app.screen_stack[-2]
-        if isinstance(screen, ResolutionScreen):
-            argv = ["binlog", "revert", "-s", self.source, self.task_name, "-b", pos]
-            self.dismiss(None)
-            screen.confirm_and_run("binlog revert", f"Revert the operation at {pos}?", [argv])
+        self.dismiss(pos)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+class BinlogEventsScreen(ModalScreen[str | None]):
+    """The binlog-skip workflow: the upstream's events from ``start`` (the error's marked); enter
+    on one registers ``binlog skip -b <its position>`` (previewed, confirmed)."""
+
+    DEFAULT_CSS = """
+    BinlogEventsScreen { align: center middle; }
+    BinlogEventsScreen > Vertical {
+        width: 100%; height: auto; max-height: 100%;
+        border: thick $accent; background: $surface; padding: 0 1;
+    }
+    BinlogEventsScreen OptionList { height: auto; max-height: 30; }
+    """
+
+    BINDINGS = [Binding("escape", "close", "Close")]
+
+    def __init__(self, resolution: ResolutionScreen, start: str, error_pos: str) -> None:
+        super().__init__()
+        self.resolution = resolution
+        self.start = start
+        self.error_pos = error_pos
+
+    def compose(self) -> ComposeResult:
+        with Vertical() as box:
+            box.border_title = (
+                f"binlog events of {self.resolution.source} from {self.start} (enter skips one)"
+            )
+            yield OptionList(id="events")
+
+    def on_mount(self) -> None:
+        self.query_one(OptionList).focus()
+        self.load()
+
+    @work(thread=True, group="binlog-events", exclusive=True)
+    def load(self) -> None:
+        req = mpb.ListBinlogEventsRequest(source=self.resolution.source, binlogPos=self.start, count=40)
+        try:
+            resp = self.resolution.shell.ops.client.call("ListBinlogEvents", req, timeout=10)
+            events, note = list(resp.events), resp.msg
+        except Exception as exc:
+            events, note = [], str(exc)
+        self.app.call_from_thread(self._loaded, events, note)
+
+    def _loaded(self, events: list[mpb.BinlogEventInfo], note: str) -> None:
+        options = self.query_one(OptionList)
+        options.clear_options()
+        marked = 0
+        for i, e in enumerate(events):
+            pos = f"{e.file}:{e.pos}"
+            here = pos == self.error_pos
+            marked = i if here else marked
+            label = Text.assemble(
+                ("▶ " if here else "  ", "bold"),
+                (f"{e.pos:>10} ", "bold" if here else ""),
+                (f"{e.type:<16} ", "bold" if here else ""),
+                (e.info[:200], ""),
+            )
+            options.add_option(Option(label, id=pos))
+        if note or not events:
+            options.add_option(Option(note or "No events.", disabled=True))
+        if events:
+            options.highlighted = marked
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        if event.option.id:
+            self.dismiss(event.option.id)
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -26,6 +26,7 @@ IMPLEMENTED = {
     "GetClusterInfo",
     "HandleError",
     "OperateSchema",
+    "ListBinlogEvents",
 }
 
 

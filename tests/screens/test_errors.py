@@ -12,7 +12,13 @@ from textual.widgets import OptionList, Static, TextArea
 from dmshell.proto import dmmaster_pb2 as m
 from dmshell.proto import dmworker_pb2 as pb
 from dmshell.screens.confirm import ConfirmScreen
-from dmshell.screens.errors import FailingEvent, OperationsScreen, ResolutionScreen, SqlEditorScreen
+from dmshell.screens.errors import (
+    BinlogEventsScreen,
+    FailingEvent,
+    OperationsScreen,
+    ResolutionScreen,
+    SqlEditorScreen,
+)
 from dmshell.tui.app import DMShellApp
 from dmshell.tui.model import ErrorView
 
@@ -66,6 +72,15 @@ def errors_master(master):
             ],
         ),
     )
+    events = m.ListBinlogEventsResponse(result=True)
+    for pos, end, kind, info in [
+        (77000, 77042, "Gtid", "BEGIN GTID 1-101-40"),
+        (77042, 77120, "Query", "use `billing`; INSERT INTO t VALUES (1)"),
+        (77120, 77260, "Query", f"use `billing`; {DDL}"),
+        (77260, 77302, "Gtid", "GTID 1-101-42"),
+    ]:
+        events.events.add(file="mysql-bin.000006", pos=pos, endPos=end, type=kind, info=info)
+    master.set("ListBinlogEvents", events)
     return master
 
 
@@ -163,6 +178,26 @@ async def test_registered_operations_are_listed_and_reverted(errors_master) -> N
 
 
 @pytest.mark.asyncio
+async def test_an_event_is_picked_from_the_upstreams_binlog_and_skipped(errors_master) -> None:
+    app = make_app(errors_master)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_resolution(pilot)
+        await pilot.press("b")
+        await wait_until(pilot, lambda: isinstance(app.screen, BinlogEventsScreen), what="the events")
+        events = app.screen.query_one(OptionList)
+        await wait_until(pilot, lambda: events.option_count == 4, what="the events listed")
+        req = errors_master.last("ListBinlogEvents")
+        assert (req.source, req.binlogPos) == ("mysql-02", "mysql-bin.000006:77120")
+        assert events.highlighted == 2  # the failing event is marked and selected
+        await pilot.press("up", "enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")
+        assert app.screen.command.endswith("binlog skip -s mysql-02 billing -b mysql-bin.000006:77042")
+        await pilot.press("y")
+        await wait_until(pilot, lambda: bool(errors_master.calls("HandleError")), what="HandleError")
+        assert errors_master.last("HandleError").binlogPos == "mysql-bin.000006:77042"
+
+
+@pytest.mark.asyncio
 async def test_read_only_mode_refuses_the_actions(errors_master) -> None:
     app = make_app(errors_master, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -178,7 +213,7 @@ SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40"
 
 
 @pytest.mark.parametrize("size", SIZES)
-@pytest.mark.parametrize("which", ["view", "resolution"])
+@pytest.mark.parametrize("which", ["view", "resolution", "events"])
 def test_snapshots(snap_compare, errors_master, size, which) -> None:
     async def run_before(pilot) -> None:
         if which == "view":
@@ -188,6 +223,11 @@ def test_snapshots(snap_compare, errors_master, size, which) -> None:
             await wait_until(pilot, lambda: pilot.app.screen.query(OptionList), what="view 5")
         else:
             await open_resolution(pilot)
+        if which == "events":
+            await pilot.press("b")
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, BinlogEventsScreen), what="events")
+            ops = pilot.app.screen.query_one(OptionList)
+            await wait_until(pilot, lambda: ops.option_count == 4, what="the events listed")
         await pilot.pause(0.1)
 
     assert snap_compare(make_app(errors_master), terminal_size=size, run_before=run_before)
