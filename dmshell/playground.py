@@ -394,6 +394,42 @@ def _ignore_stop_signals() -> None:
         signal.signal(sig, signal.SIG_IGN)
 
 
+def provoke_ddl_error(upstream: MariaDBServer, target: MariaDBServer, schema: str = "shop") -> str:
+    """A DDL that succeeds upstream and fails on the target, for walking through a resolution
+    (TUI view 5): two customers get the same email on the target only, then the upstream adds a
+    unique index on the email (the target says "Duplicate entry"). Returns the DDL."""
+    ddl = f"ALTER TABLE {schema}.customers ADD UNIQUE INDEX uk_email (email)"
+    target.execute(f"UPDATE {schema}.customers SET email = 'twice@example.com' WHERE id IN (1, 2)")
+    upstream.execute(ddl)
+    return ddl
+
+
+def run_playground_tui(pg: Playground, theme: str) -> None:
+    """The TUI with one more key, F9: :func:`provoke_ddl_error` on the playground's servers."""
+    from textual.binding import Binding  # (the TUI is imported only when it opens)
+
+    from dmshell.tui.app import DMShellApp
+
+    class PlaygroundApp(DMShellApp):
+        BINDINGS = [
+            *DMShellApp.BINDINGS,
+            Binding("f9", "provoke_ddl_error", "Provoke DDL error", tooltip="Make a DDL fail on the target"),
+        ]
+
+        def action_provoke_ddl_error(self) -> None:
+            try:
+                ddl = provoke_ddl_error(pg.servers["upstream1"], pg.servers["target"])
+            except Exception as exc:  # e.g. already provoked: the index exists upstream
+                self.notify(f"could not provoke: {exc}", severity="error")
+                return
+            self.notify(
+                f"{ddl}\nThe task pauses in a moment: press 5 (Errors), then enter.", title="provoked"
+            )
+
+    app = PlaygroundApp(pg.master_addr, theme_name=theme, handle_signals=True)
+    app.run()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmshell playground",
@@ -443,10 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in pg.hints():
             out(line)
         if use_tui:
-            from dmshell.tui.app import run_tui
-
-            pg.steps.say("opening the TUI (q quits and removes the playground)")
-            run_tui(pg.master_addr, theme=args.theme)
+            pg.steps.say("opening the TUI (q quits and removes the playground; F9 provokes a DDL error)")
+            run_playground_tui(pg, args.theme)
         else:
             out("playground running; Ctrl-C (or SIGTERM) stops it and removes everything.")
             while True:
