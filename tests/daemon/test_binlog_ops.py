@@ -226,6 +226,27 @@ def test_registered_ahead_listed_reverted_and_kept_across_a_restart(env: Env) ->
     assert env.running().stage == pb.Running
 
 
+def test_registered_ahead_while_running_fires_when_the_event_arrives(env: Env) -> None:
+    env.up("CREATE TABLE t7 (a INT PRIMARY KEY, b INT)", "INSERT INTO t7 VALUES (1, 1)")
+    env.synced("t7")
+    # where the next DDL's query event will start: after its GTID event, whose size the last
+    # DDL's shows
+    file, here = env.master_pos()
+    rows = env.mariadb.up1.query(f"SHOW BINLOG EVENTS IN '{file}'")
+    ddl = max(i for i, r in enumerate(rows) if r[2] == "Query" and "CREATE TABLE t7" in r[5])
+    assert rows[ddl - 1][2] == "Gtid"
+    ahead = f"{file}:{here + int(rows[ddl][1]) - int(rows[ddl - 1][1])}"
+    r = env.dmctl("binlog", "skip", TASK, "-b", ahead)
+    assert r["sources"][0]["result"] is True, r
+    assert env.running().stage == pb.Running  # registering ahead leaves a running task alone
+    env.tgt("ALTER TABLE t7 ADD INDEX i7 (b)")  # the target has it already: the upstream's would fail
+    env.up("ALTER TABLE t7 ADD INDEX i7 (b)")
+    assert env.event_pos((file, here), "ADD INDEX i7") == int(ahead.rpartition(":")[2])
+    env.up("INSERT INTO t7 VALUES (2, 2)")
+    env.synced("t7")
+    assert env.running().stage == pb.Running  # the skip fired: no error
+
+
 def test_binlog_schema_repairs_column_count_mismatch(env: Env) -> None:
     env.up("CREATE TABLE t5 (a INT PRIMARY KEY, b INT)", "INSERT INTO t5 VALUES (1, 1)")
     env.synced("t5")
