@@ -153,6 +153,7 @@ class ResolutionScreen(StatusScreen):
         self.event = FailingEvent()
         self.error: ErrorView | None = None
         self.tracked_schema = ""
+        self.target_schema = ""
         self.rendered: RenderableType = Group()
 
     def compose_body(self) -> ComposeResult:
@@ -202,10 +203,12 @@ class ResolutionScreen(StatusScreen):
             parts.append(sql_text(ev.statement) if ev.statement else Text(err.message))
             schema = Table(expand=True, box=None, padding=(0, 1))
             schema.add_column("Tracked schema (binlog-schema list)")
-            schema.add_column("Statement to apply")
+            schema.add_column("Target's table")
             schema.add_row(
-                sql_text(self.tracked_schema) if self.tracked_schema else Text("-", style=palette.muted),
-                sql_text(ev.statement) if ev.statement else Text("-"),
+                *(
+                    sql_text(text) if text else Text("-", style=palette.muted)
+                    for text in (self.tracked_schema, self.target_schema)
+                )
             )
             parts += [schema, Text("")]
             parts.append(self.choices_text())
@@ -234,24 +237,30 @@ class ResolutionScreen(StatusScreen):
         table = self.event.table()
         if table is None:
             return
+        tracked, target = (self.fetch_schema(*table, from_target=t) for t in (False, True))
+        self.app.call_from_thread(self._schema_loaded, tracked, target)
+
+    def fetch_schema(self, database: str, table: str, *, from_target: bool) -> str:
+        """``binlog-schema list`` (the tracked structure) or, ``from_target``, the target's table."""
         req = mpb.OperateSchemaRequest(
-            op=pb.GetSchema, task=self.task_name, sources=[self.source], database=table[0], table=table[1]
+            op=pb.GetSchema,
+            task=self.task_name,
+            sources=[self.source],
+            database=database,
+            table=table,
+            fromTarget=from_target,
         )
         try:
             resp = self.shell.ops.client.call("OperateSchema", req, timeout=10)
         except Exception as exc:  # shown in place of the schema
-            text = f"-- not available: {exc}"
-        else:
-            one = resp.sources[0] if resp.sources else None
-            text = (
-                one.msg
-                if one is not None and one.result
-                else f"-- not available: {resp.msg or (one and one.msg)}"
-            )
-        self.app.call_from_thread(self._schema_loaded, text)
+            return f"-- not available: {exc}"
+        one = resp.sources[0] if resp.sources else None
+        if one is not None and one.result:
+            return str(one.msg)
+        return f"-- not available: {resp.msg or (one.msg if one is not None else '')}"
 
-    def _schema_loaded(self, text: str) -> None:
-        self.tracked_schema = text
+    def _schema_loaded(self, tracked: str, target: str) -> None:
+        self.tracked_schema, self.target_schema = tracked, target
         self.show_snapshot(self.shell.snapshot, force=True)
 
     # -- actions -----------------------------------------------------------------------------

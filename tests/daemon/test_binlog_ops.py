@@ -19,6 +19,7 @@ import pytest
 from daemon.daemon_helpers import Daemon, source_yaml, wait_for
 
 from dmshell.ctl.main import run_command
+from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmworker_pb2 as pb
 
 S1 = "mysql-replica-01"
@@ -258,6 +259,13 @@ def test_binlog_schema_repairs_column_count_mismatch(env: Env) -> None:
     assert env.dmctl("pause-task", TASK)["result"] is True
     listed = env.dmctl("binlog-schema", "list", TASK, DB, "t5", "-s", S1)["sources"][0]
     assert listed["result"] is True and listed["msg"].startswith("CREATE TABLE `t5` (\n  `a` int"), listed
+    target = env.daemon.stub.OperateSchema(
+        mpb.OperateSchemaRequest(
+            op=pb.GetSchema, task=TASK, sources=[S1], database=DB, table="t5", fromTarget=True
+        ),
+        timeout=15,
+    ).sources[0]
+    assert target.result and target.msg.startswith("CREATE TABLE `t5`"), target  # the TUI's side by side
     wrong = env.root / "t5.sql"
     wrong.write_text("CREATE TABLE t5 (a INT PRIMARY KEY, b INT, c INT)")
     r = env.dmctl("binlog-schema", "update", TASK, DB, "t5", str(wrong), "-s", S1)

@@ -30,6 +30,9 @@ MESSAGE = (
     "endLocation: [position: (mysql-bin.000006, 77260), gtid-set: 1-101-41], "
     f"origin SQL: [{DDL}]: fail to handle ddl job for {DDL}"
 )
+TARGET_SCHEMA = (
+    "CREATE TABLE `invoices` (\n  `id` int NOT NULL,\n  `total` int,\n  KEY `idx_total` (`total`)\n)"
+)
 SCHEMA = "CREATE TABLE `invoices` (\n  `id` int NOT NULL,\n  `total` int,\n  PRIMARY KEY (`id`)\n)"
 
 
@@ -55,10 +58,12 @@ def ddl_status() -> m.QueryStatusListResponse:
 @pytest.fixture
 def errors_master(master):
     master.set("QueryStatus", ddl_status())
-    master.set(
-        "OperateSchema",
-        m.OperateSchemaResponse(result=True, sources=[pb.CommonWorkerResponse(result=True, msg=SCHEMA)]),
-    )
+
+    def schema(req, _context):
+        text = TARGET_SCHEMA if req.fromTarget else SCHEMA
+        return m.OperateSchemaResponse(result=True, sources=[pb.CommonWorkerResponse(result=True, msg=text)])
+
+    master.set("OperateSchema", schema)
     master.set(
         "HandleError",
         m.HandleErrorResponse(
@@ -100,7 +105,7 @@ async def open_resolution(pilot) -> ResolutionScreen:
     await pilot.press("enter")
     await wait_until(pilot, lambda: isinstance(app.screen, ResolutionScreen), what="the resolution screen")
     screen = app.screen
-    await wait_until(pilot, lambda: screen.tracked_schema == SCHEMA, what="the tracked schema")
+    await wait_until(pilot, lambda: screen.target_schema == TARGET_SCHEMA, what="the schemas")
     return screen
 
 
@@ -125,6 +130,7 @@ async def test_skip_previews_the_exact_command_and_sends_it(errors_master) -> No
         console.print(screen.rendered)
         text = console.export_text()
         assert "mysql-bin.000006:77120" in text and "Duplicate key name" in text
+        assert "KEY `idx_total`" in text  # the target's table, next to the tracked one
         assert errors_master.last("OperateSchema").database == "billing"
         await pilot.press("s")
         await wait_until(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the confirmation")

@@ -46,8 +46,17 @@ class TrackedSchemas:
         return SyncCheckpoint(conn, self.cfg.meta_schema, self.cfg.name, self.cfg.source_id)
 
     def get(self, req: SchemaRequest) -> str:
-        """The tracked ``CREATE TABLE`` of the table."""
+        """The tracked ``CREATE TABLE`` of the table (``from_target``, a dmshell extension for the
+        TUI's side-by-side view: the target's table it is routed to, as the target shows it)."""
         with _connection(self.cfg.target) as tgt:
+            if req.from_target:
+                schema, table = self.router.route(req.database, req.table)
+                sql = show_create(tgt, schema, table)
+                if sql is None:
+                    raise errors.ErrSchemaTrackerCannotFetchDownstreamTable(
+                        db.quote_table(schema, table), db.quote_table(req.database, req.table)
+                    )
+                return sql
             saved = self._checkpoint(tgt).load()
             for t in saved.tables:
                 if (t.schema, t.table) == (req.database, req.table):
