@@ -204,6 +204,18 @@ async def test_an_event_is_picked_from_the_upstreams_binlog_and_skipped(errors_m
 
 
 @pytest.mark.asyncio
+async def test_the_task_screen_opens_the_resolution(errors_master) -> None:
+    app = make_app(errors_master)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_for_data(pilot)
+        app.open_task("billing")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "TaskDetailScreen", what="the task")
+        await pilot.press("e")
+        await wait_until(pilot, lambda: isinstance(app.screen, ResolutionScreen), what="the resolution")
+        assert (app.screen.task_name, app.screen.source) == ("billing", "mysql-02")
+
+
+@pytest.mark.asyncio
 async def test_read_only_mode_refuses_the_actions(errors_master) -> None:
     app = make_app(errors_master, read_only=True)
     async with app.run_test(size=(120, 40)) as pilot:
