@@ -84,6 +84,9 @@ def task_yaml(target: MariaDBServer) -> str:
         "task-mode: all\n"
         "shard-mode: pessimistic\n"
         "meta-schema: dm_meta\n"
+        # the shards' auto-increment ids are disjoint by construction (SHARD2_ID_BASE), which the
+        # precheck cannot know: it would refuse the merge of two auto-increment keys otherwise
+        "ignore-checking-items: [auto_increment_ID]\n"
         "target-database:\n"
         f"{target.connection_yaml()}"
         "block-allow-list:\n"
@@ -224,7 +227,7 @@ def _master_stub(addr: str) -> tuple[dmmaster_pb2_grpc.MasterStub, Callable[[], 
 def _check_response(what: str, resp: object) -> None:
     if getattr(resp, "result", False):
         return
-    details = [getattr(resp, "msg", "")]
+    details = [getattr(resp, "msg", ""), getattr(resp, "checkResult", "")]
     details += [f"{s.source}: {s.msg}" for s in getattr(resp, "sources", []) if not s.result and s.msg]
     raise SetupError(f"{what} failed: " + "; ".join(d for d in details if d))
 
@@ -429,6 +432,43 @@ def tui_until_done(
             return what == "keep"
 
 
+def provoke_ddl_error(upstream: MariaDBServer, target: MariaDBServer, schema: str = "shop") -> str:
+    """A DDL that succeeds upstream and fails on the target, for walking through a resolution
+    (TUI view 5): two customers get the same email on the target only, then the upstream adds a
+    unique index on the email (the target says "Duplicate entry"). Returns the DDL."""
+    ddl = f"ALTER TABLE {schema}.customers ADD UNIQUE INDEX uk_email (email)"
+    target.execute(f"UPDATE {schema}.customers SET email = 'twice@example.com' WHERE id IN (1, 2)")
+    upstream.execute(ddl)
+    return ddl
+
+
+def run_playground_tui(pg: Playground, theme: str, about: str = "") -> int:
+    """The TUI with one more key, F9: :func:`provoke_ddl_error` on the playground's servers.
+    Returns :func:`dmshell.tui.app.run_tui`'s exit code."""
+    # (the TUI is imported only when it opens: the playground's set-up never loads Textual)
+    from textual.binding import Binding
+
+    from dmshell.tui.app import DMShellApp, run_tui
+
+    class PlaygroundApp(DMShellApp):
+        BINDINGS = [
+            *DMShellApp.BINDINGS,
+            Binding("f9", "provoke_ddl_error", "Provoke DDL error", tooltip="Make a DDL fail on the target"),
+        ]
+
+        def action_provoke_ddl_error(self) -> None:
+            try:
+                ddl = provoke_ddl_error(pg.servers["upstream1"], pg.servers["target"])
+            except Exception as exc:  # e.g. already provoked: the index exists upstream
+                self.notify(f"could not provoke: {exc}", severity="error")
+                return
+            self.notify(
+                f"{ddl}\nThe task pauses in a moment: press 5 (Errors), then enter.", title="provoked"
+            )
+
+    return run_tui(pg.master_addr, theme=theme, about=about, app_class=PlaygroundApp)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dmshell playground",
@@ -478,11 +518,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in pg.hints():
             out(line)
         if use_tui:
-            from dmshell.tui.app import run_tui
-
-            pg.steps.say("opening the TUI (q quits; you are asked before the playground is removed)")
+            pg.steps.say(
+                "opening the TUI (q quits, then asks before removing the playground; F9 provokes a DDL error)"
+            )
             about = "\n".join([f"playground dir: {pg.root}", f"master: {pg.master_addr}", *pg.hints()])
-            keep = tui_until_done(lambda: run_tui(pg.master_addr, theme=args.theme, about=about), out)
+            keep = tui_until_done(lambda: run_playground_tui(pg, args.theme, about), out)
             if keep:
                 out(
                     "playground running without the TUI; Ctrl-C (or SIGTERM) stops it and removes everything."

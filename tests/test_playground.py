@@ -301,3 +301,20 @@ def test_playground_survives_its_tui(codes, replies, runs, keep):
     assert tui_until_done(run, said.append, _answers(*replies)) is keep
     assert len(ran) == runs
     assert any("crashed" in line for line in said) == (1 in codes)
+
+
+def test_provoke_ddl_error_makes_the_target_reject_a_ddl_the_upstream_ran(mariadb, dbname):
+    from dmshell.playground import provoke_ddl_error
+
+    for server in (mariadb.up1, mariadb.target):
+        server.execute(
+            f"DROP DATABASE IF EXISTS {dbname}",
+            f"CREATE DATABASE {dbname}",
+            f"CREATE TABLE {dbname}.customers (id INT PRIMARY KEY, name VARCHAR(64), email VARCHAR(128))",
+            f"INSERT INTO {dbname}.customers VALUES (1, 'a', 'a@x'), (2, 'b', 'b@x')",
+        )
+    ddl = provoke_ddl_error(mariadb.up1, mariadb.target, dbname)
+    assert "uk_email" in {r[2] for r in mariadb.up1.query(f"SHOW INDEX FROM {dbname}.customers")}
+    with pytest.raises(pymysql.MySQLError) as failed:
+        mariadb.target.execute(ddl)
+    assert failed.value.args[0] == 1062  # Duplicate entry: not an "already applied" error

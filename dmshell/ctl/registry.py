@@ -419,7 +419,7 @@ def confirmation(argv: Sequence[str], mode: str = "loop") -> str | None:
         values, args = parse(m.args, all_flags(m.cmd))
     except FlagError:
         return None
-    if values.bool("help"):
+    if values.bool("help") or values.bool("yes"):  # --yes: asked already (as the runner)
         return None
     return m.cmd.confirm(args, values)
 

@@ -773,6 +773,33 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         )
 
     # ======================================================================================
+    # binlog operations
+    # ======================================================================================
+    def HandleError(
+        self, request: mpb.HandleErrorRequest, context: grpc.ServicerContext
+    ) -> mpb.HandleErrorResponse:
+        # imported on first use: it pulls in the binlog reader and the DDL parser (start-up time)
+        from dmshell.daemon.error_ops import ErrorOperations
+
+        with self._task_lock(request.task):
+            return ErrorOperations(self.store, self.scheduler).handle(request)
+
+    def OperateSchema(
+        self, request: mpb.OperateSchemaRequest, context: grpc.ServicerContext
+    ) -> mpb.OperateSchemaResponse:
+        from dmshell.daemon.error_ops import SchemaOperations  # (first use: start-up time)
+
+        with self._task_lock(request.task):
+            return SchemaOperations(self.store, self.scheduler).handle(request)
+
+    def ListBinlogEvents(
+        self, request: mpb.ListBinlogEventsRequest, context: grpc.ServicerContext
+    ) -> mpb.ListBinlogEventsResponse:
+        from dmshell.daemon.error_ops import list_binlog_events  # (first use: start-up time)
+
+        return list_binlog_events(self.store, request)
+
+    # ======================================================================================
     # not implemented yet: the dmctl command users know each RPC by
     # ======================================================================================
     UpdateTask = Unsupported("update-task")
@@ -780,8 +807,6 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     UnlockDDLLock = Unsupported("shard-ddl-lock unlock")
     OfflineMember = Unsupported("offline-member")
     OperateLeader = Unsupported("operate-leader")
-    OperateSchema = Unsupported("binlog-schema")
-    HandleError = Unsupported("binlog")
     TransferSource = Unsupported("transfer-source")
     StartValidation = Unsupported("validation start")
     StopValidation = Unsupported("validation stop")

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import grpc
 
@@ -340,6 +341,11 @@ class Scheduler:
             state.relay.CopyFrom(
                 pb.RelaySpec(enabled=True, expectStage=relay.expect_stage, stageRevision=relay.stage_revision)
             )
+        ops: dict[str, list[pb.BinlogOperation]] = {}
+        for o in self.store.binlog_ops(source=source):
+            ops.setdefault(o.task, []).append(
+                pb.BinlogOperation(op=cast("pb.ErrorOp", o.op), binlogPos=o.binlog_pos, sqls=o.sqls)
+            )
         for r in self.store.subtasks(source=source):
             state.subtasks.append(
                 pb.SubTaskSpec(
@@ -353,6 +359,7 @@ class Scheduler:
                     metaBinlogPos=r.meta_binlog_pos,
                     metaBinlogGTID=r.meta_binlog_gtid,
                     startTime=r.start_time,
+                    binlogOps=ops.get(r.task, ()),
                 )
             )
         return state

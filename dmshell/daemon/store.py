@@ -10,6 +10,7 @@ data directory. Another backend (etcd, for a multi-master setup) implements :cla
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -75,6 +76,32 @@ CREATE TABLE IF NOT EXISTS embedded_workers (
 """
     + _RELAYS
 )
+
+
+#: added after schema 1; created on every open (idempotent), so older stores gain it
+_OPS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS binlog_ops (
+    task       TEXT NOT NULL,
+    source_id  TEXT NOT NULL,
+    binlog_pos TEXT NOT NULL,
+    op         INTEGER NOT NULL,
+    sqls       TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    PRIMARY KEY (task, source_id, binlog_pos)
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class BinlogOpRecord:
+    """A registered ``binlog skip|replace|inject`` of one subtask: ``op`` (pb.ErrorOp) for the
+    event starting at ``binlog_pos`` (``<file>:<pos>``)."""
+
+    task: str
+    source: str
+    binlog_pos: str
+    op: int
+    sqls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +170,19 @@ class Store(ABC):
 
     @abstractmethod
     def remove_subtasks(self, task: str, sources: Iterable[str]) -> None: ...
+
+    # -- binlog operations -----------------------------------------------------------------
+    @abstractmethod
+    def put_binlog_op(self, record: BinlogOpRecord) -> None:
+        """Register (or overwrite) the operation at ``record.binlog_pos``."""
+
+    @abstractmethod
+    def remove_binlog_op(self, task: str, source: str, binlog_pos: str) -> bool:
+        """Revert the operation at ``binlog_pos``; False when there was none."""
+
+    @abstractmethod
+    def binlog_ops(self, task: str | None = None, source: str | None = None) -> list[BinlogOpRecord]:
+        """Registered operations, by task, source and position."""
 
     # -- bindings --------------------------------------------------------------------------
     @abstractmethod
@@ -221,6 +261,7 @@ class SQLiteStore(Store):
             with self._tx() as db:
                 db.execute(_UPGRADES[to])
                 db.execute(f"PRAGMA user_version = {to}")
+        self._db.executescript(_OPS_SCHEMA)
 
     def _tx(self) -> _Tx:
         return _Tx(self._db, self._lock)
@@ -308,6 +349,43 @@ class SQLiteStore(Store):
         with self._tx() as db:
             for source in sources:
                 db.execute("DELETE FROM subtasks WHERE task = ? AND source_id = ?", (task, source))
+                # a stopped task's operations go with it (DM keeps them in the subtask's syncer)
+                db.execute("DELETE FROM binlog_ops WHERE task = ? AND source_id = ?", (task, source))
+
+    # -- binlog operations -----------------------------------------------------------------
+    def put_binlog_op(self, record: BinlogOpRecord) -> None:
+        with self._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO binlog_ops VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    record.task,
+                    record.source,
+                    record.binlog_pos,
+                    record.op,
+                    json.dumps(list(record.sqls)),
+                    time.time(),
+                ),
+            )
+
+    def remove_binlog_op(self, task: str, source: str, binlog_pos: str) -> bool:
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM binlog_ops WHERE task = ? AND source_id = ? AND binlog_pos = ?",
+                (task, source, binlog_pos),
+            )
+            return cur.rowcount > 0
+
+    def binlog_ops(self, task: str | None = None, source: str | None = None) -> list[BinlogOpRecord]:
+        sql = "SELECT task, source_id, binlog_pos, op, sqls FROM binlog_ops WHERE 1 = 1"
+        args: list[str] = []
+        if task is not None:
+            sql += " AND task = ?"
+            args.append(task)
+        if source is not None:
+            sql += " AND source_id = ?"
+            args.append(source)
+        rows = self._read(sql + " ORDER BY task, source_id, created_at", tuple(args))
+        return [BinlogOpRecord(r[0], r[1], r[2], r[3], tuple(json.loads(r[4]))) for r in rows]
 
     # -- bindings --------------------------------------------------------------------------
     def bind(self, source_id: str, worker: str) -> None:

@@ -27,7 +27,7 @@ from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -47,7 +47,6 @@ from dmshell.daemon.common import (
     GRPC_OPTIONS,
     SERVER_OPTIONS,
     RPCLogger,
-    Unsupported,
     add_log_arguments,
     dial_host,
     harden_process,
@@ -145,6 +144,8 @@ class SubTaskManager:
         self._entries: dict[str, _Entry] = {}
         self._relay: Relay | None = None
         self._relay_revision = -1
+        #: each task's registered binlog operations (an engine OperationBook), kept across its runs
+        self._books: dict[str, Any] = {}
         self._kick = threading.Event()
         self._closing = threading.Event()
         self.last_apply = time.monotonic()
@@ -263,10 +264,136 @@ class SubTaskManager:
             if entry is not None and entry.start_id != spec.startId:
                 entry.subtask.stop(wait=True)  # a new run of the task (stop-task + start-task)
                 entry = None
+            fresh = self._sync_ops(spec)
             if entry is None:
                 self._create(spec)
             elif entry.revision != spec.stageRevision:
                 self._operate(entry, spec)
+            elif fresh:
+                self._resume_on_operation(entry, fresh)
+        for name in set(self._books) - set(wanted):
+            del self._books[name]
+
+    # -- binlog operations -------------------------------------------------------------------
+    def _book(self, name: str) -> Any:
+        # (the engine is imported only once a subtask needs it: an idle worker stays small)
+        from dmshell.engine.sync.operations import OperationBook
+
+        book = self._books.get(name)
+        if book is None:
+            book = self._books[name] = OperationBook()
+        return book
+
+    def _sync_ops(self, spec: pb.SubTaskSpec) -> set[tuple[str, int]]:
+        """Install the spec's operations; returns the positions that are new or changed."""
+        if not spec.binlogOps and spec.name not in self._books:
+            return set()
+        from dmshell.engine.sync.operator import Action
+
+        actions = {pb.Skip: Action.SKIP, pb.Replace: Action.REPLACE, pb.Inject: Action.INJECT}
+        ops = [(o.binlogPos, actions[o.op], list(o.sqls)) for o in spec.binlogOps if o.op in actions]
+        try:
+            fresh: set[tuple[str, int]] = self._book(spec.name).replace_all(ops)
+        except ValueError:
+            log.exception("subtask %s: bad binlog operations from the master", spec.name)
+            return set()
+        return fresh
+
+    def _resume_on_operation(self, entry: _Entry, fresh: set[tuple[str, int]]) -> None:
+        """DM: an operation on a paused subtask's current error resumes it (once); a subtask the
+        DBA paused (canceled) stays paused."""
+        where = self.current_error(entry.subtask)
+        if where is not None and where[0] in fresh:
+            log.info("subtask %s: binlog operation at %s:%s, resuming", entry.subtask.name, *where[0])
+            entry.subtask.resume()
+
+    @staticmethod
+    def current_error(st: SubTask | BrokenSubTask) -> tuple[tuple[str, int], bool] | None:
+        """((file, pos), is-DDL) of the error a subtask paused at; None without one."""
+        if st.stage != pb.Paused:
+            return None
+        status = st.status()
+        result = status.result
+        if result.isCanceled:
+            return None
+        from dmshell.engine.sync.operations import error_location
+
+        for e in result.errors:
+            where = error_location(e.Message)
+            if where is not None:
+                return where
+        return None
+
+    def operate_schema(self, req: pb.OperateWorkerSchemaRequest) -> pb.CommonWorkerResponse:
+        """``binlog-schema list|update|delete`` on a paused subtask (its checkpoint's table rows)."""
+        with self._lock:
+            entry = self._entries.get(req.task)
+            source = self._source_id
+        resp = pb.CommonWorkerResponse(source=source, worker=self.worker_name)
+        if entry is None or isinstance(entry.subtask, BrokenSubTask):
+            resp.msg = str(errors.ErrWorkerSubTaskNotFound(req.task))
+            return resp
+        st = entry.subtask
+        if st.stage != pb.Paused:
+            resp.msg = str(errors.ErrWorkerNotPausedStage(pb.Stage.Name(st.stage)))
+            return resp
+        if req.op == pb.SetSchema and not req.flush:
+            # the tracker of a paused subtask is rebuilt from the checkpoint: an unflushed schema
+            # would be lost at the resume, so it is refused rather than ignored
+            resp.msg = "--flush=false is not supported: the schema of a paused task is kept in its checkpoint"
+            return resp
+        from dmshell.engine.sync.schema_ops import SchemaRequest, TrackedSchemas
+
+        schemas = TrackedSchemas(st.ctx.cfg, st.ctx.source, st.ctx.dump_dir)
+        sreq = SchemaRequest(req.database, req.table, req.schema, req.fromSource, req.fromTarget)
+        try:
+            if req.op == pb.GetSchema:
+                resp.msg = schemas.get(sreq)
+            elif req.op == pb.SetSchema:
+                schemas.set(sreq)
+            elif req.op == pb.RemoveSchema:
+                schemas.remove(sreq)
+            else:
+                resp.msg = f"invalid operate '{pb.SchemaOp.Name(req.op)}' on schema"
+                return resp
+        except errors.DMError as exc:
+            resp.msg = str(exc)
+            return resp
+        except Exception as exc:
+            resp.msg = str(errors.ErrNotSet(f"{type(exc).__name__}: {exc}"))
+            return resp
+        resp.result = True
+        return resp
+
+    def error_position(self, req: pb.HandleWorkerErrorRequest) -> pb.CommonWorkerResponse:
+        """The position of the current error of ``req.task`` for the master's ``HandleError``
+        without ``-b`` (msg: ``<file>:<pos>``), or why there is none (result false)."""
+        with self._lock:
+            entry = self._entries.get(req.task)
+            source = self._source_id
+        resp = pb.CommonWorkerResponse(source=source, worker=self.worker_name)
+        if entry is None:
+            resp.msg = str(errors.ErrWorkerSubTaskNotFound(req.task))
+            return resp
+        status = entry.subtask.status()
+        if status.unit != pb.Sync:
+            op = pb.ErrorOp.Name(req.op)
+            resp.msg = str(errors.ErrWorkerOperSyncUnitOnly(op, pb.UnitType.Name(status.unit)))
+            return resp
+        where = self.current_error(entry.subtask)
+        if where is None:
+            resp.msg = f"source '{source}' has no error"
+            return resp
+        (file, pos), is_ddl = where
+        if not is_ddl and req.op != pb.Revert:
+            resp.msg = (
+                f"source '{source}': the current error is not a DDL's: only DDL errors can be handled "
+                "without --binlog-pos; resolve it on the target and resume-task, or use "
+                "`binlog skip -b <file>:<pos>` for the event"
+            )
+            return resp
+        resp.result, resp.msg = True, f"{file}:{pos}"
+        return resp
 
     def _switch_source(self, desired: pb.WorkerState) -> None:
         with self._lock:
@@ -399,6 +526,7 @@ class SubTaskManager:
         ctx = UnitContext(
             cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name, relay=self._relay
         )
+        ctx.operator = self._book(spec.name)
         if spec.startTime:
             ctx.use_start_time(spec.startTime, spec.startId)
         return SubTask(ctx, auto_resume=self.auto_resume)
@@ -504,8 +632,17 @@ class WorkerServicer(dmworker_pb2_grpc.WorkerServicer):
     ) -> pb.CommonWorkerResponse:
         return self.manager.purge_relay(request)
 
-    OperateSchema = Unsupported()
-    HandleError = Unsupported()
+    def HandleError(
+        self, request: pb.HandleWorkerErrorRequest, context: grpc.ServicerContext
+    ) -> pb.CommonWorkerResponse:
+        """dmshell: the master asks where the current error is (it stores the operation and pushes
+        it with the desired state)."""
+        return self.manager.error_position(request)
+
+    def OperateSchema(
+        self, request: pb.OperateWorkerSchemaRequest, context: grpc.ServicerContext
+    ) -> pb.CommonWorkerResponse:
+        return self.manager.operate_schema(request)
 
 
 class DirLock:

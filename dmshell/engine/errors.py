@@ -964,6 +964,17 @@ ErrWorkerTooLongSourceID = _e(
 ErrWorkerRelayBinlogName = _e(40007, C.DM_WORKER, _I, _MED, "relay-binlog-name %s not valid")
 ErrWorkerSubTaskNotFound = _e(40054, C.DM_WORKER, _I, _HIGH, "sub task with name %s not found")
 ErrWorkerSubTaskExists = _e(40055, C.DM_WORKER, _I, _HIGH, "sub task %s already exists")
+ErrWorkerNotPausedStage = _e(
+    40067,
+    C.DM_WORKER,
+    _I,
+    _HIGH,
+    "current stage is %s but not paused, invalid",
+    "Please use `pause-task` to pause the task first.",
+)
+ErrWorkerOperSyncUnitOnly = _e(
+    40066, C.DM_WORKER, _I, _HIGH, "operation %s only supported by sync unit, but now is %s"
+)
 ErrWorkerNoStart = _e(40070, C.DM_WORKER, _I, _HIGH, "no mysql source is being handled in the worker")
 ErrWorkerHostPortNotValid = _e(
     40069,
@@ -1145,6 +1156,34 @@ ErrNotSet = _e(50000, C.NOT_SET, _N, _HIGH, "")
 
 #: errors whose cause is transient: the task checker resumes the subtask automatically.
 RESUMABLE_CODES = frozenset(c for c, e in CATALOG.items() if e.resumable)
+
+
+#: DM's ``retry.ReplicationErrMsgs`` (and MariaDB's GTID variant): the upstream no longer has the
+#: binlog the task needs; resuming can never help
+BINLOG_PURGED_MSGS = (
+    "could not find first log file name in binary log index file",
+    "the master has purged binary logs containing gtids that the slave requires",
+    "which is not in the master's binlog",
+)
+BINLOG_PURGED_WORKAROUND = (
+    "The upstream has purged the binlog this task needs to continue; it will not be resumed "
+    "automatically. Check `SHOW BINARY LOGS` on the upstream (and its expire_logs_days / "
+    "binlog_expire_logs_seconds). To continue, re-migrate the data: `stop-task`, then `start-task "
+    "--remove-meta` with task-mode `all` (or set `meta` to a position the upstream still has, "
+    "accepting that the changes in between are lost)."
+)
+
+
+def pause_verdict(exc: BaseException) -> tuple[BaseException, bool]:
+    """The error a subtask pauses with and whether the task checker may resume it (DM's
+    ``isResumableError``): a resumable error whose cause says the upstream binlog is purged is not
+    resumable, and gets a workaround saying what to do."""
+    if not isinstance(exc, DMError) or not exc.resumable:
+        return exc, False
+    text = f"{exc.message} {exc.raw_cause}".lower()
+    if any(m in text for m in BINLOG_PURGED_MSGS):
+        return DMError(exc.entry, exc.message, exc.cause, BINLOG_PURGED_WORKAROUND), False
+    return exc, True
 
 
 def wrap(exc: BaseException, entry: ErrorCode = ErrNotSet) -> DMError:

@@ -15,6 +15,7 @@ with exponential backoff.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dmshell.engine import errors
+from dmshell.engine.config.source import CheckerConfig
 from dmshell.engine.unit import Unit, UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
@@ -91,6 +93,18 @@ class AutoResume:
     backoff_max: float = 300.0
     factor: float = 2.0
     rollback: float = 300.0
+    #: the source's ``checker.check-enable``: False = a paused subtask stays paused
+    enabled: bool = True
+
+    def for_source(self, checker: CheckerConfig) -> AutoResume:
+        """These settings with the source's ``checker`` (check-enable, backoff-max,
+        backoff-rollback) applied; DM fixes the interval, the minimum and the factor."""
+        return dataclasses.replace(
+            self,
+            enabled=bool(checker.check_enable),
+            backoff_max=float(checker.backoff_max),
+            rollback=float(checker.backoff_rollback),
+        )
 
 
 class SubTask:
@@ -104,7 +118,7 @@ class SubTask:
     ) -> None:
         self.ctx = ctx
         self._factory = unit_factory
-        self.auto_resume = auto_resume or AutoResume()
+        self.auto_resume = (auto_resume or AutoResume()).for_source(ctx.source.checker)
         self._lock = threading.RLock()
         self._stage: pb.Stage = pb.New
         self._result: pb.ProcessResult | None = None
@@ -241,7 +255,8 @@ class SubTask:
             if self._stage == pb.Running and self._resumed_at and now - self._resumed_at >= ar.rollback:
                 self._backoff = ar.backoff_min
             if (
-                self._closed
+                not ar.enabled
+                or self._closed
                 or self._stage != pb.Paused
                 or not self._resumable
                 or self._result is None
@@ -341,10 +356,10 @@ class SubTask:
             return units
 
     def _pause_with_error_locked(self, error: BaseException) -> pb.ProcessResult:
+        error, self._resumable = errors.pause_verdict(error)
         self._result = result = pb.ProcessResult(errors=[process_error(error)])
         self._stage = pb.Paused
         self._paused_at = time.monotonic()
-        self._resumable = isinstance(error, errors.DMError) and error.resumable
         log.warning("subtask %s paused by error: %s", self.name, error)
         return result
 

@@ -33,6 +33,9 @@ class UnitContext:
     #: the source's relay (:class:`dmshell.engine.relay.relay.Relay`) when it has one
     relay: Any = None
     _start_time_marker: Path | None = None
+    #: the sync unit's operations on binlog events (``binlog skip|replace|inject``; an
+    #: ``engine.sync.operator.EventOperator``), None: no operations
+    operator: Any = None
 
     @property
     def dump_dir(self) -> Path:

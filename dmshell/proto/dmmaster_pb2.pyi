@@ -797,3 +797,37 @@ class ClusterInfo(_message.Message):
     pid: int
     startTime: int
     def __init__(self, masterAddr: _Optional[str] = ..., dataDir: _Optional[str] = ..., workersUp: _Optional[int] = ..., workersTotal: _Optional[int] = ..., version: _Optional[str] = ..., pid: _Optional[int] = ..., startTime: _Optional[int] = ...) -> None: ...
+
+class ListBinlogEventsRequest(_message.Message):
+    __slots__ = ("source", "binlogPos", "count")
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    BINLOGPOS_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    source: str
+    binlogPos: str
+    count: int
+    def __init__(self, source: _Optional[str] = ..., binlogPos: _Optional[str] = ..., count: _Optional[int] = ...) -> None: ...
+
+class BinlogEventInfo(_message.Message):
+    __slots__ = ("file", "pos", "type", "endPos", "info")
+    FILE_FIELD_NUMBER: _ClassVar[int]
+    POS_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    ENDPOS_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    file: str
+    pos: int
+    type: str
+    endPos: int
+    info: str
+    def __init__(self, file: _Optional[str] = ..., pos: _Optional[int] = ..., type: _Optional[str] = ..., endPos: _Optional[int] = ..., info: _Optional[str] = ...) -> None: ...
+
+class ListBinlogEventsResponse(_message.Message):
+    __slots__ = ("result", "msg", "events")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MSG_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    msg: str
+    events: _containers.RepeatedCompositeFieldContainer[BinlogEventInfo]
+    def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., events: _Optional[_Iterable[_Union[BinlogEventInfo, _Mapping]]] = ...) -> None: ...

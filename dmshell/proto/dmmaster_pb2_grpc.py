@@ -205,6 +205,11 @@ class MasterStub:
                 request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogRequest.SerializeToString,
                 response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogResponse.FromString,
                 _registered_method=True)
+        self.ListBinlogEvents = channel.unary_unary(
+                '/pb.Master/ListBinlogEvents',
+                request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsRequest.SerializeToString,
+                response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsResponse.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -419,6 +424,14 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListBinlogEvents(self, request, context):
+        """dmshell: the upstream's binlog events from a position (SHOW BINLOG EVENTS), for the TUI's
+        binlog-skip workflow (a position is picked, not typed).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -591,6 +604,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.TaskLog,
                     request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogRequest.FromString,
                     response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.TaskLogResponse.SerializeToString,
+            ),
+            'ListBinlogEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBinlogEvents,
+                    request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsRequest.FromString,
+                    response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1511,6 +1529,33 @@ class Master:
             '/pb.Master/TaskLog',
             dmshell_dot_proto_dot_dmmaster__pb2.TaskLogRequest.SerializeToString,
             dmshell_dot_proto_dot_dmmaster__pb2.TaskLogResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBinlogEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pb.Master/ListBinlogEvents',
+            dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsRequest.SerializeToString,
+            dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -523,7 +523,7 @@ class GetValidationErrorResponse(_message.Message):
     def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., error: _Optional[_Iterable[_Union[ValidationError, _Mapping]]] = ...) -> None: ...
 
 class SubTaskSpec(_message.Message):
-    __slots__ = ("name", "task", "expectStage", "startId", "removeMeta", "stageRevision", "metaBinlogName", "metaBinlogPos", "metaBinlogGTID", "startTime")
+    __slots__ = ("name", "task", "expectStage", "startId", "removeMeta", "stageRevision", "metaBinlogName", "metaBinlogPos", "metaBinlogGTID", "startTime", "binlogOps")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TASK_FIELD_NUMBER: _ClassVar[int]
     EXPECTSTAGE_FIELD_NUMBER: _ClassVar[int]
@@ -534,6 +534,7 @@ class SubTaskSpec(_message.Message):
     METABINLOGPOS_FIELD_NUMBER: _ClassVar[int]
     METABINLOGGTID_FIELD_NUMBER: _ClassVar[int]
     STARTTIME_FIELD_NUMBER: _ClassVar[int]
+    BINLOGOPS_FIELD_NUMBER: _ClassVar[int]
     name: str
     task: str
     expectStage: Stage
@@ -544,7 +545,18 @@ class SubTaskSpec(_message.Message):
     metaBinlogPos: int
     metaBinlogGTID: str
     startTime: str
-    def __init__(self, name: _Optional[str] = ..., task: _Optional[str] = ..., expectStage: _Optional[_Union[Stage, str]] = ..., startId: _Optional[str] = ..., removeMeta: _Optional[bool] = ..., stageRevision: _Optional[int] = ..., metaBinlogName: _Optional[str] = ..., metaBinlogPos: _Optional[int] = ..., metaBinlogGTID: _Optional[str] = ..., startTime: _Optional[str] = ...) -> None: ...
+    binlogOps: _containers.RepeatedCompositeFieldContainer[BinlogOperation]
+    def __init__(self, name: _Optional[str] = ..., task: _Optional[str] = ..., expectStage: _Optional[_Union[Stage, str]] = ..., startId: _Optional[str] = ..., removeMeta: _Optional[bool] = ..., stageRevision: _Optional[int] = ..., metaBinlogName: _Optional[str] = ..., metaBinlogPos: _Optional[int] = ..., metaBinlogGTID: _Optional[str] = ..., startTime: _Optional[str] = ..., binlogOps: _Optional[_Iterable[_Union[BinlogOperation, _Mapping]]] = ...) -> None: ...
+
+class BinlogOperation(_message.Message):
+    __slots__ = ("op", "binlogPos", "sqls")
+    OP_FIELD_NUMBER: _ClassVar[int]
+    BINLOGPOS_FIELD_NUMBER: _ClassVar[int]
+    SQLS_FIELD_NUMBER: _ClassVar[int]
+    op: ErrorOp
+    binlogPos: str
+    sqls: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, op: _Optional[_Union[ErrorOp, str]] = ..., binlogPos: _Optional[str] = ..., sqls: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class WorkerState(_message.Message):
     __slots__ = ("source", "sourceConfig", "subtasks", "relay")

@@ -1,6 +1,7 @@
 """Views whose full workflows come later, already in the navigation and fed by the registry:
-DDL locks (``4``) and errors (``5``). Each lists what the status stream says now and the dmctl
-commands (from the one registry) that act on it, ready for the ``:`` prompt."""
+DDL locks (``4``; errors, ``5``, have their own screens in :mod:`dmshell.screens.errors`). Each
+lists what the status stream says now and the dmctl commands (from the one registry) that act on
+it, ready for the ``:`` prompt."""
 
 from __future__ import annotations
 
@@ -91,34 +92,3 @@ class DDLLocksScreen(ReservedScreen):
                         )
                     )
         return out or [Text("No subtask is waiting on a shard DDL.", style=palette.ok)]
-
-
-class ErrorsScreen(ReservedScreen):
-    TITLE_TEXT = "Errors"
-    DMCTL_COMMANDS = (
-        "query-status",
-        "resume-task",
-        "binlog skip",
-        "binlog replace",
-        "binlog inject",
-        "binlog list",
-    )
-    COMING = (
-        "Guided resolution (the failing event and SQL, skip / replace / inject with a preview) " "comes here."
-    )
-
-    def items(self, snapshot: Snapshot, palette: Palette) -> list[RenderableType]:
-        out: list[RenderableType] = []
-        for task in snapshot.tasks:
-            for st in task.subtasks:
-                for err in st.errors:
-                    out.append(
-                        Text(f"{task.name} @ {st.source}  ", style="bold")
-                        + Text(err.header, style=f"bold {palette.bad}")
-                    )
-                    out.append(Text(f"  {err.message}"))
-                    if err.raw_cause:
-                        out.append(Text(f"  RawCause: {err.raw_cause}"))
-                    if err.workaround:
-                        out.append(Text(f"  Workaround: {err.workaround}", style=palette.accent))
-        return out or [Text("No errors reported.", style=palette.ok)]

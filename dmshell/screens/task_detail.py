@@ -76,6 +76,13 @@ class TaskDetailScreen(StatusScreen):
         Binding("y", "copy", "Copy", show=False, tooltip="Copy the positions, GTIDs and dmctl line (OSC 52)"),
         Binding("j", "scroll(1)", "Down", show=False),
         Binding("k", "scroll(-1)", "Up", show=False),
+        Binding(
+            "e",
+            "resolve",
+            "Resolve error",
+            show=False,  # (the footer's snapshots stay as they are; ? lists it)
+            tooltip="Open the guided resolution of this task's error",
+        ),
     ]
 
     def __init__(self, task: str) -> None:
@@ -204,6 +211,16 @@ class TaskDetailScreen(StatusScreen):
 
     def action_back(self) -> None:
         self.app.pop_screen()
+
+    def action_resolve(self) -> None:
+        view = self.shell.snapshot.task(self.task_name)
+        failing = next((st for st in view.subtasks if st.errors), None) if view is not None else None
+        if failing is None:
+            self.notify("No source of this task reports an error.")
+            return
+        from dmshell.screens.errors import ResolutionScreen  # (imported when first used: start-up time)
+
+        self.app.push_screen(ResolutionScreen(self.task_name, failing.source))
 
     def action_task_op(self, op: str) -> None:
         self.shell.request_task_op(pb.TaskOp.Value(op), self.task_name)

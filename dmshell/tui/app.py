@@ -199,7 +199,7 @@ class DMShellApp(App[int]):
         "sources": _lazy_screen("dmshell.screens.sources", "SourcesScreen"),
         "console": _lazy_screen("dmshell.screens.console", "ConsoleScreen"),
         "ddl-locks": _lazy_screen("dmshell.screens.reserved", "DDLLocksScreen"),
-        "errors": _lazy_screen("dmshell.screens.reserved", "ErrorsScreen"),
+        "errors": _lazy_screen("dmshell.screens.errors", "ErrorsScreen"),
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS = [
@@ -917,11 +917,17 @@ def unreachable_message(addrs: str, why: str) -> str:
 
 
 def run_tui(
-    master_addr: str, *, read_only: bool = False, theme: str = "dark", mouse: bool = True, about: str = ""
+    master_addr: str,
+    *,
+    read_only: bool = False,
+    theme: str = "dark",
+    mouse: bool = True,
+    about: str = "",
+    app_class: type[DMShellApp] | None = None,
 ) -> int:
     """Run the TUI against ``master_addr`` until the user quits (0), it crashes (1, Textual prints
     the traceback) or the terminal goes (:data:`EXIT_TERMINAL_GONE`: SIGHUP/SIGTERM)."""
-    app = DMShellApp(
+    app = (app_class or DMShellApp)(
         master_addr,
         read_only=read_only,
         theme_name=theme,

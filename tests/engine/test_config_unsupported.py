@@ -9,7 +9,7 @@ import pytest
 
 from dmshell.engine.config import unsupported
 from dmshell.engine.config.load import load_source_config, load_task_config
-from dmshell.engine.config.source import CheckerConfig, SourceConfig
+from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.config.units import ExperimentalConfig, LoaderConfig, MydumperConfig, ValidatorConfig
 from dmshell.engine.errors import DMError
@@ -30,7 +30,6 @@ MINIMAL_TASK = textwrap.dedent("""\
 # prefix and line the error must name)
 CONTEXTS = {
     "source": (SourceConfig, load_source_config, "source-id: s\nfrom: {{host: h}}\n{k}: {v}\n", "", 3),
-    "checker": (CheckerConfig, load_source_config, "source-id: s\nchecker:\n  {k}: {v}\n", "checker.", 3),
     "task": (TaskConfig, load_task_config, MINIMAL_TASK + "{k}: {v}\n", "", 10),
     "experimental": (
         ExperimentalConfig,
@@ -72,9 +71,6 @@ CONTEXTS = {
 # (context, key, a value that needs the missing feature, the default as the error prints it)
 CASES = [
     ("source", "enable", "false", "true"),
-    ("checker", "check-enable", "false", "true"),
-    ("checker", "backoff-rollback", "1m", "5m0s"),
-    ("checker", "backoff-max", "10m", "5m0s"),
     ("task", "collation_compatible", "strict", "loose"),
     ("experimental", "async-checkpoint-flush", "true", "false"),
     ("loader", "import-mode", "physical", "logical"),

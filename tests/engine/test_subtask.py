@@ -279,3 +279,55 @@ def test_a_subtask_started_paused_shows_its_current_unit(tmp_path):
     assert not status.HasField("result") and all(u.runs == 0 for u in units)
     st.stop()
     assert all(u.closed == 1 for u in units)
+
+
+def checker_ctx(tmp_path: Path, checker: str) -> UnitContext:
+    source = load_source_config(SOURCE + "checker:\n" + checker)
+    cfg = load_task_config(TASK.format(mode="incremental")).subtask("s1", source)
+    return UnitContext(cfg=cfg, source=source, work_dir=tmp_path / "t1.s1", worker_name="worker1")
+
+
+def test_the_sources_checker_settings_drive_auto_resume(tmp_path):
+    gone = errors.ErrDBBadConn(cause="gone")
+    ctx = checker_ctx(tmp_path, "  check-enable: false\n")
+    st = SubTask(ctx, factory(Step(ctx, pb.Sync, script=[gone, "block"])))
+    st.run()
+    wait_stage(st, pb.Paused)
+    assert st.check_auto_resume(time.monotonic() + 3600) is False  # check-enable: false
+    st.stop()
+    ctx = checker_ctx(tmp_path, "  backoff-max: 2s\n  backoff-rollback: 1m\n")
+    sync = Step(ctx, pb.Sync, script=[gone, gone, gone, "block"])
+    st = SubTask(ctx, factory(sync), auto_resume=AutoResume(backoff_min=1.0, factor=4.0))
+    assert (st.auto_resume.backoff_max, st.auto_resume.rollback) == (2.0, 60.0)
+    st.run()
+    for _ in range(2):  # backoff 1 s, then 4 s capped at backoff-max 2 s
+        wait_stage(st, pb.Paused)
+        t = time.monotonic()
+        assert st.check_auto_resume(t + 2.5) is True
+        sync.entered.clear()
+        assert sync.entered.wait(10)
+    wait_stage(st, pb.Paused)
+    assert st.auto_resume.backoff_max == 2.0 and st.check_auto_resume(time.monotonic() + 2.5) is True
+    st.stop()
+
+
+@pytest.mark.parametrize(
+    "cause",
+    [
+        "ERROR 1236 (HY000): Could not find first log file name in binary log index file",
+        '(1236, "Error: connecting slave requested to start from GTID 0-1-9, which is not in the '
+        "master's binlog\")",
+    ],
+)
+def test_a_purged_upstream_binlog_is_not_resumed_and_says_what_to_do(tmp_path, cause):
+    ctx = make_ctx(tmp_path, "incremental")
+    err = errors.ErrSyncerGetEvent(cause, cause=cause)
+    assert err.resumable  # an upstream read error is resumable, unless the binlog is gone
+    st = SubTask(ctx, factory(Step(ctx, pb.Sync, script=[err])))
+    st.run()
+    wait_stage(st, pb.Paused)
+    e = st.status().result.errors[0]
+    assert e.ErrCode == 36069 and e.Workaround == errors.BINLOG_PURGED_WORKAROUND
+    assert "start-task --remove-meta" in e.Workaround
+    assert st.check_auto_resume(time.monotonic() + 3600) is False
+    st.stop()

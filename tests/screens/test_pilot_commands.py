@@ -189,13 +189,16 @@ async def test_palette_works_on_the_ddl_lock_and_error_views(master, view):
     """Their list of dmctl commands once shadowed Textual's ``Screen.COMMANDS`` (palette providers)."""
     from textual.command import CommandList
 
-    from dmshell.screens.reserved import ReservedScreen
+    from dmshell.screens._base import StatusScreen
 
     app = make_app(master)
+    mode = {"4": "ddl-locks", "5": "errors"}[view]
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_data(pilot)
         await pilot.press(view)
-        await wait_until(pilot, lambda: isinstance(app.screen, ReservedScreen), what="the view")
+        await wait_until(
+            pilot, lambda: app.current_mode == mode and isinstance(app.screen, StatusScreen), what="the view"
+        )
         await pilot.press("ctrl+p", *"check-task")
 
         def first_hit() -> str:

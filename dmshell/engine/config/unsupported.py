@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from dmshell.engine import yamlstrict as ys
-from dmshell.engine.config.source import CheckerConfig, SourceConfig
+from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.task import TaskConfig
 from dmshell.engine.config.units import ExperimentalConfig, LoaderConfig, MydumperConfig, ValidatorConfig
 from dmshell.engine.config.yamlfile import Lines
@@ -40,7 +40,6 @@ class Unsupported:
 # fmt: off
 REFUSED: tuple[Unsupported, ...] = (
     Unsupported("disabling a source", SourceConfig, "enable"),
-    Unsupported("task checker settings", CheckerConfig, "check-enable backoff-rollback backoff-max"),
     Unsupported("physical and import-into load", LoaderConfig, "import-mode sorting-dir-physical "
                 "on-duplicate-physical disk-quota-physical checksum-physical analyze range-concurrency "
                 "compress-kv-pairs pd-addr"),

@@ -60,6 +60,14 @@ log = logging.getLogger(__name__)
 _NEEDS_STRUCTURE = frozenset({"alter table", "create index", "drop index", "rename table"})
 
 
+#: what a DBA can do about a DDL the target rejects (the error's workaround)
+DDL_WORKAROUND = (
+    "Fix the target so that the DDL can run and use `resume-task`, or skip the DDL with "
+    "`binlog skip <task>`, run other statements instead with `binlog replace <task> <sql>...` or "
+    "before it with `binlog inject <task> <sql>...`."
+)
+
+
 def needs_split(version: str) -> bool:
     """Whether a target with this ``VERSION()`` needs one ALTER statement per schema change
     (TiDB before v6.2 has no multi-schema change)."""
@@ -251,6 +259,8 @@ class DDLHandler:
             else:
                 # the issue's contract: a sync-unit error with the location and origin SQL, the
                 # target's error as raw cause (DM itself reports ErrDBExecuteFailed here)
-                err = downstream(errors.ErrSyncerUnitHandleDDLFailed(stmt, cause=exc))
+                err = downstream(
+                    errors.ErrSyncerUnitHandleDDLFailed(stmt, cause=exc, workaround=DDL_WORKAROUND)
+                )
             raise self.loc.annotate(err, start, end, ddl.sql) from exc
         log.info("executed DDL: %s", stmt)

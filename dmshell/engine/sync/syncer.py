@@ -123,7 +123,7 @@ class SyncUnit(Unit):
         #: ``start-task --start-time``: used by the first run only (then the checkpoint rules)
         self.start_time = start_time or getattr(ctx, "start_time", "") or getattr(ctx.cfg, "start_time", "")
         self.coordinator = coordinator or coordinator_for(ctx.cfg)
-        self.operator = operator
+        self.operator = operator if operator is not None else ctx.operator
 
     def completed(self) -> bool:
         return False
