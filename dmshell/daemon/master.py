@@ -34,6 +34,7 @@ from dmshell.client.errors import status_text
 from dmshell.daemon import configs, tasks
 from dmshell.daemon.common import Unsupported, go_list
 from dmshell.daemon.scheduler import Scheduler, WorkerAgent
+from dmshell.daemon.shard_locks import ShardLocks
 from dmshell.daemon.store import Store, StoreConflict
 from dmshell.daemon.worker import no_subtask_msg
 from dmshell.engine import checker, errors
@@ -313,6 +314,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         self.store = store
         self.scheduler = scheduler
         self.workers = WorkerQueries(store, scheduler, wait_retries, wait_interval)
+        self.shard_locks = ShardLocks(store)
         self.master_addr = master_addr
         self.data_dir = data_dir
         self.name = name or f"dm-master-{socket.gethostname()}"
@@ -573,6 +575,24 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
             gone.wait(interval)
 
     # ======================================================================================
+    # shard DDL locks (dmshell.daemon.shard_locks)
+    # ======================================================================================
+    def ShowDDLLocks(
+        self, request: mpb.ShowDDLLocksRequest, context: grpc.ServicerContext
+    ) -> mpb.ShowDDLLocksResponse:
+        return self.shard_locks.show(request)
+
+    def UnlockDDLLock(
+        self, request: mpb.UnlockDDLLockRequest, context: grpc.ServicerContext
+    ) -> mpb.UnlockDDLLockResponse:
+        return self.shard_locks.unlock(request)
+
+    def ReportShardDDL(
+        self, request: mpb.ShardDDLReport, context: grpc.ServicerContext
+    ) -> mpb.ShardDDLDecision:
+        return self.shard_locks.report(request)
+
+    # ======================================================================================
     # members, configs, cluster
     # ======================================================================================
     def RegisterWorker(
@@ -695,8 +715,6 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     # not implemented yet: the dmctl command users know each RPC by
     # ======================================================================================
     UpdateTask = Unsupported("update-task")
-    ShowDDLLocks = Unsupported("shard-ddl-lock")
-    UnlockDDLLock = Unsupported("shard-ddl-lock unlock")
     OperateWorkerRelayTask = Unsupported("pause-relay/resume-relay")
     PurgeWorkerRelay = Unsupported("purge-relay")
     OfflineMember = Unsupported("offline-member")

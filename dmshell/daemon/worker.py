@@ -119,6 +119,8 @@ class SubTaskManager:
         self.worker_name = worker_name
         self.base_dir = Path(data_dir) / "workers" / worker_name
         self.auto_resume = auto_resume
+        #: the master's address, for the sync units' shard DDL locks (set by ``main``)
+        self.master_addr = ""
         self._check_interval = auto_resume.check_interval if auto_resume else CHECK_INTERVAL
         self._lock = threading.Lock()
         self._desired: pb.WorkerState | None = None
@@ -296,7 +298,13 @@ class SubTaskManager:
             )
         work_dir = self.base_dir / f"{spec.name}.{self._source_id}"
         prepare_work_dir(work_dir, spec.startId, spec.removeMeta)
-        ctx = UnitContext(cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name)
+        ctx = UnitContext(
+            cfg=cfg,
+            source=source_cfg,
+            work_dir=work_dir,
+            worker_name=self.worker_name,
+            master_addr=self.master_addr,
+        )
         if spec.startTime:
             ctx.use_start_time(spec.startTime, spec.startId)
         return SubTask(ctx, auto_resume=self.auto_resume)
@@ -519,6 +527,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     manager = SubTaskManager(args.name, data_dir)
+    manager.master_addr = args.join  # shard DDL locks are kept by the master
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
         interceptors=[RPCLogger()],

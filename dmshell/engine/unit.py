@@ -29,6 +29,8 @@ class UnitContext:
     worker_name: str
     #: ``start-task --start-time`` still to be applied by the sync unit ("" = none)
     start_time: str = ""
+    #: the master's address (``--join``) for shard DDL locks; "" without a daemon
+    master_addr: str = ""
     _start_time_marker: Path | None = None
 
     @property

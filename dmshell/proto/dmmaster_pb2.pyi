@@ -739,3 +739,33 @@ class ClusterInfo(_message.Message):
     pid: int
     startTime: int
     def __init__(self, masterAddr: _Optional[str] = ..., dataDir: _Optional[str] = ..., workersUp: _Optional[int] = ..., workersTotal: _Optional[int] = ..., version: _Optional[str] = ..., pid: _Optional[int] = ..., startTime: _Optional[int] = ...) -> None: ...
+
+class ShardDDLReport(_message.Message):
+    __slots__ = ("task", "source", "targetSchema", "targetTable", "DDLs", "done")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGETSCHEMA_FIELD_NUMBER: _ClassVar[int]
+    TARGETTABLE_FIELD_NUMBER: _ClassVar[int]
+    DDLS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    source: str
+    targetSchema: str
+    targetTable: str
+    DDLs: _containers.RepeatedScalarFieldContainer[str]
+    done: bool
+    def __init__(self, task: _Optional[str] = ..., source: _Optional[str] = ..., targetSchema: _Optional[str] = ..., targetTable: _Optional[str] = ..., DDLs: _Optional[_Iterable[str]] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class ShardDDLDecision(_message.Message):
+    __slots__ = ("result", "msg", "lockID", "action", "errCode")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MSG_FIELD_NUMBER: _ClassVar[int]
+    LOCKID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ERRCODE_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    msg: str
+    lockID: str
+    action: str
+    errCode: int
+    def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., lockID: _Optional[str] = ..., action: _Optional[str] = ..., errCode: _Optional[int] = ...) -> None: ...

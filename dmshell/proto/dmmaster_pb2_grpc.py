@@ -195,6 +195,11 @@ class MasterStub:
                 request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.Empty.SerializeToString,
                 response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ClusterInfo.FromString,
                 _registered_method=True)
+        self.ReportShardDDL = channel.unary_unary(
+                '/pb.Master/ReportShardDDL',
+                request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.SerializeToString,
+                response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -394,6 +399,14 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportShardDDL(self, request, context):
+        """dmshell: a worker reports a pessimistic shard DDL (or that it executed/skipped it) and gets
+        what to do with it: "wait", "exec" or "skip" (polled until not "wait").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -556,6 +569,11 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.GetClusterInfo,
                     request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.Empty.FromString,
                     response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ClusterInfo.SerializeToString,
+            ),
+            'ReportShardDDL': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportShardDDL,
+                    request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.FromString,
+                    response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1422,6 +1440,33 @@ class Master:
             '/pb.Master/GetClusterInfo',
             dmshell_dot_proto_dot_dmmaster__pb2.Empty.SerializeToString,
             dmshell_dot_proto_dot_dmmaster__pb2.ClusterInfo.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportShardDDL(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pb.Master/ReportShardDDL',
+            dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.SerializeToString,
+            dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
             options,
             channel_credentials,
             insecure,

@@ -20,6 +20,7 @@ Until shard coordination exists (``dmshell/engine/shard/``, issue 10 adds ``WAIT
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -58,6 +59,14 @@ class DDLCoordinator(Protocol):
         """Whether the rows of upstream ``schema.table`` are held back (not applied) for now."""
         ...
 
+    def hold(self, schema: str, table: str, replay: Callable[[], None]) -> None:
+        """Rows of a held table: ``replay()`` applies them once the coordinator releases them."""
+        ...
+
+    def after(self, job: DDLJob) -> None:
+        """The verdict on ``job`` was carried out (its statements executed, or skipped)."""
+        ...
+
 
 class DirectCoordinator:
     """No shard coordination: every DDL executes as it comes."""
@@ -67,6 +76,12 @@ class DirectCoordinator:
 
     def holds(self, schema: str, table: str) -> bool:
         return False
+
+    def hold(self, schema: str, table: str, replay: Callable[[], None]) -> None:
+        replay()  # (never asked: nothing is held)
+
+    def after(self, job: DDLJob) -> None:
+        return None  # nothing to release
 
 
 #: DDL kinds that never need shard coordination: idempotent on a merged target (IF NOT EXISTS)

@@ -45,9 +45,10 @@ from dmshell.engine.filters.expression import ExpressionFilters
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
 from dmshell.engine.load.loader import load_finished_location
 from dmshell.engine.schema.tracker import SchemaTracker, load_table_infos
+from dmshell.engine.shard import coordinator_for
 from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
-from dmshell.engine.sync.coordinator import DDLCoordinator, coordinator_for
+from dmshell.engine.sync.coordinator import DDLCoordinator
 from dmshell.engine.sync.ddl import DDLHandler, needs_split
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
@@ -121,7 +122,7 @@ class SyncUnit(Unit):
         self._stats.enable_gtid = bool(ctx.source.enable_gtid or ctx.cfg.enable_gtid)
         #: ``start-task --start-time``: used by the first run only (then the checkpoint rules)
         self.start_time = start_time or getattr(ctx, "start_time", "") or getattr(ctx.cfg, "start_time", "")
-        self.coordinator = coordinator or coordinator_for(ctx.cfg)
+        self.coordinator = coordinator or coordinator_for(ctx)
         self.operator = operator
 
     def completed(self) -> bool:
@@ -147,7 +148,16 @@ class SyncUnit(Unit):
                 self.start_time = ""
 
     def status(self) -> pb.SyncStatus:
-        return build_status(self._stats)
+        st = build_status(self._stats)
+        fill = getattr(self.coordinator, "fill_status", None)  # a shard coordinator's groups
+        if fill is not None:
+            fill(st)
+        return st
+
+    @property
+    def unresolved_lock_id(self) -> str:
+        """The shard DDL lock this unit waits on ("" when none)."""
+        return str(getattr(self.coordinator, "unresolved_lock_id", ""))
 
     def close(self) -> None:
         if self._monitor is not None:
@@ -313,6 +323,9 @@ class _Run:
             applier=applier,
             target_packet=int(packet or 0),
         )
+        attach = getattr(self.coordinator, "attach", None)  # a shard coordinator binds the run
+        if attach is not None:
+            attach(self)
         self.ddl = DDLHandler(
             balist=self.balist,
             router=self.router,
