@@ -1,7 +1,7 @@
 """Configuration that is accepted but not implemented yet stops the unit the moment it would matter,
 against the real MariaDB fixture: ``online-ddl: true`` (DM's default) at the first gh-ost / pt-osc
-shadow or trash table, ``shard-mode: optimistic`` at the first DDL on a table a route merges. DML keeps working
-until then, and the checkpoint stays before the stopping event (a resume stops there again)."""
+shadow or trash table, ``shard-mode: optimistic`` at the first DDL on a table a route merges. DML
+keeps working until then, and the checkpoint stays before the stopping event (a resume stops there again)."""
 
 from __future__ import annotations
 
