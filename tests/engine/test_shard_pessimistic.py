@@ -136,3 +136,32 @@ def test_a_different_ddl_on_another_shard_is_refused(mariadb, db, tmp_path):
     assert f"source: `{db}`.`shard_2`], right DDL sequence should be [" in err.message
     assert "ADD COLUMN c INT" in err.message.split("right DDL sequence")[1]
     assert err.workaround == "Please use `show-ddl-locks` command for more details."
+
+
+def test_merged_rows_are_identified_by_the_target_tables_keys(mariadb, db, tmp_path):
+    """DM 5.3+: colliding auto-increment IDs, primary key dropped downstream and a unique key over
+    (sid, id) added: UPDATE and DELETE on one shard touch only that shard's row."""
+    up1, dst = mariadb.up1, mariadb.target
+    merge = RouteRule(schema_pattern=db, table_pattern="shard_*", target_schema=db, target_table="merged")
+    up1.execute(
+        f"CREATE DATABASE {db}",
+        *(f"CREATE TABLE {db}.shard_{i} (id INT PRIMARY KEY, sid INT NOT NULL, v INT)" for i in (1, 2)),
+    )
+    dst.execute(
+        f"CREATE DATABASE {db}",
+        f"CREATE TABLE {db}.merged (id INT NOT NULL, sid INT NOT NULL, v INT, UNIQUE KEY uk (sid, id))",
+    )
+    running = Running(make_ctx(tmp_path, up1, dst, db, routes=[merge]))
+    try:
+        up1.execute(
+            f"INSERT INTO {db}.shard_1 VALUES (1, 1, 10), (2, 1, 20)",
+            f"INSERT INTO {db}.shard_2 VALUES (1, 2, 10), (2, 2, 20)",
+            f"UPDATE {db}.shard_1 SET v = 11 WHERE id = 1",
+            f"DELETE FROM {db}.shard_2 WHERE id = 2",
+            f"UPDATE {db}.shard_2 SET id = 3 WHERE id = 1",
+        )
+        expected = sorted(rows(up1, f"SELECT * FROM {db}.shard_1") + rows(up1, f"SELECT * FROM {db}.shard_2"))
+        assert expected == [("1", "1", "11"), ("2", "1", "20"), ("3", "2", "10")]
+        wait_until(lambda: rows(dst, f"SELECT * FROM {db}.merged") == expected, "the union", running=running)
+    finally:
+        running.stop()

@@ -313,6 +313,7 @@ class _Run:
         with stats.lock:
             stats.applier = applier
         self.tables = TableSource(self.tracker, loc, self.up, self.tgt, self.router.route, self.ctx.dump_dir)
+        self.row_filters.target_keys = self.tables.target_keys
         self.rows = RowHandler(
             balist=self.balist,
             router=self.router,
