@@ -1,5 +1,5 @@
 """Views whose full workflows come later, already in the navigation and fed by the registry:
-DDL locks (``4``) and errors (``5``). Each lists what the status stream says now and the dmctl
+errors (``5``). Each lists what the status stream says now and the dmctl
 commands (from the one registry) that act on it, ready for the ``:`` prompt."""
 
 from __future__ import annotations
@@ -70,27 +70,6 @@ class ReservedScreen(StatusScreen):
 
     def action_back(self) -> None:
         self.shell.switch_view("dashboard")
-
-
-class DDLLocksScreen(ReservedScreen):
-    TITLE_TEXT = "Shard DDL locks"
-    DMCTL_COMMANDS = ("shard-ddl-lock", "shard-ddl-lock unlock")
-    COMING = "The lock inspector (synced / unsynced shards, owner, unlock with preview) comes here."
-
-    def items(self, snapshot: Snapshot, palette: Palette) -> list[RenderableType]:
-        out: list[RenderableType] = []
-        for task in snapshot.tasks:
-            for st in task.subtasks:
-                for ddl in st.blocking_ddls:
-                    out.append(Text(f"{task.name} @ {st.source}: blocked by ", style="bold") + Text(ddl))
-                if st.unresolved_lock:
-                    out.append(
-                        Text(
-                            f"{task.name} @ {st.source}: unresolved lock {st.unresolved_lock}",
-                            style=palette.warn,
-                        )
-                    )
-        return out or [Text("No subtask is waiting on a shard DDL.", style=palette.ok)]
 
 
 class ErrorsScreen(ReservedScreen):

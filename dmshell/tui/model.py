@@ -38,6 +38,17 @@ class ErrorView:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardGroupView:
+    """A shard group of one source that has DDLs pending (``SyncStatus.unresolvedGroups``)."""
+
+    target: str
+    ddls: tuple[str, ...]
+    first_location: str
+    synced: tuple[str, ...]
+    unsynced: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SubtaskView:
     """One subtask (a task on one source)."""
 
@@ -62,6 +73,7 @@ class SubtaskView:
     syncer_gtid: str = ""
     blocking_ddls: tuple[str, ...] = ()
     unresolved_lock: str = ""
+    unresolved_groups: tuple[ShardGroupView, ...] = ()
     msg: str = ""
     errors: tuple[ErrorView, ...] = ()
 
@@ -183,6 +195,10 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
             syncer_binlog=s.syncerBinlog,
             syncer_gtid=s.syncerBinlogGtid,
             blocking_ddls=tuple(s.blockingDDLs),
+            unresolved_groups=tuple(
+                ShardGroupView(g.target, tuple(g.DDLs), g.firstLocation, tuple(g.synced), tuple(g.unsynced))
+                for g in s.unresolvedGroups
+            ),
             progress_text="synced" if s.synced else "catching up",
         )
     if kind == "load":

@@ -10,6 +10,7 @@ import io
 import json
 import time
 
+import pytest
 from daemon_helpers import Daemon, source_yaml, wait_for
 
 from dmshell.ctl.main import run_command
@@ -222,3 +223,51 @@ def test_kill_9_while_a_lock_is_pending_then_convergence(mariadb, dbname, daemon
     mariadb.up1.execute(f"UPDATE {db}.shard_1 SET c = 7")
     converge(d, mariadb, db, "id, v, c", timeout=90)
     wait_for(lambda: lock_of(d) is None, 30, "the lock gone")
+
+
+@pytest.mark.asyncio
+async def test_tui_unlock_flow_against_the_daemon(mariadb, dbname, daemon_factory):
+    """View 4 shows the pending lock and its shards; ``x`` asks with the exact dmctl command, ``y``
+    unlocks (the owner executes), and the view follows the lock until it is gone."""
+    from dmshell.screens.confirm import ConfirmScreen
+    from dmshell.screens.ddl_locks import DDLLocksScreen
+    from dmshell.tui.app import DMShellApp
+
+    db = dbname
+    prepare(mariadb, db)
+    d = daemon_factory().start()
+    start(d, mariadb, db)
+    converge(d, mariadb, db)
+    on_shards(mariadb, db, S1, "ALTER TABLE {t} ADD COLUMN c INT", "INSERT INTO {t} VALUES ({i}10, 10, 1)")
+    lid = wait_for(lambda: lock_of(d), 30, "the lock")["ID"]
+    app = DMShellApp(d.addr, interval_ms=200)
+    async with app.run_test(size=(120, 40)) as pilot:
+
+        async def until(predicate, what: str, timeout: float = 30) -> None:
+            for _ in range(int(timeout / 0.05)):
+                if predicate():
+                    return
+                await pilot.pause(0.05)
+            raise AssertionError(f"timed out waiting for {what}")
+
+        await until(lambda: app.snapshot.tasks, "the first status")
+        await pilot.press("4")
+        await until(lambda: isinstance(app.screen, DDLLocksScreen) and app.screen.locks, "the lock in view 4")
+        screen = app.screen
+        assert [lk.ID for lk in screen.locks] == [lid]
+        await until(
+            lambda: any(st.unresolved_groups for t in app.snapshot.tasks for st in t.subtasks), "the groups"
+        )
+        await pilot.pause(0.2)
+        grid = screen.query_one("#shard-grid")
+        assert grid.row_count == 3, "two synced shards of mysql-replica-01, mysql-replica-02 waiting"
+        await pilot.press("x")
+        await until(lambda: isinstance(app.screen, ConfirmScreen), "the confirmation")
+        assert f"shard-ddl-lock unlock '{lid}' --action exec" in app.screen.command
+        await pilot.press("y")
+        await until(
+            lambda: isinstance(app.screen, DDLLocksScreen) and not app.screen.locks, "the lock gone", 60
+        )
+    converge(d, mariadb, db)
+    got = mariadb.target.rendered_rows(f"SELECT id, c FROM {db}.merged WHERE id IN (110, 210)")
+    assert got == [("110", "1"), ("210", "1")], "the owner executed the DDL; the held rows followed"

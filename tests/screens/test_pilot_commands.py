@@ -189,13 +189,15 @@ async def test_palette_works_on_the_ddl_lock_and_error_views(master, view):
     """Their list of dmctl commands once shadowed Textual's ``Screen.COMMANDS`` (palette providers)."""
     from textual.command import CommandList
 
+    from dmshell.screens.ddl_locks import DDLLocksScreen
     from dmshell.screens.reserved import ReservedScreen
 
     app = make_app(master)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_for_data(pilot)
         await pilot.press(view)
-        await wait_until(pilot, lambda: isinstance(app.screen, ReservedScreen), what="the view")
+        screen = DDLLocksScreen if view == "4" else ReservedScreen
+        await wait_until(pilot, lambda: isinstance(app.screen, screen), what="the view")
         await pilot.press("ctrl+p", *"check-task")
 
         def first_hit() -> str:
