@@ -840,7 +840,21 @@ ErrSyncUnitDDLWrongSequence = _e(
     "detect inconsistent DDL sequence from source %s, right DDL sequence should be %s",
     "Please use `show-ddl-locks` command for more details.",
 )
-ErrSyncerUnitDDLOnMultipleTable = _e(36022, C.SYNC_UNIT, _I, _HIGH, "ddl on multiple table: %s not supported")
+ErrSyncUnitDropSchemaTableInSharding = _e(
+    36006,
+    C.SYNC_UNIT,
+    _I,
+    _MED,
+    "in sequence sharding try drop sources %v not supported, activeDDL: %s, sharding sequence: %s",
+)
+ErrSyncerUnitDDLOnMultipleTable = _e(
+    36022,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "ddl on multiple table: %s not supported",
+    "It is recommended to include only one DDL operation in a statement executed upstream. Please manually handle it using dmctl (skipping the DDL statement or replacing the DDL statement with a specified DDL statement). For details, see https://docs.pingcap.com/tidb-data-migration/stable/handle-failed-sql-statements",
+)
 ErrSyncerUnsupportedStmt = _e(36068, C.SYNC_UNIT, _I, _HIGH, "`%s` statement not supported in %s mode")
 ErrSyncerGetEvent = _e(
     36069,

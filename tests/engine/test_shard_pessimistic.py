@@ -165,3 +165,36 @@ def test_merged_rows_are_identified_by_the_target_tables_keys(mariadb, db, tmp_p
         wait_until(lambda: rows(dst, f"SELECT * FROM {db}.merged") == expected, "the union", running=running)
     finally:
         running.stop()
+
+
+def test_a_dropped_shard_leaves_its_group_but_not_while_a_ddl_is_pending(mariadb, db, tmp_path):
+    """One source, three shards: shard_3 dropped (ignored downstream) leaves the group, so the
+    next DDL needs only shards 1 and 2; dropping shard_2 while that DDL is pending is refused."""
+    up1, dst = mariadb.up1, mariadb.target
+    merge = RouteRule(schema_pattern=db, table_pattern="shard_*", target_schema=db, target_table="merged")
+    up1.execute(
+        f"CREATE DATABASE {db}",
+        *(f"CREATE TABLE {db}.shard_{i} (id INT PRIMARY KEY, v INT)" for i in (1, 2, 3)),
+    )
+    dst.execute(f"CREATE DATABASE {db}", f"CREATE TABLE {db}.merged (id INT PRIMARY KEY, v INT)")
+    ctx = make_ctx(tmp_path, up1, dst, db, routes=[merge])
+    ctx.cfg.shard_mode = "pessimistic"
+    running = Running(ctx)
+    up1.execute(
+        f"INSERT INTO {db}.shard_3 VALUES (3, 3)",
+        f"DROP TABLE {db}.shard_3",
+        f"ALTER TABLE {db}.shard_1 ADD COLUMN c INT",
+        f"INSERT INTO {db}.shard_1 VALUES (1, 1, 1)",
+        f"ALTER TABLE {db}.shard_2 ADD COLUMN c INT",
+        f"INSERT INTO {db}.shard_2 VALUES (2, 2, 2)",
+    )
+    want = [("1", "1", "1"), ("2", "2", "2"), ("3", "3", None)]
+    wait_until(lambda: rows(dst, f"SELECT * FROM {db}.merged") == want, "the DDL resolved", running=running)
+    up1.execute(f"ALTER TABLE {db}.shard_1 ADD COLUMN d INT", f"DROP TABLE {db}.shard_2")
+    err = running.wait_error()
+    assert isinstance(err, errors.DMError) and err.code == 36006
+    assert err.message.endswith(
+        f"in sequence sharding try drop sources ['`{db}`.`shard_2`'] not supported, activeDDL: "
+        f"['ALTER TABLE `{db}`.`merged` ADD COLUMN d INT'], sharding sequence: "
+        f"[['ALTER TABLE `{db}`.`merged` ADD COLUMN d INT']]"
+    )

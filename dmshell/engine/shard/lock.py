@@ -116,8 +116,8 @@ class Keeper:
                 )
             if source not in lock.reported:
                 lock.reported.append(source)
-            if source not in lock.sources:
-                lock.sources.append(source)
+            # the task's sources now (a source removed from the task is no longer waited for)
+            lock.sources = sorted(set(sources) | {source})
             self._save(lock)
             return lid, lock.action(source)
 

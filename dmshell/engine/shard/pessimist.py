@@ -170,6 +170,8 @@ class PessimisticCoordinator:
                     self.member((name.schema, name.table))
             return Verdict.EXECUTE
         if kind in IGNORED_KINDS:
+            if kind != "truncate table":
+                self.leave(job)
             log.info("shard DDL ignored in pessimistic mode: %s", job.ddl.sql)
             return Verdict.SKIP
         names = [n for n, _t in job.targets if n.table]
@@ -182,6 +184,19 @@ class PessimisticCoordinator:
             log.info("shard %s holds at DDL %s (waiting for the other shards)", _name(key), job.statements)
             return Verdict.SKIP
         return self.wait_lock(group)
+
+    def leave(self, job: DDLJob) -> None:
+        """Dropped shards leave their groups; not while their group has DDLs pending (DM's 36006)."""
+        dropped = {(n.schema, n.table) for n, _t in job.targets if n.table}
+        schemas = {n.schema for n, _t in job.targets if not n.table}
+        for group in self.groups.values():
+            gone = [k for k in group.members if k in dropped or k[0] in schemas]
+            if gone and group.sequence:
+                raise errors.ErrSyncUnitDropSchemaTableInSharding(
+                    [_name(k) for k in gone], group.sequence[0], group.sequence
+                )
+            for key in gone:
+                del group.members[key]
 
     def reach(self, group: Group, key: Key, m: Member, p: Pending) -> None:
         i = len(m.queue)
