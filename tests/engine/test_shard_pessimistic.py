@@ -80,6 +80,17 @@ def test_same_ddls_shard_by_shard_merge_into_the_union(mariadb, db, tmp_path):
         assert group(runs["mysql-01"]) == [
             (f"`{db}`.`merged`", [alter_target], [f"`{db}`.`shard_1`"], [f"`{db}`.`shard_2`"])
         ]
+        meta = dst.query(
+            "SELECT source_id, target_table_id, source_table_id, active_index, is_global, "
+            f"JSON_EXTRACT(data, '$[0].ddls') FROM {db}_meta.tshard_syncer_sharding_meta "
+            "ORDER BY is_global DESC"
+        )
+        ddls = f'["{alter_target}"]'
+        assert [r[:5] for r in meta] == [
+            ("mysql-01", f"`{db}`.`merged`", "", 0, 1),
+            ("mysql-01", f"`{db}`.`merged`", f"`{db}`.`shard_1`", 0, 0),
+        ]
+        assert [r[5] for r in meta] == [ddls, ddls]
         assert columns(dst, f"{db}.merged") == ["id", "v"]
         assert ("11", "11") not in rows(dst, f"SELECT id, v FROM {db}.merged"), "held"
         # shard 2 reaches it: source 1 waits on the master's lock; source 2 has not
@@ -102,6 +113,7 @@ def test_same_ddls_shard_by_shard_merge_into_the_union(mariadb, db, tmp_path):
         )
         assert columns(dst, f"{db}.merged") == ["id", "v", "c"]
         wait_until(lambda: not keeper.snapshot(), "the lock gone")
+        assert dst.query(f"SELECT * FROM {db}_meta.tshard_syncer_sharding_meta") == [], "resolved: no rows"
         # a second DDL in another order of the shards, with DML between
         index = "ALTER TABLE {db}.shard_{i} ADD INDEX ic (c)"
         up2.execute(index.format(db=db, i=4), f"UPDATE {db}.shard_4 SET c = 5")

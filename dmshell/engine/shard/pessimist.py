@@ -35,6 +35,7 @@ from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.shard.client import LockClient
 from dmshell.engine.shard.lock import EXEC, WAIT, lock_id
+from dmshell.engine.shard.meta import ShardingMeta
 from dmshell.engine.sync.apply import Aborted
 from dmshell.engine.sync.coordinator import DDLJob, Verdict
 from dmshell.proto import dmworker_pb2 as pb
@@ -104,6 +105,7 @@ class PessimisticCoordinator:
         self.held: dict[Key, Member] = {}
         self.route: Callable[[str, str], Key] = lambda s, t: (s, t)
         self.stop: Any = None  # the run's stop event
+        self.meta: ShardingMeta | None = None  # shard progress on the target (set by attach)
         #: DDLs resolved here, to report done once the checkpoint is past their end
         self.finished: list[tuple[Key, list[str], Location]] = []
 
@@ -112,6 +114,7 @@ class PessimisticCoordinator:
         """A run starts (from the checkpoint): groups are rebuilt from the upstream's tables."""
         self.groups, self.held, self.finished = {}, {}, []
         self.route, self.stop = run.router.route, run.stop
+        self.meta = ShardingMeta(run.tgt, run.cfg.meta_schema, self.task, self.source)
         run.flusher.cap = self.cap
         run.flusher.on_flushed = self.flushed
         sql = (
@@ -180,6 +183,7 @@ class PessimisticCoordinator:
         key = (names[0].schema, names[0].table)
         group, m = self.member(key)
         self.reach(group, key, m, Pending(list(job.statements), job.start, job.end))
+        self.save(group)
         if any(not mm.queue for mm in group.members.values()) or len(m.queue) > 1:
             log.info("shard %s holds at DDL %s (waiting for the other shards)", _name(key), job.statements)
             return Verdict.SKIP
@@ -245,6 +249,21 @@ class PessimisticCoordinator:
             if not m.queue:
                 self.held.pop(key, None)
         self.finished.append((group.target, ddls, job.end))
+        self.save(group)
+
+    def save(self, group: Group) -> None:
+        """The group's progress into the sharding meta table."""
+        if self.meta is None:
+            return
+        members = [
+            (
+                _name(k),
+                [{"ddls": p.ddls, "first-location": str(p.start), "source": _name(k)} for p in m.queue],
+            )
+            for k, m in sorted(group.members.items())
+            if m.queue
+        ]
+        self.meta.save(_name(group.target), group.sequence, members)
 
     # -- status -----------------------------------------------------------------------------------
     @property
