@@ -855,6 +855,14 @@ ErrSyncerUnitDDLOnMultipleTable = _e(
     "ddl on multiple table: %s not supported",
     "It is recommended to include only one DDL operation in a statement executed upstream. Please manually handle it using dmctl (skipping the DDL statement or replacing the DDL statement with a specified DDL statement). For details, see https://docs.pingcap.com/tidb-data-migration/stable/handle-failed-sql-statements",
 )
+ErrSyncerShardDDLConflict = _e(
+    36062,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "fail to handle shard ddl %v in optimistic mode, because schema conflict detected, conflict error: %s",
+    "Please use show-ddl-locks command for more details.",
+)
 ErrSyncerUnsupportedStmt = _e(36068, C.SYNC_UNIT, _I, _HIGH, "`%s` statement not supported in %s mode")
 ErrSyncerGetEvent = _e(
     36069,

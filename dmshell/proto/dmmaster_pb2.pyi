@@ -769,3 +769,29 @@ class ShardDDLDecision(_message.Message):
     action: str
     errCode: int
     def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., lockID: _Optional[str] = ..., action: _Optional[str] = ..., errCode: _Optional[int] = ...) -> None: ...
+
+class OptimisticShardDDLRequest(_message.Message):
+    __slots__ = ("task", "source", "targetSchema", "targetTable", "shards", "shard", "kind", "name", "definition", "strict", "before")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGETSCHEMA_FIELD_NUMBER: _ClassVar[int]
+    TARGETTABLE_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    source: str
+    targetSchema: str
+    targetTable: str
+    shards: str
+    shard: str
+    kind: str
+    name: str
+    definition: str
+    strict: bool
+    before: str
+    def __init__(self, task: _Optional[str] = ..., source: _Optional[str] = ..., targetSchema: _Optional[str] = ..., targetTable: _Optional[str] = ..., shards: _Optional[str] = ..., shard: _Optional[str] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ..., definition: _Optional[str] = ..., strict: _Optional[bool] = ..., before: _Optional[str] = ...) -> None: ...

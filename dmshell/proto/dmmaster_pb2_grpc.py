@@ -200,6 +200,11 @@ class MasterStub:
                 request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.SerializeToString,
                 response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
                 _registered_method=True)
+        self.OptimisticShardDDL = channel.unary_unary(
+                '/pb.Master/OptimisticShardDDL',
+                request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.OptimisticShardDDLRequest.SerializeToString,
+                response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -407,6 +412,14 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def OptimisticShardDDL(self, request, context):
+        """dmshell: optimistic shard DDL: a worker registers its shard tables' structures (shards set) or
+        asks about one schema change of one shard (action "exec" or "skip"; errCode 36062: a conflict).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -573,6 +586,11 @@ def add_MasterServicer_to_server(servicer, server):
             'ReportShardDDL': grpc.unary_unary_rpc_method_handler(
                     servicer.ReportShardDDL,
                     request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.FromString,
+                    response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.SerializeToString,
+            ),
+            'OptimisticShardDDL': grpc.unary_unary_rpc_method_handler(
+                    servicer.OptimisticShardDDL,
+                    request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.OptimisticShardDDLRequest.FromString,
                     response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.SerializeToString,
             ),
     }
@@ -1466,6 +1484,33 @@ class Master:
             target,
             '/pb.Master/ReportShardDDL',
             dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.SerializeToString,
+            dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OptimisticShardDDL(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pb.Master/OptimisticShardDDL',
+            dmshell_dot_proto_dot_dmmaster__pb2.OptimisticShardDDLRequest.SerializeToString,
             dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
             options,
             channel_credentials,

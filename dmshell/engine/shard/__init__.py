@@ -9,6 +9,9 @@ Modules::
     pessimist   PessimisticCoordinator: the sync unit's ``DDLCoordinator`` for
                 ``shard-mode: pessimistic`` — per-target shard groups of the source, held shards,
                 the checkpoint kept before the first held DDL, the lock round trip
+    meta        the groups' progress in ``<meta>.<task>_syncer_sharding_meta`` (DM's table)
+    optimism    OptimisticKeeper: the joined structure per target table, its decisions; pure
+    optimist    OptimisticCoordinator: ``shard-mode: optimistic`` on the worker
 
 The master keeps its locks in :mod:`dmshell.daemon.shard_locks`.
 """
@@ -17,7 +20,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dmshell.engine.shard.client import LocalClient, LockClient, MasterClient
+from dmshell.engine.shard.client import LocalClient, LockClient, MasterClient, MasterOptimisticClient
+from dmshell.engine.shard.optimism import LocalOptimisticClient
+from dmshell.engine.shard.optimist import OptimisticClient, OptimisticCoordinator
 from dmshell.engine.shard.pessimist import PessimisticCoordinator
 from dmshell.engine.sync.coordinator import DDLCoordinator, DirectCoordinator, ShardModeGuard
 
@@ -27,12 +32,19 @@ if TYPE_CHECKING:
 
 def coordinator_for(ctx: UnitContext) -> DDLCoordinator:
     """The coordinator a subtask asks for: pessimistic shard coordination through the master
-    (``ctx.master_addr``; without one, the unit's source is the only one), none without
-    ``shard-mode``. Optimistic mode is not coordinated yet (:class:`ShardModeGuard`)."""
+    (``ctx.master_addr``; without one, the unit's source is the only one), optimistic merging with
+    the master's joined structures, none without ``shard-mode``."""
     cfg = ctx.cfg
     mode = cfg.shard_mode or ("pessimistic" if cfg.is_sharding else "")
     if not mode:
         return DirectCoordinator()
+    if mode == "optimistic":
+        opt: OptimisticClient
+        if ctx.master_addr:
+            opt = MasterOptimisticClient(ctx.master_addr, cfg.name, cfg.source_id)
+        else:
+            opt = LocalOptimisticClient(cfg.name, cfg.source_id)
+        return OptimisticCoordinator(cfg.name, cfg.source_id, opt, cfg.strict_optimistic_shard_mode)
     if mode != "pessimistic":
         return ShardModeGuard(mode)
     client: LockClient

@@ -7,12 +7,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Protocol
 
 import grpc
 
 from dmshell.engine import errors
 from dmshell.engine.shard.lock import Keeper
+from dmshell.engine.shard.optimism import Conflict, Structure
 from dmshell.proto import dmmaster_pb2 as mpb
 from dmshell.proto import dmmaster_pb2_grpc
 
@@ -86,3 +88,52 @@ class MasterClient:
 
     def close(self) -> None:
         self.channel.close()
+
+
+class MasterOptimisticClient:
+    """The master's optimistic keeper (``Master.OptimisticShardDDL``)."""
+
+    def __init__(self, addr: str, task: str, source: str) -> None:
+        self.task, self.source = task, source
+        self.channel = grpc.insecure_channel(addr)
+        self.stub = dmmaster_pb2_grpc.MasterStub(self.channel)
+
+    def _call(self, req: mpb.OptimisticShardDDLRequest) -> mpb.ShardDDLDecision:
+        req.task, req.source = self.task, self.source
+        try:
+            resp = self.stub.OptimisticShardDDL(req, timeout=RPC_TIMEOUT)
+        except grpc.RpcError as exc:
+            raise ConnectionError(f"master unreachable: {exc.code()}") from exc
+        if not resp.result:
+            if resp.errCode == errors.ErrSyncerShardDDLConflict.code:
+                raise Conflict(resp.msg)
+            raise ConnectionError(resp.msg)
+        return resp
+
+    def register(self, target: tuple[str, str], shards: list[str]) -> None:
+        self._call(
+            mpb.OptimisticShardDDLRequest(
+                targetSchema=target[0], targetTable=target[1], shards=json.dumps(shards)
+            )
+        )
+
+    def decide(
+        self,
+        target: tuple[str, str],
+        shard: str,
+        change: tuple[str, str, str],
+        before: Structure,
+        strict: bool,
+    ) -> str:
+        kind, name, definition = change
+        req = mpb.OptimisticShardDDLRequest(
+            targetSchema=target[0],
+            targetTable=target[1],
+            shard=shard,
+            kind=kind,
+            name=name,
+            definition=definition,
+            strict=strict,
+            before=json.dumps(before),
+        )
+        return self._call(req).action

@@ -47,7 +47,7 @@ POLL = 0.3
 #: DDL kinds a shard group ignores (DM: dropping or truncating a shard is not merged downstream)
 IGNORED_KINDS = frozenset({"drop table", "drop database", "truncate table"})
 CREATE_KINDS = frozenset({"create database", "create table"})
-_SYSTEM = ("mysql", "information_schema", "performance_schema", "sys")
+SYSTEM_SCHEMAS = ("mysql", "information_schema", "performance_schema", "sys")
 
 Key = tuple[str, str]
 
@@ -119,7 +119,7 @@ class PessimisticCoordinator:
         run.flusher.on_flushed = self.flushed
         sql = (
             "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE TABLE_TYPE = 'BASE TABLE' "
-            f"AND TABLE_SCHEMA NOT IN ({', '.join(repr(s) for s in _SYSTEM)})"
+            f"AND TABLE_SCHEMA NOT IN ({', '.join(repr(s) for s in SYSTEM_SCHEMAS)})"
         )
         try:
             with run.up.cursor() as cur:
