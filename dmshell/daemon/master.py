@@ -592,6 +592,11 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     ) -> mpb.ShardDDLDecision:
         return self.shard_locks.report(request)
 
+    def OptimisticShardDDL(
+        self, request: mpb.OptimisticShardDDLRequest, context: grpc.ServicerContext
+    ) -> mpb.ShardDDLDecision:
+        return self.shard_locks.optimistic(request)
+
     # ======================================================================================
     # members, configs, cluster
     # ======================================================================================

@@ -9,11 +9,13 @@ dropped when next looked at.
 
 from __future__ import annotations
 
+import json
 import logging
 
 from dmshell.daemon.store import Store
 from dmshell.engine import errors
-from dmshell.engine.shard.lock import EXEC, SKIP, Keeper, Lock
+from dmshell.engine.shard.lock import EXEC, SKIP, Keeper, Lock, lock_id
+from dmshell.engine.shard.optimism import Conflict, OptimisticKeeper
 from dmshell.proto import dmmaster_pb2 as mpb
 
 log = logging.getLogger(__name__)
@@ -22,11 +24,18 @@ log = logging.getLogger(__name__)
 NO_LOCK = "no DDL lock exists"
 
 
+#: store keys of optimistic locks (the same task and table may have had a pessimistic lock)
+OPTIMISTIC = "optimistic:"
+
+
 class ShardLocks:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.keeper = Keeper(self._persist)
-        self.keeper.load(store.shard_locks())
+        self.optimist = OptimisticKeeper(lambda lid, text: self._persist(OPTIMISTIC + lid, text))
+        texts = store.shard_locks()
+        self.keeper.load([t for t in texts if '"shards"' not in t])
+        self.optimist.load([t for t in texts if '"shards"' in t])
 
     def _persist(self, lock_id: str, text: str | None) -> None:
         if text is None:
@@ -40,6 +49,8 @@ class ShardLocks:
             if lock.task not in tasks:
                 log.info("shard DDL lock %s dropped: task %s is gone", lock.id, lock.task)
                 self.keeper.remove_task(lock.task)
+        for task in {lock["task"] for lock in self.optimist.locks.values()} - tasks:
+            self.optimist.remove_task(task)
 
     # -- workers -------------------------------------------------------------------------------
     def report(self, req: mpb.ShardDDLReport) -> mpb.ShardDDLDecision:
@@ -55,6 +66,25 @@ class ShardLocks:
             self.keeper.done(lid, req.source)
         return mpb.ShardDDLDecision(result=True, lockID=lid, action=action)
 
+    def optimistic(self, req: mpb.OptimisticShardDDLRequest) -> mpb.ShardDDLDecision:
+        sources = sorted({r.source for r in self.store.subtasks(task=req.task)})
+        if req.source not in sources:
+            return mpb.ShardDDLDecision(msg=f"source {req.source} is not in task {req.task}")
+        target = (req.targetSchema, req.targetTable)
+        lid = lock_id(req.task, *target)
+        if req.shards:
+            self.optimist.register(req.task, req.source, target, json.loads(req.shards))
+            return mpb.ShardDDLDecision(result=True, lockID=lid)
+        change = (req.kind, req.name, req.definition)
+        try:
+            action = self.optimist.decide(
+                req.task, req.source, target, req.shard, change, json.loads(req.before), sources, req.strict
+            )
+        except Conflict as exc:
+            code = errors.ErrSyncerShardDDLConflict.code
+            return mpb.ShardDDLDecision(msg=str(exc), errCode=code, lockID=lid)
+        return mpb.ShardDDLDecision(result=True, lockID=lid, action=action)
+
     # -- dmctl ---------------------------------------------------------------------------------
     def show(self, req: mpb.ShowDDLLocksRequest) -> mpb.ShowDDLLocksResponse:
         self._prune()
@@ -64,6 +94,9 @@ class ShardLocks:
             if wanted and not wanted & set(lock.sources):
                 continue
             resp.locks.append(to_pb(lock))
+        for lid, task, synced, unsynced in self.optimist.pending(req.task):
+            if not wanted or wanted & set(synced + unsynced):
+                resp.locks.add(ID=lid, task=task, mode="optimistic", synced=synced, unsynced=unsynced)
         if not resp.locks:
             resp.msg = NO_LOCK
         return resp

@@ -24,6 +24,10 @@ IMPLEMENTED = {
     "ListSourceConfigs",
     "WatchStatus",
     "GetClusterInfo",
+    "ShowDDLLocks",
+    "UnlockDDLLock",
+    "ReportShardDDL",
+    "OptimisticShardDDL",
 }
 
 

@@ -37,11 +37,11 @@ def prepare(mariadb, db: str) -> None:
     mariadb.target.execute(f"DROP DATABASE IF EXISTS {db}", f"DROP DATABASE IF EXISTS {db}_meta")
 
 
-def task_yaml(mariadb, db: str, safe_mode_duration: str) -> str:
+def task_yaml(mariadb, db: str, safe_mode_duration: str, mode: str = "pessimistic") -> str:
     return f"""\
 name: {TASK}
 task-mode: all
-shard-mode: pessimistic
+shard-mode: {mode}
 meta-schema: {db}_meta
 target-database:
 {mariadb.target.connection_yaml()}block-allow-list:
@@ -69,7 +69,7 @@ mysql-instances:
 """
 
 
-def start(d: Daemon, mariadb, db: str, safe_mode_duration: str = "0s") -> None:
+def start(d: Daemon, mariadb, db: str, safe_mode_duration: str = "0s", mode: str = "pessimistic") -> None:
     created = d.stub.OperateSource(
         mpb.OperateSourceRequest(
             op=mpb.StartSource, config=[source_yaml(S1, mariadb.up1), source_yaml(S2, mariadb.up2)]
@@ -78,7 +78,7 @@ def start(d: Daemon, mariadb, db: str, safe_mode_duration: str = "0s") -> None:
     )
     assert created.result, created
     started = d.stub.StartTask(
-        mpb.StartTaskRequest(task=task_yaml(mariadb, db, safe_mode_duration)), timeout=60
+        mpb.StartTaskRequest(task=task_yaml(mariadb, db, safe_mode_duration, mode)), timeout=60
     )
     assert started.result, started
     for sid in (S1, S2):
@@ -271,3 +271,42 @@ async def test_tui_unlock_flow_against_the_daemon(mariadb, dbname, daemon_factor
     converge(d, mariadb, db)
     got = mariadb.target.rendered_rows(f"SELECT id, c FROM {db}.merged WHERE id IN (110, 210)")
     assert got == [("110", "1"), ("210", "1")], "the owner executed the DDL; the held rows followed"
+
+
+def test_optimistic_through_the_daemon_lock_while_shards_differ_and_conflict(mariadb, dbname, daemon_factory):
+    db = dbname
+    prepare(mariadb, db)
+    d = daemon_factory().start()
+    start(d, mariadb, db, mode="optimistic")
+    converge(d, mariadb, db)
+    mariadb.up1.execute(
+        f"ALTER TABLE {db}.shard_1 ADD COLUMN c INT", f"INSERT INTO {db}.shard_1 VALUES (110, 10, 1)"
+    )
+    mariadb.up2.execute(f"INSERT INTO {db}.shard_3 VALUES (310, 30)")
+    converge(d, mariadb, db)
+    assert mariadb.target.rendered_rows(f"SELECT c FROM {db}.merged WHERE id = 110") == [
+        ("1",)
+    ], "added at once"
+    lock = wait_for(lambda: lock_of(d), 30, "the optimistic lock")
+    assert (lock["ID"], lock["mode"]) == (f"{TASK}-`{db}`.`merged`", "optimistic")
+    assert (lock["synced"], lock["unsynced"]) == ([], [S1, S2]), "every source has a shard without c"
+    for sid in (S1, S2):
+        for i in SHARDS[sid]:
+            if i != 1:
+                servers(mariadb)[sid].execute(
+                    f"ALTER TABLE {db}.shard_{i} ADD COLUMN c INT",
+                    f"INSERT INTO {db}.shard_{i} VALUES ({i}20, 20, {i})",
+                )
+    converge(d, mariadb, db, "id, v, c")
+    wait_for(lambda: lock_of(d) is None, 30, "the shards in step again")
+    # a column added with another type on another shard: a conflict, reported in query-status
+    mariadb.up2.execute(f"ALTER TABLE {db}.shard_3 ADD COLUMN d INT")
+    mariadb.up2.execute(f"ALTER TABLE {db}.shard_4 ADD COLUMN d VARCHAR(8)")
+    st = d.wait_subtask(TASK, S2, lambda s: s.stage == pb.Paused and bool(s.result.errors), 60)
+    assert st.result.errors[0].ErrCode == 36062
+    conflict = (
+        f"column `d` added as `varchar(8)` on {S2} `{db}`.`shard_4`, but it is `int` on the other shards"
+    )
+    assert st.result.errors[0].Message.endswith(f"conflict error: {conflict}")
+    assert (st.sync.blockDDLOwner, st.sync.conflictMsg) == (f"{S2}-`{db}`.`shard_4`", conflict)
+    assert sync_status(d, S1).stage == pb.Running, "only the conflicting source stops"

@@ -145,6 +145,13 @@ class OptimisticKeeper:
             self.persist(lock["id"], json.dumps(lock))
             return action
 
+    def remove_task(self, task: str) -> None:
+        """A task was stopped: its locks go with it."""
+        with self.mutex:
+            for lid in [lid for lid, lock in self.locks.items() if lock["task"] == task]:
+                del self.locks[lid]
+                self.persist(lid, None)
+
     def pending(self, task: str = "") -> list[tuple[str, str, list[str], list[str]]]:
         """Locks whose shards differ from the target: (ID, task, sources in step, sources not)."""
         out = []
