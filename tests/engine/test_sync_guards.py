@@ -1,7 +1,7 @@
 """Configuration that is accepted but not implemented yet stops the unit the moment it would matter,
 against the real MariaDB fixture: ``online-ddl: true`` (DM's default) at the first gh-ost / pt-osc
-shadow or trash table, ``shard-mode: optimistic`` at the first DDL on a table a route merges. DML
-keeps working until then, and the checkpoint stays before the stopping event (a resume stops there again)."""
+shadow or trash table. DML keeps working until then, and the checkpoint stays before the stopping
+event (a resume stops there again)."""
 
 from __future__ import annotations
 
@@ -104,7 +104,6 @@ def test_rows_on_a_trash_table_stop_the_unit_unless_the_ba_list_ignores_it(maria
     assert "_t_old" not in [r[0] for r in dst.query(f"SHOW TABLES FROM {db}")]
 
 
-@pytest.mark.parametrize("mode", ["optimistic"])
 def test_shard_mode_stops_at_the_first_ddl_on_a_merged_table(mariadb, db, tmp_path, mode):
     src, dst = mariadb.up1, mariadb.target
     merge = RouteRule(schema_pattern=db, table_pattern="shard_*", target_schema=db, target_table="merged")

@@ -24,7 +24,7 @@ from dmshell.engine.shard.client import LocalClient, LockClient, MasterClient, M
 from dmshell.engine.shard.optimism import LocalOptimisticClient
 from dmshell.engine.shard.optimist import OptimisticClient, OptimisticCoordinator
 from dmshell.engine.shard.pessimist import PessimisticCoordinator
-from dmshell.engine.sync.coordinator import DDLCoordinator, DirectCoordinator, ShardModeGuard
+from dmshell.engine.sync.coordinator import DDLCoordinator, DirectCoordinator
 
 if TYPE_CHECKING:
     from dmshell.engine.unit import UnitContext
@@ -45,8 +45,6 @@ def coordinator_for(ctx: UnitContext) -> DDLCoordinator:
         else:
             opt = LocalOptimisticClient(cfg.name, cfg.source_id)
         return OptimisticCoordinator(cfg.name, cfg.source_id, opt, cfg.strict_optimistic_shard_mode)
-    if mode != "pessimistic":
-        return ShardModeGuard(mode)
     client: LockClient
     if ctx.master_addr:
         client = MasterClient(ctx.master_addr, cfg.name, cfg.source_id)

@@ -159,7 +159,9 @@ class OptimisticKeeper:
             for lock in self.locks.values():
                 if task and lock["task"] != task:
                     continue
-                down, synced, unsynced = lock["down"], [], []
+                down = lock["down"]
+                synced: list[str] = []
+                unsynced: list[str] = []
                 if down is None:
                     continue
                 for key, st in self._structures(lock).items():

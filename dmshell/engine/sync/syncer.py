@@ -101,7 +101,7 @@ def replication_server_id(task: str, source_id: str, configured: int = 0) -> int
 class SyncUnit(Unit):
     """DM's sync unit (``pb.Sync``); never ``completed()``: it runs until stopped or failed.
 
-    ``coordinator``: the shard DDL coordinator (default: :func:`~.coordinator.coordinator_for`
+    ``coordinator``: the shard DDL coordinator (default: ``dmshell.engine.shard.coordinator_for``
     the configuration); ``operator``: operations on events at binlog locations (default: none).
     Both are read at the start of every run.
     """
