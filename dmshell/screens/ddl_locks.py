@@ -1,6 +1,7 @@
 """Shard DDL locks (view ``4``): every lock of the master with its DDLs and owner, the grid of the
 shard tables of the selected lock's group (source, table: synced or waiting, the location its
-first pending DDL began at), a drill-down into one shard, and guided unlock actions.
+first pending DDL began at), a drill-down into one shard, guided unlock actions, and optimistic
+conflicts (the blocked shard and the reason, its column and table names highlighted).
 
 The locks come from ``ShowDDLLocks`` (polled while the view is shown), the shards from the status
 stream (``unresolvedGroups`` of every subtask of the lock's task). Actions go through the dmctl
@@ -184,13 +185,28 @@ class DDLLocksScreen(StatusScreen):
         self.query_one("#grid-title", Static).update(f"Shards of {lock_target(lock)}" if lock else "Shards")
         self.show_detail(lock, shards, palette)
 
+    def conflicts(self, palette: Palette) -> list[RenderableType]:
+        """Optimistic conflicts of the status: the blocked shard and the reason, names highlighted."""
+        out: list[RenderableType] = []
+        for task in self.shell.snapshot.tasks:
+            for st in task.subtasks:
+                if st.conflict_msg:
+                    out.append(
+                        Text(f"{task.name}: conflict on {st.block_ddl_owner}", style=f"bold {palette.bad}")
+                    )
+                    line = Text(f"  {st.conflict_msg}")
+                    line.highlight_regex(r"`[^`]+`", style=f"bold {palette.warn}")
+                    out.append(line)
+        return out
+
     def show_detail(self, lock: mpb.DDLLock | None, shards: list[ShardRow], palette: Palette) -> None:
         body = self.query_one("#detail-text", Static)
+        conflicts = self.conflicts(palette)
         if lock is None:
             msg = "No shard DDL lock: every shard group is in step." if not self.error else ""
-            body.update(Text(msg, style=palette.ok))
+            body.update(Group(*conflicts) if conflicts else Text(msg, style=palette.ok))
             return
-        parts: list[RenderableType] = []
+        parts: list[RenderableType] = [*conflicts, Text("")] if conflicts else []
         key = self.query_one("#shard-grid", KeyedTable).current_key
         shard = shards[int(key)] if key is not None and int(key) < len(shards) else None
         if shard is not None and self.query_one("#shard-grid", KeyedTable).has_focus:

@@ -74,6 +74,9 @@ class SubtaskView:
     blocking_ddls: tuple[str, ...] = ()
     unresolved_lock: str = ""
     unresolved_groups: tuple[ShardGroupView, ...] = ()
+    #: an optimistic shard DDL conflict: the shard it blocks and why
+    block_ddl_owner: str = ""
+    conflict_msg: str = ""
     msg: str = ""
     errors: tuple[ErrorView, ...] = ()
 
@@ -199,6 +202,8 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
                 ShardGroupView(g.target, tuple(g.DDLs), g.firstLocation, tuple(g.synced), tuple(g.unsynced))
                 for g in s.unresolvedGroups
             ),
+            block_ddl_owner=s.blockDDLOwner,
+            conflict_msg=s.conflictMsg,
             progress_text="synced" if s.synced else "catching up",
         )
     if kind == "load":

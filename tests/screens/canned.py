@@ -222,3 +222,15 @@ SHARD_LOCKS = m.ShowDDLLocksResponse(
         )
     ],
 )
+
+
+def conflict_status() -> m.QueryStatusListResponse:
+    """:func:`canned_status` with an optimistic conflict on shop-merge's mysql-02."""
+    resp = canned_status()
+    st = resp.sources[1].subTaskStatus[0]
+    st.sync.blockDDLOwner = "mysql-02-`shop_04`.`orders`"
+    st.sync.conflictMsg = (
+        "column `note` added as `varchar(8)` on mysql-02 `shop_04`.`orders`, but it is `varchar(64)` on the "
+        "other shards"
+    )
+    return resp

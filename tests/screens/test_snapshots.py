@@ -17,7 +17,15 @@ from dmshell.tui.app import DMShellApp
 from dmshell.tui.source_check import CheckItem
 from dmshell.tui.widgets.command_line import CommandLine
 
-from .canned import CLUSTER, SHARD_LOCKS, lock_status, push_history, wait_for_data, wait_until
+from .canned import (
+    CLUSTER,
+    SHARD_LOCKS,
+    conflict_status,
+    lock_status,
+    push_history,
+    wait_for_data,
+    wait_until,
+)
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 WIDE = pytest.param((200, 60), id="200x60")
@@ -190,3 +198,21 @@ def test_ddl_lock_screen(snap_compare, master, size, step):
         await pilot.pause()
 
     assert snap_compare(_app(master), terminal_size=size, run_before=_run(master, steps))
+
+
+def test_ddl_lock_screen_optimistic_conflict(snap_compare, master):
+    """An optimistic conflict: the blocked shard and the reason, with the names highlighted."""
+    from dmshell.screens.ddl_locks import DDLLocksScreen
+
+    async def steps(pilot):
+        master.push_status(conflict_status())
+        await wait_until(
+            pilot,
+            lambda: any(st.conflict_msg for t in pilot.app.snapshot.tasks for st in t.subtasks),
+            what="the conflict",
+        )
+        await pilot.press("4")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DDLLocksScreen), what="the view")
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(master), terminal_size=(80, 24), run_before=_run(master, steps))
