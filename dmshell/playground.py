@@ -334,7 +334,19 @@ class Playground:
             f"    dmctl --master-addr={addr} pause-task {TASK_NAME}",
             f"    mariadb -h127.0.0.1 -P{self.servers['target'].port} -uroot -p{ROOT_PASSWORD} "
             "-e 'SELECT COUNT(*) FROM shop.orders'",
+            *self.shard_ddl_hints(),
         ]
+
+    def shard_ddl_hints(self) -> list[str]:
+        """How to see a shard DDL lock appear and resolve (the task is pessimistic)."""
+        out = ["a shard DDL lock: the DDL on one shard (view 4 shows the lock), then on the other:"]
+        for name, table in (("upstream1", "orders_01"), ("upstream2", "orders_02")):
+            out.append(
+                f"    mariadb -h127.0.0.1 -P{self.servers[name].port} -uroot -p{ROOT_PASSWORD} "
+                f"-e 'ALTER TABLE shop.{table} ADD COLUMN gift_note VARCHAR(64) NULL'"
+            )
+        out.append(f"    dmctl --master-addr={self.master_addr} shard-ddl-lock {TASK_NAME}")
+        return out
 
     def close(self) -> None:
         """Stop the write load, the daemon (and its workers) and MariaDB; remove the directory."""

@@ -318,3 +318,35 @@ def test_provoke_ddl_error_makes_the_target_reject_a_ddl_the_upstream_ran(mariad
     with pytest.raises(pymysql.MySQLError) as failed:
         mariadb.target.execute(ddl)
     assert failed.value.args[0] == 1062  # Duplicate entry: not an "already applied" error
+
+
+def test_playground_prints_how_to_run_a_shard_ddl_on_one_shard():
+    """The newcomer's way to see a lock: the DDL on one shard, then the other (same table routed)."""
+    from dmshell.engine.ddl.statement import parse_ddl
+    from dmshell.playground import TASK_NAME, Playground
+    from dmshell.sandbox import TARGET, UPSTREAM1, UPSTREAM2, MariaDBServer
+
+    pg = Playground(out=lambda _line: None)
+    try:
+        pg.master_addr = "127.0.0.1:8261"
+        pg.servers = {
+            name: MariaDBServer(spec=spec, base_dir=Path("/nonexistent"), port=port)
+            for name, spec, port in (
+                ("upstream1", UPSTREAM1, 3307),
+                ("upstream2", UPSTREAM2, 3308),
+                ("target", TARGET, 3309),
+            )
+        }
+        hints = pg.shard_ddl_hints()
+    finally:
+        pg.close()
+    assert hints[1].startswith(
+        f"    mariadb -h127.0.0.1 -P3307 -uroot -p{ROOT_PASSWORD} -e 'ALTER TABLE shop.orders_01"
+    )
+    assert "-P3308" in hints[2] and "shop.orders_02" in hints[2]
+    ddls = [parse_ddl(h.split("-e '")[1].rstrip("'"), "") for h in hints[1:3]]
+    assert [(d.kind, d.table.table) for d in ddls] == [
+        ("alter table", "orders_01"),
+        ("alter table", "orders_02"),
+    ]
+    assert hints[3] == f"    dmctl --master-addr=127.0.0.1:8261 shard-ddl-lock {TASK_NAME}"

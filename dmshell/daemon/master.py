@@ -37,6 +37,7 @@ from dmshell.daemon.auth import Security, peer_identity
 from dmshell.daemon.common import Unsupported, go_list
 from dmshell.daemon.relays import RelayOps
 from dmshell.daemon.scheduler import Scheduler, WorkerAgent
+from dmshell.daemon.shard_locks import ShardLocks
 from dmshell.daemon.status_history import StatusHistory
 from dmshell.daemon.store import Store, StoreConflict
 from dmshell.daemon.task_log import task_log
@@ -340,6 +341,7 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         self._watchers = threading.BoundedSemaphore(MAX_WATCHERS)
         self.scheduler = scheduler
         self.workers = WorkerQueries(store, scheduler, wait_retries, wait_interval)
+        self.shard_locks = ShardLocks(store)
         self.master_addr = master_addr
         self.data_dir = data_dir
         self.name = name or f"dm-master-{socket.gethostname()}"
@@ -650,6 +652,29 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
         return task_log(self.log_dir, request.name, workers, request.lines)
 
     # ======================================================================================
+    # shard DDL locks (dmshell.daemon.shard_locks)
+    # ======================================================================================
+    def ShowDDLLocks(
+        self, request: mpb.ShowDDLLocksRequest, context: grpc.ServicerContext
+    ) -> mpb.ShowDDLLocksResponse:
+        return self.shard_locks.show(request)
+
+    def UnlockDDLLock(
+        self, request: mpb.UnlockDDLLockRequest, context: grpc.ServicerContext
+    ) -> mpb.UnlockDDLLockResponse:
+        return self.shard_locks.unlock(request)
+
+    def ReportShardDDL(
+        self, request: mpb.ShardDDLReport, context: grpc.ServicerContext
+    ) -> mpb.ShardDDLDecision:
+        return self.shard_locks.report(request)
+
+    def OptimisticShardDDL(
+        self, request: mpb.OptimisticShardDDLRequest, context: grpc.ServicerContext
+    ) -> mpb.ShardDDLDecision:
+        return self.shard_locks.optimistic(request)
+
+    # ======================================================================================
     # members, configs, cluster
     # ======================================================================================
     def RegisterWorker(
@@ -803,8 +828,6 @@ class MasterServicer(dmmaster_pb2_grpc.MasterServicer):
     # not implemented yet: the dmctl command users know each RPC by
     # ======================================================================================
     UpdateTask = Unsupported("update-task")
-    ShowDDLLocks = Unsupported("shard-ddl-lock")
-    UnlockDDLLock = Unsupported("shard-ddl-lock unlock")
     OfflineMember = Unsupported("offline-member")
     OperateLeader = Unsupported("operate-leader")
     TransferSource = Unsupported("transfer-source")

@@ -104,6 +104,15 @@ class BinlogOpRecord:
     sqls: tuple[str, ...] = ()
 
 
+#: shard DDL locks (dmshell.daemon.shard_locks); created on every open (added after schema 1)
+_SHARD_LOCKS = """
+CREATE TABLE IF NOT EXISTS shard_locks (
+    lock_id   TEXT PRIMARY KEY,
+    lock_json TEXT NOT NULL
+)
+"""
+
+
 @dataclass(frozen=True, slots=True)
 class SubTaskRecord:
     """One task on one source, as the master wants it."""
@@ -234,6 +243,17 @@ class Store(ABC):
     def embedded(self) -> list[str]:
         """Names of the workers the daemon runs itself, sorted."""
 
+    # -- shard DDL locks (JSON of dmshell.engine.shard.lock.Lock) ----------------------------
+    @abstractmethod
+    def put_shard_lock(self, lock_id: str, lock_json: str) -> None: ...
+
+    @abstractmethod
+    def remove_shard_lock(self, lock_id: str) -> None: ...
+
+    @abstractmethod
+    def shard_locks(self) -> list[str]:
+        """Every lock's JSON, ordered by ID."""
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release resources."""
 
@@ -262,6 +282,7 @@ class SQLiteStore(Store):
                 db.execute(_UPGRADES[to])
                 db.execute(f"PRAGMA user_version = {to}")
         self._db.executescript(_OPS_SCHEMA)
+        self._db.execute(_SHARD_LOCKS)
 
     def _tx(self) -> _Tx:
         return _Tx(self._db, self._lock)
@@ -456,6 +477,17 @@ class SQLiteStore(Store):
 
     def embedded(self) -> list[str]:
         return [r[0] for r in self._read("SELECT name FROM embedded_workers ORDER BY name")]
+
+    def put_shard_lock(self, lock_id: str, lock_json: str) -> None:
+        with self._tx() as db:
+            db.execute("INSERT OR REPLACE INTO shard_locks VALUES (?, ?)", (lock_id, lock_json))
+
+    def remove_shard_lock(self, lock_id: str) -> None:
+        with self._tx() as db:
+            db.execute("DELETE FROM shard_locks WHERE lock_id = ?", (lock_id,))
+
+    def shard_locks(self) -> list[str]:
+        return [r[0] for r in self._read("SELECT lock_json FROM shard_locks ORDER BY lock_id")]
 
     def close(self) -> None:
         with self._lock:

@@ -134,6 +134,8 @@ class SubTaskManager:
         self.worker_name = worker_name
         self.base_dir = Path(data_dir) / "workers" / worker_name
         self.auto_resume = auto_resume
+        #: the master's address, for the sync units' shard DDL locks (set by ``main``)
+        self.master_addr = ""
         self._check_interval = auto_resume.check_interval if auto_resume else CHECK_INTERVAL
         self._lock = threading.Lock()
         self._desired: pb.WorkerState | None = None
@@ -524,7 +526,12 @@ class SubTaskManager:
         work_dir = subtask_dir(self.base_dir, spec.name, self._source_id)
         prepare_work_dir(work_dir, spec.startId, spec.removeMeta)
         ctx = UnitContext(
-            cfg=cfg, source=source_cfg, work_dir=work_dir, worker_name=self.worker_name, relay=self._relay
+            cfg=cfg,
+            source=source_cfg,
+            work_dir=work_dir,
+            worker_name=self.worker_name,
+            relay=self._relay,
+            master_addr=self.master_addr,
         )
         ctx.operator = self._book(spec.name)
         if spec.startTime:
@@ -829,6 +836,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     manager = SubTaskManager(args.name, data_dir)
+    manager.master_addr = args.join  # shard DDL locks are kept by the master
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="worker-grpc"),
         # every worker RPC is the master's: a stranger can neither push state nor read config;

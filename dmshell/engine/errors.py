@@ -897,6 +897,37 @@ ErrSyncerUnitParseDDL = _e(
     "parse DDL: %s",
     "Please confirm your DDL statement is correct and needed. For TiDB compatible DDL, see https://docs.pingcap.com/tidb/stable/mysql-compatibility#ddl-operations. You can use `handle-error` command to skip or replace the DDL or add a binlog filter rule to ignore it if the DDL is not needed.",
 )
+ErrSyncUnitDDLWrongSequence = _e(
+    36008,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "detect inconsistent DDL sequence from source %s, right DDL sequence should be %s",
+    "Please use `show-ddl-locks` command for more details.",
+)
+ErrSyncUnitDropSchemaTableInSharding = _e(
+    36006,
+    C.SYNC_UNIT,
+    _I,
+    _MED,
+    "in sequence sharding try drop sources %v not supported, activeDDL: %s, sharding sequence: %s",
+)
+ErrSyncerUnitDDLOnMultipleTable = _e(
+    36022,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "ddl on multiple table: %s not supported",
+    "It is recommended to include only one DDL operation in a statement executed upstream. Please manually handle it using dmctl (skipping the DDL statement or replacing the DDL statement with a specified DDL statement). For details, see https://docs.pingcap.com/tidb-data-migration/stable/handle-failed-sql-statements",
+)
+ErrSyncerShardDDLConflict = _e(
+    36062,
+    C.SYNC_UNIT,
+    _I,
+    _HIGH,
+    "fail to handle shard ddl %v in optimistic mode, because schema conflict detected, conflict error: %s",
+    "Please use show-ddl-locks command for more details.",
+)
 ErrSyncerUnsupportedStmt = _e(36068, C.SYNC_UNIT, _I, _HIGH, "`%s` statement not supported in %s mode")
 ErrSyncerGetEvent = _e(
     36069,
@@ -927,6 +958,8 @@ ErrMasterHostPortNotValid = _e(
     "host:port '%s' not valid",
     "Please check the `master-addr` config in master configuration file.",
 )
+ErrMasterLockNotFound = _e(38019, C.DM_MASTER, _I, _HIGH, "lock with ID %s not found")
+ErrMasterWorkerNotWaitLock = _e(38022, C.DM_MASTER, _I, _HIGH, "worker %s not waiting for DDL lock %s")
 ErrMasterInvalidOperateOp = _e(38041, C.DM_MASTER, _I, _MED, "invalid op %s on %s")
 ErrMasterOperRespNotSuccess = _e(
     38032,

@@ -282,6 +282,7 @@ class SubTask:
             unit = self._units[self._cur] if self._units else None
         if unit is not None:
             st.unit = getattr(unit, "unit_type", pb.InvalidUnit)
+            st.unresolvedDDLLockID = str(getattr(unit, "unresolved_lock_id", ""))
             try:
                 us = unit.status()
             except Exception:  # a status snapshot must never break query-status

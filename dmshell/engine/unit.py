@@ -32,6 +32,8 @@ class UnitContext:
     start_time: str = ""
     #: the source's relay (:class:`dmshell.engine.relay.relay.Relay`) when it has one
     relay: Any = None
+    #: the master's address (``--join``) for shard DDL locks; "" without a daemon
+    master_addr: str = ""
     _start_time_marker: Path | None = None
     #: the sync unit's operations on binlog events (``binlog skip|replace|inject``; an
     #: ``engine.sync.operator.EventOperator``), None: no operations

@@ -831,3 +831,59 @@ class ListBinlogEventsResponse(_message.Message):
     msg: str
     events: _containers.RepeatedCompositeFieldContainer[BinlogEventInfo]
     def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., events: _Optional[_Iterable[_Union[BinlogEventInfo, _Mapping]]] = ...) -> None: ...
+
+class ShardDDLReport(_message.Message):
+    __slots__ = ("task", "source", "targetSchema", "targetTable", "DDLs", "done")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGETSCHEMA_FIELD_NUMBER: _ClassVar[int]
+    TARGETTABLE_FIELD_NUMBER: _ClassVar[int]
+    DDLS_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    source: str
+    targetSchema: str
+    targetTable: str
+    DDLs: _containers.RepeatedScalarFieldContainer[str]
+    done: bool
+    def __init__(self, task: _Optional[str] = ..., source: _Optional[str] = ..., targetSchema: _Optional[str] = ..., targetTable: _Optional[str] = ..., DDLs: _Optional[_Iterable[str]] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class ShardDDLDecision(_message.Message):
+    __slots__ = ("result", "msg", "lockID", "action", "errCode")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    MSG_FIELD_NUMBER: _ClassVar[int]
+    LOCKID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ERRCODE_FIELD_NUMBER: _ClassVar[int]
+    result: bool
+    msg: str
+    lockID: str
+    action: str
+    errCode: int
+    def __init__(self, result: _Optional[bool] = ..., msg: _Optional[str] = ..., lockID: _Optional[str] = ..., action: _Optional[str] = ..., errCode: _Optional[int] = ...) -> None: ...
+
+class OptimisticShardDDLRequest(_message.Message):
+    __slots__ = ("task", "source", "targetSchema", "targetTable", "shards", "shard", "kind", "name", "definition", "strict", "before")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TARGETSCHEMA_FIELD_NUMBER: _ClassVar[int]
+    TARGETTABLE_FIELD_NUMBER: _ClassVar[int]
+    SHARDS_FIELD_NUMBER: _ClassVar[int]
+    SHARD_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    DEFINITION_FIELD_NUMBER: _ClassVar[int]
+    STRICT_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    source: str
+    targetSchema: str
+    targetTable: str
+    shards: str
+    shard: str
+    kind: str
+    name: str
+    definition: str
+    strict: bool
+    before: str
+    def __init__(self, task: _Optional[str] = ..., source: _Optional[str] = ..., targetSchema: _Optional[str] = ..., targetTable: _Optional[str] = ..., shards: _Optional[str] = ..., shard: _Optional[str] = ..., kind: _Optional[str] = ..., name: _Optional[str] = ..., definition: _Optional[str] = ..., strict: _Optional[bool] = ..., before: _Optional[str] = ...) -> None: ...

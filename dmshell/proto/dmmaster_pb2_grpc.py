@@ -210,6 +210,16 @@ class MasterStub:
                 request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsRequest.SerializeToString,
                 response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsResponse.FromString,
                 _registered_method=True)
+        self.ReportShardDDL = channel.unary_unary(
+                '/pb.Master/ReportShardDDL',
+                request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.SerializeToString,
+                response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
+                _registered_method=True)
+        self.OptimisticShardDDL = channel.unary_unary(
+                '/pb.Master/OptimisticShardDDL',
+                request_serializer=dmshell_dot_proto_dot_dmmaster__pb2.OptimisticShardDDLRequest.SerializeToString,
+                response_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
+                _registered_method=True)
 
 
 class MasterServicer:
@@ -432,6 +442,22 @@ class MasterServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReportShardDDL(self, request, context):
+        """dmshell: a worker reports a pessimistic shard DDL (or that it executed/skipped it) and gets
+        what to do with it: "wait", "exec" or "skip" (polled until not "wait").
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OptimisticShardDDL(self, request, context):
+        """dmshell: optimistic shard DDL: a worker registers its shard tables' structures (shards set) or
+        asks about one schema change of one shard (action "exec" or "skip"; errCode 36062: a conflict).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MasterServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -609,6 +635,16 @@ def add_MasterServicer_to_server(servicer, server):
                     servicer.ListBinlogEvents,
                     request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsRequest.FromString,
                     response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsResponse.SerializeToString,
+            ),
+            'ReportShardDDL': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportShardDDL,
+                    request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.FromString,
+                    response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.SerializeToString,
+            ),
+            'OptimisticShardDDL': grpc.unary_unary_rpc_method_handler(
+                    servicer.OptimisticShardDDL,
+                    request_deserializer=dmshell_dot_proto_dot_dmmaster__pb2.OptimisticShardDDLRequest.FromString,
+                    response_serializer=dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1556,6 +1592,60 @@ class Master:
             '/pb.Master/ListBinlogEvents',
             dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsRequest.SerializeToString,
             dmshell_dot_proto_dot_dmmaster__pb2.ListBinlogEventsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportShardDDL(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pb.Master/ReportShardDDL',
+            dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLReport.SerializeToString,
+            dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OptimisticShardDDL(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/pb.Master/OptimisticShardDDL',
+            dmshell_dot_proto_dot_dmmaster__pb2.OptimisticShardDDLRequest.SerializeToString,
+            dmshell_dot_proto_dot_dmmaster__pb2.ShardDDLDecision.FromString,
             options,
             channel_credentials,
             insecure,

@@ -198,7 +198,7 @@ class DMShellApp(App[int]):
         "dashboard": DashboardScreen,
         "sources": _lazy_screen("dmshell.screens.sources", "SourcesScreen"),
         "console": _lazy_screen("dmshell.screens.console", "ConsoleScreen"),
-        "ddl-locks": _lazy_screen("dmshell.screens.reserved", "DDLLocksScreen"),
+        "ddl-locks": _lazy_screen("dmshell.screens.ddl_locks", "DDLLocksScreen"),
         "errors": _lazy_screen("dmshell.screens.errors", "ErrorsScreen"),
     }
     DEFAULT_MODE = "dashboard"

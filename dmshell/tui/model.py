@@ -38,6 +38,17 @@ class ErrorView:
 
 
 @dataclass(frozen=True, slots=True)
+class ShardGroupView:
+    """A shard group of one source that has DDLs pending (``SyncStatus.unresolvedGroups``)."""
+
+    target: str
+    ddls: tuple[str, ...]
+    first_location: str
+    synced: tuple[str, ...]
+    unsynced: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class SubtaskView:
     """One subtask (a task on one source)."""
 
@@ -62,6 +73,10 @@ class SubtaskView:
     syncer_gtid: str = ""
     blocking_ddls: tuple[str, ...] = ()
     unresolved_lock: str = ""
+    unresolved_groups: tuple[ShardGroupView, ...] = ()
+    #: an optimistic shard DDL conflict: the shard it blocks and why
+    block_ddl_owner: str = ""
+    conflict_msg: str = ""
     msg: str = ""
     errors: tuple[ErrorView, ...] = ()
     #: the last transaction read (everything before it is applied or queued); syncer_* is the checkpoint
@@ -290,6 +305,12 @@ def subtask_view(source: str, worker: str, st: pb.SubTaskStatus) -> SubtaskView:
             syncer_binlog=s.syncerBinlog,
             syncer_gtid=s.syncerBinlogGtid,
             blocking_ddls=tuple(s.blockingDDLs),
+            unresolved_groups=tuple(
+                ShardGroupView(g.target, tuple(g.DDLs), g.firstLocation, tuple(g.synced), tuple(g.unsynced))
+                for g in s.unresolvedGroups
+            ),
+            block_ddl_owner=s.blockDDLOwner,
+            conflict_msg=s.conflictMsg,
             progress_text="synced" if s.synced else "catching up",
             read_binlog=s.readBinlog,
             read_gtid=s.readBinlogGtid,

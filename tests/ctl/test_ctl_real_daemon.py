@@ -200,7 +200,6 @@ def test_piped_mode_runs_every_line_and_keeps_the_last_failure(cluster: Cluster)
 
 def test_unsupported_commands_fail_clearly(cluster: Cluster) -> None:
     for argv, command in [
-        (["shard-ddl-lock"], "shard-ddl-lock"),
         (["transfer-source", S1, "worker2"], "transfer-source"),
     ]:
         r = cluster.dmctl(*argv)
@@ -335,7 +334,14 @@ def test_dmshell_repl_on_a_terminal(cluster: Cluster, tmp_path: Path) -> None:
         stdin=slave,
         stdout=slave,
         stderr=slave,
-        env={**env(), "TERM": "xterm", "XDG_STATE_HOME": str(tmp_path / "state"), "PAGER": "cat"},
+        # NO_COLOR: the JSON is compared as text (the REPL colours it on a terminal otherwise)
+        env={
+            **env(),
+            "TERM": "xterm",
+            "XDG_STATE_HOME": str(tmp_path / "state"),
+            "PAGER": "cat",
+            "NO_COLOR": "1",
+        },
         start_new_session=True,
     )
     os.close(slave)
@@ -356,7 +362,7 @@ def test_dmshell_repl_on_a_terminal(cluster: Cluster, tmp_path: Path) -> None:
 
     start = 0
     try:
-        read_until("» ".encode())
+        read_until("»".encode())
         os.write(master, b"list-member --leader\r")
         read_until(f'"addr": "{cluster.addr}"'.encode())
         os.write(master, b"encrypt secret-words\r")
@@ -372,3 +378,18 @@ def test_dmshell_repl_on_a_terminal(cluster: Cluster, tmp_path: Path) -> None:
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
     text = history.read_text()
     assert "list-member --leader" in text and "secret-words" not in text
+
+
+def test_shard_ddl_lock_answers_as_dm_without_a_lock(cluster: Cluster) -> None:
+    for argv in (["shard-ddl-lock"], ["shard-ddl-lock", TASK], ["show-ddl-locks"]):
+        r = cluster.dmctl(*argv)
+        assert r.rc == 0, (argv, r)
+        assert json.loads(r.out) == {"result": True, "msg": "no DDL lock exists", "locks": []}, argv
+    r = cluster.dmctl("shard-ddl-lock", "unlock", "no-such-lock")
+    doc = json.loads(r.out)
+    assert doc["result"] is False
+    assert doc["msg"] == (
+        "[code=38019:class=dm-master:scope=internal:level=high], Message: lock with ID no-such-lock not found"
+    )
+    r = cluster.dmctl("unlock-ddl-lock", "no-such-lock", "--database", "db", "--table", "t")
+    assert "apply to optimistic locks only" in json.loads(r.out)["msg"]

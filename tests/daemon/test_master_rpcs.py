@@ -32,6 +32,10 @@ IMPLEMENTED = {
     "HandleError",
     "OperateSchema",
     "ListBinlogEvents",
+    "ShowDDLLocks",
+    "UnlockDDLLock",
+    "ReportShardDDL",
+    "OptimisticShardDDL",
 }
 
 

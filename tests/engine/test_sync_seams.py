@@ -116,6 +116,10 @@ class Deciding(DirectCoordinator):
 
     def __init__(self) -> None:
         self.jobs: list[DDLJob] = []
+        self.held: list = []
+
+    def hold(self, schema: str, table: str, replay) -> None:
+        self.held.append((schema, table, replay))
 
     def coordinate(self, job: DDLJob) -> Verdict:
         self.jobs.append(job)
@@ -146,6 +150,7 @@ def test_coordinator_verdicts_and_held_rows(mariadb, db, tmp_path):
         running.stop()
     assert [r[0] for r in dst.query(f"SHOW TABLES FROM {db}")] == ["free", "held"], "CREATE skip: skipped"
     assert rows(dst, f"SELECT * FROM {db}.held") == [], "held rows are not applied"
+    assert [(s, t) for s, t, _r in coordinator.held] == [(db, "held")], "handed to the coordinator"
     kinds = [(j.ddl.kind, [n.table for n, _t in j.targets]) for j in coordinator.jobs]
     assert kinds == [
         ("create database", [""]),

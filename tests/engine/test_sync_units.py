@@ -15,21 +15,18 @@ import pytest
 from dmshell.engine import errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.config.database import DBConfig
+from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.subtask import SubTaskConfig
 from dmshell.engine.config.task import Meta
 from dmshell.engine.config.units import LoaderConfig, MydumperConfig, SyncerConfig
-from dmshell.engine.ddl.statement import parse_ddl
 from dmshell.engine.filters.expression import ExpressionFilters
 from dmshell.engine.filters.rule_types import BAList, EventFilterRule, RouteRule
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
 from dmshell.engine.schema.tracker import SchemaTracker, table_from_create
-from dmshell.engine.sync.coordinator import (
-    DDLJob,
-    DirectCoordinator,
-    ShardModeGuard,
-    Verdict,
-    coordinator_for,
-)
+from dmshell.engine.shard import coordinator_for
+from dmshell.engine.shard.optimist import OptimisticCoordinator
+from dmshell.engine.shard.pessimist import PessimisticCoordinator
+from dmshell.engine.sync.coordinator import DDLJob, DirectCoordinator, Verdict
 from dmshell.engine.sync.ddl import DDLHandler, needs_split
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
@@ -39,6 +36,7 @@ from dmshell.engine.sync.start import StartResolver
 from dmshell.engine.sync.status import SyncStats
 from dmshell.engine.sync.table_plan import HOLD, RowFilters
 from dmshell.engine.sync.table_source import TableSource
+from dmshell.engine.unit import UnitContext
 
 F = "mysql-bin.000001"
 
@@ -509,33 +507,6 @@ def test_needs_split():
 
 
 # -- guards -----------------------------------------------------------------------------------------------
-def job(sql: str, targets: list) -> DDLJob:
-    ddl = parse_ddl(sql, "db")
-    assert ddl is not None
-    names = ddl.tables or []
-    return DDLJob(ddl, list(zip(names, targets, strict=True)), ["x"], Location(F, 1), Location(F, 2))
-
-
-def test_shard_mode_guard_stops_at_ddl_on_merged_tables():
-    guard = ShardModeGuard("pessimistic")
-    merged = ("db", "orders")
-    assert guard.coordinate(job("CREATE TABLE orders_01 (id INT)", [merged])) is Verdict.EXECUTE
-    assert guard.coordinate(job("ALTER TABLE customers ADD c INT", [("db", "customers")])) is Verdict.EXECUTE
-    for sql in (
-        "ALTER TABLE orders_01 ADD c INT",
-        "DROP TABLE orders_01",
-        "TRUNCATE TABLE orders_01",
-        "CREATE INDEX i ON orders_01 (id)",
-    ):
-        with pytest.raises(errors.DMError) as info:
-            guard.coordinate(job(sql, [merged]))
-        err = info.value
-        assert err.code == 36068 and err.message.endswith("statement not supported in pessimistic mode")
-        assert "`shard-mode: pessimistic`" in err.workaround and "`db`.`orders`" in err.workaround
-    with pytest.raises(errors.DMError) as info:
-        guard.coordinate(job("RENAME TABLE orders_01 TO orders_x", [merged, ("db", "orders_x")]))
-    assert info.value.message == "`RENAME TABLE` statement not supported in pessimistic mode"
-    assert not guard.holds("db", "orders_01")
 
 
 def cfg(**extra) -> SubTaskConfig:
@@ -555,26 +526,17 @@ def cfg(**extra) -> SubTaskConfig:
     )
 
 
-def test_coordinator_for_the_configuration():
-    assert type(coordinator_for(cfg())) is DirectCoordinator
-    guard = coordinator_for(cfg(shard_mode="optimistic"))
-    assert isinstance(guard, ShardModeGuard) and guard.mode == "optimistic"
-    legacy = coordinator_for(cfg(is_sharding=True))
-    assert isinstance(legacy, ShardModeGuard) and legacy.mode == "pessimistic"
+def test_coordinator_for_the_configuration(tmp_path):
+    def of(**extra):
+        ctx = UnitContext(
+            cfg=cfg(**extra), source=SourceConfig(source_id="s1"), work_dir=tmp_path, worker_name="w"
+        )
+        return coordinator_for(ctx)
 
-
-def test_shard_mode_guard_through_the_ddl_handler():
-    route = RouteRule(schema_pattern="db", table_pattern="t*", target_schema="db", target_table="merged")
-    h, log = handler(routes=[route], coordinator=ShardModeGuard("pessimistic"))
-    with pytest.raises(errors.DMError) as info:
-        run(h, "ALTER TABLE t ADD COLUMN c INT")
-    assert info.value.code == 36068 and "origin SQL: [ALTER TABLE t ADD COLUMN c INT]" in info.value.message
-    assert executed(log) == []
-    run(h, "CREATE TABLE t2 (id INT PRIMARY KEY)")
-    assert executed(log) == ["CREATE TABLE IF NOT EXISTS `db`.`merged` (id INT PRIMARY KEY)"]
-    run(h, "CREATE TABLE other (id INT)")
-    run(h, "ALTER TABLE other ADD COLUMN c INT")
-    assert executed(log)[-1] == "ALTER TABLE `db`.`other` ADD COLUMN c INT", "not merged"
+    assert type(of()) is DirectCoordinator
+    assert type(of(shard_mode="optimistic")) is OptimisticCoordinator
+    assert type(of(shard_mode="pessimistic")) is PessimisticCoordinator
+    assert type(of(is_sharding=True)) is PessimisticCoordinator, "legacy is-sharding: pessimistic"
 
 
 def test_row_plans_of_held_tables():

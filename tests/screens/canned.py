@@ -191,3 +191,57 @@ def many_tasks(tick: int, tasks: int = 100, sources: int = 2) -> m.QueryStatusLi
             st.sync.secondsBehindMaster = (t * 7 + s * 3 + tick) % 30
             st.sync.recentRps = 100 + (t + tick) % 50
     return resp
+
+
+LOCK_ID = "shop-merge-`shop`.`orders`"
+ADD_NOTE = "ALTER TABLE `shop`.`orders` ADD COLUMN `note` VARCHAR(64)"
+
+
+def lock_status() -> m.QueryStatusListResponse:
+    """:func:`canned_status` with shop-merge waiting on a shard DDL lock: mysql-01's two shards
+    reached the DDL (it waits on the master), mysql-02's first shard did, its second not yet."""
+    resp = canned_status()
+    for src, synced, unsynced in (
+        (resp.sources[0], ["`shop_01`.`orders`", "`shop_02`.`orders`"], []),
+        (resp.sources[1], ["`shop_03`.`orders`"], ["`shop_04`.`orders`"]),
+    ):
+        st = src.subTaskStatus[0]
+        st.sync.unresolvedGroups.add(
+            target="`shop`.`orders`",
+            DDLs=[ADD_NOTE],
+            firstLocation="position: (mysql-bin.000003, 47950), gtid-set: 1-101-3361",
+            synced=synced,
+            unsynced=unsynced,
+        )
+        if not unsynced:
+            st.unresolvedDDLLockID = LOCK_ID
+            st.sync.blockingDDLs.append(ADD_NOTE)
+    return resp
+
+
+SHARD_LOCKS = m.ShowDDLLocksResponse(
+    result=True,
+    locks=[
+        m.DDLLock(
+            ID=LOCK_ID,
+            task="shop-merge",
+            mode="pessimistic",
+            owner="mysql-01",
+            DDLs=[ADD_NOTE],
+            synced=["mysql-01"],
+            unsynced=["mysql-02"],
+        )
+    ],
+)
+
+
+def conflict_status() -> m.QueryStatusListResponse:
+    """:func:`canned_status` with an optimistic conflict on shop-merge's mysql-02."""
+    resp = canned_status()
+    st = resp.sources[1].subTaskStatus[0]
+    st.sync.blockDDLOwner = "mysql-02-`shop_04`.`orders`"
+    st.sync.conflictMsg = (
+        "column `note` added as `varchar(8)` on mysql-02 `shop_04`.`orders`, but it is `varchar(64)` on the "
+        "other shards"
+    )
+    return resp

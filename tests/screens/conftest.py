@@ -29,6 +29,7 @@ def master() -> Iterator[FakeMaster]:
     fake.set("GetClusterInfo", CLUSTER)
     fake.set("ListTaskConfigs", m.ListTaskConfigsResponse(result=True, taskConfigs=TASK_CONFIGS))
     fake.set("ListSourceConfigs", m.ListSourceConfigsResponse(result=True, sourceConfigs=SOURCE_CONFIGS))
+    fake.set("ShowDDLLocks", m.ShowDDLLocksResponse(result=True, msg="no DDL lock exists"))
     fake.start()
     try:
         yield fake

@@ -17,7 +17,16 @@ from dmshell.tui.app import DMShellApp
 from dmshell.tui.source_check import CheckItem
 from dmshell.tui.widgets.command_line import CommandLine
 
-from .canned import CLUSTER, push_history, ticking, wait_for_data, wait_until
+from .canned import (
+    CLUSTER,
+    SHARD_LOCKS,
+    conflict_status,
+    lock_status,
+    push_history,
+    ticking,
+    wait_for_data,
+    wait_until,
+)
 
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((120, 40), id="120x40")]
 WIDE = pytest.param((200, 60), id="200x60")
@@ -159,3 +168,52 @@ def test_ddl_locks_and_errors(snap_compare, master, size, view):
         await pilot.pause()
 
     assert snap_compare(_app(master), terminal_size=size, run_before=_run(master, steps))
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("step", ["locks", "shard", "confirm"])
+def test_ddl_lock_screen(snap_compare, master, size, step):
+    """A pending lock: the lock list, its shard grid (synced and waiting shards across sources), a
+    shard's drill-down, and the guided unlock's confirmation with the exact dmctl command."""
+    from dmshell.screens.ddl_locks import DDLLocksScreen
+
+    master.set("ShowDDLLocks", SHARD_LOCKS)
+
+    async def steps(pilot):
+        master.push_status(lock_status())
+        await wait_until(
+            pilot,
+            lambda: any(st.unresolved_groups for t in pilot.app.snapshot.tasks for st in t.subtasks),
+            what="the groups",
+        )
+        await pilot.press("4")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DDLLocksScreen), what="the view")
+        await wait_until(pilot, lambda: bool(pilot.app.screen.locks), what="the locks")
+        if step == "shard":
+            await pilot.press("tab", "down", "down")
+        if step == "confirm":
+            await pilot.press("o", "x")
+            await wait_until(
+                pilot, lambda: isinstance(pilot.app.screen, ConfirmScreen), what="the confirmation"
+            )
+        await pilot.pause()
+
+    assert snap_compare(_app(master), terminal_size=size, run_before=_run(master, steps))
+
+
+def test_ddl_lock_screen_optimistic_conflict(snap_compare, master):
+    """An optimistic conflict: the blocked shard and the reason, with the names highlighted."""
+    from dmshell.screens.ddl_locks import DDLLocksScreen
+
+    async def steps(pilot):
+        master.push_status(conflict_status())
+        await wait_until(
+            pilot,
+            lambda: any(st.conflict_msg for t in pilot.app.snapshot.tasks for st in t.subtasks),
+            what="the conflict",
+        )
+        await pilot.press("4")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, DDLLocksScreen), what="the view")
+        await pilot.pause(0.3)
+
+    assert snap_compare(_app(master), terminal_size=(80, 24), run_before=_run(master, steps))

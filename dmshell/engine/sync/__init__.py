@@ -12,7 +12,7 @@ Modules, in the order an event meets them::
     table_source  structures the schema tracker doesn't know yet (dump, upstream, target)
     ddl           DDLHandler: parse, BA list, online DDL (gh-ost / pt-osc,
                   :mod:`dmshell.engine.onlineddl`), route/filter/split, coordinate, execute, track
-    coordinator   shard DDL coordination (seam a) and the shard-mode guard
+    coordinator   shard DDL coordination (seam a; the coordinators: dmshell/engine/shard/)
     operator      operations on events at binlog locations (seam b)
     safe_mode     SafeMode and its exit rule
     flusher       Flusher: when the checkpoint is written, and what
@@ -33,8 +33,12 @@ Seams for the features to come (each has a default that is today's behaviour):
     (``WAIT`` to come). ``DDLJob(ddl, targets, statements, start, end)``: the analysed upstream
     DDL, each replicated upstream name with its routed target, the target statements, the event's
     locations. ``holds(schema, table) -> bool`` is asked whenever a table's row plan is built (after
-    every DDL): rows of a held table are not applied (``TablePlan.verdict`` ``HOLD``). Default:
-    ``coordinator_for(cfg)`` — ``DirectCoordinator`` without ``shard-mode``, else ``ShardModeGuard``.
+    every DDL): rows of a held table are handed to ``hold(schema, table, replay)`` instead of being
+    applied (``TablePlan.verdict`` ``HOLD``; ``replay()`` applies them later); ``after(job)`` is
+    called once the verdict was carried out. A coordinator may also have ``attach(run)`` (called by
+    the run's set-up; it may set the flusher's ``cap``/``on_flushed``), ``fill_status(SyncStatus)``
+    and ``unresolved_lock_id``. Default: ``dmshell.engine.shard.coordinator_for(ctx)`` —
+    ``DirectCoordinator`` without ``shard-mode``, else the pessimistic or optimistic coordinator.
     A unit takes another with ``SyncUnit(ctx, coordinator=...)``.
 (b) Error handling (issue 11, ``binlog skip|replace|inject``): ``operator.EventOperator`` —
     ``operation(start: Location, event) -> Operation | None`` is asked, with the event's start

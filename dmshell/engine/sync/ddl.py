@@ -209,9 +209,10 @@ class DDLHandler:
                 raise self.loc.annotate(err, start, end, ddl.sql) from None
             if verdict is Verdict.SKIP:
                 log.info("DDL skipped by the shard coordinator: %s", ddl.sql)
-                return
-            for stmt in statements:
-                self.execute(ddl, stmt, start, end)
+            else:
+                for stmt in statements:
+                    self.execute(ddl, stmt, start, end)
+            self.coordinator.after(job)
         finally:
             with stats.lock:
                 stats.ddl_ts = None

@@ -70,6 +70,11 @@ class Flusher:
         self.interval = max(0.0, interval)
         self.clock = clock
         self.drain: Callable[[], None] | None = None
+        #: the shard coordinator's: the checkpoint may not pass this point for now (held shards are
+        #: re-read from it after a crash); their structures then wait too
+        self.cap: Callable[[], Location | None] | None = None
+        #: the shard coordinator's: told every point written
+        self.on_flushed: Callable[[Location], None] | None = None
         self.changed: set[tuple[str, str]] = set()  # tables whose structure changed since the flush
         self.removed: set[tuple[str, str]] = set()  # tables dropped since the flush
         self.flushed_exit: Location | None = None
@@ -118,6 +123,11 @@ class Flusher:
         lazily_loaded, gone = tracker.take_changes()
         changed = self.changed | {(i.schema, i.name) for i in lazily_loaded}
         removed = self.removed | set(gone)
+        held = self.cap() if self.cap is not None else None
+        if held is not None and held < point:
+            point = held
+            self.changed, self.removed = changed, removed  # written once nothing is held
+            changed, removed = set(), set()
         tables = []
         for key in changed:
             info = tracker.get(*key)
@@ -126,7 +136,8 @@ class Flusher:
         self.checkpoint.flush(
             point, safe.persisted_exit, tables, [k for k in removed if tracker.get(*k) is None]
         )
-        self.changed, self.removed = set(), set()
+        if held is None or point is not held:
+            self.changed, self.removed = set(), set()
         loc.flushed_point = point
         self.flushed_exit = safe.exit_point
         self.due = self.clock() + self.interval
@@ -137,3 +148,5 @@ class Flusher:
             self.waiting = [(at, cb) for at, cb in self.waiting if not at <= point]
             for callback in ready:
                 callback()
+        if self.on_flushed is not None:
+            self.on_flushed(point)

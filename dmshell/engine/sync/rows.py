@@ -84,18 +84,36 @@ class RowHandler:
         plan, schema, table = entry
         verdict = plan.verdict[op]
         if verdict != "Do":
-            if verdict == "Ignore" or verdict == HOLD:
+            if verdict == HOLD:
+                self.hold(ev, op, plan, schema, table, start, end)
+                return
+            if verdict == "Ignore":
                 return
             err = errors.ErrSyncerUnitBinlogEventFilter(f"event {op} on `{schema}`.`{table}`")
             raise loc.annotate(err, loc.start_location(start), end)
         if self.target_packet and ev.event_size > self.target_packet:
             self.check_row_size(ev, op, schema, table, start, end)
         origin = EventOrigin(loc.file, start, end, loc.gtid_text, loc.pending_gtid, self.flavor)
+        self.apply(op, plan, ev.decode(), ev.timestamp, origin, start, end)
+
+    def apply(
+        self, op: str, plan: TablePlan, images: list, ts: int, origin: EventOrigin, start: int, end: int
+    ) -> None:
+        """Dispatch a rows event's decoded ``images`` to the applier."""
         if not plan.simple:
-            self.on_rows_filtered(ev, op, plan, origin, start, end)
+            self.on_rows_filtered(images, ts, op, plan, origin, start, end)
             return
-        safe = self.safe.on
-        self.applier.dispatch_rows(op, plan.info, plan.target, ev.decode(), ev.timestamp, origin, safe)
+        self.applier.dispatch_rows(op, plan.info, plan.target, images, ts, origin, self.safe.on)
+
+    def hold(self, ev: Any, op: str, plan: TablePlan, schema: str, table: str, start: int, end: int) -> None:
+        """Rows of a table the shard coordinator holds: handed to it, to be applied once the
+        table's DDL is resolved."""
+        loc = self.loc
+        origin = EventOrigin(loc.file, start, end, loc.gtid_text, loc.pending_gtid, self.flavor)
+        images, ts = ev.decode(), ev.timestamp
+        self.row_filters.coordinator.hold(
+            schema, table, lambda: self.apply(op, plan, images, ts, origin, start, end)
+        )
 
     def check_row_size(self, ev: Any, op: str, schema: str, table: str, start: int, end: int) -> None:
         """A row whose statement can't fit the target's max_allowed_packet: the target would just
@@ -117,13 +135,12 @@ class RowHandler:
         raise self.loc.annotate(err, self.loc.start_location(start), end)
 
     def on_rows_filtered(
-        self, ev: Any, op: str, plan: TablePlan, origin: EventOrigin, start: int, end: int
+        self, images: list, ts: int, op: str, plan: TablePlan, origin: EventOrigin, start: int, end: int
     ) -> None:
         """Rows of a table with expression filters or extracted columns."""
-        safe, ts = self.safe.on, ev.timestamp
+        safe = self.safe.on
         dispatch = self.applier.dispatch
         exprs, extra = plan.exprs, plan.extra
-        images = ev.decode()
         step = 2 if op == UPDATE else 1
         for i in range(0, len(images), step):
             if op == UPDATE:

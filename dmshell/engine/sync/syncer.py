@@ -47,9 +47,10 @@ from dmshell.engine.load.loader import load_finished_location
 from dmshell.engine.onlineddl import OnlineDDL
 from dmshell.engine.relay.stream import open_binlog_stream
 from dmshell.engine.schema.tracker import SchemaTracker, load_table_infos
+from dmshell.engine.shard import coordinator_for
 from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
-from dmshell.engine.sync.coordinator import DDLCoordinator, coordinator_for
+from dmshell.engine.sync.coordinator import DDLCoordinator
 from dmshell.engine.sync.ddl import DDLHandler, needs_split
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
@@ -101,7 +102,7 @@ def replication_server_id(task: str, source_id: str, configured: int = 0) -> int
 class SyncUnit(Unit):
     """DM's sync unit (``pb.Sync``); never ``completed()``: it runs until stopped or failed.
 
-    ``coordinator``: the shard DDL coordinator (default: :func:`~.coordinator.coordinator_for`
+    ``coordinator``: the shard DDL coordinator (default: ``dmshell.engine.shard.coordinator_for``
     the configuration); ``operator``: operations on events at binlog locations (default: none).
     Both are read at the start of every run.
     """
@@ -122,7 +123,7 @@ class SyncUnit(Unit):
         self._stats.enable_gtid = bool(ctx.source.enable_gtid or ctx.cfg.enable_gtid)
         #: ``start-task --start-time``: used by the first run only (then the checkpoint rules)
         self.start_time = start_time or getattr(ctx, "start_time", "") or getattr(ctx.cfg, "start_time", "")
-        self.coordinator = coordinator or coordinator_for(ctx.cfg)
+        self.coordinator = coordinator or coordinator_for(ctx)
         self.operator = operator if operator is not None else ctx.operator
 
     def completed(self) -> bool:
@@ -148,7 +149,16 @@ class SyncUnit(Unit):
                 self.start_time = ""
 
     def status(self) -> pb.SyncStatus:
-        return build_status(self._stats)
+        st = build_status(self._stats)
+        fill = getattr(self.coordinator, "fill_status", None)  # a shard coordinator's groups
+        if fill is not None:
+            fill(st)
+        return st
+
+    @property
+    def unresolved_lock_id(self) -> str:
+        """The shard DDL lock this unit waits on ("" when none)."""
+        return str(getattr(self.coordinator, "unresolved_lock_id", ""))
 
     def close(self) -> None:
         if self._monitor is not None:
@@ -307,6 +317,7 @@ class _Run:
         with stats.lock:
             stats.applier = applier
         self.tables = TableSource(self.tracker, loc, self.up, self.tgt, self.router.route, self.ctx.dump_dir)
+        self.row_filters.target_keys = self.tables.target_keys
         self.rows = RowHandler(
             balist=self.balist,
             router=self.router,
@@ -318,6 +329,9 @@ class _Run:
             target_packet=int(packet or 0),
             online=online,
         )
+        attach = getattr(self.coordinator, "attach", None)  # a shard coordinator binds the run
+        if attach is not None:
+            attach(self)
         self.ddl = DDLHandler(
             balist=self.balist,
             router=self.router,

@@ -11,11 +11,16 @@
 5. ``extract-table`` / ``extract-schema`` / ``extract-source``: the route's extracted values are
    appended to every row image as extra (string) columns of the target table. They also join the
    row's identity (primary key and unique keys, hence the WHERE clauses and the causality keys):
-   rows of shards merged into one table are told apart by them.
+   rows of shards merged into one table are told apart by them;
+6. a table routed to another name (merged shards) is identified by the *target* table's primary
+   and unique keys, as DM 5.3+ does: the manual's recipe for colliding auto-increment IDs (drop the
+   primary key downstream, add a unique key over the shard columns) makes UPDATE and DELETE touch
+   only their shard's row. Keys over columns the rows don't carry are left out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dmshell.engine import errors
@@ -25,6 +30,7 @@ from dmshell.engine.filters.rules import EventFilter, TableRouter
 from dmshell.engine.schema.tracker import TableInfo
 from dmshell.engine.sync.coordinator import DDLCoordinator, DirectCoordinator
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
+from dmshell.engine.sync.table_source import TargetKeys
 
 #: the verdict of rows the shard coordinator holds back
 HOLD = "Hold"
@@ -66,6 +72,20 @@ def with_extracted(info: TableInfo, columns: list[tuple[str, str]]) -> TableInfo
     return new
 
 
+def with_target_keys(info: TableInfo, keys: TargetKeys) -> TableInfo:
+    """``info`` identified by the target table's ``keys`` (those whose columns ``info`` has)."""
+    names = {c.name.lower() for c in info.columns}
+
+    def usable(cols: list[str]) -> bool:
+        return bool(cols) and all(c.lower() in names for c in cols)
+
+    primary, uniques = keys
+    new = info.clone()
+    new.primary_key = list(primary) if usable(primary) else []
+    new.unique_keys = [(n, list(cols)) for n, cols in uniques if usable(cols)]
+    return new
+
+
 class RowFilters:
     """Plans for every table of a subtask; :meth:`plan` is cached per table structure."""
 
@@ -84,6 +104,9 @@ class RowFilters:
         self.source_id = source_id
         self.coordinator = coordinator or DirectCoordinator()
         self._plans: dict[tuple[str, str], TablePlan] = {}
+        #: the target's keys of a routed table (set once the run has its target connection)
+        self.target_keys: Callable[[str, str], TargetKeys | None] | None = None
+        self._target_keys: dict[tuple[str, str], TargetKeys | None] = {}
 
     def plan(self, schema: str, table: str, info: TableInfo) -> TablePlan:
         """The plan for rows of ``schema.table`` decoded with ``info`` (raises the router's DMError)."""
@@ -100,6 +123,12 @@ class RowFilters:
         if self.router.has_extractors:
             extracted = self.router.extract_columns(schema, table, self.source_id)
         dml_info = with_extracted(info, extracted) if extracted else info
+        if target != (schema, table) and self.target_keys is not None:
+            if target not in self._target_keys:
+                self._target_keys[target] = self.target_keys(*target)
+            keys = self._target_keys[target]
+            if keys is not None:
+                dml_info = with_target_keys(dml_info, keys)
         plan = TablePlan(info, dml_info, target, verdict, exprs, [v for _n, v in extracted])
         self._plans[(schema, table)] = plan
         return plan
@@ -107,3 +136,4 @@ class RowFilters:
     def forget_tables(self) -> None:
         """Drop every plan (after a DDL)."""
         self._plans.clear()
+        self._target_keys.clear()

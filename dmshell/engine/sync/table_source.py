@@ -18,6 +18,9 @@ from dmshell.engine.sync.location import LocationRecorder
 
 log = logging.getLogger(__name__)
 
+#: a target table's identifying keys: (primary key columns, [(unique key name, columns)])
+TargetKeys = tuple[list[str], list[tuple[str, list[str]]]]
+
 
 class TableSource:
     """Loads unknown tables into ``tracker``; ``route``: upstream (schema, table) -> target's."""
@@ -64,6 +67,30 @@ class TableSource:
         info.schema, info.name = schema, table
         log.info("schema tracker: `%s`.`%s` taken from the %s", schema, table, source)
         return info
+
+    def target_keys(self, schema: str, table: str) -> TargetKeys | None:
+        """The target table's primary key and unique keys (column names); None when it doesn't
+        exist yet."""
+        sql = (
+            "SELECT INDEX_NAME, COLUMN_NAME FROM information_schema.STATISTICS "
+            "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND NON_UNIQUE = 0 AND COLUMN_NAME IS NOT NULL "
+            "ORDER BY INDEX_NAME, SEQ_IN_INDEX"
+        )
+        try:
+            with self.target.cursor() as cur:
+                cur.execute(sql, (schema, table))
+                found = cur.fetchall()
+                if not found:
+                    cur.execute("SHOW TABLES FROM " + db.quote_ident(schema) + " LIKE %s", (table,))
+                    if not cur.fetchall():
+                        return None
+        except pymysql.MySQLError as exc:
+            raise db.classify(exc, sql) from exc
+        keys: dict[str, list[str]] = {}
+        for name, column in found:
+            keys.setdefault(name, []).append(column)
+        primary = keys.pop("PRIMARY", [])
+        return primary, sorted(keys.items())
 
     def dump_schema(self, schema: str, table: str) -> str | None:
         if not self._dump_meta_loaded:

@@ -136,10 +136,20 @@ function run() {
 		"binlog skip test" \
 		"not supported" 1 \
 		"\"result\": true" 0
+
+	# ---- shard DDL locks: none while no shard DDL is pending (DM's answers)
 	run_dm_ctl $WORK_DIR $MASTER_ADDR \
 		"shard-ddl-lock test" \
-		"not supported" 1 \
-		"\"result\": true" 0
+		"\"result\": true" 1 \
+		"no DDL lock exists" 1
+	run_dm_ctl $WORK_DIR $MASTER_ADDR \
+		"show-ddl-locks" \
+		"\"result\": true" 1 \
+		"no DDL lock exists" 1
+	run_dm_ctl $WORK_DIR $MASTER_ADDR \
+		"shard-ddl-lock unlock no-such-lock" \
+		"\"result\": false" 1 \
+		"lock with ID no-such-lock not found" 1
 
 	# ---- stop: the task is gone everywhere
 	dmctl_stop_task test
