@@ -42,6 +42,7 @@ from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
 from dmshell.engine.schema.tracker import SchemaTracker
 from dmshell.engine.sync.apply import downstream
 from dmshell.engine.sync.coordinator import DDLCoordinator, DDLJob, Verdict
+from dmshell.engine.sync.ddl_journal import DDLJournal
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
 from dmshell.engine.sync.online_ddl import OnlineDDLGuard
@@ -102,6 +103,8 @@ class DDLHandler:
         self.split = split
         self.coordinator = coordinator
         self.online = online
+        #: journals the executed statements (:mod:`~.ddl_journal`; set by the syncer), else None
+        self.journal: DDLJournal | None = None
 
     def allowed(self, name: TableName) -> bool:
         """The block-allow list's verdict (schema-level names: ``table == ""``)."""
@@ -176,8 +179,13 @@ class DDLHandler:
             if verdict is Verdict.SKIP:
                 log.info("DDL skipped by the shard coordinator: %s", ddl.sql)
                 return
-            for stmt in statements:
-                self.execute(ddl, stmt, start, end)
+            if self.journal is None:
+                for stmt in statements:
+                    self.execute(ddl, stmt, start, end)
+            else:
+                self.journal.run(
+                    job.end, [t for _n, t in targets], statements, lambda s: self.execute(ddl, s, start, end)
+                )
         finally:
             with stats.lock:
                 stats.ddl_ts = None

@@ -41,6 +41,7 @@ from dmshell.engine.binlog.reader import (
     WriteRowsEvent,
     XidEvent,
 )
+from dmshell.engine.dump.files import read_metadata
 from dmshell.engine.filters.expression import ExpressionFilters
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
 from dmshell.engine.load.loader import load_finished_location
@@ -49,6 +50,7 @@ from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
 from dmshell.engine.sync.coordinator import DDLCoordinator, coordinator_for
 from dmshell.engine.sync.ddl import DDLHandler, needs_split
+from dmshell.engine.sync.ddl_journal import DDLJournal
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
@@ -251,6 +253,7 @@ class _Run:
         checkpoint = SyncCheckpoint(self.tgt, cfg.meta_schema, cfg.name, cfg.source_id)
         checkpoint.ensure_table()
         saved = checkpoint.load()
+        record = checkpoint.load_applied()
         scan_id = replication_server_id(cfg.name, cfg.source_id) + 1  # start-time's binlog scan
         upstream = UpstreamBinlog(self.up, self.upstream, flavor, scan_id, self.label)
         resolver = StartResolver(
@@ -274,7 +277,7 @@ class _Run:
         master = upstream.master()
         sc = cfg.syncer
         safe = self.safe = SafeMode(bool(sc.safe_mode), float(sc.safe_mode_duration or 0))
-        safe.start(saved.exit_safe, master, start)
+        safe.start(saved.exit_safe, master, start, needed=self.inconsistent_dump(saved.location))
         interval = float(sc.checkpoint_flush_interval)
         flusher = self.flusher = Flusher(checkpoint, loc, safe, self.tracker, stats, interval)
         if point.by_time:
@@ -296,7 +299,9 @@ class _Run:
             queue_size=sc.queue_size or 1024,
             multiple_rows=sc.multiple_rows,
             compact=sc.compact,
+            record=record,
         )
+        applier.loc = loc
         self.cleanup.callback(self.close_applier)
         applier.should_abort = self.give_up
         flusher.drain = applier.drain
@@ -329,6 +334,7 @@ class _Run:
             coordinator=self.coordinator,
             online=self.online,
         )
+        self.ddl.journal = DDLJournal(ddl_conn, record)
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
         reader = self.reader = BinlogReader(
             self.upstream, server_id, start, heartbeat=HEARTBEAT_PERIOD, on_idle=applier.flush
@@ -340,6 +346,13 @@ class _Run:
         self.cleanup.callback(refresher.join, 5)
         self.cleanup.callback(self.done.set)
         log.info("sync %s starts at %s (safe mode until %s)", self.label, start, safe.exit_point)
+
+    def inconsistent_dump(self, checkpoint: Any) -> bool:
+        """The first run after a dump that was not consistent (see :mod:`~.safe_mode`)."""
+        if checkpoint is not None or self.cfg.task_mode != "all":
+            return False
+        meta = read_metadata(self.ctx.dump_dir)
+        return meta is None or meta.consistency == "none"
 
     def close_applier(self) -> None:
         self.applier.close(timeout=2)  # drained already, unless the target is stuck
