@@ -144,6 +144,7 @@ class SyncCheckpoint:
         self.table = quote_table(meta_schema, table_name(task))
         self.applied_table = quote_table(meta_schema, applied_table_name(task))
         self.record: AppliedRecord | None = None  # loaded by load_applied
+        self.prune = False  # see flush
 
     def _run(self, sql: str, args: Iterable | None = None) -> list[tuple]:
         try:
@@ -200,11 +201,11 @@ class SyncCheckpoint:
         exit_safe: Location | None = None,
         tables: Iterable[TablePoint] = (),
         removed: Iterable[tuple[str, str]] = (),
-        prune: bool = False,
     ) -> None:
         """Write the global point (and the given table points; delete removed tables) atomically;
-        ``prune``: everything up to ``location`` is applied: the applied record's rows go (in the
-        same transaction), except those the replay has not passed yet."""
+        with :attr:`prune` on (everything up to ``location`` is applied: the syncer's flushes
+        after a drain), the applied record's rows go in the same transaction, except those the
+        replay has not passed yet."""
         sql = UPSERT_SQL.format(table=self.table)
         rows = [
             (
@@ -245,7 +246,7 @@ class SyncCheckpoint:
                 delete = f"DELETE FROM {self.table} WHERE id = %s AND cp_schema = %s AND cp_table = %s"
                 for schema, table in removed:
                     cur.execute(delete, (self.source_id, schema, table))
-                if prune:
+                if self.prune:
                     keep = self.record.pending() if self.record is not None else []
                     sql_keep = f" AND txn NOT IN ({','.join(['%s'] * len(keep))})" if keep else ""
                     cur.execute(

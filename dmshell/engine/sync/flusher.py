@@ -43,7 +43,6 @@ class CheckpointWriter(Protocol):
         exit_safe: Location | None = None,
         tables: Iterable[TablePoint] = (),
         removed: Iterable[tuple[str, str]] = (),
-        prune: bool = False,
     ) -> None: ...
 
 
@@ -123,7 +122,6 @@ class Flusher:
             safe.persisted_exit,
             tables,
             [k for k in removed if tracker.get(*k) is None],
-            prune=drain and self.drain is not None,
         )
         self.changed, self.removed = set(), set()
         loc.flushed_point = point

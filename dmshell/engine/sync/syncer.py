@@ -300,8 +300,10 @@ class _Run:
             multiple_rows=sc.multiple_rows,
             compact=sc.compact,
             record=record,
+            max_txn_rows=sc.txn_split_rows,
         )
         applier.loc = loc
+        checkpoint.prune = True  # every flush from now on follows a drain
         self.cleanup.callback(self.close_applier)
         applier.should_abort = self.give_up
         flusher.drain = applier.drain
