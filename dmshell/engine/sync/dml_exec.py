@@ -286,8 +286,8 @@ class _Worker(threading.Thread):
         self._sql, self._change = "", changes[0] if changes else None
         executor = self.executor
         stmts = batch_statements(changes, executor.multiple_rows, MAX_ROUND_TRIP_BYTES, executor.compact)
-        if tail:
-            stmts.append((tail, self._change))
+        if tail:  # (no change to report: the empty last part of a transaction applied in parts)
+            stmts.append((tail, changes[-1] if changes else None))  # type: ignore[arg-type]
         trips: list[list[tuple[str, RowChange]]] = [[]]
         size = 0
         for stmt in stmts:
