@@ -78,7 +78,7 @@ class SyncerConfig:
         on_error=_safe_mode_duration_error,
     )
     compact: bool = key(False, doc="compact several changes of one row into one")
-    multiple_rows: bool = key(False, doc="merge several rows into multi-row statements")
+    multiple_rows: bool = key(True, doc="merge several rows into multi-row statements (dmshell: on)")
     txn_split_rows: int = key(
         100_000,
         doc="dmshell: an upstream transaction with more row changes is applied in parts",
