@@ -8,14 +8,15 @@ last changed, so a restart rebuilds the schema tracker as of the checkpoint. Row
 of one flush in one transaction.
 
 The *applied record* (``<meta-schema>.<task>_syncer_applied``, :class:`AppliedRecord`) makes the
-apply exactly-once: every batch transaction of the DML lanes also inserts one row per upstream
-transaction it applies (its GTID, or its end ``file:pos`` without one) — in the same target
-transaction as the rows, so both commit or neither. A transaction larger than the applier's bound
-is applied in parts; each part records how many of its changes are applied so far under the
-transaction's start (``@file:pos``). A restart replays from the global checkpoint and skips what
-the record holds. The record is pruned in the checkpoint flush's transaction (everything up to the
-flushed point is applied, so its rows are no longer needed). The DDL journal keeps its rows in the
-same table (``ddl:<end>#<n>``: ``rows_done`` 0 = started, 1 = done; see :mod:`~.ddl_journal`).
+apply exactly-once: every batch transaction of the DML lanes also inserts one row listing the
+upstream transactions it applies (their GTIDs, or end ``file:pos`` without GTID), keyed by the first
+— in the same target transaction as the rows, so both commit or neither. A transaction larger than
+the applier's bound is applied in parts; each part records how many of its changes are applied so
+far under the transaction's start (``@file:pos``). A restart replays from the global checkpoint and
+skips what the record holds. The record is pruned in the checkpoint flush's transaction (everything
+up to the flushed point is applied, so its rows are no longer needed). The DDL journal keeps its
+rows in the same table (``ddl:<end>#<n>``: ``rows_done`` 0 = started, 1 = done; see
+:mod:`~.ddl_journal`).
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ APPLIED_CREATE_SQL = """CREATE TABLE IF NOT EXISTS {table} (
     txn VARCHAR(255) NOT NULL,
     rows_done BIGINT NULL,
     detail VARCHAR(64) NULL,
+    ids MEDIUMTEXT NULL,
     PRIMARY KEY (id, txn)
 )"""
 
@@ -69,11 +71,14 @@ def record_sql(table: str, source_id: str, ids: Iterable[str], partial: tuple[st
     (``ids``) and the progress of a transaction applied in parts (``partial``: start id, changes
     applied so far)."""
     src = escape_string(source_id)
-    values = [f"('{src}','{escape_string(i)}',NULL)" for i in ids]
+    ids = list(ids)
+    values = []
+    if ids:  # one row per batch: keyed by its first transaction, listing them all
+        values.append(f"('{src}','{escape_string(ids[0])}',NULL,'{escape_string(','.join(ids))}')")
     if partial is not None:
-        values.append(f"('{src}','{escape_string(partial[0])}',{int(partial[1])})")
+        values.append(f"('{src}','{escape_string(partial[0])}',{int(partial[1])},NULL)")
     return (
-        f"INSERT INTO {table} (id, txn, rows_done) VALUES {','.join(values)} "
+        f"INSERT INTO {table} (id, txn, rows_done, ids) VALUES {','.join(values)} "
         "ON DUPLICATE KEY UPDATE rows_done = VALUES(rows_done)"
     )
 
@@ -91,10 +96,11 @@ class AppliedRecord:
     partial: dict[str, int] = field(default_factory=dict)
     #: DDL journal rows: id -> (0 started | 1 done, the targets' fingerprint before it started)
     ddl: dict[str, tuple[int, str]] = field(default_factory=dict)
+    rows: dict[str, str] = field(default_factory=dict)  # id in ``done`` -> key of its row
 
     def pending(self) -> list[str]:
-        """Ids not passed yet by the replay (kept by a prune)."""
-        return [*self.done, *self.partial, *self.ddl]
+        """Keys of the rows holding what the replay has not passed yet (kept by a prune)."""
+        return sorted({*(self.rows[i] for i in self.done), *self.partial, *self.ddl})
 
 
 UPSERT_SQL = """INSERT INTO {table}
@@ -164,15 +170,17 @@ class SyncCheckpoint:
         """The applied record of this source (see the module docstring)."""
         rec = self.record = AppliedRecord(self.applied_table, self.source_id)
         rows = self._run(
-            f"SELECT txn, rows_done, detail FROM {self.applied_table} WHERE id = %s", (self.source_id,)
+            f"SELECT txn, rows_done, detail, ids FROM {self.applied_table} WHERE id = %s", (self.source_id,)
         )
-        for txn, done, detail in rows:
+        for txn, done, detail, ids in rows:
             if txn.startswith("ddl:"):
                 rec.ddl[txn] = (int(done or 0), detail or "")
             elif txn.startswith("@"):
                 rec.partial[txn] = int(done or 0)
             else:
-                rec.done.add(txn)
+                for i in (ids or txn).split(","):
+                    rec.done.add(i)
+                    rec.rows[i] = txn
         return rec
 
     def load(self) -> SavedCheckpoint:
