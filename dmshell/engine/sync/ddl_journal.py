@@ -1,7 +1,8 @@
 """The DDL journal: a DDL interrupted at any point is neither lost nor run twice.
 
 DDL is not transactional, so it can't record itself like the DML batches do. Before each target
-statement of a DDL runs, a row ``ddl:<end file>:<end pos>#<n>`` of the applied record
+statement of a DDL runs, a row ``ddl:<end file>:<end pos>#<n>`` (the n-th statement run at that
+event: a DDL may have several, and ``binlog inject`` several DDLs) of the applied record
 (:mod:`~.checkpoint`) says "started", with a fingerprint of the DDL's target tables (their
 ``SHOW CREATE``, ``AUTO_INCREMENT`` left out); after it ran, the row says "done". The checkpoint
 flushed right after the DDL prunes the rows. A replay meeting the DDL again (the checkpoint is
@@ -43,6 +44,9 @@ class DDLJournal:
     def __init__(self, conn: Any, record: AppliedRecord) -> None:
         self.conn = conn
         self.record = record
+        # statements journaled at the same end location (several DDLs injected at one event)
+        self._end: tuple[str, int] | None = None
+        self._count = 0
 
     def run(
         self,
@@ -53,8 +57,11 @@ class DDLJournal:
     ) -> None:
         """Run ``statements`` (of the DDL ending at ``end``, changing ``targets``: routed
         ``(schema, table)``, table ``""`` for a schema) through ``execute``, journaled."""
-        for n, stmt in enumerate(statements):
-            key = f"ddl:{end.file}:{end.pos}#{n}"
+        if self._end != (end.file, end.pos):
+            self._end, self._count = (end.file, end.pos), 0
+        for stmt in statements:
+            key = f"ddl:{end.file}:{end.pos}#{self._count}"
+            self._count += 1
             state, before = self.record.ddl.pop(key, (-1, ""))
             if state == 1:
                 log.info("DDL journal: %s ran before the restart, skipped: %s", key, stmt)
