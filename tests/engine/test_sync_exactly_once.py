@@ -116,7 +116,7 @@ class Sampler(threading.Thread):
                     self.sums.append(int(total))
                     if total != ACCOUNTS * BALANCE:
                         self.bad.append((n, total))
-                time.sleep(0.005)
+                time.sleep(0.002)
 
 
 def _setup_source(src, db: str) -> None:
@@ -204,7 +204,7 @@ def test_transfers_never_torn_while_syncing(mariadb, db, tmp_path):
     try:
         workload = Workload(src, db, random.Random(7))
         with src.connect() as conn, conn.cursor() as cur:
-            for _ in range(400):
+            for _ in range(1000):
                 a, b = workload.rng.sample(range(1, ACCOUNTS + 1), 2)
                 cur.execute("BEGIN")
                 cur.execute(f"UPDATE {db}.acc SET bal = bal - 7 WHERE id = {a}")
@@ -215,7 +215,7 @@ def test_transfers_never_torn_while_syncing(mariadb, db, tmp_path):
         sampler.done.set()
         sampler.join(10)
         run.stop()
-    assert len(sampler.sums) > 20 and not sampler.bad, sampler.bad[:5]
+    assert len(sampler.sums) > 10 and not sampler.bad, sampler.bad[:5]
 
 
 @pytest.mark.parametrize("step", ["started, not executed", "started, executed", "done"])
