@@ -202,8 +202,10 @@ def test_large_transaction_is_applied_in_batches_with_the_checkpoint_before_it(m
             cur.execute(f"LOCK TABLES {db}.gate WRITE")  # holds one DML worker inside the transaction
         with src.connect() as conn, conn.cursor() as cur:
             cur.execute("BEGIN")
-            cur.execute(f"INSERT INTO {db}.t SELECT seq, seq FROM {db}.seq_1_to_{n}")
+            half = n // 2
+            cur.execute(f"INSERT INTO {db}.t SELECT seq, seq FROM {db}.seq_1_to_{half}")
             cur.execute(f"INSERT INTO {db}.gate VALUES (1)")  # its part waits for the lock
+            cur.execute(f"INSERT INTO {db}.t SELECT seq, seq FROM {db}.seq_{half + 1}_to_{n}")
             cur.execute("COMMIT")
         after = master(src)
         wait_until(
