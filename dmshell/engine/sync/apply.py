@@ -27,10 +27,9 @@ of one row collapsed when ``compact`` is on (:func:`dmshell.engine.sync.dml.batc
 Upstream transactions stay whole (:class:`Transactions`): the syncer calls
 :meth:`Applier.txn_begin` when the stream enters one and :meth:`Applier.txn_commit` with its end
 location when it leaves it; the changes dispatched in between are collected and, at the commit,
-go to ONE lane as a whole — the lane that holds any of their causality keys (keys in several
-lanes: the other lanes commit what they hold first, then the keys move, see
-:meth:`Applier._move`). A lane's batch holds whole transactions only, so a target transaction
-never shows part of an upstream one. Each batch also records, in its own target
+go to ONE lane as a whole — the lane that holds any of their causality keys (keys in two lanes: a
+conflict, every lane is drained first). A lane's batch holds whole transactions only, so a target
+transaction never shows part of an upstream one. Each batch also records, in its own target
 transaction, the ids of the upstream transactions it completes (the applied record, see
 :mod:`dmshell.engine.sync.checkpoint`); after a restart, a transaction the record holds is read
 and dropped, so every upstream transaction is applied exactly once without relying on REPLACE.
@@ -174,8 +173,6 @@ class Applier:
         self.causality = Causality(self.workers_n)
         self.error: errors.DMError | None = None
         self._lock = threading.Lock()
-        self._changed = threading.Condition(self._lock)  # notified when a batch ends
-        self._lane_batches = [0] * self.workers_n  # batches handed to each lane, not finished
         self._inflight: OrderedDict[int, Batch] = OrderedDict()  # first seq of a batch -> batch
         self._seq = 0
         self._since_check = 0
@@ -229,15 +226,12 @@ class Applier:
         with self._lock:
             if self.error is None:
                 self.error = err
-            self._changed.notify_all()
 
     def applied(self, lane: int, seqs: list[int], rows: int) -> None:
         with self._lock:
             for seq in seqs:
                 self._inflight.pop(seq, None)
             self.rows_applied += rows
-            self._lane_batches[lane] -= len(seqs)
-            self._changed.notify_all()
 
     def failed(
         self, lane: int, seqs: list[int], rows: int, exc: BaseException, sql: str, change: Any
@@ -307,8 +301,10 @@ class Applier:
             keys.extend(c.keys or ())
         causality = self.causality
         q = causality.assign(keys)
-        if q is None:  # the transaction touches rows of several lanes
-            q = self._move(keys)
+        if q is None:
+            self.drain()  # the transaction touches rows of several lanes: they go first
+            q = causality.assign(keys)
+            assert q is not None
         elif len(causality.relations) > MAX_CAUSALITY_KEYS:
             self._rotate()
         buf = self._buffers[q]
@@ -323,40 +319,6 @@ class Applier:
         if len(buf.changes) >= self.batch:
             self._submit(q)
         self.check()
-
-    def _move(self, keys: list) -> int:
-        """A transaction's keys live in several lanes: the lanes other than the one holding most
-        of them apply what they have first (not every lane: a drain would stall them all), then
-        the keys move to that lane."""
-        causality = self.causality
-        rel, older = causality.relations, causality.older
-        lanes: dict[int, int] = {}
-        for k in keys:
-            lane = rel.get(k)
-            if lane is None:
-                lane = older.get(k)
-            if lane is not None:
-                lanes[lane] = lanes.get(lane, 0) + 1
-        q = max(lanes, key=lanes.__getitem__)
-        for lane in lanes:
-            if lane != q:
-                self._submit(lane)
-                self._wait_lane(lane)
-        for k in keys:
-            rel[k] = q
-        return q
-
-    def _wait_lane(self, lane: int) -> None:
-        """Wait until every batch handed to ``lane`` is committed."""
-        with self._changed:
-            while self._lane_batches[lane] > 0:
-                if self.error is not None:
-                    raise self.error
-                if self.should_abort():
-                    raise Aborted()
-                if not self._executor.alive():
-                    raise errors.ErrSyncerUnitPanic("the DML lanes stopped")
-                self._changed.wait(0.2)
 
     def _collect(self, change: RowChange) -> None:
         """A change of the open transaction (dropped when applied before a restart)."""
@@ -385,7 +347,6 @@ class Applier:
         self._seq += max(1, len(changes))
         with self._lock:
             self._inflight[buf.seq] = buf
-            self._lane_batches[0] += 1
         self._executor.submit(0, buf)
 
     @property
@@ -553,8 +514,6 @@ class Applier:
         if buf is None:
             return
         self._buffers[q] = None
-        with self._lock:
-            self._lane_batches[q] += 1
         self._executor.submit(q, buf)
 
     def _rotate(self) -> None:

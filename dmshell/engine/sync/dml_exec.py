@@ -370,9 +370,6 @@ class ThreadExecutor:
     def depths(self) -> list[int]:
         return [lane.pending for lane in self._lanes]
 
-    def alive(self) -> bool:
-        return all(w.is_alive() for w in self._workers)
-
     def submit(self, index: int, batch: Batch) -> None:
         lane = self._lanes[index]
         with self._lock:

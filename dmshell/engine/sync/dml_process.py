@@ -162,9 +162,6 @@ class ProcessExecutor:
     def depths(self) -> list[int]:
         return list(self._pending)
 
-    def alive(self) -> bool:
-        return self._dead is None and not self._closing
-
     def _check(self) -> None:
         if self.sink.error is not None:
             raise self.sink.error
