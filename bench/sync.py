@@ -6,13 +6,14 @@ One run:
    replicas (no binlog); ``sysbench prepare`` on the upstream, copied to the others (checked with
    ``CHECKSUM TABLE``);
 2. the binlog is recorded on the upstream from the position after ``prepare``: ``oltp_insert``
-   (one row per transaction), then ``oltp_write_only`` (2 updates, a delete, an insert per txn);
+   (one row per transaction), then ``oltp_write_only`` (2 updates, a delete, an insert per txn),
+   then ``oltp_update_non_index`` (one update per transaction);
 3. the same binlog range is replayed, one applier at a time (2 cores: no overlap), each after the
    servers went quiet, ``--repeat`` times (the machine may be shared: the fastest run counts):
    dmshell's ``SyncUnit`` (an ``incremental`` task, in a child process: ``bench/_sync_child.py``;
-   syncer settings: DM's defaults — ``worker-count: 16``, ``batch: 100``, ``queue-size: 1024``,
-   ``safe-mode: false`` — but ``multiple-rows: true``, and no automatic safe mode for the backlog:
-   ``safe-mode-duration: 0s``; ``--safe-mode``, ``--single-rows``, ``--compact`` change them),
+   syncer settings: the task's defaults — ``worker-count: 16``, ``batch: 100``, ``queue-size: 1024``,
+   ``multiple-rows: true`` (dmshell's default); ``--safe-mode``, ``--single-rows``, ``--compact``
+   change them),
    the replica with ``CHANGE MASTER TO ...; START SLAVE`` single-threaded, and again with
    ``slave_parallel_threads`` (``slave_parallel_mode=optimistic``);
 4. each applier is timed from its start until the end of each workload's range is applied
@@ -47,7 +48,9 @@ from dmshell.sandbox import MariaDBServer, Sandbox, ServerSpec
 
 MB = 1024 * 1024
 SCHEMA = "sbtest"
-WORKLOADS = ("oltp_insert", "oltp_write_only")
+WORKLOADS = ("oltp_insert", "oltp_write_only", "oltp_update_non_index")
+#: row changes per transaction of each workload
+ROWS_PER_TXN = {"oltp_insert": 1, "oltp_write_only": 4, "oltp_update_non_index": 1}
 _INNODB = {"innodb-buffer-pool-size": "512M", "innodb-log-file-size": "256M"}
 
 
@@ -154,16 +157,14 @@ def run_dmshell(
     args: argparse.Namespace,
     relay: bool = False,
 ) -> Result:
-    syncer = {
-        "worker_count": args.workers,
-        "batch": args.batch,
-        "queue_size": args.queue_size,
-        "checkpoint_flush_interval": 30,
-        "safe_mode": args.safe_mode,
-        "safe_mode_duration": 60.0 if args.safe_mode else 0.0,
-        "multiple_rows": not args.single_rows,
-        "compact": args.compact,
-    }
+    # the task's defaults unless an option says otherwise
+    syncer: dict = {"worker_count": args.workers, "batch": args.batch, "queue_size": args.queue_size}
+    if args.safe_mode:
+        syncer["safe_mode"] = True
+    if args.single_rows:
+        syncer["multiple_rows"] = False
+    if args.compact:
+        syncer["compact"] = True
     job = {
         "upstream": {"host": up.host, "port": up.port, "user": up.user, "password": up.password},
         "target": {
@@ -335,6 +336,13 @@ def report(ranges: list[tuple[str, int, int]], results: list[Result]) -> None:
             + "  ".join(f"{n} {s:.1f}s" for n, s in r.cpu.items())
             + f"  (wall {r.marks[-1]:.1f}s)"
         )
+    total_rows = sum(x[1] for x in ranges)
+    if total_rows:
+        print("  CPU seconds per 100k rows (all processes / the applier's own, without the servers'):")
+        for r in results:
+            every = sum(v for k, v in r.cpu.items() if not k.startswith("of which"))
+            own = r.cpu.get("dmshell", 0.0)
+            print(f"    {r.name:<16}{every * 100_000 / total_rows:.2f}s / {own * 100_000 / total_rows:.2f}s")
     for r in results:
         if r.note:
             print(f"  {r.name}: {r.note}")
@@ -367,6 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--table-size", type=int, default=50_000)
     p.add_argument("--insert-events", type=int, default=300_000, help="oltp_insert transactions")
     p.add_argument("--write-events", type=int, default=60_000, help="oltp_write_only transactions")
+    p.add_argument("--update-events", type=int, default=100_000, help="oltp_update_non_index transactions")
     p.add_argument("--threads", type=int, default=4, help="sysbench threads while recording")
     p.add_argument("--repeat", type=int, default=2, help="replays per applier (the best one counts)")
     p.add_argument("--workers", type=int, default=16, help="syncer worker-count")
@@ -430,7 +439,8 @@ def main(argv: list[str] | None = None) -> int:
         with up.connect() as conn:
             start = master_status(conn)
         marks, ranges = [], []
-        for workload, events in zip(WORKLOADS, (args.insert_events, args.write_events), strict=True):
+        counts = (args.insert_events, args.write_events, args.update_events)
+        for workload, events in zip(WORKLOADS, counts, strict=True):
             if events <= 0:
                 continue
             n0 = gtid_count(up)
@@ -449,7 +459,7 @@ def main(argv: list[str] | None = None) -> int:
             with up.connect() as conn:
                 marks.append(master_status(conn))
             txns = gtid_count(up) - n0
-            rows = txns if workload == "oltp_insert" else 4 * txns
+            rows = ROWS_PER_TXN[workload] * txns
             ranges.append((workload, rows, txns))
             print(
                 f"== recorded {workload}: {txns:,} transactions, ~{rows:,} rows "

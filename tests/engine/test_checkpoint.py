@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dmshell.engine.binlog.location import Location
-from dmshell.engine.sync.checkpoint import SyncCheckpoint, TablePoint, table_name
+from dmshell.engine.sync.checkpoint import SyncCheckpoint, TablePoint, record_sql, table_name
 
 DM_COLUMNS = [
     "id",
@@ -77,5 +77,42 @@ def test_checkpoint_round_trip(mariadb, dbname):
         cp.remove()
         assert cp.load().location is None
         assert other.load().location == Location("mysql-bin.000007", 7, "")
+    finally:
+        conn.close()
+
+
+def test_applied_record_is_pruned_with_the_checkpoint_except_what_the_replay_has_not_passed(mariadb, dbname):
+    dst = mariadb.target
+    meta = f"{dbname}_meta"
+    dst.execute(f"DROP DATABASE IF EXISTS {meta}")
+    conn = dst.connect()
+    try:
+        cp = SyncCheckpoint(conn, meta, "task1", "src-a")
+        other = SyncCheckpoint(conn, meta, "task1", "src-b")
+        cp.ensure_table()
+        table = cp.applied_table
+        with conn.cursor() as cur:  # what batch transactions and the DDL journal write
+            cur.execute(record_sql(table, "src-a", ["f:10", "f:20"], None))
+            cur.execute(record_sql(table, "src-a", ["f:30"], ("@f:20", 7)))
+            cur.execute(record_sql(table, "src-b", ["f:10"], None))
+            cur.execute(
+                f"INSERT INTO {table} (id, txn, rows_done, detail) VALUES ('src-a', 'ddl:f:40#0', 0, 'x')"
+            )
+        conn.commit()
+        rec = cp.load_applied()
+        assert rec.done == {"f:10", "f:20", "f:30"} and rec.partial == {"@f:20": 7}
+        assert rec.ddl == {"ddl:f:40#0": (0, "x")}
+        assert other.load_applied().done == {"f:10"}
+        rec.done -= {"f:10", "f:20", "f:30"}  # the replay passed them...
+        rec.partial.clear()  # ...and the transaction applied in parts
+        cp.prune = True
+        cp.flush(Location("f", 35))
+        left = dst.query(f"SELECT id, txn FROM {table} ORDER BY id, txn")
+        assert left == [("src-a", "ddl:f:40#0"), ("src-b", "f:10")], "the journal row is still pending"
+        rec.ddl.clear()
+        cp.flush(Location("f", 45))
+        assert dst.query(f"SELECT id FROM {table}") == [("src-b",)]
+        cp.remove()
+        assert dst.query(f"SELECT id FROM {table}") == [("src-b",)]
     finally:
         conn.close()

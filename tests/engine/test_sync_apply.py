@@ -10,9 +10,11 @@ import time
 import pytest
 
 from dmshell.engine import errors
+from dmshell.engine.binlog.location import Location
 from dmshell.engine.schema.tracker import table_from_create
 from dmshell.engine.sync import apply as sync_apply
 from dmshell.engine.sync.apply import Aborted, Applier
+from dmshell.engine.sync.checkpoint import SyncCheckpoint
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE, RowChange
 
 TABLE = "CREATE TABLE {t} (id INT PRIMARY KEY, u VARCHAR(10) NULL, v INT, UNIQUE KEY uu (u))"
@@ -228,3 +230,87 @@ def test_the_dml_process_dies_with_its_syncer(target, dbname, tmp_path):
         blocker.close()
     time.sleep(0.5)
     assert rows(target, dbname) == [(1, "a", 0)], "nothing of the dead syncer's batches was applied"
+
+
+class _Position:
+    """What the applier reads of the syncer's LocationRecorder."""
+
+    def __init__(self) -> None:
+        self.pending_gtid = ""
+        self.global_point = Location("mysql-bin.000001", 4)
+
+
+def _recorded_applier(target, dbname: str, **kw) -> Applier:
+    conn = target.connect()
+    conn.autocommit(True)
+    cp = SyncCheckpoint(conn, f"{dbname}_meta", "tapply", "src")
+    cp.ensure_table()
+    applier = make(target, record=cp.load_applied(), process=False, **kw)
+    applier.loc = _Position()
+    conn.close()
+    return applier
+
+
+@pytest.mark.parametrize("recorded_part", [0, 10, 20, 25])
+def test_a_transaction_applied_in_parts_is_applied_once_after_a_restart(target, dbname, recorded_part):
+    """25 changes with a bound of 10: parts of 10, 10 and 5 on lane 0, each recording its progress;
+    a restart after any part (the record and the target as a kill -9 would leave them) applies
+    the rest exactly once."""
+    t, dest = info(dbname), (dbname, "t")
+    images = [[i, f"u{i}", i] for i in range(1, 26)]
+    end = Location("mysql-bin.000001", 900)
+    target.execute(f"DROP DATABASE IF EXISTS `{dbname}_meta`")
+    applier = _recorded_applier(target, dbname, max_txn_rows=10)
+    try:
+        applier.txn_begin()
+        applier.dispatch_rows(INSERT, t, dest, images, 1, "ev", False)
+        applier.txn_commit(end)
+        applier.drain()
+    finally:
+        applier.close()
+    assert len(rows(target, dbname)) == 25
+    table = f"`{dbname}_meta`.`tapply_syncer_applied`"
+    assert target.query(f"SELECT txn, rows_done FROM {table} WHERE txn LIKE '@%'") == [
+        ("@mysql-bin.000001:4", 25)
+    ]
+    # as a kill -9 after the part ending at `recorded_part` would have left target and record
+    target.execute(f"DELETE FROM {dbname}.t WHERE id > {recorded_part}")
+    if recorded_part < 25:
+        target.execute(f"DELETE FROM {table} WHERE txn NOT LIKE '@%'")
+        target.execute(f"UPDATE {table} SET rows_done = {recorded_part}")
+    if recorded_part == 0:
+        target.execute(f"DELETE FROM {table}")
+    applier = _recorded_applier(target, dbname, max_txn_rows=10)
+    try:
+        applier.txn_begin()
+        applier.dispatch_rows(INSERT, t, dest, images, 1, "ev", False)
+        applier.txn_commit(end)
+        applier.drain()
+    finally:
+        applier.close()
+    assert rows(target, dbname) == [tuple(r) for r in images]
+
+
+def test_whole_transactions_are_recorded_and_dropped_on_replay(target, dbname):
+    t, dest = info(dbname), (dbname, "t")
+    target.execute(f"DROP DATABASE IF EXISTS `{dbname}_meta`")
+    applier = _recorded_applier(target, dbname)
+    try:
+        for n in range(1, 31):  # 30 transactions of two rows on 4 lanes
+            applier.txn_begin()
+            applier.dispatch_rows(INSERT, t, dest, [[n, f"a{n}", 0], [100 + n, f"b{n}", 0]], 1, "ev", False)
+            applier.txn_commit(Location("mysql-bin.000001", 1000 + n))
+        applier.drain()
+    finally:
+        applier.close()
+    applier = _recorded_applier(target, dbname)
+    assert len(applier.record.done) == 30
+    try:
+        for n in range(1, 32):  # the same 30 again (dropped), and one more
+            applier.txn_begin()
+            applier.dispatch_rows(INSERT, t, dest, [[n, f"a{n}", 0], [100 + n, f"b{n}", 0]], 1, "ev", False)
+            applier.txn_commit(Location("mysql-bin.000001", 1000 + n))
+        applier.drain()
+    finally:
+        applier.close()
+    assert len(rows(target, dbname)) == 62 and not applier.record.done

@@ -182,7 +182,17 @@ def test_large_transaction_is_applied_in_batches_with_the_checkpoint_before_it(m
             f"CREATE TABLE {db}.gate (id INT PRIMARY KEY)",
         )
     running = Running(
-        make_ctx(tmp_path, src, dst, db, worker_count=4, batch=100, queue_size=1024, safe_mode_duration=1.0)
+        make_ctx(
+            tmp_path,
+            src,
+            dst,
+            db,
+            worker_count=4,
+            batch=100,
+            queue_size=1024,
+            safe_mode_duration=1.0,
+            txn_split_rows=1000,  # bigger transactions are applied in parts (issue 12's exception)
+        )
     )
     blocker = dst.connect()
     try:
@@ -192,8 +202,10 @@ def test_large_transaction_is_applied_in_batches_with_the_checkpoint_before_it(m
             cur.execute(f"LOCK TABLES {db}.gate WRITE")  # holds one DML worker inside the transaction
         with src.connect() as conn, conn.cursor() as cur:
             cur.execute("BEGIN")
-            cur.execute(f"INSERT INTO {db}.gate VALUES (1)")
-            cur.execute(f"INSERT INTO {db}.t SELECT seq, seq FROM {db}.seq_1_to_{n}")
+            half = n // 2
+            cur.execute(f"INSERT INTO {db}.t SELECT seq, seq FROM {db}.seq_1_to_{half}")
+            cur.execute(f"INSERT INTO {db}.gate VALUES (1)")  # its part waits for the lock
+            cur.execute(f"INSERT INTO {db}.t SELECT seq, seq FROM {db}.seq_{half + 1}_to_{n}")
             cur.execute("COMMIT")
         after = master(src)
         wait_until(

@@ -131,7 +131,7 @@ def test_auto_safe_mode_needs_the_master_position_and_the_duration():
     clock = Clock()
     safe = SafeMode(False, 60, clock)
     assert not safe.on
-    safe.start(None, master=Location(F, 500), start=Location(F, 100))
+    safe.start(None, master=Location(F, 500), start=Location(F, 100), needed=True)
     assert safe.on and safe.persisted_exit == Location(F, 500)
     assert not safe.maybe_leave(Location(F, 600)), "past the master position, duration not over"
     clock.now += 60
@@ -149,6 +149,9 @@ def test_a_further_saved_exit_point_is_kept():
     safe = SafeMode(False, 1, Clock())
     safe.start(Location(F, 300), master=Location(F, 500), start=Location(F, 100))
     assert safe.exit_point == Location(F, 500)
+    safe = SafeMode(False, 1, Clock())
+    safe.start(None, master=Location(F, 500), start=Location(F, 100))
+    assert not safe.on, "no automatic safe mode after a restart (issue 12): only a saved exit point"
 
 
 def test_without_duration_a_pending_exit_point_fails_the_start():
@@ -164,7 +167,7 @@ def test_user_safe_mode_stays_on():
     clock = Clock()
     safe = SafeMode(True, 1, clock)
     assert safe.on
-    safe.start(None, master=Location(F, 500), start=Location(F, 100))
+    safe.start(None, master=Location(F, 500), start=Location(F, 100), needed=True)
     clock.now += 5
     assert safe.maybe_leave(Location(F, 500)) and safe.on, "the automatic part ends, the user's stays"
     assert safe.persisted_exit is None
@@ -193,7 +196,7 @@ def flusher_parts(interval: float = 30, duration: float = 0):
 
 def test_flush_drains_first_and_writes_point_exit_and_tables():
     flusher, loc, safe, tracker, clock, log = flusher_parts(duration=10)
-    safe.start(None, master=Location(F, 900), start=loc.global_point)
+    safe.start(None, master=Location(F, 900), start=loc.global_point, needed=True)
     tracker.put(table_from_create("CREATE TABLE a (id INT PRIMARY KEY)", "db"))  # loaded lazily
     tracker.take_changes()
     tracker.put(table_from_create("CREATE TABLE b (id INT PRIMARY KEY)", "db"))
@@ -239,7 +242,7 @@ def test_heartbeat_flushes_a_moved_point_at_once_and_ddl_makes_a_flush_due():
 
 def test_flush_ends_the_automatic_safe_mode_and_persists_that():
     flusher, loc, safe, _tracker, clock, log = flusher_parts(duration=1)
-    safe.start(None, master=Location(F, 150), start=loc.global_point)
+    safe.start(None, master=Location(F, 150), start=loc.global_point, needed=True)
     loc.commit(200, txn=False)
     clock.now += 2
     flusher.flush()

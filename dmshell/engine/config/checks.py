@@ -278,11 +278,12 @@ def _adjust_instance(
     _, loader, syncer = c.unit_configs(inst)
     if len(c.mysql_instances) > 1 and loader.import_mode == "import-into":
         raise at.err(ErrConfigImportIntoShardingNotSupport(), inst)
-    if syncer.compact or syncer.multiple_rows:
+    # (DM refuses multiple-rows too; dmshell's default is on and its DML sessions run with
+    # foreign_key_checks = 0 whatever the session says: see docs/decisions.md)
+    if syncer.compact:
         fk = next((v for k, v in c.target.session.items() if k.lower() == "foreign_key_checks"), None)
         if fk is not None and fk.strip(" '\"").lower() in ("1", "on", "true"):
-            option = "compact" if syncer.compact else "multiple-rows"
-            raise at.err(ErrConfigUnsupportedForeignKeyChecksOption(option), inst)
+            raise at.err(ErrConfigUnsupportedForeignKeyChecksOption("compact"), inst)
 
     if inst.validator_config_name:
         if inst.validator_config_name not in c.validators:

@@ -78,7 +78,12 @@ class SyncerConfig:
         on_error=_safe_mode_duration_error,
     )
     compact: bool = key(False, doc="compact several changes of one row into one")
-    multiple_rows: bool = key(False, doc="merge several rows into multi-row statements")
+    multiple_rows: bool = key(True, doc="merge several rows into multi-row statements (dmshell: on)")
+    txn_split_rows: int = key(
+        100_000,
+        doc="dmshell: an upstream transaction with more row changes is applied in parts",
+        bounds=(1, 1 << 30),
+    )
     enable_gtid: bool | None = key(None, doc="deprecated: taken from the source config", deprecated=True)
     meta_file: str = key("", doc="deprecated", deprecated=True)
     max_retry: int = key(0, doc="deprecated", deprecated=True)

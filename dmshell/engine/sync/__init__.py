@@ -16,7 +16,9 @@ Modules, in the order an event meets them::
     operator      operations on events at binlog locations (seam b)
     safe_mode     SafeMode and its exit rule
     flusher       Flusher: when the checkpoint is written, and what
-    checkpoint    the checkpoint table (``<meta>.<task>_syncer_checkpoint``)
+    checkpoint    the checkpoint table (``<meta>.<task>_syncer_checkpoint``) and the applied record
+                  (``<meta>.<task>_syncer_applied``: exactly-once)
+    ddl_journal   DDL statements journaled before and after they run
     apply         Applier: causality dispatch to worker-count lanes; transaction boundaries (seam c)
     dml           RowChange → SQL (single/multi-row, safe mode, compact), causality keys
     dml_exec      executing batches on the lanes' connections (threads)
@@ -48,6 +50,7 @@ Seams for the features to come (each has a default that is today's behaviour):
 (c) The applier (issue 12): ``apply.Transactions`` — the loop calls ``applier.txn_begin()`` when the
     stream enters an upstream transaction (GTID event or ``BEGIN``) and ``applier.txn_commit(end)``
     with the global point after it when it leaves (XID, ``COMMIT``, ``ROLLBACK``, or the DDL it
-    held); the changes dispatched in between are that transaction's. Today's ``Applier`` batches
-    across transactions and checks its lanes there.
+    held); the changes dispatched in between are that transaction's. The ``Applier`` collects them
+    and hands them to one lane whole, recording the transaction in the batch's target transaction
+    (the applied record, ``checkpoint.AppliedRecord``; DDL: ``ddl_journal.DDLJournal``).
 """

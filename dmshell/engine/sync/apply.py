@@ -24,11 +24,21 @@ of one row collapsed when ``compact`` is on (:func:`dmshell.engine.sync.dml.batc
 — the syncer calls it before flushing a checkpoint and before executing a DDL, which is what makes
 "only fully applied positions are flushed" true.
 
-Upstream transactions (:class:`Transactions`): the syncer calls :meth:`Applier.txn_begin` when
-the stream enters one and :meth:`Applier.txn_commit` with its end location when it leaves it; the
-changes dispatched in between are that transaction's. This applier batches changes across
-transactions (causality decides the order), so the boundaries are where it checks for a lane's
-failure; the checkpoint, written after a drain, is what records the applied position.
+Upstream transactions stay whole (:class:`Transactions`): the syncer calls
+:meth:`Applier.txn_begin` when the stream enters one and :meth:`Applier.txn_commit` with its end
+location when it leaves it; the changes dispatched in between are collected and, at the commit,
+go to ONE lane as a whole — the lane that holds any of their causality keys (keys in two lanes: a
+conflict, every lane is drained first). A lane's batch holds whole transactions only, so a target
+transaction never shows part of an upstream one. Each batch also records, in its own target
+transaction, the ids of the upstream transactions it completes (the applied record, see
+:mod:`dmshell.engine.sync.checkpoint`); after a restart, a transaction the record holds is read
+and dropped, so every upstream transaction is applied exactly once without relying on REPLACE.
+
+The exception: a transaction of more than ``max_txn_rows`` changes is applied in parts (memory
+stays bounded): every lane is drained, the parts go to lane 0 in order, each recording how many of
+the transaction's changes are applied; a replay drops that many; the lanes are drained again at
+its end. Its parts are visible one by one on the target while it is applied.
+Changes dispatched outside a transaction (no :meth:`txn_begin`) go straight to their lanes.
 """
 
 from __future__ import annotations
@@ -46,6 +56,7 @@ from dmshell.engine import errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.config.database import DBConfig
 from dmshell.engine.db import classify
+from dmshell.engine.sync.checkpoint import AppliedRecord
 from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange, causality_keys, plan_of
 from dmshell.engine.sync.dml_exec import Aborted, Batch, ThreadExecutor, tune_gc
 from dmshell.engine.sync.dml_process import ProcessExecutor
@@ -60,6 +71,8 @@ MAX_CAUSALITY_KEYS = 100_000
 MAX_BUFFER_AGE = 0.1
 #: dispatches (or events, see :meth:`Applier.check`) between two checks of the buffers' age
 AGE_CHECK_EVERY = 256
+#: an upstream transaction with more changes than this is applied in parts (see the module docstring)
+MAX_TXN_ROWS = 100_000
 
 
 def downstream(err: errors.DMError) -> errors.DMError:
@@ -149,6 +162,8 @@ class Applier:
         compact: bool = False,
         connect_fn: Callable[[DBConfig], Any] | None = None,
         process: bool | None = None,
+        record: AppliedRecord | None = None,
+        max_txn_rows: int = MAX_TXN_ROWS,
     ) -> None:
         self.workers_n = max(1, workers)
         self.batch = max(1, batch)
@@ -165,6 +180,17 @@ class Applier:
         self.rows_applied = 0
         #: polled while blocked on a full queue or a drain; True makes the wait raise :class:`Aborted`
         self.should_abort: Callable[[], bool] = lambda: False
+        #: the stream's position (the syncer's LocationRecorder): the GTID and start of a transaction
+        self.loc: Any = None
+        self.record = record
+        self.max_txn_rows = max(1, max_txn_rows)
+        self._txn: list[RowChange] | None = None  # changes of the open upstream transaction
+        self._txn_gtid = ""
+        self._txn_start = ""  # "@file:pos" where it began (the id of its parts)
+        self._txn_skip = 0  # its changes applied already (parts recorded before a restart)
+        self._txn_done = -1  # changes handed over in parts (-1: not in parts)
+        self._txn_base = 0  # changes of it recorded as applied when the run started
+        rec = (record.table, record.source_id) if record is not None else None
         tune_gc()
         if process is None:
             process = connect_fn is None and os.environ.get("DMSHELL_DML_PROCESS", "1") != "0"
@@ -179,6 +205,7 @@ class Applier:
                 capacity=capacity,
                 multiple_rows=multiple_rows,
                 compact=compact,
+                record=rec,
             )
         else:
             self._executor = ThreadExecutor(
@@ -190,6 +217,7 @@ class Applier:
                 multiple_rows=multiple_rows,
                 compact=compact,
                 connect_fn=connect_fn,
+                record=rec,
             )
         self._buffers: list[Batch | None] = [None] * self.workers_n
 
@@ -230,14 +258,96 @@ class Applier:
             self._submit_old()
 
     def txn_begin(self) -> None:
-        """See :class:`Transactions`: a lane's failure stops the stream before the transaction."""
+        """See :class:`Transactions`: a lane's failure stops the stream before the transaction;
+        the changes up to :meth:`txn_commit` are collected."""
         if self.error is not None:
             raise self.error
+        self._txn = []
+        self._txn_done = -1
+        loc = self.loc
+        if loc is None:
+            self._txn_gtid = self._txn_start = ""
+            self._txn_skip = self._txn_base = 0
+            return
+        self._txn_gtid = loc.pending_gtid
+        point = loc.global_point
+        self._txn_start = f"@{point.file}:{point.pos}"
+        rec = self.record
+        self._txn_skip = rec.partial.pop(self._txn_start, 0) if rec is not None and rec.partial else 0
+        self._txn_base = self._txn_skip
 
     def txn_commit(self, end: Location) -> None:
-        """See :class:`Transactions`: raises a lane's error, hands over buffers that waited too long
-        (:meth:`check`). ``end`` is not recorded: the checkpoint is written after a drain."""
+        """See :class:`Transactions`: the transaction's changes go to one lane as a whole (or, if
+        the applied record holds it, nowhere); raises a lane's error."""
+        txn, self._txn = self._txn, None
+        if txn is None:
+            self.check()
+            return
+        tid = self._txn_gtid or f"{end.file}:{end.pos}"
+        rec = self.record
+        if rec is not None and rec.done and tid in rec.done:
+            rec.done.discard(tid)  # applied before the restart
+            self.check()
+            return
+        if self._txn_done >= 0:  # the last part of a transaction applied in parts
+            self._part(txn, tid)
+            self.drain()
+            return
+        if not txn:
+            self.check()
+            return
+        keys: list = []
+        for c in txn:
+            keys.extend(c.keys or ())
+        causality = self.causality
+        q = causality.assign(keys)
+        if q is None:
+            self.drain()  # the transaction touches rows of several lanes: they go first
+            q = causality.assign(keys)
+            assert q is not None
+        elif len(causality.relations) > MAX_CAUSALITY_KEYS:
+            self._rotate()
+        buf = self._buffers[q]
+        if buf is None:
+            buf = self._buffers[q] = Batch(self._seq + 1, txn[0].ts)
+            with self._lock:
+                self._inflight[buf.seq] = buf
+        self._seq += len(txn)
+        buf.changes.extend(txn)
+        if rec is not None:
+            buf.ids.append(tid)
+        if len(buf.changes) >= self.batch:
+            self._submit(q)
         self.check()
+
+    def _collect(self, change: RowChange) -> None:
+        """A change of the open transaction (dropped when applied before a restart)."""
+        if self._txn_skip:
+            self._txn_skip -= 1
+            return
+        txn = self._txn
+        assert txn is not None
+        txn.append(change)
+        if len(txn) >= self.max_txn_rows:
+            if self._txn_done < 0:
+                self.drain()  # everything before goes first; the parts use lane 0 alone
+                self._txn_done = 0
+            self._part(txn, None)
+            self._txn = []
+
+    def _part(self, changes: list[RowChange], tid: str | None) -> None:
+        """Hand a part of a transaction applied in parts to lane 0; ``tid``: the last part's id."""
+        done = self._txn_done = self._txn_done + len(changes)
+        buf = Batch(self._seq + 1, changes[0].ts if changes else 0)
+        buf.changes = changes
+        if self.record is not None:
+            if tid is not None:
+                buf.ids.append(tid)
+            buf.partial = (self._txn_start, done + self._txn_base)
+        self._seq += max(1, len(changes))
+        with self._lock:
+            self._inflight[buf.seq] = buf
+        self._executor.submit(0, buf)
 
     @property
     def dispatched(self) -> int:
@@ -273,6 +383,9 @@ class Applier:
         if change.plan is None:
             change.plan = plan_of(change.table, change.target)
         keys = change.keys = causality_keys(change)
+        if self._txn is not None:
+            self._collect(change)
+            return
         self._enqueue(change, keys)
 
     def dispatch_rows(
@@ -291,6 +404,9 @@ class Applier:
         if self.error is not None:
             raise self.error
         plan = plan_of(info, target)
+        if self._txn is not None:
+            self._collect_rows(op, info, target, images, ts, origin, safe_mode, plan)
+            return
         single, table = plan.single_key, plan.table
         causality, buffers, limit, workers = self.causality, self._buffers, self.batch, self.workers_n
         update = op == UPDATE
@@ -336,6 +452,27 @@ class Applier:
         if self._since_check >= AGE_CHECK_EVERY:
             self._since_check = 0
             self._submit_old()
+
+    def _collect_rows(self, op, info, target, images, ts, origin, safe_mode, plan) -> None:
+        """:meth:`dispatch_rows` inside a transaction: the changes are collected."""
+        single, table = plan.single_key, plan.table
+        update = op == UPDATE
+        collect = self._collect
+        for n in range(0, len(images), 2 if update else 1):
+            if update:
+                before, after = images[n], images[n + 1]
+                v = before[single] if single >= 0 else None
+                if v is not None and after[single] != v:
+                    v = None
+            elif op == INSERT:
+                before, after = None, images[n]
+                v = after[single] if single >= 0 else None
+            else:
+                before, after = images[n], None
+                v = before[single] if single >= 0 else None
+            c = RowChange(op, info, target, before, after, ts, origin, safe_mode, None, plan)
+            c.keys = causality_keys(c) if v is None else [(table, 0, v.lower() if type(v) is str else v)]
+            collect(c)
 
     def _enqueue(self, change: RowChange, keys: list) -> None:
         q = self.causality.assign(keys)

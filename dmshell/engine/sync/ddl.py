@@ -47,6 +47,7 @@ from dmshell.engine.onlineddl import OnlineDDL, Outcome
 from dmshell.engine.schema.tracker import SchemaTracker
 from dmshell.engine.sync.apply import downstream
 from dmshell.engine.sync.coordinator import DDLCoordinator, DDLJob, Verdict
+from dmshell.engine.sync.ddl_journal import DDLJournal
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
 from dmshell.engine.sync.safe_mode import SafeMode
@@ -114,6 +115,8 @@ class DDLHandler:
         self.split = split
         self.coordinator = coordinator
         self.online = online
+        #: journals the executed statements (:mod:`~.ddl_journal`; set by the syncer), else None
+        self.journal: DDLJournal | None = None
 
     def allowed(self, name: TableName) -> bool:
         """The block-allow list's verdict (schema-level names: ``table == ""``); a ghost or trash
@@ -209,9 +212,13 @@ class DDLHandler:
                 raise self.loc.annotate(err, start, end, ddl.sql) from None
             if verdict is Verdict.SKIP:
                 log.info("DDL skipped by the shard coordinator: %s", ddl.sql)
-            else:
+            elif self.journal is None:
                 for stmt in statements:
                     self.execute(ddl, stmt, start, end)
+            else:
+                self.journal.run(
+                    job.end, [t for _n, t in targets], statements, lambda s: self.execute(ddl, s, start, end)
+                )
             self.coordinator.after(job)
         finally:
             with stats.lock:

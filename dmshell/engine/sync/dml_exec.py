@@ -35,6 +35,7 @@ from pymysql.constants import COMMAND, CR, SERVER_STATUS
 from dmshell.engine import errors
 from dmshell.engine.config.database import DBConfig
 from dmshell.engine.db import classify, connect, errno_of
+from dmshell.engine.sync.checkpoint import record_sql
 from dmshell.engine.sync.dml import RowChange, batch_statements, encode
 
 log = logging.getLogger(__name__)
@@ -63,15 +64,20 @@ class Aborted(Exception):
 
 
 class Batch:
-    """Changes for one lane; ``seq``: the dispatch number of the first one."""
+    """Changes for one lane; ``seq``: the dispatch number of the first one. ``ids``: the upstream
+    transactions the batch completes, ``partial``: (start id, changes applied) of a transaction
+    applied in parts — both recorded in the batch's transaction (see
+    :mod:`dmshell.engine.sync.checkpoint`)."""
 
-    __slots__ = ("changes", "created", "seq", "ts")
+    __slots__ = ("changes", "created", "ids", "partial", "seq", "ts")
 
     def __init__(self, seq: int, ts: int) -> None:
         self.seq = seq
         self.ts = ts
         self.changes: list[RowChange] = []
         self.created = time.monotonic()
+        self.ids: list[str] = []
+        self.partial: tuple[str, int] | None = None
 
 
 class Sink(Protocol):
@@ -250,9 +256,16 @@ class _Worker(threading.Thread):
             executor.done(lane, rows)
             return
         changes = batches[0].changes if len(batches) == 1 else [c for b in batches for c in b.changes]
+        record = executor.record
+        tail = ""
+        if record is not None:
+            ids = [i for b in batches for i in b.ids]
+            partial = next((b.partial for b in reversed(batches) if b.partial is not None), None)
+            if ids or partial is not None:
+                tail = record_sql(record[0], record[1], ids, partial)
         for attempt in range(RETRIES + 1):
             try:
-                self._transaction(lane.conn, changes)
+                self._transaction(lane.conn, changes, tail)
                 break
             except Exception as exc:  # every failure must reach the syncer
                 try:
@@ -268,10 +281,13 @@ class _Worker(threading.Thread):
         executor.done(lane, rows)
         sink.applied(lane.index, seqs, rows)
 
-    def _transaction(self, conn, changes: list[RowChange]) -> None:
-        self._sql, self._change = "", changes[0]
+    def _transaction(self, conn, changes: list[RowChange], tail: str = "") -> None:
+        """The changes, then ``tail`` (the applied record), in one transaction."""
+        self._sql, self._change = "", changes[0] if changes else None
         executor = self.executor
         stmts = batch_statements(changes, executor.multiple_rows, MAX_ROUND_TRIP_BYTES, executor.compact)
+        if tail:  # (no change to report: the empty last part of a transaction applied in parts)
+            stmts.append((tail, changes[-1] if changes else None))  # type: ignore[arg-type]
         trips: list[list[tuple[str, RowChange]]] = [[]]
         size = 0
         for stmt in stmts:
@@ -281,6 +297,8 @@ class _Worker(threading.Thread):
             trips[-1].append(stmt)
             size += len(stmt[0]) + 1
         for trip in trips:
+            if not trip:
+                continue
             try:
                 execute_texts(conn, encode(";".join(s for s, _c in trip)))
             except _Failed as failed:
@@ -311,8 +329,11 @@ class ThreadExecutor:
         multiple_rows: bool,
         compact: bool,
         connect_fn=None,
+        record: tuple[str, str] | None = None,
     ) -> None:
+        """``record``: (quoted applied-record table, source id); None: batches record nothing."""
         self.sink = sink
+        self.record = record
         self.batch = batch
         self.multiple_rows = multiple_rows
         self.compact = compact

@@ -85,6 +85,7 @@ class ProcessExecutor:
         capacity: int,
         multiple_rows: bool,
         compact: bool,
+        record: tuple[str, str] | None = None,
     ) -> None:
         self.sink = sink
         self._capacity = max(batch, capacity)  # changes in flight per lane
@@ -104,7 +105,7 @@ class ProcessExecutor:
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True
         )
         try:
-            _send(self._proc.stdin, ("init", target, lanes, batch, capacity, multiple_rows, compact))
+            _send(self._proc.stdin, ("init", target, lanes, batch, capacity, multiple_rows, compact, record))
             reply = _receive(self._proc.stdout)
         except (OSError, EOFError) as exc:
             self._kill()
@@ -195,9 +196,13 @@ class ProcessExecutor:
                     new_plans.append(wire)
             rows.append((_OP_CODES[c.op], wire[0], c.before, c.after, c.safe))
         msg = (
-            ("batch", index, batch.seq, rows)
-            if not new_plans
-            else ("batch", index, batch.seq, rows, [(w[0], w[1]) for w in new_plans])
+            "batch",
+            index,
+            batch.seq,
+            rows,
+            [(w[0], w[1]) for w in new_plans],
+            batch.ids,
+            batch.partial,
         )
         try:
             with self._write_lock:
@@ -305,7 +310,7 @@ def child_main() -> int:
     tune_gc()
     inp, out = sys.stdin.buffer, sys.stdout.buffer
     sys.stdout = sys.stderr  # nothing else may write to the protocol stream
-    _, target, lanes, batch, _capacity, multiple_rows, compact = _receive(inp)
+    _, target, lanes, batch, _capacity, multiple_rows, compact, record = _receive(inp)
     sink = _ChildSink(out)
     try:
         executor = ThreadExecutor(
@@ -316,6 +321,7 @@ def child_main() -> int:
             capacity=1 << 40,
             multiple_rows=multiple_rows,
             compact=compact,
+            record=record,
         )
     except errors.DMError as err:
         cause = err.cause if isinstance(err.cause, BaseException) else err
@@ -330,10 +336,11 @@ def child_main() -> int:
             msg = _receive(inp)
             kind = msg[0]
             if kind == "batch":
-                if len(msg) > 4:
-                    plans.update(msg[4])
-                _, lane, seq, rows = msg[:4]
+                _, lane, seq, rows, new_plans, ids, partial = msg
+                if new_plans:
+                    plans.update(new_plans)
                 b = Batch(seq, 0)
+                b.ids, b.partial = ids, partial
                 changes = b.changes = [
                     RowChange(_OPS[op], no_table, no_table, before, after, 0, (seq, i), safe, None, plans[p])
                     for i, (op, p, before, after, safe) in enumerate(rows)

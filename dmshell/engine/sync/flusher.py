@@ -11,9 +11,10 @@ When (never inside an upstream transaction — the run's loop only asks outside 
 * when the run stops.
 
 What: the DML workers are drained first (only fully applied positions are ever written), then, in
-one transaction, the global point, the safe-mode exit point (:mod:`dmshell.engine.sync.safe_mode`),
-and the tables whose structure changed (or that the schema tracker loaded) since the last flush,
-each with its own point; dropped tables lose their rows.
+one transaction, the global point, the pruning of the applied record (:mod:`~.checkpoint`), the
+safe-mode exit point (:mod:`dmshell.engine.sync.safe_mode`), and the tables whose structure
+changed (or that the schema tracker loaded) since the last flush, each with its own point;
+dropped tables lose their rows.
 """
 
 from __future__ import annotations
@@ -134,7 +135,10 @@ class Flusher:
             if info is not None:
                 tables.append(TablePoint(key[0], key[1], loc.table_point(key), info.to_json()))
         self.checkpoint.flush(
-            point, safe.persisted_exit, tables, [k for k in removed if tracker.get(*k) is None]
+            point,
+            safe.persisted_exit,
+            tables,
+            [k for k in removed if tracker.get(*k) is None],
         )
         if held is None or point is not held:
             self.changed, self.removed = set(), set()

@@ -1,13 +1,14 @@
 """Safe mode: row changes applied idempotently (REPLACE, DELETE + REPLACE; see
 :mod:`dmshell.engine.sync.dml`), and "already applied" DDL errors ignored.
 
-On with ``syncers.safe-mode: true`` (the user's, for the whole run). Otherwise, after every
-(re)start, the *automatic* safe mode is on until the stream has passed the upstream's master
-position observed at start — every change applied before a crash lies at or before that point, so
-no replayed change is ever applied in normal mode — AND at least ``safe-mode-duration`` has passed
-(DM only has the time rule, which is unsound when the backlog takes longer than the duration to
-replay). The exit point is persisted in the checkpoint (``exit_safe_binlog_*``) and kept if a
-previous run's is further, so a crash during the replay still ends in safe mode.
+On with ``syncers.safe-mode: true`` (the user's, for the whole run). Crash recovery does NOT use
+it (the applied record makes a replay exactly-once, see :mod:`~.checkpoint`; DM turns it on after
+every restart): the *automatic* safe mode is only for the first run after a dump that was not
+consistent (``consistency: none``, or its metadata is gone), whose rows may already hold changes
+of the binlog after the dump's position. It lasts until the stream has passed the upstream's master
+position observed at start AND at least ``safe-mode-duration`` has passed. The exit point is
+persisted in the checkpoint (``exit_safe_binlog_*``), so a restart during it still ends in safe
+mode.
 ``safe-mode-duration: 0s`` disables the automatic safe mode; a persisted exit point past the start
 then fails the start (``ErrSyncerReprocessWithSafeModeFail``, as DM).
 """
@@ -36,9 +37,13 @@ class SafeMode:
         #: whether changes are applied idempotently now (read per rows event)
         self.on = user
 
-    def start(self, saved_exit: Location | None, master: Location, start: Location) -> None:
+    def start(
+        self, saved_exit: Location | None, master: Location, start: Location, needed: bool = False
+    ) -> None:
         """A run starts at ``start`` while the upstream's master is at ``master``; ``saved_exit``:
-        the exit point the checkpoint holds."""
+        the exit point the checkpoint holds; ``needed``: the first run after a non-consistent dump."""
+        if not needed and saved_exit is None:
+            return
         if self.duration <= 0:
             if saved_exit is not None and saved_exit > start:
                 raise errors.ErrSyncerReprocessWithSafeModeFail()

@@ -41,6 +41,7 @@ from dmshell.engine.binlog.reader import (
     WriteRowsEvent,
     XidEvent,
 )
+from dmshell.engine.dump.files import read_metadata
 from dmshell.engine.filters.expression import ExpressionFilters
 from dmshell.engine.filters.rules import BAListFilter, EventFilter, TableRouter
 from dmshell.engine.load.loader import load_finished_location
@@ -52,6 +53,7 @@ from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
 from dmshell.engine.sync.coordinator import DDLCoordinator
 from dmshell.engine.sync.ddl import DDLHandler, needs_split
+from dmshell.engine.sync.ddl_journal import DDLJournal
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
@@ -265,6 +267,7 @@ class _Run:
         if online is not None:
             self.cleanup.callback(online.close)
         saved = checkpoint.load()
+        record = checkpoint.load_applied()
         scan_id = replication_server_id(cfg.name, cfg.source_id) + 1  # start-time's binlog scan
         upstream = UpstreamBinlog(self.up, self.upstream, flavor, scan_id, self.label)
         resolver = StartResolver(
@@ -288,7 +291,7 @@ class _Run:
         master = upstream.master()
         sc = cfg.syncer
         safe = self.safe = SafeMode(bool(sc.safe_mode), float(sc.safe_mode_duration or 0))
-        safe.start(saved.exit_safe, master, start)
+        safe.start(saved.exit_safe, master, start, needed=self.inconsistent_dump(saved.location))
         interval = float(sc.checkpoint_flush_interval)
         flusher = self.flusher = Flusher(checkpoint, loc, safe, self.tracker, stats, interval)
         if point.by_time:
@@ -310,7 +313,11 @@ class _Run:
             queue_size=sc.queue_size or 1024,
             multiple_rows=sc.multiple_rows,
             compact=sc.compact,
+            record=record,
+            max_txn_rows=sc.txn_split_rows,
         )
+        applier.loc = loc
+        checkpoint.prune = True  # every flush from now on follows a drain
         self.cleanup.callback(self.close_applier)
         applier.should_abort = self.give_up
         flusher.drain = applier.drain
@@ -348,6 +355,7 @@ class _Run:
             coordinator=self.coordinator,
             online=online,
         )
+        self.ddl.journal = DDLJournal(ddl_conn, record)
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
         reader, stats.binlog_type = open_binlog_stream(
             self.ctx.relay,
@@ -375,6 +383,13 @@ class _Run:
             safe.exit_point,
             stats.binlog_type,
         )
+
+    def inconsistent_dump(self, checkpoint: Any) -> bool:
+        """The first run after a dump that was not consistent (see :mod:`~.safe_mode`)."""
+        if checkpoint is not None or self.cfg.task_mode != "all":
+            return False
+        meta = read_metadata(self.ctx.dump_dir)
+        return meta is None or meta.consistency == "none"
 
     def close_applier(self) -> None:
         self.applier.close(timeout=2)  # drained already, unless the target is stuck
