@@ -342,12 +342,12 @@ def test_remove_meta_drops_the_task_tables(cluster, mariadb, dbname):
 
 def test_unimplemented_rpcs_say_so_in_dm_style(cluster):
     with pytest.raises(grpc.RpcError) as info:
-        cluster.stub.ShowDDLLocks(mpb.ShowDDLLocksRequest(), timeout=5)
+        cluster.stub.TransferSource(mpb.TransferSourceRequest(source=S1, worker="worker2"), timeout=5)
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED
     assert info.value.details() == (
         "[code=38002:class=dm-master:scope=internal:level=medium], Message: op "
-        "ShowDDLLocks not supported, Workaround: dmshell does not support "
-        "`shard-ddl-lock` yet."
+        "TransferSource not supported, Workaround: dmshell does not support "
+        "`transfer-source` yet."
     )
 
 
