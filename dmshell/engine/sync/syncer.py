@@ -257,6 +257,10 @@ class _Run:
         self.flushed_point: Location | None = None
         self.last_flush = time.monotonic()
         self.table_points: dict[tuple[str, str], Location] = {}
+        #: a full copy dumped from several snapshots: changes of these tables up to the location are
+        #: applied in safe mode (copy_safe) or already in the copy (copy_skip)
+        self.copy_safe: dict[tuple[str, str], Location] = {}
+        self.copy_skip: dict[tuple[str, str], Location] = {}
         self.table_ids: dict[int, tuple[TablePlan, str, str] | None] = {}
         # safe mode
         self.auto_safe = False
@@ -336,6 +340,7 @@ class _Run:
         except (pymysql.MySQLError, RuntimeError) as exc:
             raise db.classify(exc, "SHOW MASTER STATUS") from exc
         self.setup_safe_mode(saved.exit_safe, master, start)
+        self.setup_copy_points(start)
         with self.stats.lock:
             self.stats.master = master
             self.stats.position = start
@@ -468,6 +473,32 @@ class _Run:
         self.auto_safe = True
         self.exit_safe = exit_point
         self.safe_until = time.monotonic() + duration
+
+    def setup_copy_points(self, start: Location) -> None:
+        """A full copy whose dump was resumed came from several snapshots
+        (:func:`dmshell.engine.load.loader.load_resume_points`); what lies beyond ``start`` matters."""
+        if self.cfg.task_mode not in ("all", "load&sync"):
+            return
+        from dmshell.engine.load.loader import load_resume_points  # as in initial_location
+
+        points = load_resume_points(self.tgt, self.cfg)
+        if points is not None:
+            self.copy_safe = {t: loc for t, loc in points.safe_until.items() if loc > start}
+            self.copy_skip = {t: loc for t, loc in points.skip_until.items() if loc > start}
+            if self.copy_safe or self.copy_skip:
+                log.info(
+                    "sync %s/%s: the copy came from several snapshots; safe mode for %d table(s) and "
+                    "skipped changes of %d table(s) until their snapshot",
+                    self.cfg.name,
+                    self.cfg.source_id,
+                    len(self.copy_safe),
+                    len(self.copy_skip),
+                )
+
+    def copied(self, points: dict[tuple[str, str], Location], schema: str, table: str, end: int) -> bool:
+        """Whether the change ending at ``end`` is before the table's point in ``points``."""
+        loc = points.get((schema, table)) if points else None
+        return loc is not None and Location(self.file, end) <= loc
 
     @property
     def safe_mode(self) -> bool:
@@ -622,7 +653,7 @@ class _Run:
 
     def on_table_map(self, ev: TableMapEvent, start: int, end: int) -> None:
         schema, table = ev.schema, ev.table
-        if not self.balist.allow_table(schema, table):
+        if not self.balist.allow_table(schema, table) or self.copied(self.copy_skip, schema, table, end):
             self.table_ids[ev.table_id] = None
             return
         info = self.tracked_table(schema, table)
@@ -649,11 +680,11 @@ class _Run:
         if self.target_packet and ev.event_size > self.target_packet:
             self.check_row_size(ev, op, schema, table, start, end)
         origin = _Origin(self.file, start, end, self.gtid_text, self.pending_gtid, self.flavor)
-        safe = self.safe_mode
+        safe = self.safe_mode or self.copied(self.copy_safe, schema, table, end)
         ts = ev.timestamp
         info, target = plan.info, plan.target
         if not plan.simple:
-            self.on_rows_filtered(ev, op, plan, ts, origin, start, end)
+            self.on_rows_filtered(ev, op, plan, ts, origin, start, end, safe)
             return
         self.applier.dispatch_rows(op, info, target, ev.decode(), ts, origin, safe)
 
@@ -677,10 +708,9 @@ class _Run:
         raise self.annotate(err, Location(self.file, start, self.gtid_text), end)
 
     def on_rows_filtered(
-        self, ev, op: str, plan: TablePlan, ts: int, origin: _Origin, start: int, end: int
+        self, ev, op: str, plan: TablePlan, ts: int, origin: _Origin, start: int, end: int, safe: bool
     ) -> None:
         """Rows of a table with expression filters or extracted columns."""
-        safe = self.safe_mode
         dispatch = self.applier.dispatch
         exprs, extra = plan.exprs, plan.extra
         images = ev.decode()
@@ -811,6 +841,8 @@ class _Run:
         names = ddl.tables or [TableName(ddl.schema, "")]
         if not any(self.allowed(n) for n in names):
             return
+        if ddl.tables and all(self.copied(self.copy_skip, t.schema, t.table, end) for t in ddl.tables):
+            return  # before the snapshot these tables were copied from
         # tables an ALTER/INDEX/RENAME changes must be known before the target changes
         if ddl.kind in ("alter table", "create index", "drop index", "rename table"):
             for t in ddl.tables[::2] if ddl.kind == "rename table" else ddl.tables[:1]:
