@@ -22,6 +22,7 @@ from dmshell.engine.config.task import (
     SubTaskConfig,
     SyncerConfig,
 )
+from dmshell.engine.dump import files as dumpfiles
 from dmshell.engine.dump import proc
 from dmshell.engine.dump import run as dump_run
 from dmshell.engine.load.fullcopy import FullCopyUnit
@@ -374,7 +375,9 @@ def test_dump_dir_is_capped_while_the_load_keeps_up(mariadb, dbname, tmp_path):
     kept.process(threading.Event())
     same_rows(mariadb, db, ["t"])
     files = [p for p in ctx.dump_dir.iterdir() if p.name.endswith(".csv")]
-    assert len(files) == 20 and (ctx.dump_dir / "metadata").is_file()
+    meta = dumpfiles.read_metadata(ctx.dump_dir)
+    assert len(files) == 20 and meta is not None and meta.total_rows == 20000
+    assert sorted(c.file for t in meta.tables for c in t.chunks) == sorted(p.name for p in files)
 
 
 def test_worker_processes_dump_what_threads_dump(mariadb, dbname, tmp_path, monkeypatch):

@@ -8,7 +8,7 @@ the directory holds ``loaders.<name>.dump-dir-max-size`` MiB or more (default 10
 :data:`DEFAULT_DUMP_DIR_MAX`;
 a chunk that was started is finished, so the directory may exceed the cap by the chunks being
 written). With ``clean-dump-file: false`` the files are kept, as DM keeps them, and nothing caps
-the directory.
+the directory (after a resumed dump it holds what the last run dumped).
 
 Durable state is in the target's meta schema (:mod:`dmshell.engine.load.checkpoint`): the snapshots,
 each table's plan (its structure and chunk ranges, recorded before any of its chunks loads) and one
@@ -107,6 +107,8 @@ class FullCopyUnit(Unit):
         self._run: DumpRun | None = None
         self._dump_meter, self._load_meter = RateMeter(), RateMeter()
         self._cap = dump_dir_max(ctx)
+        #: (schema, table, chunk) → its files, as this run dumped them (for the dump's metadata)
+        self._files: dict[tuple[str, str, int], list[dumpfiles.ChunkMeta]] = {}
 
     @property
     def unit_type(self) -> int:  # type: ignore[override]
@@ -122,6 +124,7 @@ class FullCopyUnit(Unit):
         with self._lock:
             self._progress = _Progress()
             self._run = None
+            self._files = {}
         targets = Targets(self.ctx)
         conn = open_load_session(cfg.target)
         try:
@@ -278,6 +281,8 @@ class FullCopyUnit(Unit):
             if table is None:
                 table = tables[key] = dumpfiles.TableMeta(plan.schema, plan.table, "", plan.column_meta())
             target = prepared.targets[key]
+            with self._lock:
+                self._files[(plan.schema, plan.table, index)] = files
             pool.put(LoadJob(table, files, target, chunk=index, snapshot=seq, directory=self.ctx.dump_dir))
             self._note_dir()
 
@@ -438,6 +443,11 @@ class FullCopyUnit(Unit):
             peak / (1 << 20),
         )
         meta.dump_id, meta.location = state.copy_id, location
+        for plan, table in zip(run.plans, meta.tables, strict=True):
+            table.chunks = [
+                f for i in range(len(plan.chunks)) for f in self._files.get((plan.schema, plan.table, i), [])
+            ]
+            table.rows, table.bytes = sum(c.rows for c in table.chunks), sum(c.bytes for c in table.chunks)
         if cfg.clean_dump_file and cfg.task_mode == "full":
             shutil.rmtree(self.ctx.dump_dir, ignore_errors=True)
             return
