@@ -14,8 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from dmshell.engine import errors
 from dmshell.engine.config.task import (
     BAList,
+    DBConfig,
     LoaderConfig,
     MydumperConfig,
     SourceConfig,
@@ -58,8 +62,6 @@ def context(
     clean_dump_file: bool = True,
 ) -> UnitContext:
     """The subtask of these tests (plain arguments, so that a child process can build it too)."""
-    from dmshell.engine.config.task import DBConfig
-
     cfg = SubTaskConfig(
         name=TASK,
         task_mode=task_mode,
@@ -223,7 +225,7 @@ def test_kill_9_during_the_overlap_then_the_sync_converges(mariadb, dbname, tmp_
 
 
 # -- a resumed dump -----------------------------------------------------------------------------------
-def blocked_copy(mariadb, db: str, tmp_path: Path, **options) -> dict:
+def blocked_copy(mariadb, db: str, tmp_path: Path, task_mode: str = "full", **options) -> dict:
     """A full copy of 1000 rows in 10 chunks, killed while the target waits in the 4th chunk (row 350
     waits for the user lock ``<db>``): chunks 0-2 are loaded from the first snapshot. Returns the
     copy's arguments."""
@@ -240,7 +242,7 @@ def blocked_copy(mariadb, db: str, tmp_path: Path, **options) -> dict:
         f"CREATE TRIGGER {db}.block BEFORE INSERT ON {db}.t FOR EACH ROW BEGIN "
         f"IF NEW.id = 350 THEN SET @b = GET_LOCK('{db}', 600); SET @b = RELEASE_LOCK('{db}'); END IF; END",
     )
-    args = args_for(mariadb, tmp_path, db, task_mode="full", rows=100, threads=1, pool_size=1, **options)
+    args = args_for(mariadb, tmp_path, db, task_mode=task_mode, rows=100, threads=1, pool_size=1, **options)
     locker = target.connect()
     try:
         with locker.cursor() as cur:
@@ -318,6 +320,17 @@ def test_full_mode_starts_over_when_the_source_changed(mariadb, dbname, tmp_path
     assert unit.completed() and unit.status().resumed == ""
     assert loaded_chunks(mariadb.target, dbname) == [("t", i, 1) for i in range(10)]
     same_rows(mariadb, dbname, ["t"])
+
+
+def test_a_table_changed_since_the_interrupted_dump_is_not_resumed(mariadb, dbname, tmp_path):
+    """Rows of two structures cannot make one table: the resume stops with 34018 and says why."""
+    args = blocked_copy(mariadb, dbname, tmp_path, task_mode="all")
+    mariadb.up1.execute(f"ALTER TABLE {dbname}.t ADD COLUMN w INT")
+    with pytest.raises(errors.DMError) as info:
+        FullCopyUnit(context(**args)).process(threading.Event())
+    assert info.value.code == 34018 and "changed its structure" in info.value.raw_cause
+    assert "--remove-meta" in info.value.workaround
+    assert loaded_chunks(mariadb.target, dbname) == [("t", i, 1) for i in range(3)]  # untouched
 
 
 # -- the dump directory --------------------------------------------------------------------------------

@@ -195,6 +195,9 @@ class FullCopyUnit(Unit):
             try:
                 planner = self._planner(conn, state, seq, prepared, pool)
                 done = run.dump(planner, self._on_chunk(seq, prepared, pool), self._gate)
+            except BaseException:
+                run.abort.set()  # the loads stop too; the dump's failure is the one reported
+                raise
             finally:
                 run.close()  # the snapshot is not needed any more
                 pool.close_input()
@@ -203,7 +206,7 @@ class FullCopyUnit(Unit):
                 if run.abort.is_set():
                     with contextlib.suppress(BaseException):
                         pool.join()
-            pool.join()
+            pool.join()  # the load's failure, if any
         finally:
             run.close()
         if not done or stop.is_set():
