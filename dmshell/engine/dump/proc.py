@@ -3,7 +3,8 @@
 Cutting rows out of the result packets costs the dump about half a microsecond of Python per row;
 under one interpreter's GIL that caps a dump at one core however many connections it has. A worker
 process is exec'd (``python -m dmshell.engine.dump.proc``, never forked: gRPC is fork-unsafe) and
-serves one session of the snapshot over its stdin/stdout, one JSON document per line:
+serves one session of the snapshot over its stdin/stdout (its argument: the parent's pid), one JSON
+document per line:
 
 * ``{"op": "open", "db": {...}}`` — open the dump session (the password travels on the pipe);
 * ``{"op": "begin"}`` / ``{"op": "position"}`` / ``{"op": "rollback"}`` — the snapshot steps of
@@ -53,7 +54,7 @@ class RemoteSession:
         # started by the calling thread, which must outlive the session: the worker's death signal
         # is tied to the thread that started it
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dmshell.engine.dump.proc"],
+            [sys.executable, "-m", "dmshell.engine.dump.proc", str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             close_fds=True,
@@ -202,7 +203,7 @@ class _Worker:
 def main() -> int:
     with contextlib.suppress(OSError, AttributeError):  # Linux: die with the parent
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    if os.getppid() == 1:  # the parent died before we could ask
+    if len(sys.argv) > 1 and os.getppid() != int(sys.argv[1]):  # the parent died before we could ask
         return 1
     worker = _Worker(sys.stdout.buffer)
     for line in sys.stdin.buffer:
