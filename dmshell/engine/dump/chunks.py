@@ -96,7 +96,7 @@ def file_error(what: str, exc: OSError) -> errors.DMError:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         workaround = (
             "The dump directory is out of space: free disk space there (or move the worker's "
-            "data directory to a larger disk), then `resume-task`; the dump starts over."
+            "data directory to a larger disk), then `resume-task`."
         )
     else:
         workaround = "Please check the dump directory (it must be writable), then `resume-task`."
