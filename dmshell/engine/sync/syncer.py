@@ -51,6 +51,7 @@ from dmshell.engine.shard import coordinator_for
 from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
 from dmshell.engine.sync.coordinator import DDLCoordinator
+from dmshell.engine.sync.copy_points import CopyPoints
 from dmshell.engine.sync.ddl import DDLHandler, needs_split
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
 from dmshell.engine.sync.flusher import Flusher
@@ -289,6 +290,7 @@ class _Run:
         sc = cfg.syncer
         safe = self.safe = SafeMode(bool(sc.safe_mode), float(sc.safe_mode_duration or 0))
         safe.start(saved.exit_safe, master, start)
+        copy = CopyPoints.read(self.tgt, cfg, start, self.label)
         interval = float(sc.checkpoint_flush_interval)
         flusher = self.flusher = Flusher(checkpoint, loc, safe, self.tracker, stats, interval)
         if point.by_time:
@@ -328,6 +330,7 @@ class _Run:
             applier=applier,
             target_packet=int(packet or 0),
             online=online,
+            copy=copy,
         )
         attach = getattr(self.coordinator, "attach", None)  # a shard coordinator binds the run
         if attach is not None:
@@ -347,6 +350,7 @@ class _Run:
             split=needs_split(str(version)),
             coordinator=self.coordinator,
             online=online,
+            copy=copy,
         )
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
         reader, stats.binlog_type = open_binlog_stream(
