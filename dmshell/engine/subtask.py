@@ -2,6 +2,8 @@
 
 Units per ``task-mode`` (DM's ``createRealUnits``): ``all`` = Dump → Load → Sync, ``full`` = Dump →
 Load (then the subtask is Finished), ``incremental`` = Sync; also ``dump``, ``load`` and ``load&sync``.
+In ``all`` and ``full`` one full-copy unit does the dump and the load at once
+(:mod:`dmshell.engine.load.fullcopy`); it reports itself as ``Dump`` while it dumps, then ``Load``.
 A run starts at the unit after the last one whose ``completed()`` is true, and runs each unit's
 ``process(stop)`` in a thread. Stages: New → Running ⇄ Paused → Stopped | Finished (Pausing and
 Stopping while the thread winds down).
@@ -33,12 +35,8 @@ UnitFactory = Callable[[UnitContext], list[Unit]]
 
 #: task-mode → the units' (module, class) in pipeline order
 MODE_UNITS: dict[str, list[tuple[str, str]]] = {
-    "all": [
-        ("dmshell.engine.dump.dumper", "DumpUnit"),
-        ("dmshell.engine.load.loader", "LoadUnit"),
-        ("dmshell.engine.sync.syncer", "SyncUnit"),
-    ],
-    "full": [("dmshell.engine.dump.dumper", "DumpUnit"), ("dmshell.engine.load.loader", "LoadUnit")],
+    "all": [("dmshell.engine.load.fullcopy", "FullCopyUnit"), ("dmshell.engine.sync.syncer", "SyncUnit")],
+    "full": [("dmshell.engine.load.fullcopy", "FullCopyUnit")],
     "incremental": [("dmshell.engine.sync.syncer", "SyncUnit")],
     "dump": [("dmshell.engine.dump.dumper", "DumpUnit")],
     "load": [("dmshell.engine.load.loader", "LoadUnit")],

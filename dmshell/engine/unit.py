@@ -16,7 +16,11 @@ from typing import Any
 
 from dmshell.engine.config.source import SourceConfig
 from dmshell.engine.config.subtask import SubTaskConfig
+from dmshell.engine.errors import ErrConfigLoaderDirInvalid
 from dmshell.proto import dmworker_pb2 as pb
+
+#: ``loaders.<name>.dir`` when not set (DM's default)
+DEFAULT_LOADER_DIR = "./dumped_data"
 
 
 @dataclass(slots=True)
@@ -41,7 +45,21 @@ class UnitContext:
 
     @property
     def dump_dir(self) -> Path:
-        return self.work_dir / "dump"
+        """Where the dump goes: the subtask's own ``dump`` directory unless ``loaders.<name>.dir`` is
+        set, then that directory (DM appends ``.<task>`` in task-modes all and full; a relative path
+        is taken from the worker's directory) with ``.<source-id>`` appended, so that the sources of
+        a task dumping on one machine never share files."""
+        configured = self.cfg.loader.dir or DEFAULT_LOADER_DIR
+        if "://" in configured:  # DM's external storage (s3://, gcs://): not supported
+            raise ErrConfigLoaderDirInvalid(
+                configured, workaround="Use a local directory as `dir` of `loaders`."
+            )
+        if configured in (DEFAULT_LOADER_DIR, f"{DEFAULT_LOADER_DIR}.{self.cfg.name}"):
+            return self.work_dir / "dump"
+        path = Path(configured).expanduser()
+        if not path.is_absolute():
+            path = self.work_dir.parent / path
+        return path.with_name(f"{path.name}.{self.cfg.source_id}")
 
     def use_start_time(self, start_time: str, start_id: str) -> None:
         """Ask the sync unit to start at ``start_time`` unless this run (``start_id``) already did.

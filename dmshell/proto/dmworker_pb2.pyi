@@ -163,7 +163,7 @@ class CheckStatus(_message.Message):
     def __init__(self, passed: _Optional[bool] = ..., total: _Optional[int] = ..., successful: _Optional[int] = ..., failed: _Optional[int] = ..., warning: _Optional[int] = ..., detail: _Optional[bytes] = ...) -> None: ...
 
 class DumpStatus(_message.Message):
-    __slots__ = ("totalTables", "completedTables", "finishedBytes", "finishedRows", "estimateTotalRows", "bps", "progress", "consistency")
+    __slots__ = ("totalTables", "completedTables", "finishedBytes", "finishedRows", "estimateTotalRows", "bps", "progress", "consistency", "load", "resumed")
     TOTALTABLES_FIELD_NUMBER: _ClassVar[int]
     COMPLETEDTABLES_FIELD_NUMBER: _ClassVar[int]
     FINISHEDBYTES_FIELD_NUMBER: _ClassVar[int]
@@ -172,6 +172,8 @@ class DumpStatus(_message.Message):
     BPS_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    LOAD_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
     totalTables: int
     completedTables: float
     finishedBytes: float
@@ -180,23 +182,27 @@ class DumpStatus(_message.Message):
     bps: int
     progress: str
     consistency: str
-    def __init__(self, totalTables: _Optional[int] = ..., completedTables: _Optional[float] = ..., finishedBytes: _Optional[float] = ..., finishedRows: _Optional[float] = ..., estimateTotalRows: _Optional[float] = ..., bps: _Optional[int] = ..., progress: _Optional[str] = ..., consistency: _Optional[str] = ...) -> None: ...
+    load: LoadStatus
+    resumed: str
+    def __init__(self, totalTables: _Optional[int] = ..., completedTables: _Optional[float] = ..., finishedBytes: _Optional[float] = ..., finishedRows: _Optional[float] = ..., estimateTotalRows: _Optional[float] = ..., bps: _Optional[int] = ..., progress: _Optional[str] = ..., consistency: _Optional[str] = ..., load: _Optional[_Union[LoadStatus, _Mapping]] = ..., resumed: _Optional[str] = ...) -> None: ...
 
 class LoadStatus(_message.Message):
-    __slots__ = ("finishedBytes", "totalBytes", "progress", "metaBinlog", "metaBinlogGTID", "bps")
+    __slots__ = ("finishedBytes", "totalBytes", "progress", "metaBinlog", "metaBinlogGTID", "bps", "resumed")
     FINISHEDBYTES_FIELD_NUMBER: _ClassVar[int]
     TOTALBYTES_FIELD_NUMBER: _ClassVar[int]
     PROGRESS_FIELD_NUMBER: _ClassVar[int]
     METABINLOG_FIELD_NUMBER: _ClassVar[int]
     METABINLOGGTID_FIELD_NUMBER: _ClassVar[int]
     BPS_FIELD_NUMBER: _ClassVar[int]
+    RESUMED_FIELD_NUMBER: _ClassVar[int]
     finishedBytes: int
     totalBytes: int
     progress: str
     metaBinlog: str
     metaBinlogGTID: str
     bps: int
-    def __init__(self, finishedBytes: _Optional[int] = ..., totalBytes: _Optional[int] = ..., progress: _Optional[str] = ..., metaBinlog: _Optional[str] = ..., metaBinlogGTID: _Optional[str] = ..., bps: _Optional[int] = ...) -> None: ...
+    resumed: str
+    def __init__(self, finishedBytes: _Optional[int] = ..., totalBytes: _Optional[int] = ..., progress: _Optional[str] = ..., metaBinlog: _Optional[str] = ..., metaBinlogGTID: _Optional[str] = ..., bps: _Optional[int] = ..., resumed: _Optional[str] = ...) -> None: ...
 
 class ShardingGroup(_message.Message):
     __slots__ = ("target", "DDLs", "firstLocation", "synced", "unsynced")

@@ -83,8 +83,6 @@ CASES = [
     ("loader", "range-concurrency", "16", "0"),
     ("loader", "compress-kv-pairs", "gz", "''"),
     ("loader", "pd-addr", "pd:2379", "''"),
-    ("loader", "dir", "/data/dump", "./dumped_data"),
-    ("loaders", "dir", "/data/dump", "./dumped_data"),
     ("mydumpers", "mydumper-path", "/usr/bin/mydumper", "./bin/mydumper"),
     ("mydumpers", "skip-tz-utc", "false", "true"),
     ("validators", "mode", "full", "none"),

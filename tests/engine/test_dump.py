@@ -358,7 +358,7 @@ def test_extra_args():
             rows=10,
             chunk_filesize="8",
             extra_args="-t 6 --filesize=1MiB -r 77 --no-views=false "
-            "--where \"a = 'x y'\" -T db1.t1,db2.t2 --unknown-flag -s 5000",
+            "--where \"a = 'x y'\" -T db1.t1,db2.t2 --escape-backslash -s 5000",
         )
     )
     assert (opts.threads, opts.filesize, opts.rows, opts.no_views, opts.where, opts.statement_size) == (
@@ -382,7 +382,17 @@ def test_extra_args():
         "auto",
         True,
     )
-    for bad in ("--consistency bogus", "--no-locks --consistency flush", "--rows", "-F 12zz", "--where 'x"):
+    bad_args = (
+        "--consistency bogus",
+        "--no-locks --consistency flush",
+        "--rows",
+        "-F 12zz",
+        "--where 'x",
+    )
+    refused = ("--unknown-flag", "--snapshot 123", "--ca=/x.pem", "--transactional-consistency=false")
+    for bad in bad_args + refused:
         with pytest.raises(errors.DMError) as info:
             dump_args.dump_options(MydumperConfig(extra_args=bad))
         assert info.value.code == 32001 and "extra-args" in info.value.workaround
+        why = info.value.message.split(f"{bad!r}: ", 1)[1]
+        assert bad not in refused or bad.split()[0].split("=")[0] in why, why

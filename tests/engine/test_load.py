@@ -22,6 +22,7 @@ from dmshell.engine.dump import files as dumpfiles
 from dmshell.engine.dump.dumper import DumpUnit
 from dmshell.engine.filters.rule_types import BAList, RouteRule, SourceExtractor, TableExtractor
 from dmshell.engine.load.loader import LoadUnit, load_finished_location
+from dmshell.engine.load.pool import LoadPool
 from dmshell.engine.unit import UnitContext
 from dmshell.proto import dmworker_pb2 as pb
 
@@ -439,7 +440,7 @@ def test_extract_columns_are_added_to_rows(mariadb, dbname, tmp_path):
     )
 
 
-def test_load_refuses_checkpoints_of_another_dump(mariadb, dbname, tmp_path):
+def test_load_refuses_checkpoints_of_another_dump(mariadb, dbname, tmp_path, monkeypatch):
     up, target = mariadb.up1, mariadb.target
     fresh([up, target], dbname, f"{dbname}_meta")
     up.execute(
@@ -451,14 +452,15 @@ def test_load_refuses_checkpoints_of_another_dump(mariadb, dbname, tmp_path):
     dump(ctx)
     stop = threading.Event()
     unit = LoadUnit(ctx)
-    load_chunk = unit._load_chunk
+    load_job = LoadPool._load
 
-    def load_one(conn, job):  # stop right after the first chunk is committed
-        load_chunk(conn, job)
+    def load_one(pool, conn, job):  # stop right after the first chunk is committed
+        load_job(pool, conn, job)
         stop.set()
 
-    unit._load_chunk = load_one
+    monkeypatch.setattr(LoadPool, "_load", load_one)
     unit.process(stop)
+    monkeypatch.undo()
     assert checkpoint_count(target, dbname) == 1
 
     (ctx.dump_dir / "metadata").unlink()  # the dump is redone: another snapshot
@@ -536,7 +538,10 @@ def test_remove_meta_starts_over(mariadb, dbname, tmp_path):
     assert dropped == [
         "tload_lightning_checkpoint_list",
         "tload_loader_checkpoint",
+        "tload_loader_chunk",
         "tload_loader_deferred_index",
+        "tload_loader_snapshot",
+        "tload_loader_table",
     ]
     shutil.rmtree(ctx.work_dir)
     assert not LoadUnit(ctx).completed() and not DumpUnit(ctx).completed()
@@ -549,7 +554,7 @@ def test_remove_meta_starts_over(mariadb, dbname, tmp_path):
     assert raw_rows(target, f"SELECT * FROM {dbname}.t") == raw_rows(up, f"SELECT * FROM {dbname}.t")
 
 
-def test_secondary_indexes_are_built_after_the_data(mariadb, dbname, tmp_path):
+def test_secondary_indexes_are_built_after_the_data(mariadb, dbname, tmp_path, monkeypatch):
     """A table the unit creates gets its plain secondary indexes once the rows are in (recorded in the
     meta schema first, so an interruption in between loses none); the final structure is the source's."""
     up, target = mariadb.up1, mariadb.target
@@ -570,14 +575,15 @@ def test_secondary_indexes_are_built_after_the_data(mariadb, dbname, tmp_path):
     dump(ctx)
     stop = threading.Event()
     unit = LoadUnit(ctx)
-    load_chunk = unit._load_chunk
+    load_job = LoadPool._load
 
-    def load_one(conn, job):  # stop right after the first file is committed
-        load_chunk(conn, job)
+    def load_one(pool, conn, job):  # stop right after the first file is committed
+        load_job(pool, conn, job)
         stop.set()
 
-    unit._load_chunk = load_one
+    monkeypatch.setattr(LoadPool, "_load", load_one)
     unit.process(stop)
+    monkeypatch.undo()
     assert checkpoint_count(target, dbname) == 1
     keys = {row[2] for row in target.query(f"SHOW INDEX FROM {dbname}.t")}
     assert keys == {"PRIMARY", "u", "ft"}

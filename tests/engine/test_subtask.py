@@ -254,8 +254,8 @@ def test_a_unit_that_cannot_be_imported_pauses_with_a_clear_error(tmp_path, monk
 
 
 def test_mode_units_follow_dm():
-    assert [c for _, c in subtask.MODE_UNITS["all"]] == ["DumpUnit", "LoadUnit", "SyncUnit"]
-    assert [c for _, c in subtask.MODE_UNITS["full"]] == ["DumpUnit", "LoadUnit"]
+    assert [c for _, c in subtask.MODE_UNITS["all"]] == ["FullCopyUnit", "SyncUnit"]
+    assert [c for _, c in subtask.MODE_UNITS["full"]] == ["FullCopyUnit"]
     assert [c for _, c in subtask.MODE_UNITS["incremental"]] == ["SyncUnit"]
 
 

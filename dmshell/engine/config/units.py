@@ -57,6 +57,12 @@ class LoaderConfig:
     range_concurrency: int = key(0, doc="physical import range concurrency")
     compress_kv_pairs: str = key("", doc="physical import KV compression")
     pd_addr: str = key("", doc="PD address for physical import")
+    dump_dir_max_size: int = key(
+        1024,
+        doc="dmshell: while loading what it dumps, the dump directory's cap in MiB (a dump session "
+        "waits before its next chunk at the cap)",
+        bounds=(1, 1 << 30),
+    )
 
 
 def _safe_mode_duration_error(raw: str, reason: str) -> Exception:

@@ -43,7 +43,6 @@ REFUSED: tuple[Unsupported, ...] = (
     Unsupported("physical and import-into load", LoaderConfig, "import-mode sorting-dir-physical "
                 "on-duplicate-physical disk-quota-physical checksum-physical analyze range-concurrency "
                 "compress-kv-pairs pd-addr"),
-    Unsupported("custom dump directory", LoaderConfig, "dir"),
     Unsupported("mydumper options", MydumperConfig, "mydumper-path skip-tz-utc"),
     Unsupported("continuous validation", ValidatorConfig),
     Unsupported("strict collation compatibility", TaskConfig, "collation_compatible"),

@@ -3,9 +3,10 @@
 DM (``dm/pkg/dumpling/utils.go: ParseExtraArgs``) understands ``--threads/-t``, ``--filesize/-F``,
 ``--statement-size/-s``, ``--consistency``, ``--no-views/-W``, ``--rows/-r``, ``--where``,
 ``--database/-B``, ``--tables-list/-T``, ``--filter/-f`` and ``--no-locks``; a table list or filter
-replaces the block-allow list. Other flags are logged and ignored, as DM does. ``--snapshot``,
-``--escape-backslash``, ``--ca/--cert/--key`` and ``--transactional-consistency`` are accepted and
-have no effect here.
+replaces the block-allow list; so does dmshell. ``--escape-backslash`` and
+``--transactional-consistency`` are accepted as ``true`` (what the dump always does). Every other
+flag is refused with an error naming it — ``--snapshot`` (a TiDB snapshot), ``--ca/--cert/--key``
+(TLS for the dump's connections) and any flag dumpling does not have — rather than ignored.
 """
 
 from __future__ import annotations
@@ -44,11 +45,16 @@ _LONG_VALUE = {
     "--filter",
     "--consistency",
     "--where",
-    "--snapshot",
-    "--ca",
-    "--cert",
-    "--key",
 }
+#: dumpling's flags that dmshell does not do (refused by name)
+_REFUSED = {
+    "--snapshot": "a TiDB snapshot to dump",
+    "--ca": "TLS for the dump's connections",
+    "--cert": "TLS for the dump's connections",
+    "--key": "TLS for the dump's connections",
+}
+#: flags accepted only with the value the dump always has
+_ALWAYS_TRUE = {"--escape-backslash", "--transactional-consistency"}
 _BOOL_FLAGS = {
     "-W": "--no-views",
     "--no-views": "--no-views",
@@ -146,12 +152,14 @@ def _apply_extra_args(opts: DumpOptions, text: str) -> None:
                 opts.no_views = on
             elif flag == "--no-locks":
                 no_locks = on
+            elif flag in _ALWAYS_TRUE and not on:
+                raise _bad(text, f"{flag}=false is not supported (the dump always does {flag})")
             i += 1
             continue
+        if name in _REFUSED:
+            raise _bad(text, f"{name} ({_REFUSED[name]}) is not supported")
         if name not in _LONG_VALUE:
-            log.warning("dump: unsupported argument %r in extra-args is ignored", arg)
-            i += 1
-            continue
+            raise _bad(text, f"unsupported flag {arg}")
         if not eq:
             if i + 1 >= len(args):
                 raise _bad(text, f"flag needs an argument: {arg}")

@@ -76,6 +76,8 @@ class TablePlan:
     #: columns of the key used to split the table, and its index
     key: list[str] = field(default_factory=list)
     key_index: str = ""
+    #: the key is the primary key or a NOT NULL unique key (a row's identity)
+    key_unique: bool = False
     #: WHERE conditions of the chunks, in key order; [""] = the whole table in one chunk
     chunks: list[str] = field(default_factory=list)
 
@@ -193,14 +195,15 @@ def describe(conn: Conn, plan: TablePlan) -> None:
         for index, non_unique, column, sub_part in cur.fetchall():
             entry = indexes.setdefault(_text(index), (_text(non_unique) == "0", []))
             entry[1].append((_text(column), sub_part is not None))
-    plan.key, plan.key_index = choose_key(plan.columns, indexes)
+    plan.key, plan.key_index, plan.key_unique = choose_key(plan.columns, indexes)
 
 
 def choose_key(
     columns: list[Column], indexes: dict[str, tuple[bool, list[tuple[str, bool]]]]
-) -> tuple[list[str], str]:
-    """The chunking key: the primary key, else the first usable NOT NULL unique key, else the first
-    column of an index when it is a NOT NULL integer; ``([], "")`` when none fits."""
+) -> tuple[list[str], str, bool]:
+    """The chunking key, its index and whether it is unique: the primary key, else the first usable
+    NOT NULL unique key, else the first column of an index when it is a NOT NULL integer;
+    ``([], "", False)`` when none fits."""
     by_name = {c.name.lower(): c for c in columns}
 
     def usable(name: str, prefix: bool) -> bool:
@@ -215,12 +218,12 @@ def choose_key(
 
     for index, (unique, cols) in indexes.items():
         if unique and all(usable(n, p) for n, p in cols):
-            return [n for n, _ in cols], index
+            return [n for n, _ in cols], index, True
     for index, (_unique, cols) in indexes.items():
         name, prefix = cols[0]
         if usable(name, prefix) and by_name[name.lower()].data_type in _INTEGER:
-            return [name], index
-    return [], ""
+            return [name], index, False
+    return [], "", False
 
 
 def boundary_expression(col: Column) -> str:

@@ -26,12 +26,16 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 import pymysql
 
 from dmshell.engine import db, errors
 from dmshell.engine.binlog.location import Location
 from dmshell.engine.config.database import DBConfig
+from dmshell.engine.dump import chunks
+from dmshell.engine.dump import files as dumpfiles
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +48,97 @@ ALIGN_ATTEMPTS = 8
 
 
 @dataclass(slots=True)
-class Snapshot:
-    """Connections that all see the same snapshot, and where it is in the binlog."""
+class ChunkRequest:
+    """One chunk to write: the query, where its files go and how they are named and cut."""
 
-    conns: list[db.Connection]
+    sql: str
+    where: str
+    dump_dir: str
+    schema: str
+    table: str
+    index: int
+    filesize: int
+    #: what the chunk is, for error messages
+    what: str
+
+
+class Session(Protocol):
+    """One connection of the snapshot: in this process (:class:`LocalSession`) or in a dump worker
+    process (:class:`dmshell.engine.dump.proc.RemoteSession`)."""
+
+    def begin(self) -> None: ...
+    def position(self) -> tuple[str, int]: ...
+    def rollback(self) -> None: ...
+    def dump_chunk(
+        self, req: ChunkRequest, should_stop: Callable[[], bool], on_block: Callable[[int, int], None]
+    ) -> list[dumpfiles.ChunkMeta]: ...
+    def close(self) -> None: ...
+
+
+class LocalSession:
+    """A snapshot connection in this process."""
+
+    def __init__(self, conn: db.Connection) -> None:
+        self.conn = conn
+
+    def begin(self) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+
+    def position(self) -> tuple[str, int]:
+        with self.conn.cursor() as cur:
+            cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
+            status = {str(name).lower(): value for name, value in cur.fetchall()}
+        file = status.get("binlog_snapshot_file") or ""
+        if isinstance(file, bytes):
+            file = file.decode()
+        return file, int(status.get("binlog_snapshot_position") or 0)
+
+    def rollback(self) -> None:
+        with self.conn.cursor() as cur:
+            cur.execute("ROLLBACK")
+
+    def dump_chunk(
+        self, req: ChunkRequest, should_stop: Callable[[], bool], on_block: Callable[[int, int], None]
+    ) -> list[dumpfiles.ChunkMeta]:
+        return chunks.dump_chunk(
+            self.conn,
+            req.sql,
+            req.where,
+            Path(req.dump_dir),
+            lambda part: dumpfiles.chunk_file(req.schema, req.table, req.index, part),
+            req.filesize,
+            should_stop,
+            on_block,
+            req.what,
+        )
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.conn.close()
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Sessions that all see the same snapshot, and where it is in the binlog. The first session is
+    always local (:attr:`conn` runs the planning queries)."""
+
+    sessions: list[Session]
     location: Location
     consistency: str
     flavor: str
 
+    @property
+    def conn(self) -> db.Connection:
+        first = self.sessions[0]
+        assert isinstance(first, LocalSession)
+        return first.conn
+
     def close(self) -> None:
-        for conn in self.conns:
+        for session in self.sessions:
             with contextlib.suppress(Exception):
-                conn.close()
-        self.conns.clear()
+                session.close()
+        self.sessions.clear()
 
 
 def open_dump_session(cfg: DBConfig) -> db.Connection:
@@ -87,6 +169,8 @@ def detect_flavor(conn: db.Connection, configured: str = "") -> str:
 
 
 ListObjects = Callable[[db.Connection], Sequence[tuple[str, str]]]
+#: opens ``n`` sessions other than the first (e.g. in dump worker processes)
+OpenSessions = Callable[[DBConfig, int], list[Session]]
 
 
 def take_snapshot(
@@ -95,20 +179,28 @@ def take_snapshot(
     flavor_hint: str = "",
     consistency: str = AUTO,
     list_objects: ListObjects | None = None,
+    open_others: OpenSessions | None = None,
 ) -> Snapshot:
-    """Open ``threads`` connections sharing one consistent snapshot and read its location.
+    """Open ``threads`` sessions sharing one consistent snapshot and read its location.
 
-    ``list_objects(conn)`` runs on the first connection while the snapshot is frozen (inside the
-    lock when one is taken) and returns the (schema, table) pairs to dump (``lock`` locks those).
+    The first session is local; ``open_others(cfg, threads - 1)`` opens the others (default: local
+    connections too). ``list_objects(conn)`` runs on the first connection while the snapshot is
+    frozen (inside the lock when one is taken) and returns the (schema, table) pairs to dump
+    (``lock`` locks those).
     """
-    conns: list[db.Connection] = []
+    sessions: list[Session] = []
     threads = max(threads, 1)
     try:
-        conns.extend(_open_sessions(cfg, threads))
-        flavor = detect_flavor(conns[0], flavor_hint)
+        if open_others is None or threads == 1:
+            sessions.extend(LocalSession(c) for c in _open_conns(cfg, threads))
+        else:
+            sessions.extend(LocalSession(c) for c in _open_conns(cfg, 1))
+            sessions.extend(open_others(cfg, threads - 1))
+        conn0 = sessions[0].conn  # type: ignore[attr-defined]
+        flavor = detect_flavor(conn0, flavor_hint)
         location, method = None, consistency
         if consistency in (AUTO, SNAPSHOT):
-            location = _lock_free(conns, flavor)
+            location = _lock_free(sessions, flavor)
             method = SNAPSHOT
             if location is None and consistency == SNAPSHOT:
                 raise errors.ErrDumpUnitRuntime(
@@ -117,30 +209,30 @@ def take_snapshot(
                     workaround="Use `--consistency flush` (or `auto`) in the `extra-args` of mydumpers.",
                 )
             if location is not None and list_objects:
-                list_objects(conns[0])
+                list_objects(conn0)
         if location is None and method in (AUTO, SNAPSHOT, FLUSH, LOCK):
             method = LOCK if consistency == LOCK else FLUSH
-            location = _with_lock(cfg, conns, flavor, method, list_objects)
+            location = _with_lock(cfg, sessions, flavor, method, list_objects)
         if consistency == NONE:
-            for conn in conns:
-                _start_snapshot(conn)
-            location = _current_location(conns[0], flavor)
+            for session in sessions:
+                session.begin()
+            location = _current_location(conn0, flavor)
             if list_objects:
-                list_objects(conns[0])
+                list_objects(conn0)
     except pymysql.err.MySQLError as exc:
-        Snapshot(conns, Location("", 0), "", "").close()
+        Snapshot(sessions, Location("", 0), "", "").close()
         raise db.classify(exc, "take consistent snapshot") from exc
     except BaseException:
-        Snapshot(conns, Location("", 0), "", "").close()
+        Snapshot(sessions, Location("", 0), "", "").close()
         raise
     assert location is not None
     log.info(
-        "dump snapshot taken with consistency %s over %d connection(s) at %s", method, len(conns), location
+        "dump snapshot taken with consistency %s over %d connection(s) at %s", method, len(sessions), location
     )
-    return Snapshot(conns, location, method, flavor)
+    return Snapshot(sessions, location, method, flavor)
 
 
-def _open_sessions(cfg: DBConfig, n: int) -> list[db.Connection]:
+def _open_conns(cfg: DBConfig, n: int) -> list[db.Connection]:
     """``n`` dump sessions, opened in parallel (a connection costs a few round trips)."""
     with ThreadPoolExecutor(max_workers=n) as pool:
         futures = [pool.submit(open_dump_session, cfg) for _ in range(n)]
@@ -158,60 +250,44 @@ def _open_sessions(cfg: DBConfig, n: int) -> list[db.Connection]:
     return conns
 
 
-def _start_snapshot(conn: db.Connection) -> None:
-    with conn.cursor() as cur:
-        cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
-
-
-def _snapshot_position(conn: db.Connection) -> tuple[str, int]:
-    with conn.cursor() as cur:
-        cur.execute("SHOW STATUS LIKE 'binlog_snapshot_%'")
-        status = {str(name).lower(): value for name, value in cur.fetchall()}
-    file = status.get("binlog_snapshot_file") or ""
-    if isinstance(file, bytes):
-        file = file.decode()
-    return file, int(status.get("binlog_snapshot_position") or 0)
-
-
-def _lock_free(conns: list[db.Connection], flavor: str) -> Location | None:
-    """Line up one lock-free snapshot per connection (MariaDB); None when that is not possible."""
+def _lock_free(sessions: list[Session], flavor: str) -> Location | None:
+    """Line up one lock-free snapshot per session (MariaDB); None when that is not possible."""
     if flavor != "mariadb":
         return None
     for attempt in range(ALIGN_ATTEMPTS):
-        for conn in conns:
-            _start_snapshot(conn)
-        positions = {_snapshot_position(conn) for conn in conns}
+        for session in sessions:
+            session.begin()
+        positions = {session.position() for session in sessions}
         if any(file == "" for file, _ in positions):  # binlog off: nothing proves they are the same
             break
         if len(positions) == 1:
             ((file, pos),) = positions
-            with conns[0].cursor() as cur:
+            with sessions[0].conn.cursor() as cur:  # type: ignore[attr-defined]
                 return Location(file, pos, _mariadb_gtid(cur, file, pos))
         log.info("dump snapshots did not line up (attempt %d): %s", attempt + 1, sorted(positions))
-        for conn in conns:
-            with conn.cursor() as cur:
-                cur.execute("ROLLBACK")
+        for session in sessions:
+            session.rollback()
         time.sleep(0.01 * (attempt + 1))
-    for conn in conns:
-        with conn.cursor() as cur:
-            cur.execute("ROLLBACK")
+    for session in sessions:
+        session.rollback()
     return None
 
 
 def _with_lock(
     cfg: DBConfig,
-    conns: list[db.Connection],
+    sessions: list[Session],
     flavor: str,
     method: str,
     list_objects: ListObjects | None,
 ) -> Location:
+    conn0 = sessions[0].conn  # type: ignore[attr-defined]
     lock_conn = open_dump_session(cfg)
     try:
         with lock_conn.cursor() as cur:
             cur.execute(f"SET SESSION lock_wait_timeout = {LOCK_WAIT_TIMEOUT}")
             objects: Sequence[tuple[str, str]] = ()
             if method == LOCK and list_objects:
-                objects = list_objects(conns[0])
+                objects = list_objects(conn0)
             try:
                 if method == FLUSH:
                     cur.execute("FLUSH TABLES WITH READ LOCK")
@@ -223,11 +299,11 @@ def _with_lock(
                     raise
                 raise errors.ErrDumpUnitGlobalLock(cause=exc) from exc
             try:
-                for conn in conns:
-                    _start_snapshot(conn)
+                for session in sessions:
+                    session.begin()
                 location = _current_location(lock_conn, flavor)
                 if method == FLUSH and list_objects:
-                    list_objects(conns[0])
+                    list_objects(conn0)
             finally:
                 cur.execute("UNLOCK TABLES")
         return location

@@ -5,6 +5,8 @@ Modules, in the order an event meets them::
     syncer        SyncUnit; one _Run per process(): set-up, the event loop (dispatch by event type),
                   tear-down, stopping
     start         where a run starts (start-time, checkpoint, GTID check, load end, meta, master)
+    copy_points   CopyPoints: after a resumed dump, per table safe mode / skipped changes up to its
+                  snapshot (:func:`dmshell.engine.load.loader.load_resume_points`)
     location      LocationRecorder: file/pos, GTID set, pending GTID, in-transaction, skip-by-GTID,
                   global/flushed/table points, DM's error locations
     rows          RowHandler: table map + rows events → table plan → applier

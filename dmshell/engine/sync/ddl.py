@@ -47,6 +47,7 @@ from dmshell.engine.onlineddl import OnlineDDL, Outcome
 from dmshell.engine.schema.tracker import SchemaTracker
 from dmshell.engine.sync.apply import downstream
 from dmshell.engine.sync.coordinator import DDLCoordinator, DDLJob, Verdict
+from dmshell.engine.sync.copy_points import CopyPoints
 from dmshell.engine.sync.ddl_journal import DDLJournal
 from dmshell.engine.sync.flusher import Flusher
 from dmshell.engine.sync.location import LocationRecorder
@@ -100,8 +101,11 @@ class DDLHandler:
         split: bool,
         coordinator: DDLCoordinator,
         online: OnlineDDL | None = None,
+        copy: CopyPoints | None = None,
     ) -> None:
         self.balist = balist
+        #: a copy from several snapshots: DDL of tables copied whole from a later one is skipped
+        self.copy = copy or CopyPoints()
         self.router = router
         self.event_filter = event_filter
         self.tracker = tracker
@@ -148,6 +152,9 @@ class DDLHandler:
         if not allowed:
             return
         loc = self.loc
+        skip = self.copy.skip
+        if ddl.tables and all(CopyPoints.before(skip, t.schema, t.table, loc.file, end) for t in ddl.tables):
+            return  # before the snapshot these tables were copied from
         if self.online is not None:
             try:
                 outcome = self.online.apply(ddl)

@@ -16,6 +16,7 @@ from dmshell.engine import db, errors
 from dmshell.engine.filters.rules import BAListFilter, TableRouter
 from dmshell.engine.onlineddl import OnlineDDL
 from dmshell.engine.sync.apply import Applier, downstream
+from dmshell.engine.sync.copy_points import CopyPoints
 from dmshell.engine.sync.dml import INSERT, UPDATE, RowChange
 from dmshell.engine.sync.location import EventOrigin, LocationRecorder
 from dmshell.engine.sync.safe_mode import SafeMode
@@ -38,8 +39,11 @@ class RowHandler:
         applier: Applier,
         target_packet: int,
         online: OnlineDDL | None = None,
+        copy: CopyPoints | None = None,
     ) -> None:
         self.balist = balist
+        #: a copy from several snapshots: changes in safe mode / skipped up to a table's snapshot
+        self.copy = copy or CopyPoints()
         self.online = online
         self.router = router
         self.tables = tables
@@ -63,7 +67,11 @@ class RowHandler:
     def on_table_map(self, ev: Any, start: int, end: int) -> None:
         schema, table = ev.schema, ev.table
         online = self.online
-        if (online is not None and online.skips_rows(table)) or not self.balist.allow_table(schema, table):
+        if (
+            (online is not None and online.skips_rows(table))
+            or not self.balist.allow_table(schema, table)
+            or CopyPoints.before(self.copy.skip, schema, table, self.loc.file, end)
+        ):
             self.table_ids[ev.table_id] = None
             return
         try:
@@ -100,10 +108,14 @@ class RowHandler:
         self, op: str, plan: TablePlan, images: list, ts: int, origin: EventOrigin, start: int, end: int
     ) -> None:
         """Dispatch a rows event's decoded ``images`` to the applier."""
+        copied = self.copy.safe  # empty unless the copy came from several snapshots
+        safe = self.safe.on or (
+            bool(copied) and CopyPoints.before(copied, plan.source.schema, plan.source.name, origin.file, end)
+        )
         if not plan.simple:
-            self.on_rows_filtered(images, ts, op, plan, origin, start, end)
+            self.on_rows_filtered(images, ts, op, plan, origin, start, end, safe)
             return
-        self.applier.dispatch_rows(op, plan.info, plan.target, images, ts, origin, self.safe.on)
+        self.applier.dispatch_rows(op, plan.info, plan.target, images, ts, origin, safe)
 
     def hold(self, ev: Any, op: str, plan: TablePlan, schema: str, table: str, start: int, end: int) -> None:
         """Rows of a table the shard coordinator holds: handed to it, to be applied once the
@@ -135,10 +147,17 @@ class RowHandler:
         raise self.loc.annotate(err, self.loc.start_location(start), end)
 
     def on_rows_filtered(
-        self, images: list, ts: int, op: str, plan: TablePlan, origin: EventOrigin, start: int, end: int
+        self,
+        images: list,
+        ts: int,
+        op: str,
+        plan: TablePlan,
+        origin: EventOrigin,
+        start: int,
+        end: int,
+        safe: bool,
     ) -> None:
         """Rows of a table with expression filters or extracted columns."""
-        safe = self.safe.on
         dispatch = self.applier.dispatch
         exprs, extra = plan.exprs, plan.extra
         step = 2 if op == UPDATE else 1

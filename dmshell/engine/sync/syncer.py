@@ -52,6 +52,7 @@ from dmshell.engine.shard import coordinator_for
 from dmshell.engine.sync.apply import Aborted, Applier
 from dmshell.engine.sync.checkpoint import SyncCheckpoint
 from dmshell.engine.sync.coordinator import DDLCoordinator
+from dmshell.engine.sync.copy_points import CopyPoints
 from dmshell.engine.sync.ddl import DDLHandler, needs_split
 from dmshell.engine.sync.ddl_journal import DDLJournal
 from dmshell.engine.sync.dml import DELETE, INSERT, UPDATE
@@ -292,6 +293,7 @@ class _Run:
         sc = cfg.syncer
         safe = self.safe = SafeMode(bool(sc.safe_mode), float(sc.safe_mode_duration or 0))
         safe.start(saved.exit_safe, master, start, needed=self.inconsistent_dump(saved.location))
+        copy = CopyPoints.read(self.tgt, cfg, start, self.label)
         interval = float(sc.checkpoint_flush_interval)
         flusher = self.flusher = Flusher(checkpoint, loc, safe, self.tracker, stats, interval)
         if point.by_time:
@@ -335,6 +337,7 @@ class _Run:
             applier=applier,
             target_packet=int(packet or 0),
             online=online,
+            copy=copy,
         )
         attach = getattr(self.coordinator, "attach", None)  # a shard coordinator binds the run
         if attach is not None:
@@ -354,6 +357,7 @@ class _Run:
             split=needs_split(str(version)),
             coordinator=self.coordinator,
             online=online,
+            copy=copy,
         )
         self.ddl.journal = DDLJournal(ddl_conn, record)
         server_id = replication_server_id(cfg.name, cfg.source_id, self.source.server_id or cfg.server_id)
