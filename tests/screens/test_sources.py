@@ -87,7 +87,7 @@ def test_check_reports_an_upstream_that_does_not_answer():
 async def test_form_tests_the_connection_then_creates_the_source(master, mariadb):
     up = mariadb.up1
     app = DMShellApp(master.addr, clock=lambda: NOW, interval_ms=100)
-    async with app.run_test(size=(100, 36)) as pilot:
+    async with app.run_test(size=(100, 50)) as pilot:
         await wait_for_data(pilot)
         await pilot.press("2")
         await wait_until(pilot, lambda: isinstance(app.screen, SourcesScreen), what="sources")
