@@ -130,12 +130,13 @@ def library_events(server, start: Location, end: Location, tables: dict) -> list
         for ev in stream:
             if isinstance(ev, libevent.RotateEvent):
                 file = ev.next_binlog
+            # tables by schema and name: another schema's table of the same name is not ours
             if isinstance(ev, librow.TableMapEvent):
-                info = tables.get(ev.table)
+                info = tables.get((ev.schema, ev.table))
                 if info is not None:
                     patch_library_columns(ev, info)
             if isinstance(ev, librow.RowsEvent):
-                if ev.table in tables:
+                if (ev.schema, ev.table) in tables:
                     out.append((type(ev).__name__, ev.packet.log_pos, ev.rows))
             elif isinstance(
                 ev,
@@ -193,11 +194,11 @@ def our_events(server, start: Location, end: Location, tables: dict) -> list:
             if kind is RotateEvent:
                 file = ev.next_binlog
             if kind is TableMapEvent:
-                info = tables.get(ev.table)
+                info = tables.get((ev.schema, ev.table))
                 if info is not None:
                     ev.bind(info)
             if kind in (WriteRowsEvent, UpdateRowsEvent, DeleteRowsEvent):
-                if ev.map.table in tables:
+                if (ev.map.schema, ev.map.table) in tables:
                     out.append((kind.__name__, ev.log_pos, ev.decode(), ev.rows))
             elif kind in (MariadbGtidEvent, XidEvent, QueryEvent, RotateEvent, TableMapEvent):
                 out.append((kind.__name__, ev.log_pos, _our_detail(ev)))
@@ -309,8 +310,8 @@ def test_every_type_decodes_like_the_library_and_round_trips(mariadb, dbname, up
         end = master_status(conn)
     info = table_from_create(src.query(f"SHOW CREATE TABLE {dbname}.types")[0][1], dbname)
 
-    ours = our_events(src, start, end, {"types": info})
-    lib = library_events(src, start, end, {"types": info})
+    ours = our_events(src, start, end, {(dbname, "types"): info})
+    lib = library_events(src, start, end, {(dbname, "types"): info})
     assert [e[:2] for e in ours] == [e[:2] for e in lib]
     problems = []
     for o, x in zip(ours, lib, strict=True):
