@@ -20,8 +20,6 @@ from dmshell.tui.widgets.tables import SourceTable, TaskTable
 from .canned import canned_status, notifications, screen_text, ticking, wait_for_data, wait_until
 from .test_pilot_commands import prompt
 
-pytestmark = pytest.mark.asyncio
-
 
 def make_app(master, **kwargs) -> DMShellApp:
     kwargs.setdefault("clock", lambda: 1_700_000_100.0)
@@ -43,6 +41,7 @@ def test_prompt_completes_view_words_aliases_task_names_and_source_ids():
     assert "query-status" in [c.text for c in complete_prompt("query", values).candidates]
 
 
+@pytest.mark.asyncio
 async def test_aliases_go_to_views_tasks_and_sources(master):
     app = make_app(master)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -61,6 +60,7 @@ async def test_aliases_go_to_views_tasks_and_sources(master):
         assert app.screen.task_name == "billing"
 
 
+@pytest.mark.asyncio
 async def test_jk_sort_and_one_meaning_per_key_on_the_dashboard(master):
     app = make_app(master)
     async with app.run_test(size=(120, 40)) as pilot:
@@ -92,6 +92,7 @@ async def test_jk_sort_and_one_meaning_per_key_on_the_dashboard(master):
         )
 
 
+@pytest.mark.asyncio
 async def test_describe_logs_copy_and_timeline_on_the_task_detail(master):
     master.set(
         "GetCfg", m.GetCfgResponse(result=True, cfg="name: billing\ntarget-database:\n  password: s3cret\n")
@@ -137,6 +138,7 @@ async def test_describe_logs_copy_and_timeline_on_the_task_detail(master):
         assert "state      failed" in screen_text(app)
 
 
+@pytest.mark.asyncio
 async def test_a_resume_is_judged_by_the_status_not_the_first_answer(master):
     """The master's first look after a resume can still show the old error: that was once
     reported as "refused" with the previous error's text."""
@@ -158,6 +160,7 @@ async def test_a_resume_is_judged_by_the_status_not_the_first_answer(master):
         assert ("information", "done") in [(sev, title) for sev, title, _msg in notifications(app)]
 
 
+@pytest.mark.asyncio
 async def test_playground_banner_is_reachable_from_the_tui(master):
     app = make_app(master, about="master: 127.0.0.1:8261\nexport DM_MASTER_ADDR=127.0.0.1:8261")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -181,6 +184,7 @@ def test_console_shows_a_config_as_yaml_not_one_escaped_string():
     assert "password: '******'" in text or "password: ******" in text
 
 
+@pytest.mark.asyncio
 async def test_prompt_history_is_the_repls_file_with_ctrl_r(master, tmp_path):
     path = tmp_path / "dmctl_history"
     path.write_text("\n# 2024\n+query-status shop-merge\n\n# 2024\n+pause-task billing\n")
@@ -211,6 +215,7 @@ def test_empty_required_fields_say_required():
     ]
 
 
+@pytest.mark.asyncio
 async def test_no_color_checkbox_reads_x_or_blank(master, monkeypatch):
     from dmshell.screens.source_form import SourceFormScreen, WordCheckbox
 
@@ -227,6 +232,7 @@ async def test_no_color_checkbox_reads_x_or_blank(master, monkeypatch):
         assert "[x] enable-gtid" in screen_text(app)
 
 
+@pytest.mark.asyncio
 async def test_slash_filters_the_help_and_the_sources(master):
     from dmshell.screens.help import HelpScreen
 
@@ -250,6 +256,7 @@ async def test_slash_filters_the_help_and_the_sources(master):
         assert isinstance(app.screen, SourcesScreen)
 
 
+@pytest.mark.asyncio
 async def test_y_copies_a_sources_position_and_dmctl_line(master):
     app = make_app(master)
     copied: list[str] = []
