@@ -136,7 +136,9 @@ class DDLLocksScreen(StatusScreen):
 
     def show_locks(self, locks: list[mpb.DDLLock], error: str) -> None:
         self.locks, self.error = locks, error
-        self.show_snapshot(self.shell.snapshot, force=False)
+        # the answer comes from a thread: the screen may be gone (or not composed) by now
+        if self.is_mounted and self.query("#locks-title"):
+            self.show_snapshot(self.shell.snapshot, force=False)
 
     def selected(self) -> mpb.DDLLock | None:
         key = self.query_one("#lock-list", KeyedTable).current_key
