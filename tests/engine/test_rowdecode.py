@@ -242,10 +242,12 @@ _tables_cache: dict = {}
 
 
 def _one_column_table(col):
-    info = _tables_cache.get(id(col))
+    # keyed by the column's type text: an id() is reused once its object is gone, which handed
+    # one column's table (a BIT) to another (a SET) depending on what ran before
+    info = _tables_cache.get(col.type)
     if info is None:
         info = table_from_create(f"CREATE TABLE x (c {col.type})", "db")
-        _tables_cache[id(col)] = info
+        _tables_cache[col.type] = info
     return info
 
 
